@@ -1,0 +1,22 @@
+//! The case domain of casegrid, without I/O.
+//!
+//! - [`ids`]: identifiers and values parsed at the edge (`CaseId`, `DepartmentId`, `GridCode`, …).
+//! - [`actor`]: who acts (operator, department, routing, …).
+//! - [`command`]: what an actor asks for; one command decides into one event.
+//! - [`event`]: the facts, past tense, as they are stored in the log's `data` member.
+//! - [`case`]: the aggregate — [`Case::decide`] holds every business rule and
+//!   [`Case::apply`] folds events into state.
+//! - [`personal`]: personal data as it may enter the log (masked + sealed, never clear).
+
+pub mod actor;
+pub mod case;
+pub mod command;
+pub mod event;
+pub mod ids;
+pub mod personal;
+
+pub use actor::{Actor, ActorKind};
+pub use case::{Case, Rejection, RejectionKind, Status};
+pub use command::Command;
+pub use event::Event;
+pub use ids::{CaseId, Category, DepartmentId, GridCode, ParseError, PhoneNumber};

@@ -1,0 +1,1 @@
+//! End-to-end tests of casegrid; see `e2e/main.rs`.
