@@ -64,9 +64,7 @@ impl Actor {
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            ActorKind::Department | ActorKind::Street | ActorKind::System => {
-                f.write_str(&self.id)
-            }
+            ActorKind::Department | ActorKind::Street | ActorKind::System => f.write_str(&self.id),
             kind => write!(f, "{} {}", kind.as_str().replace('_', " "), self.id),
         }
     }

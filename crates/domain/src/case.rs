@@ -6,7 +6,7 @@ use crate::actor::{Actor, ActorKind};
 use crate::command::{Command, FileCase};
 use crate::event::{
     CallbackRecorded, CaseClosed, CaseDispatched, CaseFiled, CaseReplied, DispatchSigned, Event,
-    Satisfaction,
+    NoteAdded, Satisfaction,
 };
 use crate::ids::{CaseId, DepartmentId};
 use serde::{Deserialize, Serialize};
@@ -245,6 +245,22 @@ impl Case {
                     closed,
                 }))
             }
+            Command::Annotate(a) => {
+                if matches!(actor.kind, ActorKind::Public) {
+                    return Err(self.refuse(
+                        RejectionKind::Forbidden,
+                        actor,
+                        command,
+                        "only staff may annotate",
+                    ));
+                }
+                if a.text.trim().is_empty() {
+                    return Err(self.invalid(actor, command, "the note is empty"));
+                }
+                Ok(Event::NoteAdded(NoteAdded {
+                    text: a.text.clone(),
+                }))
+            }
             Command::Close(c) => {
                 self.allow(actor, command, &[ActorKind::Operator, ActorKind::System])?;
                 self.require_status(actor, command, &[Status::Replied])?;
@@ -295,8 +311,7 @@ impl Case {
                 "location.grid: a grid patrol case needs its grid code".into(),
             ));
         }
-        if file.channel == Channel::Hotline && file.reporter.as_ref().is_none_or(|r| r.is_empty())
-        {
+        if file.channel == Channel::Hotline && file.reporter.as_ref().is_none_or(|r| r.is_empty()) {
             return Err(invalid(
                 "reporter: a hotline case needs the caller's name or phone".into(),
             ));
@@ -344,6 +359,7 @@ impl Case {
                 }
             }
             Event::CaseClosed(_) => self.status = Status::Closed,
+            Event::NoteAdded(_) => {}
         }
     }
 
@@ -368,7 +384,12 @@ impl Case {
         self.refuse(RejectionKind::Invalid, actor, command, why)
     }
 
-    fn allow(&self, actor: &Actor, command: &Command, kinds: &[ActorKind]) -> Result<(), Rejection> {
+    fn allow(
+        &self,
+        actor: &Actor,
+        command: &Command,
+        kinds: &[ActorKind],
+    ) -> Result<(), Rejection> {
         if kinds.contains(&actor.kind) {
             Ok(())
         } else {

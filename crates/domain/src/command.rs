@@ -15,6 +15,7 @@ pub enum Command {
     Reply(Reply),
     RecordCallback(RecordCallback),
     Close(Close),
+    Annotate(Annotate),
 }
 
 impl Command {
@@ -27,6 +28,7 @@ impl Command {
             Self::Reply(_) => "reply",
             Self::RecordCallback(_) => "callback",
             Self::Close(_) => "close",
+            Self::Annotate(_) => "annotate",
         }
     }
 }
@@ -75,4 +77,11 @@ pub struct RecordCallback {
 pub struct Close {
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// 备注: a note on the case; any staff member, in any state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Annotate {
+    pub text: String,
 }

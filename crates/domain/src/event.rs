@@ -18,6 +18,7 @@ pub enum Event {
     CaseReplied(CaseReplied),
     CallbackRecorded(CallbackRecorded),
     CaseClosed(CaseClosed),
+    NoteAdded(NoteAdded),
 }
 
 /// A stored event whose type or data this version cannot read.
@@ -40,6 +41,7 @@ impl Event {
             Self::CaseReplied(_) => "CaseReplied",
             Self::CallbackRecorded(_) => "CallbackRecorded",
             Self::CaseClosed(_) => "CaseClosed",
+            Self::NoteAdded(_) => "NoteAdded",
         }
     }
 
@@ -181,4 +183,10 @@ pub struct CallbackRecorded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseClosed {
     pub reason: String,
+}
+
+/// 备注.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteAdded {
+    pub text: String,
 }

@@ -1,1 +1,22 @@
-//! casegrid-eventlog
+//! The casegrid event log on NATS JetStream, and the case store on top of it.
+//!
+//! - [`canonical`]: RFC 8785 (JCS) canonical JSON, the form every hash is taken over.
+//! - [`envelope`]: the event envelope, its hash chain and [`envelope::verify_chain`].
+//! - [`log`]: [`EventLog`] — the append-only stream: creation and configuration checks,
+//!   optimistic idempotent appends, loading one case by batched direct get, reading the
+//!   whole log from any sequence.
+//! - [`store`]: [`CaseStore`] — a cache of case states over the log that decides
+//!   commands, appends their events and retries on conflict.
+//! - [`error`]: [`LogError`], classified so callers know how to react.
+
+pub mod audit;
+pub mod canonical;
+pub mod envelope;
+pub mod error;
+pub mod log;
+pub mod store;
+
+pub use envelope::{ChainBreak, Envelope, StoredEvent};
+pub use error::LogError;
+pub use log::{EventLog, LogConfig};
+pub use store::{CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};

@@ -1,0 +1,229 @@
+//! The event envelope as stored in the stream, and its per-case hash chain:
+//! `hash` = lowercase hex SHA-256 of the canonical JSON of the envelope without
+//! its `hash` member; `prev_hash` = the previous event's hash (64 zeros for version 1).
+
+use crate::canonical::to_canonical;
+use crate::error::LogError;
+use casegrid_domain::{Actor, CaseId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// `prev_hash` of a case's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub event_id: Uuid,
+    pub case_id: CaseId,
+    pub version: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub schema: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    pub actor: Actor,
+    pub command_id: String,
+    pub correlation_id: String,
+    pub causation_id: Option<String>,
+    pub data: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Envelope {
+    /// Builds the envelope of a case's next event and computes its hash.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal(
+        case_id: CaseId,
+        version: u64,
+        prev_hash: &str,
+        event_type: &str,
+        schema: u32,
+        data: Value,
+        actor: Actor,
+        command_id: String,
+        correlation_id: String,
+        causation_id: Option<String>,
+        occurred_at: OffsetDateTime,
+    ) -> Result<Self, LogError> {
+        // Microseconds: enough for ordering by people, short in every language's parser.
+        let occurred_at = occurred_at
+            .to_offset(time::UtcOffset::UTC)
+            .replace_nanosecond(occurred_at.nanosecond() / 1000 * 1000)
+            .expect("truncated nanoseconds stay in range");
+        let mut envelope = Self {
+            event_id: Uuid::now_v7(),
+            case_id,
+            version,
+            event_type: event_type.to_owned(),
+            schema,
+            occurred_at,
+            actor,
+            command_id,
+            correlation_id,
+            causation_id,
+            data,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        let value = serde_json::to_value(&envelope).map_err(|e| LogError::Corrupt {
+            seq: 0,
+            reason: e.to_string(),
+        })?;
+        envelope.hash = hash_of(&value).map_err(|reason| LogError::Corrupt { seq: 0, reason })?;
+        Ok(envelope)
+    }
+
+    /// The bytes stored in the stream: the canonical JSON of the whole envelope.
+    pub fn to_payload(&self) -> Vec<u8> {
+        let value = serde_json::to_value(self).expect("envelopes serialize");
+        to_canonical(&value)
+            .expect("sealed envelopes hold no floats")
+            .into_bytes()
+    }
+}
+
+/// The hash of an envelope given as JSON: SHA-256 over its canonical form without `hash`.
+pub fn hash_of(envelope: &Value) -> Result<String, String> {
+    let mut value = envelope.clone();
+    let Some(members) = value.as_object_mut() else {
+        return Err("an envelope must be a JSON object".into());
+    };
+    members.remove("hash");
+    let canonical = to_canonical(&value).map_err(|e| e.to_string())?;
+    let digest = Sha256::digest(canonical.as_bytes());
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// One event as read back from the stream.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Stream sequence.
+    pub seq: u64,
+    pub envelope: Envelope,
+    /// The payload exactly as stored, for `/log` and verification.
+    pub raw: Value,
+}
+
+impl StoredEvent {
+    pub fn parse(seq: u64, payload: &[u8]) -> Result<Self, LogError> {
+        let corrupt = |reason: String| LogError::Corrupt { seq, reason };
+        let raw: Value = serde_json::from_slice(payload)
+            .map_err(|e| corrupt(format!("payload is not JSON: {e}")))?;
+        let envelope: Envelope = serde_json::from_value(raw.clone())
+            .map_err(|e| corrupt(format!("payload is not an event envelope: {e}")))?;
+        Ok(Self { seq, envelope, raw })
+    }
+}
+
+/// Where and why a case's chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("case {case_id} version {version}: {reason}")]
+pub struct ChainBreak {
+    pub case_id: CaseId,
+    pub version: u64,
+    pub reason: String,
+}
+
+/// Checks one case's events, in stream order: versions 1..n contiguous, every
+/// `prev_hash` the previous `hash`, every `hash` recomputed from the stored bytes.
+pub fn verify_chain(case_id: CaseId, events: &[StoredEvent]) -> Result<(), ChainBreak> {
+    let mut prev = GENESIS_HASH.to_owned();
+    for (i, event) in events.iter().enumerate() {
+        let expected_version = i as u64 + 1;
+        let e = &event.envelope;
+        let brk = |reason: String| ChainBreak {
+            case_id,
+            version: e.version,
+            reason,
+        };
+        if e.case_id != case_id {
+            return Err(brk(format!("event belongs to case {}", e.case_id)));
+        }
+        if e.version != expected_version {
+            return Err(ChainBreak {
+                case_id,
+                version: expected_version,
+                reason: format!(
+                    "found version {} where {expected_version} belongs",
+                    e.version
+                ),
+            });
+        }
+        if e.prev_hash != prev {
+            return Err(brk(format!(
+                "prev_hash {} does not match the previous event's hash {prev}",
+                e.prev_hash
+            )));
+        }
+        let recomputed = hash_of(&event.raw).map_err(&brk)?;
+        if recomputed != e.hash {
+            return Err(brk(format!(
+                "stored hash {} but the content hashes to {recomputed}",
+                e.hash
+            )));
+        }
+        prev = e.hash.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casegrid_domain::ActorKind;
+    use serde_json::json;
+
+    fn chain(n: u64) -> (CaseId, Vec<StoredEvent>) {
+        let case_id = CaseId::for_filing("op", "k");
+        let mut prev = GENESIS_HASH.to_owned();
+        let mut events = Vec::new();
+        for version in 1..=n {
+            let e = Envelope::seal(
+                case_id,
+                version,
+                &prev,
+                "NoteAdded",
+                1,
+                json!({"text": format!("note {version}")}),
+                Actor::new(ActorKind::Operator, "op"),
+                format!("cmd-{version}"),
+                "corr".into(),
+                None,
+                OffsetDateTime::now_utc(),
+            )
+            .unwrap();
+            prev = e.hash.clone();
+            events.push(StoredEvent::parse(version, &e.to_payload()).unwrap());
+        }
+        (case_id, events)
+    }
+
+    #[test]
+    fn a_sealed_chain_verifies() {
+        let (id, events) = chain(3);
+        assert_eq!(events[0].envelope.prev_hash, GENESIS_HASH);
+        assert_eq!(events[0].envelope.hash.len(), 64);
+        verify_chain(id, &events).unwrap();
+    }
+
+    #[test]
+    fn an_edited_payload_is_named() {
+        let (id, mut events) = chain(3);
+        events[1].raw["data"]["text"] = json!("edited");
+        let brk = verify_chain(id, &events).unwrap_err();
+        assert_eq!(brk.version, 2);
+        assert!(brk.reason.contains("hashes to"), "{brk}");
+    }
+
+    #[test]
+    fn a_missing_version_is_named() {
+        let (id, mut events) = chain(3);
+        events.remove(1);
+        let brk = verify_chain(id, &events).unwrap_err();
+        assert_eq!(brk.version, 2);
+    }
+}

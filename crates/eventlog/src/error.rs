@@ -1,0 +1,32 @@
+//! Errors of the event log, classified at the edge so callers can `match` on them.
+
+use casegrid_domain::CaseId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Another writer appended to the case first (wrong last subject sequence).
+    /// Reload the case, look for your command id, and decide again.
+    #[error("case {case_id} changed since sequence {expected}: another writer appended first")]
+    Conflict { case_id: CaseId, expected: u64 },
+    /// JetStream saw this message id within its duplicate window: the command was
+    /// already appended (at `seq`). Reload and answer from the log.
+    #[error("command already appended to case {case_id} at sequence {seq}")]
+    Duplicate { case_id: CaseId, seq: u64 },
+    /// NATS or JetStream did not answer (timeout, no responders, connection lost).
+    /// The outcome of an append is unknown: retry with the same command id.
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
+    /// A stored message cannot be read as an event or breaks its case's chain.
+    /// Stop and alert: the log has been tampered with or written by a foreign tool.
+    #[error("corrupt event at stream sequence {seq}: {reason}")]
+    Corrupt { seq: u64, reason: String },
+    /// The stream exists but is not append-only as casegrid requires. Refuse to run.
+    #[error("stream {stream} is misconfigured: {problem}")]
+    Misconfigured { stream: String, problem: String },
+}
+
+impl LogError {
+    pub(crate) fn unavailable(e: impl std::fmt::Display) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}

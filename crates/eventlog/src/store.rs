@@ -1,0 +1,319 @@
+//! [`CaseStore`]: decides commands against cached case states and appends their
+//! events with optimistic concurrency. The cache is refreshed only when an append
+//! meets a conflict, so the hot path does not reload a case from the stream.
+
+use crate::envelope::{Envelope, StoredEvent, GENESIS_HASH};
+use crate::error::LogError;
+use crate::log::EventLog;
+use casegrid_domain::event::SCHEMA;
+use casegrid_domain::{Actor, Case, CaseId, Command, Event, Rejection};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::{OffsetDateTime, UtcOffset};
+
+/// How case numbers read to citizens are formed: `<prefix>-<local date>-<sequence>`.
+#[derive(Debug, Clone)]
+pub struct Numbering {
+    pub prefix: String,
+    /// The city's offset, for the date part (UTC+8 in China).
+    pub offset: UtcOffset,
+}
+
+impl Default for Numbering {
+    fn default() -> Self {
+        Self {
+            prefix: "NH".into(),
+            offset: UtcOffset::from_hms(8, 0, 0).expect("valid offset"),
+        }
+    }
+}
+
+impl Numbering {
+    /// `NH-20261123-000123`: the filing's local date and its stream sequence, so the
+    /// number is known when the filing is acknowledged, is the same after any
+    /// rebuild, and costs no write of its own.
+    pub fn number(&self, filed_at: OffsetDateTime, filing_seq: u64) -> String {
+        let d = filed_at.to_offset(self.offset).date();
+        format!(
+            "{}-{:04}{:02}{:02}-{:06}",
+            self.prefix,
+            d.year(),
+            d.month() as u8,
+            d.day(),
+            filing_seq
+        )
+    }
+}
+
+/// Where a command comes from: its id makes it idempotent.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    pub command_id: String,
+    pub correlation_id: String,
+    pub causation_id: Option<String>,
+}
+
+/// A case folded from its events, with what an append needs to know.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub case: Case,
+    /// Stream sequence of the case's last event (0 before filing).
+    pub last_seq: u64,
+    pub last_hash: String,
+    /// Command id → version of the event it produced.
+    commands: HashMap<String, u64>,
+}
+
+impl Snapshot {
+    pub fn empty(case_id: CaseId) -> Self {
+        Self {
+            case: Case::new(case_id),
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_owned(),
+            commands: HashMap::new(),
+        }
+    }
+
+    /// Folds events read from the stream (in order) into the snapshot.
+    pub fn extend(
+        &mut self,
+        events: &[StoredEvent],
+        numbering: &Numbering,
+    ) -> Result<(), LogError> {
+        for stored in events {
+            let e = &stored.envelope;
+            if e.version != self.case.version + 1 {
+                return Err(LogError::Corrupt {
+                    seq: stored.seq,
+                    reason: format!(
+                        "case {} version {} follows version {}",
+                        e.case_id, e.version, self.case.version
+                    ),
+                });
+            }
+            let event = Event::from_parts(&e.event_type, e.schema, &e.data).map_err(|err| {
+                LogError::Corrupt {
+                    seq: stored.seq,
+                    reason: err.to_string(),
+                }
+            })?;
+            self.case.apply(&event);
+            if e.version == 1 {
+                self.case.number = Some(numbering.number(e.occurred_at, stored.seq));
+            }
+            self.commands.insert(e.command_id.clone(), e.version);
+            self.last_seq = stored.seq;
+            self.last_hash = e.hash.clone();
+        }
+        Ok(())
+    }
+
+    /// The version of the event a command id produced, if it was already applied.
+    pub fn version_of(&self, command_id: &str) -> Option<u64> {
+        self.commands.get(command_id).copied()
+    }
+}
+
+/// What came of a command.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The case after the command.
+    pub case: Case,
+    /// The version of the event this command produced.
+    pub version: u64,
+    /// The command id had been applied before: nothing was appended now.
+    pub already_done: bool,
+    /// The event appended now (absent when `already_done`).
+    pub envelope: Option<Envelope>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The domain refused the command: show the reason to the person.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The log failed: `Unavailable` may be retried with the same command id.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Other writers kept winning; retry later with the same command id.
+    #[error("case {0} is too busy: gave up after {1} conflicting attempts")]
+    Contended(CaseId, usize),
+}
+
+const MAX_ATTEMPTS: usize = 500;
+
+/// A random pause of up to 2^attempt ms, capped at 20 ms.
+fn backoff(attempt: usize) -> Duration {
+    let cap = 1u64 << attempt.min(5);
+    let cap = cap.min(20);
+    let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u16) % (cap * 1000);
+    Duration::from_micros(jitter)
+}
+
+/// Decides and appends commands; shared by every task of a service.
+#[derive(Clone)]
+pub struct CaseStore {
+    log: EventLog,
+    numbering: Numbering,
+    cache: Arc<Mutex<HashMap<CaseId, Arc<Snapshot>>>>,
+    capacity: usize,
+}
+
+impl CaseStore {
+    pub fn new(log: EventLog, numbering: Numbering, capacity: usize) -> Self {
+        Self {
+            log,
+            numbering,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    pub fn numbering(&self) -> &Numbering {
+        &self.numbering
+    }
+
+    /// The cached state of a case, loading it from the stream on a miss.
+    pub async fn snapshot(&self, case_id: CaseId) -> Result<Arc<Snapshot>, LogError> {
+        if let Some(s) = self.cached(case_id) {
+            return Ok(s);
+        }
+        self.refresh(Arc::new(Snapshot::empty(case_id))).await
+    }
+
+    /// Reads the case's events after the snapshot's and caches the result.
+    pub async fn refresh(&self, snapshot: Arc<Snapshot>) -> Result<Arc<Snapshot>, LogError> {
+        let case_id = snapshot.case.id;
+        let events = self.log.load_case(case_id, snapshot.last_seq).await?;
+        if events.is_empty() {
+            return Ok(snapshot);
+        }
+        let mut next = (*snapshot).clone();
+        next.extend(&events, &self.numbering)?;
+        let next = Arc::new(next);
+        self.remember(next.clone());
+        Ok(next)
+    }
+
+    /// Folds an event this service observed on its consumer into the cache, if the
+    /// cache holds the case just before it (otherwise the next conflict catches up).
+    pub fn observe(&self, stored: &StoredEvent) {
+        let Some(current) = self.cached(stored.envelope.case_id) else {
+            return;
+        };
+        if current.last_seq >= stored.seq || current.case.version + 1 != stored.envelope.version {
+            return;
+        }
+        let mut next = (*current).clone();
+        if next
+            .extend(std::slice::from_ref(stored), &self.numbering)
+            .is_ok()
+        {
+            self.remember(Arc::new(next));
+        }
+    }
+
+    /// Decides `command` against the case and appends its event; on a conflict,
+    /// reloads and decides again; a command id seen before answers what it did then.
+    pub async fn execute(
+        &self,
+        case_id: CaseId,
+        actor: &Actor,
+        command: &Command,
+        meta: &CommandMeta,
+        now: OffsetDateTime,
+    ) -> Result<Outcome, ExecuteError> {
+        let mut snapshot = self.snapshot(case_id).await?;
+        for attempt in 0..MAX_ATTEMPTS {
+            if let Some(version) = snapshot.version_of(&meta.command_id) {
+                return Ok(Outcome {
+                    case: snapshot.case.clone(),
+                    version,
+                    already_done: true,
+                    envelope: None,
+                });
+            }
+            let event = snapshot.case.decide(actor, command, now)?;
+            let envelope = Envelope::seal(
+                case_id,
+                snapshot.case.version + 1,
+                &snapshot.last_hash,
+                event.event_type(),
+                SCHEMA,
+                event.data(),
+                actor.clone(),
+                meta.command_id.clone(),
+                meta.correlation_id.clone(),
+                meta.causation_id.clone(),
+                now,
+            )?;
+            match self.log.append(&envelope, snapshot.last_seq).await {
+                Ok(seq) => {
+                    let mut next = (*snapshot).clone();
+                    next.case.apply(&event);
+                    if envelope.version == 1 {
+                        next.case.number = Some(self.numbering.number(envelope.occurred_at, seq));
+                    }
+                    next.commands
+                        .insert(meta.command_id.clone(), envelope.version);
+                    next.last_seq = seq;
+                    next.last_hash = envelope.hash.clone();
+                    let case = next.case.clone();
+                    self.remember(Arc::new(next));
+                    return Ok(Outcome {
+                        case,
+                        version: envelope.version,
+                        already_done: false,
+                        envelope: Some(envelope),
+                    });
+                }
+                Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) => {
+                    snapshot = self.refresh(snapshot).await?;
+                    if attempt >= 2 {
+                        // Hot case: back off with jitter so one writer cannot starve.
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                }
+                Err(e) => {
+                    self.forget(case_id);
+                    return Err(e.into());
+                }
+            }
+        }
+        Err(ExecuteError::Contended(case_id, MAX_ATTEMPTS))
+    }
+
+    fn cached(&self, case_id: CaseId) -> Option<Arc<Snapshot>> {
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .get(&case_id)
+            .cloned()
+    }
+
+    fn remember(&self, snapshot: Arc<Snapshot>) {
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= self.capacity && !cache.contains_key(&snapshot.case.id) {
+            // Drop an arbitrary half: cheap, and a miss only costs one load.
+            let drop: Vec<CaseId> = cache.keys().take(self.capacity / 2 + 1).copied().collect();
+            for id in drop {
+                cache.remove(&id);
+            }
+        }
+        let keep = cache
+            .get(&snapshot.case.id)
+            .is_none_or(|old| old.last_seq <= snapshot.last_seq);
+        if keep {
+            cache.insert(snapshot.case.id, snapshot);
+        }
+    }
+
+    fn forget(&self, case_id: CaseId) {
+        self.cache.lock().expect("cache lock").remove(&case_id);
+    }
+}

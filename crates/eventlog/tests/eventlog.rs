@@ -1,0 +1,346 @@
+//! The event log against a real nats-server started by the test kit.
+
+use casegrid_domain::command::{Annotate, FileCase};
+use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
+use casegrid_domain::personal::{Reporter, Sealed};
+use casegrid_domain::{Actor, ActorKind, CaseId, Category, Command, GridCode};
+use casegrid_eventlog::audit::verify_log;
+use casegrid_eventlog::envelope::verify_chain;
+use casegrid_eventlog::store::Numbering;
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig, LogError};
+use casegrid_testkit::TestNats;
+use time::OffsetDateTime;
+
+fn operator() -> Actor {
+    Actor::new(ActorKind::Operator, "op.zhang")
+}
+
+fn meta(id: &str) -> CommandMeta {
+    CommandMeta {
+        command_id: id.to_owned(),
+        correlation_id: id.to_owned(),
+        causation_id: None,
+    }
+}
+
+fn file_case() -> Command {
+    Command::FileCase(FileCase {
+        channel: Channel::Hotline,
+        kind: CaseKind::Complaint,
+        category: Category::parse("noise").unwrap(),
+        urgency: Urgency::Normal,
+        title: "夜间施工噪音扰民".into(),
+        description: "…".into(),
+        location: Location {
+            address: None,
+            grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+        },
+        reporter: Some(Reporter {
+            name: Some(Sealed {
+                masked: "王**".into(),
+                sealed: "opaque".into(),
+            }),
+            phone: None,
+        }),
+        source: Default::default(),
+    })
+}
+
+fn note(text: String) -> Command {
+    Command::Annotate(Annotate { text })
+}
+
+async fn open(nats: &TestNats) -> EventLog {
+    EventLog::open(nats.client().await, LogConfig::default())
+        .await
+        .expect("open log")
+}
+
+async fn filed(store: &CaseStore, key: &str) -> CaseId {
+    let id = CaseId::for_filing("op.zhang", key);
+    store
+        .execute(
+            id,
+            &operator(),
+            &file_case(),
+            &meta(key),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("file");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_writers_on_one_case_lose_no_update() {
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let id = filed(
+        &CaseStore::new(log.clone(), Numbering::default(), 100),
+        "call-1",
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for writer in 0..16 {
+        // Each writer is its own replica with its own cache.
+        let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..50 {
+                let key = format!("w{writer}-n{i}");
+                store
+                    .execute(
+                        id,
+                        &operator(),
+                        &note(key.clone()),
+                        &meta(&key),
+                        OffsetDateTime::now_utc(),
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("writer {writer} note {i}: {e}"));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events = log.load_case(id, 0).await.unwrap();
+    assert_eq!(events.len(), 801, "filing + 16 × 50 notes");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.envelope.version, i as u64 + 1);
+    }
+    let mut texts: Vec<String> = events[1..]
+        .iter()
+        .map(|e| e.envelope.data["text"].as_str().unwrap().to_owned())
+        .collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 800, "every note exactly once");
+    verify_chain(id, &events).unwrap();
+    let report = verify_log(&log).await.unwrap();
+    assert_eq!(
+        (report.events, report.cases, report.first_break),
+        (801, 1, None)
+    );
+}
+
+#[tokio::test]
+async fn a_retried_command_appends_nothing() {
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let id = filed(&store, "call-2").await;
+    let first = store
+        .execute(
+            id,
+            &operator(),
+            &note("a".into()),
+            &meta("note-1"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(!first.already_done);
+    let count = log.message_count().await.unwrap();
+
+    // The same process retries: its cache knows the command.
+    let again = store
+        .execute(
+            id,
+            &operator(),
+            &note("a".into()),
+            &meta("note-1"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(again.already_done);
+    assert_eq!(again.version, first.version);
+
+    // Another replica (cold cache) retries, as after a lost ack.
+    let other = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let other_try = other
+        .execute(
+            id,
+            &operator(),
+            &note("a".into()),
+            &meta("note-1"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(other_try.already_done);
+    assert_eq!(other_try.version, 2);
+
+    // A stale replica retries: its append meets the duplicate window or a conflict.
+    let stale = CaseStore::new(log.clone(), Numbering::default(), 100);
+    stale.snapshot(id).await.unwrap();
+    store
+        .execute(
+            id,
+            &operator(),
+            &note("b".into()),
+            &meta("note-2"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let stale_try = stale
+        .execute(
+            id,
+            &operator(),
+            &note("b".into()),
+            &meta("note-2"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(stale_try.already_done);
+    assert_eq!(log.message_count().await.unwrap(), count + 1);
+
+    // Filing again with the same key answers the same case.
+    let refile = other
+        .execute(
+            id,
+            &operator(),
+            &file_case(),
+            &meta("call-2"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert!(refile.already_done);
+    assert_eq!(refile.version, 1);
+    assert_eq!(log.message_count().await.unwrap(), count + 1);
+}
+
+#[tokio::test]
+async fn the_raw_log_reports_duplicates_and_conflicts() {
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let id = filed(&store, "call-3").await;
+    let events = log.load_case(id, 0).await.unwrap();
+    let first = &events[0];
+    let count = log.message_count().await.unwrap();
+    // Republishing the same envelope (same msg id, within the window): nothing lands.
+    let dup = log.append(&first.envelope, 0).await.unwrap_err();
+    assert!(
+        matches!(dup, LogError::Duplicate { .. } | LogError::Conflict { .. }),
+        "{dup:?}"
+    );
+    // Even with the right expected sequence, the message id is recognised.
+    let dup = log.append(&first.envelope, first.seq).await.unwrap_err();
+    assert!(
+        matches!(dup, LogError::Duplicate { seq, .. } if seq == first.seq),
+        "{dup:?}"
+    );
+    // A different command expecting an empty subject: conflict.
+    let mut other = first.envelope.clone();
+    other.command_id = "another".into();
+    let conflict = log.append(&other, 0).await.unwrap_err();
+    assert!(
+        matches!(conflict, LogError::Conflict { .. }),
+        "{conflict:?}"
+    );
+    assert_eq!(log.message_count().await.unwrap(), count);
+}
+
+#[tokio::test]
+async fn an_edited_event_is_caught_by_verify() {
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let id = filed(&store, "call-4").await;
+    for i in 0..3 {
+        let key = format!("n{i}");
+        store
+            .execute(
+                id,
+                &operator(),
+                &note(key.clone()),
+                &meta(&key),
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+    }
+    let original = log.load_case(id, 0).await.unwrap();
+    // A copy of the stream, with version 3's text edited in its stored bytes.
+    let copy = EventLog::open(
+        nats.client().await,
+        LogConfig {
+            stream: "TAMPERED".into(),
+            subject_prefix: "tampered.events".into(),
+            ..LogConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let js = async_nats::jetstream::new(nats.client().await);
+    for event in &original {
+        let mut raw = event.raw.clone();
+        if event.envelope.version == 3 {
+            raw["data"]["text"] = serde_json::json!("nothing happened");
+        }
+        js.publish(copy.subject(id), serde_json::to_vec(&raw).unwrap().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let copied = copy.load_case(id, 0).await.unwrap();
+    let brk = verify_chain(id, &copied).unwrap_err();
+    assert_eq!((brk.case_id, brk.version), (id, 3));
+    let report = verify_log(&copy).await.unwrap();
+    let first = report.first_break.expect("verify names the break");
+    assert_eq!((first.case_id, first.version), (id, 3));
+    assert!(verify_log(&log).await.unwrap().first_break.is_none());
+}
+
+#[tokio::test]
+async fn a_stream_that_allows_deletes_is_refused() {
+    let nats = TestNats::start();
+    let js = async_nats::jetstream::new(nats.client().await);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "CASEGRID_EVENTS".into(),
+        subjects: vec!["casegrid.events.>".into()],
+        allow_direct: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let err = EventLog::open(nats.client().await, LogConfig::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("deny_delete"), "{err}");
+}
+
+#[tokio::test]
+async fn the_log_reads_from_any_sequence_and_numbers_cases_by_filing() {
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let a = filed(&store, "a").await;
+    let b = filed(&store, "b").await;
+    let snap = store.snapshot(b).await.unwrap();
+    let number = snap.case.number.clone().unwrap();
+    assert!(
+        number.starts_with("NH-") && number.ends_with("-000002"),
+        "{number}"
+    );
+    use futures_util::StreamExt;
+    let from2: Vec<_> = log
+        .read_from(2)
+        .await
+        .unwrap()
+        .take(1)
+        .collect::<Vec<_>>()
+        .await;
+    let e = from2[0].as_ref().unwrap();
+    assert_eq!((e.seq, e.envelope.case_id), (2, b));
+    // A cold store derives the same number.
+    let cold = CaseStore::new(log, Numbering::default(), 10);
+    assert_eq!(cold.snapshot(b).await.unwrap().case.number, Some(number));
+    assert_ne!(a, b);
+}

@@ -1,0 +1,190 @@
+//! One typed settings tree for every casegrid process, layered: built-in defaults,
+//! then an optional TOML file, then `CASEGRID__SECTION__KEY` environment variables
+//! (e.g. `CASEGRID__NATS__URL=nats://10.0.0.5:4222`). Unknown keys are errors.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A value that never prints (database URLs hold passwords).
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub nats: NatsSettings,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub district: DistrictSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSettings {
+    pub url: String,
+    /// Replicas of the event stream: 1 on one machine, 3 in a cluster.
+    pub replicas: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path?mode=rwc` (default) or `postgres://…`.
+    pub url: Secret<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub addr: String,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictSettings {
+    /// Folder with `grids.toml`, `departments.toml`, `rules.toml`, `principals.toml`.
+    pub config_dir: PathBuf,
+    /// Prefix of case numbers (`NH-20261123-000123`).
+    pub case_prefix: String,
+}
+
+const DEFAULTS: &str = r#"
+[nats]
+url = "nats://127.0.0.1:4222"
+replicas = 1
+
+[database]
+url = "sqlite://data/casegrid.db?mode=rwc"
+
+[http]
+addr = "127.0.0.1:8080"
+body_limit = 65536
+
+[district]
+config_dir = "deploy/config"
+case_prefix = "NH"
+"#;
+
+impl Settings {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &vars)
+    }
+
+    /// Like [`Self::load`] with the environment given (for tests).
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let mut tree: toml::Table = DEFAULTS.parse().expect("built-in defaults parse");
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading settings file {}", file.display()))?;
+            let layer: toml::Table = text
+                .parse()
+                .with_context(|| format!("settings file {} is not valid TOML", file.display()))?;
+            merge(&mut tree, layer);
+        }
+        for (key, value) in env {
+            let Some(path) = key.strip_prefix("CASEGRID__") else {
+                continue;
+            };
+            let path: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            let parsed = value
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .unwrap_or_else(|_| toml::Value::String(value.clone()));
+            set(&mut tree, &path, parsed).with_context(|| format!("environment variable {key}"))?;
+        }
+        toml::Value::Table(tree)
+            .try_into()
+            .context("settings (defaults, file, CASEGRID__ environment) are invalid")
+    }
+}
+
+fn merge(into: &mut toml::Table, layer: toml::Table) {
+    for (k, v) in layer {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn set(tree: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+    match path {
+        [] => anyhow::bail!("empty key"),
+        [last] => {
+            // Keep strings where the default is a string (e.g. a numeric-looking address).
+            let value = match (tree.get(last), value) {
+                (Some(toml::Value::String(_)), toml::Value::Integer(i)) => {
+                    toml::Value::String(i.to_string())
+                }
+                (_, v) => v,
+            };
+            tree.insert(last.clone(), value);
+            Ok(())
+        }
+        [head, rest @ ..] => {
+            let entry = tree
+                .entry(head.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set(t, rest, value),
+                _ => anyhow::bail!("{head} is not a section"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("cg-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("s.toml");
+        std::fs::write(&file, "[http]\naddr = \"0.0.0.0:9000\"\n").unwrap();
+        let env = vec![("CASEGRID__NATS__REPLICAS".to_owned(), "3".to_owned())];
+        let s = Settings::load_from(Some(&file), &env).unwrap();
+        assert_eq!(s.http.addr, "0.0.0.0:9000");
+        assert_eq!(s.nats.replicas, 3);
+        assert_eq!(s.nats.url, "nats://127.0.0.1:4222");
+        assert_eq!(format!("{:?}", s.database.url), "[redacted]");
+    }
+
+    #[test]
+    fn unknown_or_mistyped_keys_are_named() {
+        let env = vec![("CASEGRID__HTTP__ADRR".to_owned(), "x".to_owned())];
+        let err = format!("{:#}", Settings::load_from(None, &env).unwrap_err());
+        assert!(err.contains("adrr"), "{err}");
+        let env = vec![("CASEGRID__NATS__REPLICAS".to_owned(), "many".to_owned())];
+        let err = format!("{:#}", Settings::load_from(None, &env).unwrap_err());
+        assert!(
+            err.contains("replicas") || err.contains("invalid type"),
+            "{err}"
+        );
+    }
+}
