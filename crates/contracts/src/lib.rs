@@ -1,1 +1,115 @@
-//! casegrid-contracts
+//! The NATS contracts between casegrid's services: subjects, request and answer
+//! bodies, and the problem type every refusal travels as.
+//!
+//! - [`subjects`]: every request subject and the service that owns it.
+//! - [`FileRequest`], [`ActRequest`], [`CommandReply`]: commands through intake and routing.
+//! - [`CaseQuery`], [`InboxQuery`]: queries answered by projection.
+//! - [`Answer`] and [`Problem`]: `{"ok": …}` or `{"problem": …}` on every reply.
+//! - [`actions`]: which service owns an API action, and parsing its body into a command.
+
+pub mod actions;
+pub mod problem;
+pub mod views;
+
+pub use problem::Problem;
+
+use casegrid_domain::{Actor, CaseId, Status};
+use serde::{Deserialize, Serialize};
+
+pub mod subjects {
+    //! Request subjects; services answer them in the queue group of their service.
+    pub const INTAKE_FILE: &str = "casegrid.intake.file";
+    pub const INTAKE_ACT: &str = "casegrid.intake.act";
+    pub const ROUTING_ACT: &str = "casegrid.routing.act";
+    pub const PROJECTION_CASE: &str = "casegrid.projection.case";
+    pub const PROJECTION_TIMELINE: &str = "casegrid.projection.timeline";
+    pub const PROJECTION_INBOX: &str = "casegrid.projection.inbox";
+    /// Answered with the projection's checkpoint (last applied stream sequence).
+    pub const PROJECTION_CHECKPOINT: &str = "casegrid.projection.checkpoint";
+}
+
+/// Service names as registered with the NATS service API (`$SRV.PING` lists them).
+pub mod services {
+    pub const INTAKE: &str = "casegrid-intake";
+    pub const ROUTING: &str = "casegrid-routing";
+    pub const PROJECTION: &str = "casegrid-projection";
+    pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+}
+
+/// File a case (`POST /cases`): the body is the API's JSON, parsed by intake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileRequest {
+    pub actor: Actor,
+    /// `Idempotency-Key`; absent, the gateway makes one up (the filing is not retriable).
+    pub idempotency_key: String,
+    pub correlation_id: String,
+    pub body: serde_json::Value,
+}
+
+/// Act on a case (`POST /cases/{id}/actions/{action}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActRequest {
+    pub case_id: CaseId,
+    pub action: String,
+    pub actor: Actor,
+    /// From `Idempotency-Key`, or made up by the gateway.
+    pub command_id: String,
+    pub correlation_id: String,
+    /// `If-Match`: the version the client last saw.
+    #[serde(default)]
+    pub if_match: Option<u64>,
+    pub body: serde_json::Value,
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandReply {
+    pub id: CaseId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    pub version: u64,
+    pub status: Status,
+    /// True when this request created the case (answer 201), false when repeated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+}
+
+/// Read one case (`GET /cases/{id}`, `/timeline`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseQuery {
+    pub case_id: CaseId,
+}
+
+/// A department's inbox: cases dispatched to it and not yet replied or closed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxQuery {
+    pub department: String,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Every reply on a request subject: `{"ok": …}` or `{"problem": …}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer<T> {
+    Ok(T),
+    Problem(Problem),
+}
+
+impl<T> From<Result<T, Problem>> for Answer<T> {
+    fn from(r: Result<T, Problem>) -> Self {
+        match r {
+            Ok(v) => Answer::Ok(v),
+            Err(p) => Answer::Problem(p),
+        }
+    }
+}
+
+impl<T> Answer<T> {
+    pub fn into_result(self) -> Result<T, Problem> {
+        match self {
+            Answer::Ok(v) => Ok(v),
+            Answer::Problem(p) => Err(p),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Read-model views as projection answers them and the gateway serves them.
+//! Personal data appears masked only.
+
+use casegrid_domain::{Actor, CaseId, Status};
+use serde::{Deserialize, Serialize};
+
+/// `GET /cases/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseView {
+    pub id: CaseId,
+    pub number: String,
+    pub status: Status,
+    pub version: u64,
+    pub channel: String,
+    pub kind: String,
+    pub category: String,
+    pub urgency: String,
+    pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub grid: Option<String>,
+    /// Masked (`王**`); `[erased]` once the case's data key is erased.
+    #[serde(default)]
+    pub reporter_name: Option<String>,
+    /// Masked (`138****1234`).
+    #[serde(default)]
+    pub reporter_phone: Option<String>,
+    #[serde(default)]
+    pub lead: Option<String>,
+    #[serde(default)]
+    pub assisting: Vec<String>,
+    /// Departments that have signed.
+    #[serde(default)]
+    pub signed: Vec<String>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub sign_due: Option<String>,
+    #[serde(default)]
+    pub handle_due: Option<String>,
+    /// The routing rule that dispatched the case.
+    #[serde(default)]
+    pub rule: Option<String>,
+    #[serde(default)]
+    pub reply_result: Option<String>,
+    #[serde(default)]
+    pub satisfaction: Option<String>,
+    pub filed_at: String,
+    pub updated_at: String,
+}
+
+impl CaseView {
+    /// Departments the case is dispatched to (lead and assisting).
+    pub fn departments(&self) -> impl Iterator<Item = &str> {
+        self.lead
+            .iter()
+            .map(String::as_str)
+            .chain(self.assisting.iter().map(String::as_str))
+    }
+}
+
+/// One line of `GET /cases/{id}/timeline`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub version: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: String,
+    pub actor: Actor,
+    /// The actor's display name where known (`区城管执法局`), else the id.
+    pub actor_name: String,
+    /// One line a supervisor understands: `派单 dispatched to dept.urban (lead) by rules.toml#noise`.
+    pub summary: String,
+    /// The event's data with personal fields masked.
+    pub data: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineView {
+    pub case_id: CaseId,
+    pub number: String,
+    pub events: Vec<TimelineEntry>,
+}
+
+/// One case in a department's inbox (`GET /inbox`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub id: CaseId,
+    pub number: String,
+    pub title: String,
+    pub category: String,
+    pub urgency: String,
+    pub status: Status,
+    /// `lead` or `assisting`.
+    pub role: String,
+    pub signed: bool,
+    #[serde(default)]
+    pub sign_due: Option<String>,
+    #[serde(default)]
+    pub handle_due: Option<String>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxView {
+    pub department: String,
+    pub items: Vec<InboxItem>,
+}
