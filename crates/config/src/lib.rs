@@ -85,7 +85,10 @@ impl fmt::Display for NoRoute {
         match self {
             Self::UnknownCategory(c) => write!(f, "no rule for category {c}"),
             Self::NoTerritorialOffice(g) => {
-                write!(f, "no territorial office for grid {g} and the rule names no lead")
+                write!(
+                    f,
+                    "no territorial office for grid {g} and the rule names no lead"
+                )
             }
         }
     }
@@ -101,7 +104,13 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file.display(), self.entry, self.message)
+        write!(
+            f,
+            "{}: {}: {}",
+            self.file.display(),
+            self.entry,
+            self.message
+        )
     }
 }
 
@@ -215,7 +224,11 @@ impl District {
             let entry = format!("grid {}", g.code);
             if let Some(office) = &g.office {
                 if !district.departments.contains_key(office) {
-                    problem(&grids_file, entry.clone(), format!("unknown office {office}"));
+                    problem(
+                        &grids_file,
+                        entry.clone(),
+                        format!("unknown office {office}"),
+                    );
                 }
             }
             if district.grids.insert(g.code.clone(), g).is_some() {
@@ -238,7 +251,11 @@ impl District {
             let entry = format!("rule {}", r.category);
             for d in r.lead.iter().chain(r.assisting.iter()) {
                 if !district.departments.contains_key(d) {
-                    problem(&rules_file, entry.clone(), format!("unknown department {d}"));
+                    problem(
+                        &rules_file,
+                        entry.clone(),
+                        format!("unknown department {d}"),
+                    );
                 }
             }
             if r.sign_hours == 0 || r.handle_hours < r.sign_hours {
@@ -249,19 +266,31 @@ impl District {
                 );
             }
             if district.rules.insert(r.category.clone(), r).is_some() {
-                problem(&rules_file, entry, "defined twice for the same category".into());
+                problem(
+                    &rules_file,
+                    entry,
+                    "defined twice for the same category".into(),
+                );
             }
         }
         for p in principals.map(|f| f.principal).unwrap_or_default() {
             let entry = format!("principal {}", p.id);
             if p.token.len() < 8 {
-                problem(&principals_file, entry.clone(), "token shorter than 8 characters".into());
+                problem(
+                    &principals_file,
+                    entry.clone(),
+                    "token shorter than 8 characters".into(),
+                );
             }
             if p.kind == ActorKind::Department || p.kind == ActorKind::Street {
-                let known = DepartmentId::parse(&p.id)
-                    .is_ok_and(|d| district.departments.contains_key(&d));
+                let known =
+                    DepartmentId::parse(&p.id).is_ok_and(|d| district.departments.contains_key(&d));
                 if !known {
-                    problem(&principals_file, entry.clone(), format!("unknown department {}", p.id));
+                    problem(
+                        &principals_file,
+                        entry.clone(),
+                        format!("unknown department {}", p.id),
+                    );
                 }
             }
             if district.principals.insert(p.token.clone(), p).is_some() {
@@ -310,12 +339,18 @@ impl District {
         let (lead, rule_name) = match rule.lead.as_ref().filter(|l| !exclude.contains(l)) {
             Some(lead) => (lead.clone(), format!("rules.toml#{}", rule.category)),
             None => {
-                let office = territorial.filter(|o| !exclude.contains(o)).ok_or_else(|| {
-                    NoRoute::NoTerritorialOffice(
-                        grid.map(|g| g.to_string()).unwrap_or_else(|| "(none)".into()),
-                    )
-                })?;
-                (office.clone(), format!("rules.toml#{}+territorial", rule.category))
+                let office = territorial
+                    .filter(|o| !exclude.contains(o))
+                    .ok_or_else(|| {
+                        NoRoute::NoTerritorialOffice(
+                            grid.map(|g| g.to_string())
+                                .unwrap_or_else(|| "(none)".into()),
+                        )
+                    })?;
+                (
+                    office.clone(),
+                    format!("rules.toml#{}+territorial", rule.category),
+                )
             }
         };
         let assisting = rule
@@ -353,7 +388,11 @@ mod tests {
         assert_eq!(noise.lead.as_str(), "dept.urban");
         assert_eq!(noise.rule, "rules.toml#noise");
         let dispute = d
-            .route(&Category::parse("neighbor_dispute").unwrap(), Some(&grid), &[])
+            .route(
+                &Category::parse("neighbor_dispute").unwrap(),
+                Some(&grid),
+                &[],
+            )
             .unwrap();
         assert_eq!(dispute.lead.as_str(), "street.hubin");
         let excluded = d
@@ -386,8 +425,14 @@ mod tests {
         )
         .unwrap();
         let err = District::load(&dir).unwrap_err().to_string();
-        assert!(err.contains("grids.toml: grid NH.XX.YY: its parent NH.XX is not defined"), "{err}");
-        assert!(err.contains("rules.toml: rule noise: unknown department dept.nowhere"), "{err}");
+        assert!(
+            err.contains("grids.toml: grid NH.XX.YY: its parent NH.XX is not defined"),
+            "{err}"
+        );
+        assert!(
+            err.contains("rules.toml: rule noise: unknown department dept.nowhere"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -33,7 +33,9 @@ pub fn parse(action: &str, body: &serde_json::Value) -> Result<Command, Problem>
             Ok(Command::Sign)
         }
         "reply" => Ok(Command::Reply(from_body::<Reply>(action, body)?)),
-        "callback" => Ok(Command::RecordCallback(from_body::<RecordCallback>(action, body)?)),
+        "callback" => Ok(Command::RecordCallback(from_body::<RecordCallback>(
+            action, body,
+        )?)),
         "close" => Ok(Command::Close(from_body::<Close>(action, body)?)),
         "annotate" => Ok(Command::Annotate(from_body::<Annotate>(action, body)?)),
         other => Err(unknown_action(other)),
@@ -46,7 +48,10 @@ pub fn unknown_action(action: &str) -> Problem {
         404,
         "unknown-action",
         "Unknown action",
-        format!("unknown action {action:?}; known actions: {}", known.join(", ")),
+        format!(
+            "unknown action {action:?}; known actions: {}",
+            known.join(", ")
+        ),
     )
 }
 
@@ -85,7 +90,11 @@ mod tests {
         assert_eq!(p.status, 422);
         assert!(p.detail.contains("unknown variant `done`"), "{}", p.detail);
         let p = parse("callback", &json!({"resolved": true})).unwrap_err();
-        assert!(p.detail.contains("missing field `satisfaction`"), "{}", p.detail);
+        assert!(
+            p.detail.contains("missing field `satisfaction`"),
+            "{}",
+            p.detail
+        );
         let p = parse("fly", &json!({})).unwrap_err();
         assert_eq!((p.status, p.slug.as_str()), (404, "unknown-action"));
         assert_eq!(owner("sign"), Some(Owner::Routing));

@@ -21,6 +21,8 @@ pub mod subjects {
     pub const INTAKE_FILE: &str = "casegrid.intake.file";
     pub const INTAKE_ACT: &str = "casegrid.intake.act";
     pub const ROUTING_ACT: &str = "casegrid.routing.act";
+    /// A case's envelopes exactly as stored, answered by intake.
+    pub const INTAKE_LOG: &str = "casegrid.intake.log";
     pub const PROJECTION_CASE: &str = "casegrid.projection.case";
     pub const PROJECTION_TIMELINE: &str = "casegrid.projection.timeline";
     pub const PROJECTION_INBOX: &str = "casegrid.projection.inbox";

@@ -3,14 +3,54 @@
 //!
 //! - [`telemetry`]: tracing set up once, per-crate default filters.
 //! - [`settings`]: one typed settings tree: defaults → TOML file → `CASEGRID__…` env.
+//! - [`clock`]: the injected clock (system time, or a manual one in tests).
 //! - [`nats`]: connecting, refusing servers older than 2.12.
 //! - [`natsserver`]: finding, version-checking and running `nats-server` as a child.
+//! - [`service`]: serving request endpoints registered with the NATS service API.
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
+pub mod clock;
 pub mod nats;
 pub mod natsserver;
+pub mod service;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use settings::{Secret, Settings};
+
+/// The whole `main` of a service binary: telemetry, settings (defaults → file named
+/// by `CASEGRID_SETTINGS` → environment), a shutdown token cancelled on Ctrl-C or
+/// SIGTERM, then `serve`; the error chain is printed on failure.
+pub fn service_main<F, Fut>(name: &str, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce(Settings, tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    telemetry::init(telemetry::DEFAULT_FILTER);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let file = std::env::var_os("CASEGRID_SETTINGS").map(std::path::PathBuf::from);
+        let settings = Settings::load(file.as_deref())?;
+        let token = tokio_util::sync::CancellationToken::new();
+        let stop = token.clone();
+        tokio::spawn(async move {
+            shutdown::signal().await;
+            stop.cancel();
+        });
+        serve(settings, token).await
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

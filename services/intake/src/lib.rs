@@ -1,1 +1,310 @@
-//! casegrid-intake
+//! intake: files cases (受理), records callbacks (回访) and closes (结案), and
+//! answers a case's envelopes exactly as stored (`/log`).
+//!
+//! - [`Intake`]: the handlers, over a [`CaseStore`] and the [`KeyVault`] that seals
+//!   reporters' personal data before it enters the log.
+//! - [`run`]: registers the service and serves its subjects until shutdown.
+//! - [`serve`]: builds everything from [`Settings`] (used by the binary and `casegrid`).
+
+use casegrid_commandbus::{answer, parse_request, problem_of};
+use casegrid_config::District;
+use casegrid_contracts::actions::Owner;
+use casegrid_contracts::{services, subjects, CaseQuery, CommandReply, FileRequest, Problem};
+use casegrid_domain::command::FileCase;
+use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
+use casegrid_domain::ids::{mask_name, mask_phone};
+use casegrid_domain::personal::Reporter;
+use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
+use casegrid_eventlog::store::Numbering;
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
+use casegrid_privacy::{DataKey, KeyVault};
+use casegrid_runtime::clock::{SharedClock, SystemClock};
+use casegrid_runtime::Settings;
+use serde::Deserialize;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The JSON body of `POST /api/v1/cases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBody {
+    pub channel: Channel,
+    pub kind: CaseKind,
+    pub category: String,
+    #[serde(default)]
+    pub urgency: Urgency,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub location: LocationBody,
+    #[serde(default)]
+    pub reporter: Option<ReporterBody>,
+    #[serde(default)]
+    pub source: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationBody {
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub grid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReporterBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// The intake service's handlers.
+#[derive(Clone)]
+pub struct Intake {
+    store: CaseStore,
+    keys: KeyVault,
+    district: Arc<District>,
+    clock: SharedClock,
+}
+
+impl Intake {
+    pub fn new(
+        store: CaseStore,
+        keys: KeyVault,
+        district: Arc<District>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            district,
+            clock,
+        }
+    }
+
+    /// 受理: validates the body, seals personal data, appends `CaseFiled`.
+    pub async fn file(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
+        let request: FileRequest = parse_request(payload)?;
+        let body: FileBody = serde_json::from_value(request.body)
+            .map_err(|e| Problem::unprocessable(format!("case: {e}")))?;
+        let case_id = CaseId::for_filing(&request.actor.id, &request.idempotency_key);
+        let meta = CommandMeta {
+            command_id: request.idempotency_key.clone(),
+            correlation_id: request.correlation_id,
+            causation_id: None,
+        };
+        // A retried filing answers the case it made, without writing anything.
+        let snapshot = self
+            .store
+            .snapshot(case_id)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if snapshot.version_of(&meta.command_id).is_some() {
+            return Ok(CommandReply {
+                id: case_id,
+                number: snapshot.case.number.clone(),
+                version: 1,
+                status: snapshot.case.status,
+                created: false,
+            });
+        }
+        let unsealed = self.validate(&body)?;
+        let reporter = match body.reporter.as_ref() {
+            Some(r) if r.name.is_some() || r.phone.is_some() => {
+                let key = self.keys.key_for_filing(case_id).await.map_err(|e| {
+                    tracing::warn!(error = %e, "key store");
+                    Problem::unavailable(
+                        "the key store is unavailable; retry with the same Idempotency-Key",
+                    )
+                })?;
+                Some(seal_reporter(&key, r, &unsealed.phone))
+            }
+            _ => None,
+        };
+        let command = Command::FileCase(FileCase {
+            channel: body.channel,
+            kind: body.kind,
+            category: unsealed.category,
+            urgency: body.urgency,
+            title: body.title,
+            description: body.description,
+            location: Location {
+                address: body.location.address,
+                grid: unsealed.grid,
+            },
+            reporter,
+            source: body.source,
+        });
+        let outcome = self
+            .store
+            .execute(case_id, &request.actor, &command, &meta, self.clock.now())
+            .await
+            .map_err(problem_of)?;
+        Ok(casegrid_commandbus::reply_of(&outcome))
+    }
+
+    fn validate(&self, body: &FileBody) -> Result<Validated, Problem> {
+        let category = Category::parse(&body.category)
+            .ok()
+            .filter(|c| self.district.has_category(c.as_str()))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.district.rules.keys().map(|c| c.as_str()).collect();
+                Problem::unprocessable(format!(
+                    "category: unknown category {:?}; known categories: {}",
+                    body.category,
+                    known.join(", ")
+                ))
+            })?;
+        let grid = match &body.location.grid {
+            None => None,
+            Some(g) => {
+                let grid = GridCode::parse(g)
+                    .map_err(|e| Problem::unprocessable(format!("location.{e}")))?;
+                if !self.district.grids.contains_key(&grid) {
+                    return Err(Problem::unprocessable(format!(
+                        "location.grid: unknown grid {g:?} in this district"
+                    )));
+                }
+                Some(grid)
+            }
+        };
+        let phone = match body.reporter.as_ref().and_then(|r| r.phone.as_deref()) {
+            None => None,
+            Some(p) => {
+                Some(PhoneNumber::parse(p).map_err(|e| Problem::unprocessable(e.to_string()))?)
+            }
+        };
+        Ok(Validated {
+            category,
+            grid,
+            phone,
+        })
+    }
+
+    /// The case's envelopes exactly as stored, for operators and supervisors.
+    pub async fn log(&self, payload: &[u8]) -> Result<serde_json::Value, Problem> {
+        let query: CaseQuery = parse_request(payload)?;
+        let events = self
+            .store
+            .log()
+            .load_case(query.case_id, 0)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if events.is_empty() {
+            return Err(Problem::not_found(format!(
+                "case {} not found",
+                query.case_id
+            )));
+        }
+        Ok(serde_json::json!({
+            "case_id": query.case_id,
+            "events": events.into_iter().map(|e| e.raw).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+struct Validated {
+    category: Category,
+    grid: Option<GridCode>,
+    phone: Option<PhoneNumber>,
+}
+
+fn seal_reporter(key: &DataKey, r: &ReporterBody, phone: &Option<PhoneNumber>) -> Reporter {
+    Reporter {
+        name: r
+            .name
+            .as_deref()
+            .map(|n| key.seal("reporter.name", n, mask_name(n))),
+        phone: phone
+            .as_ref()
+            .map(|p| key.seal("reporter.phone", p.as_str(), mask_phone(p.as_str()))),
+    }
+}
+
+/// Registers `casegrid-intake` and serves its subjects until `shutdown`.
+pub async fn run(
+    client: async_nats::Client,
+    intake: Intake,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let service = casegrid_runtime::service::register(
+        &client,
+        services::INTAKE,
+        services::VERSION,
+        "files cases, records callbacks, closes; serves raw case logs",
+    )
+    .await?;
+    let file = {
+        let intake = intake.clone();
+        move |payload: bytes::Bytes| {
+            let intake = intake.clone();
+            async move { answer(intake.file(&payload).await) }
+        }
+    };
+    let act = {
+        let intake = intake.clone();
+        move |payload: bytes::Bytes| {
+            let intake = intake.clone();
+            async move {
+                answer(
+                    casegrid_commandbus::act(
+                        &intake.store,
+                        intake.clock.as_ref(),
+                        Owner::Intake,
+                        &payload,
+                    )
+                    .await,
+                )
+            }
+        }
+    };
+    let log = {
+        let intake = intake.clone();
+        move |payload: bytes::Bytes| {
+            let intake = intake.clone();
+            async move { answer(intake.log(&payload).await) }
+        }
+    };
+    tokio::try_join!(
+        casegrid_runtime::service::serve(&service, subjects::INTAKE_FILE, file, shutdown.clone()),
+        casegrid_runtime::service::serve(&service, subjects::INTAKE_ACT, act, shutdown.clone()),
+        casegrid_runtime::service::serve(&service, subjects::INTAKE_LOG, log, shutdown.clone()),
+    )?;
+    Ok(())
+}
+
+/// Connects, opens the log and the key vault from `settings`, and runs until `shutdown`.
+pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let client = casegrid_runtime::nats::connect(&settings.nats.url, services::INTAKE).await?;
+    let log = EventLog::open(
+        client.clone(),
+        LogConfig {
+            replicas: settings.nats.replicas,
+            ..LogConfig::default()
+        },
+    )
+    .await
+    .context("opening the event log")?;
+    let keys = KeyVault::open(client.clone(), settings.nats.replicas)
+        .await
+        .context("opening the key vault")?;
+    let district = Arc::new(
+        District::load(&settings.district.config_dir)
+            .context("loading the district configuration")?,
+    );
+    let numbering = Numbering {
+        prefix: settings.district.case_prefix.clone(),
+        ..Numbering::default()
+    };
+    let store = CaseStore::new(log, numbering, 100_000);
+    let intake = Intake::new(store, keys, district, Arc::new(SystemClock));
+    tracing::info!("intake serving");
+    run(client.clone(), intake, shutdown).await?;
+    client.drain().await.ok();
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Answering command requests in the services that decide them (intake, routing):
+//! parse the request, check `If-Match`, execute in the [`CaseStore`], and answer a
+//! [`CommandReply`] or a [`Problem`].
+//!
+//! - [`act`]: one `ActRequest` for the actions a service owns.
+//! - [`problem_of`]: how execution errors read to a person.
+//! - [`answer`]: the JSON bytes of an `Answer`.
+
+use casegrid_contracts::actions::{self, Owner};
+use casegrid_contracts::{ActRequest, Answer, CommandReply, Problem};
+use casegrid_eventlog::{CaseStore, CommandMeta, ExecuteError, LogError, Outcome};
+use casegrid_runtime::clock::Clock;
+use serde::Serialize;
+
+/// How an execution error reads to a person; internal detail goes to the log.
+pub fn problem_of(e: ExecuteError) -> Problem {
+    match e {
+        ExecuteError::Rejected(r) => r.into(),
+        ExecuteError::Contended(id, _) => Problem::new(
+            503,
+            "contended",
+            "Case busy",
+            format!("case {id} is changing too fast; retry with the same Idempotency-Key"),
+        ),
+        ExecuteError::Log(LogError::Unavailable(detail)) => {
+            tracing::warn!(%detail, "event log unavailable");
+            Problem::unavailable(
+                "the event log is unavailable; retry with the same Idempotency-Key",
+            )
+        }
+        ExecuteError::Log(e) => {
+            tracing::error!(error = %e, "event log failure");
+            Problem::internal("the event log failed; the incident is logged")
+        }
+    }
+}
+
+/// The reply to a command that went through.
+pub fn reply_of(outcome: &Outcome) -> CommandReply {
+    CommandReply {
+        id: outcome.case.id,
+        number: outcome.case.number.clone(),
+        version: outcome.version,
+        status: outcome.case.status,
+        created: outcome.version == 1 && !outcome.already_done,
+    }
+}
+
+/// JSON bytes of an answer.
+pub fn answer<T: Serialize>(answer: impl Into<Answer<T>>) -> Vec<u8> {
+    serde_json::to_vec(&answer.into()).expect("answers serialize")
+}
+
+/// Parses a request body, answering 400 for malformed JSON.
+pub fn parse_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(payload)
+        .map_err(|e| Problem::bad_request(format!("malformed request: {e}")))
+}
+
+/// Handles one action request for a service owning `owner`'s actions.
+pub async fn act(
+    store: &CaseStore,
+    clock: &dyn Clock,
+    owner: Owner,
+    payload: &[u8],
+) -> Result<CommandReply, Problem> {
+    let request: ActRequest = parse_request(payload)?;
+    if actions::owner(&request.action) != Some(owner) {
+        return Err(actions::unknown_action(&request.action));
+    }
+    let command = actions::parse(&request.action, &request.body)?;
+    if let Some(expected) = request.if_match {
+        let snapshot = store
+            .snapshot(request.case_id)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        // A repeated command answers what it did, whatever the version is now.
+        if snapshot.version_of(&request.command_id).is_none() && snapshot.case.version != expected {
+            return Err(Problem::precondition_failed(format!(
+                "case {} is at version {}, not {expected}",
+                snapshot.case.label(),
+                snapshot.case.version
+            )));
+        }
+    }
+    let meta = CommandMeta {
+        command_id: request.command_id,
+        correlation_id: request.correlation_id,
+        causation_id: None,
+    };
+    let outcome = store
+        .execute(
+            request.case_id,
+            &request.actor,
+            &command,
+            &meta,
+            clock.now(),
+        )
+        .await
+        .map_err(problem_of)?;
+    Ok(reply_of(&outcome))
+}

@@ -1,0 +1,198 @@
+//! Personal data that an append-only log can forget (crypto-shredding).
+//!
+//! Each case has a random 256-bit data key in the NATS KV bucket `CASEGRID_KEYS`
+//! (history 1; unlike the stream it allows deletion). Sensitive fields are sealed
+//! with ChaCha20-Poly1305 under that key, bound to the case and the field name, before
+//! they enter an event. Erasing the key erases the person from every replay while the
+//! hash chain, which covers only ciphertext, still verifies.
+//!
+//! - [`KeyVault`]: create, fetch and erase case keys.
+//! - [`DataKey::seal`] / [`DataKey::open`]: the AEAD on one field.
+
+use async_nats::jetstream::{self, kv};
+use base64::Engine;
+use casegrid_domain::personal::Sealed;
+use casegrid_domain::CaseId;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+
+pub const BUCKET: &str = "CASEGRID_KEYS";
+const NONCE_LEN: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrivacyError {
+    /// The key store did not answer: retry later.
+    #[error("key store unavailable: {0}")]
+    Unavailable(String),
+    /// The case's key was erased (or never existed): its personal data is gone.
+    #[error("the data key of case {0} is erased")]
+    Erased(CaseId),
+    /// A sealed value does not open under its key (tampered, or another case's).
+    #[error("sealed {field} of case {case_id} does not open")]
+    Undecryptable { case_id: CaseId, field: String },
+}
+
+/// A case's data key. Never printed, never logged.
+#[derive(Clone)]
+pub struct DataKey {
+    case_id: CaseId,
+    cipher: ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DataKey({}, [redacted])", self.case_id)
+    }
+}
+
+impl DataKey {
+    fn from_bytes(case_id: CaseId, bytes: &[u8]) -> Option<Self> {
+        (bytes.len() == 32).then(|| Self {
+            case_id,
+            cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
+        })
+    }
+
+    fn aad(&self, field: &str) -> String {
+        format!("casegrid/{}/{field}", self.case_id)
+    }
+
+    /// Seals `clear` as field `field` of this case; `masked` is what anyone may see.
+    pub fn seal(&self, field: &str, clear: &str, masked: String) -> Sealed {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = self.aad(field);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: clear.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("encryption of a short field cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        Sealed {
+            masked,
+            sealed: base64::engine::general_purpose::STANDARD.encode(out),
+        }
+    }
+
+    /// Opens a sealed field of this case.
+    pub fn open(&self, field: &str, sealed: &Sealed) -> Result<String, PrivacyError> {
+        let fail = || PrivacyError::Undecryptable {
+            case_id: self.case_id,
+            field: field.to_owned(),
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&sealed.sealed)
+            .map_err(|_| fail())?;
+        if bytes.len() < NONCE_LEN {
+            return Err(fail());
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let aad = self.aad(field);
+        let clear = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| fail())?;
+        String::from_utf8(clear).map_err(|_| fail())
+    }
+}
+
+/// The KV bucket of case data keys.
+#[derive(Clone)]
+pub struct KeyVault {
+    store: kv::Store,
+}
+
+impl KeyVault {
+    /// Opens (or creates) the bucket: file storage, history 1.
+    pub async fn open(client: async_nats::Client, replicas: usize) -> Result<Self, PrivacyError> {
+        let js = jetstream::new(client);
+        let store = match js.get_key_value(BUCKET).await {
+            Ok(s) => s,
+            Err(_) => js
+                .create_key_value(kv::Config {
+                    bucket: BUCKET.into(),
+                    history: 1,
+                    storage: jetstream::stream::StorageType::File,
+                    num_replicas: replicas,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| PrivacyError::Unavailable(e.to_string()))?,
+        };
+        Ok(Self { store })
+    }
+
+    fn key_name(case_id: CaseId) -> String {
+        format!("case.{case_id}")
+    }
+
+    /// The case's key, created when absent (a retried filing finds the first one).
+    pub async fn key_for_filing(&self, case_id: CaseId) -> Result<DataKey, PrivacyError> {
+        let fresh = ChaCha20Poly1305::generate_key(&mut OsRng);
+        match self
+            .store
+            .create(
+                Self::key_name(case_id),
+                bytes::Bytes::copy_from_slice(&fresh),
+            )
+            .await
+        {
+            Ok(_) => Ok(DataKey::from_bytes(case_id, &fresh).expect("32-byte key")),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => self.key(case_id).await,
+            Err(e) => Err(PrivacyError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// The case's key; `Erased` when it was deleted.
+    pub async fn key(&self, case_id: CaseId) -> Result<DataKey, PrivacyError> {
+        match self.store.get(Self::key_name(case_id)).await {
+            Ok(Some(bytes)) => {
+                DataKey::from_bytes(case_id, &bytes).ok_or(PrivacyError::Erased(case_id))
+            }
+            Ok(None) => Err(PrivacyError::Erased(case_id)),
+            Err(e) => Err(PrivacyError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Erases the case's key for good (purging its history).
+    pub async fn erase(&self, case_id: CaseId) -> Result<(), PrivacyError> {
+        self.store
+            .purge(Self::key_name(case_id))
+            .await
+            .map_err(|e| PrivacyError::Unavailable(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(case: &str) -> DataKey {
+        let id = CaseId::for_filing("op", case);
+        DataKey::from_bytes(id, &ChaCha20Poly1305::generate_key(&mut OsRng)).unwrap()
+    }
+
+    #[test]
+    fn sealed_fields_open_only_as_themselves() {
+        let k = key("a");
+        let s = k.seal("reporter.phone", "13800001234", "138****1234".into());
+        assert!(!s.sealed.contains("13800001234"));
+        assert_eq!(k.open("reporter.phone", &s).unwrap(), "13800001234");
+        assert!(k.open("reporter.name", &s).is_err(), "bound to the field");
+        assert!(
+            key("b").open("reporter.phone", &s).is_err(),
+            "bound to the key"
+        );
+    }
+}

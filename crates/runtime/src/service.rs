@@ -1,0 +1,62 @@
+//! Serving NATS request endpoints registered with the service API
+//! (`$SRV.PING/INFO/STATS`); replicas share the load through the queue group.
+
+use async_nats::service::{self, ServiceExt};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::future::Future;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Registers service `name` and returns it, to add endpoints with [`serve`].
+pub async fn register(
+    client: &async_nats::Client,
+    name: &str,
+    version: &str,
+    description: &str,
+) -> anyhow::Result<service::Service> {
+    client
+        .service_builder()
+        .description(description)
+        .start(name, version)
+        .await
+        .map_err(|e| anyhow::anyhow!("registering service {name}: {e}"))
+}
+
+/// Answers every request on `subject` with `handler(payload)` until `shutdown`;
+/// each request runs in its own task, and all are awaited before returning.
+pub async fn serve<H, Fut>(
+    service: &service::Service,
+    subject: &str,
+    handler: H,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()>
+where
+    H: Fn(Bytes) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Vec<u8>> + Send + 'static,
+{
+    let mut endpoint = service
+        .endpoint(subject)
+        .await
+        .map_err(|e| anyhow::anyhow!("adding endpoint {subject}: {e}"))?;
+    let tracker = TaskTracker::new();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            request = endpoint.next() => {
+                let Some(request) = request else { break };
+                let handler = handler.clone();
+                tracker.spawn(async move {
+                    let answer = handler(request.message.payload.clone()).await;
+                    if let Err(e) = request.respond(Ok(answer.into())).await {
+                        tracing::warn!(error = %e, "could not answer a request");
+                    }
+                });
+            }
+        }
+    }
+    let _ = endpoint.stop().await;
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
