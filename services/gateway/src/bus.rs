@@ -1,0 +1,63 @@
+//! One NATS request to a casegrid service, its failures classified for the client:
+//! nobody listening is 503 naming the service, no answer in time is 504, and a
+//! `{"problem": …}` answer is forwarded with its own status.
+
+use crate::error::ApiError;
+use async_nats::RequestErrorKind;
+use casegrid_contracts::{Answer, Problem};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::time::Duration;
+
+/// A request subject and the service that answers it (named in 503 and 504 problems).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target {
+    pub(crate) subject: &'static str,
+    pub(crate) service: &'static str,
+}
+
+impl Target {
+    pub(crate) const fn new(subject: &'static str, service: &'static str) -> Self {
+        Self { subject, service }
+    }
+}
+
+/// Sends `request` to `target` and reads its `Answer<T>`.
+pub(crate) async fn request<Q: Serialize, T: DeserializeOwned>(
+    nats: &async_nats::Client,
+    timeout: Duration,
+    target: Target,
+    request: &Q,
+) -> Result<T, ApiError> {
+    let payload = serde_json::to_vec(request)
+        .map_err(|e| ApiError::internal(format!("encoding a request to {}", target.subject), e))?;
+    let message = nats
+        .send_request(
+            target.subject,
+            async_nats::Request::new()
+                .payload(payload.into())
+                .timeout(Some(timeout)),
+        )
+        .await
+        .map_err(|e| match e.kind() {
+            RequestErrorKind::NoResponders => ApiError::Problem(Problem::unavailable(format!(
+                "{} is not running (nobody answers {})",
+                target.service, target.subject
+            ))),
+            RequestErrorKind::TimedOut => ApiError::Problem(Problem::new(
+                504,
+                "timeout",
+                "Gateway timeout",
+                format!("{} did not answer within {timeout:?}", target.service),
+            )),
+            _ => ApiError::Internal {
+                status: 503,
+                context: format!("requesting {}", target.subject),
+                source: e.into(),
+            },
+        })?;
+    let answer: Answer<T> = serde_json::from_slice(&message.payload).map_err(|e| {
+        ApiError::bad_gateway(format!("reading the answer of {}", target.service), e)
+    })?;
+    answer.into_result().map_err(ApiError::Problem)
+}
