@@ -1,1 +1,150 @@
-fn main() {}
+//! `casegrid`: the command line of the system.
+//!
+//! - `casegrid dev`: the whole system on one machine (nats-server child, four services,
+//!   SQLite, demo district).
+//! - `casegrid serve <service>`: one service as its own process.
+//! - `casegrid rebuild`: replay the log into fresh read models and compare with the live ones.
+//! - `casegrid audit verify`: check every case's hash chain and version contiguity.
+//! - `casegrid privacy erase <case>`: crypto-shred a case's personal data.
+//! - `casegrid config check <dir>`: validate a district configuration folder.
+
+mod dev;
+mod tools;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "casegrid",
+    version,
+    about = "Event-sourced case handling for 12345 hotlines and grid governance"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// Where the `casegrid dev` setup listens, the default of the tools.
+const DEV_NATS: &str = "nats://127.0.0.1:4222";
+const DEV_DB: &str = "sqlite://data/casegrid.db?mode=rwc";
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run everything on this machine: nats-server child, four services, SQLite, demo district.
+    Dev(dev::DevArgs),
+    /// Run one service against the NATS and database in the settings
+    /// (defaults → file in CASEGRID_SETTINGS → CASEGRID__SECTION__KEY variables).
+    Serve { service: Service },
+    /// Replay the event log into a fresh read-model database and compare with the live one.
+    Rebuild {
+        #[arg(long, default_value = DEV_NATS)]
+        nats: String,
+        /// A fresh database (default: a new file under ./data).
+        #[arg(long)]
+        into: Option<String>,
+        /// The live database to compare with.
+        #[arg(long, default_value = DEV_DB)]
+        compare: String,
+        /// Skip the comparison.
+        #[arg(long)]
+        no_compare: bool,
+    },
+    /// Audit the event log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+    /// Personal data.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCmd,
+    },
+    /// District configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check every case's hash chain and version contiguity; exit 1 naming the first break.
+    Verify {
+        #[arg(long, default_value = DEV_NATS)]
+        nats: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCmd {
+    /// Delete a case's data key: its personal fields read as erased in every replay.
+    Erase {
+        case: String,
+        #[arg(long, default_value = DEV_NATS)]
+        nats: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate a configuration folder; exit 1 listing every problem.
+    Check { dir: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Service {
+    Intake,
+    Routing,
+    Projection,
+    Gateway,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve { service } => {
+            casegrid_runtime::service_main("casegrid serve", |settings, shutdown| async move {
+                match service {
+                    Service::Intake => casegrid_intake::serve(&settings, shutdown).await,
+                    Service::Routing => casegrid_routing::serve(&settings, shutdown).await,
+                    Service::Projection => casegrid_projection::serve(&settings, shutdown).await,
+                    Service::Gateway => casegrid_gateway::serve(&settings, shutdown).await,
+                }
+            })
+        }
+        command => {
+            casegrid_runtime::telemetry::init("warn");
+            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let result = runtime.block_on(async move {
+                match command {
+                    Cmd::Dev(args) => dev::run(args).await,
+                    Cmd::Rebuild {
+                        nats,
+                        into,
+                        compare,
+                        no_compare,
+                    } => tools::rebuild(&nats, into, (!no_compare).then_some(compare)).await,
+                    Cmd::Audit {
+                        command: AuditCmd::Verify { nats },
+                    } => tools::audit_verify(&nats).await,
+                    Cmd::Privacy {
+                        command: PrivacyCmd::Erase { case, nats },
+                    } => tools::erase(&nats, &case).await,
+                    Cmd::Config {
+                        command: ConfigCmd::Check { dir },
+                    } => tools::config_check(&dir),
+                    Cmd::Serve { .. } => unreachable!("handled above"),
+                }
+            });
+            match result {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("casegrid: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,1 +1,15 @@
+//! End-to-end tests: the built binaries as separate OS processes against a real
+//! `nats-server`, driven over HTTP as hotline operators and departments would.
+//! `scripts/test` builds the binaries before running these.
+//!
+//! - `kit`: starting the system (separate processes, or `casegrid dev`), an HTTP client.
+//! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
+//! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
+//! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
+//! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
+mod bad_input;
+mod jcs;
+mod kit;
+mod lifecycle;
+mod rebuild;

@@ -1,1 +1,89 @@
-//! casegrid-projection
+//! casegrid-projection: keeps the read models ([`casegrid_readmodel::ReadModel`]) up
+//! to date from the event log and answers queries about them over NATS.
+//!
+//! - [`run`]: the service — the durable consumer and the query endpoints, until shut down.
+//! - [`serve`]: builds everything from [`Settings`] (the binary and `casegrid serve`).
+//! - [`consumer`]: the durable pull consumer `projection`: batches applied in one
+//!   transaction with the checkpoint, then acknowledged; resumes after the checkpoint.
+//! - [`queries`]: the NATS service endpoints (`casegrid.projection.*`), answering
+//!   [`casegrid_contracts::Answer`]s with the contract views.
+
+pub mod consumer;
+pub mod queries;
+
+use anyhow::Context;
+use casegrid_eventlog::store::Numbering;
+use casegrid_eventlog::EventLog;
+use casegrid_eventlog::LogConfig;
+use casegrid_readmodel::names_from;
+use casegrid_readmodel::ReadModel;
+use casegrid_runtime::Settings;
+use std::collections::HashMap;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the projection until `shutdown` is cancelled or the consumer fails: consumes
+/// the log into `model` and answers queries, naming actors with `names` (id → name).
+pub async fn run(
+    client: async_nats::Client,
+    log: EventLog,
+    model: ReadModel,
+    names: HashMap<String, String>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let model = model.with_names(names);
+    // Endpoints stop with the service, and also when the consumer fails.
+    let stop = shutdown.child_token();
+    let service = queries::start(&client, model.clone(), stop.clone())
+        .await
+        .context("registering the projection service")?;
+    let consumed = consumer::consume(&log, &model, &stop).await;
+    stop.cancel();
+    service.stop().await;
+    consumed
+}
+
+/// Connects, opens the log and the read models from `settings`, and runs until `shutdown`.
+pub async fn serve(settings: &Settings, token: CancellationToken) -> anyhow::Result<()> {
+    let client = casegrid_runtime::nats::connect(&settings.nats.url, "casegrid-projection").await?;
+    let log = EventLog::open(
+        client.clone(),
+        LogConfig {
+            replicas: settings.nats.replicas,
+            ..LogConfig::default()
+        },
+    )
+    .await
+    .context("opening the event log")?;
+    let model = ReadModel::connect(settings.database.url.expose())
+        .await
+        .context("opening the read-model database")?
+        .with_numbering(Numbering {
+            prefix: settings.district.case_prefix.clone(),
+            ..Numbering::default()
+        });
+    let district =
+        casegrid_config::District::load(&settings.district.config_dir).with_context(|| {
+            format!(
+                "loading the district from {}",
+                settings.district.config_dir.display()
+            )
+        })?;
+    let names = names_from(
+        district
+            .departments
+            .values()
+            .map(|d| (d.id.as_str(), d.name.as_str())),
+        district
+            .principals
+            .values()
+            .map(|p| (p.id.as_str(), p.name.as_str())),
+    );
+
+    tracing::info!("casegrid-projection running");
+    let result = run(client.clone(), log, model.clone(), names, token).await;
+    model.close().await;
+    if let Err(e) = client.drain().await {
+        tracing::warn!(error = %e, "draining the NATS connection");
+    }
+    result
+}

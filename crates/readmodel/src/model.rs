@@ -1,0 +1,386 @@
+//! [`ReadModel`]: the SQLite database, its schema, its queries and [`ReadModel::diff`].
+
+use crate::{ReadModelError, Result};
+use casegrid_contracts::views::{CaseView, InboxItem, InboxView, TimelineEntry, TimelineView};
+use casegrid_domain::{Actor, ActorKind, CaseId, Status};
+use casegrid_eventlog::store::Numbering;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool};
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The schema; every statement is idempotent, so connecting to an existing
+/// database changes nothing.
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS checkpoint (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+    )",
+    "INSERT OR IGNORE INTO checkpoint (id, seq) VALUES (1, 0)",
+    "CREATE TABLE IF NOT EXISTS cases (
+        id TEXT PRIMARY KEY,
+        number TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        category TEXT NOT NULL,
+        urgency TEXT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        address TEXT,
+        grid TEXT,
+        reporter_name TEXT,
+        reporter_phone TEXT,
+        lead TEXT,
+        assisting TEXT NOT NULL,
+        signed TEXT NOT NULL,
+        sign_due TEXT,
+        handle_due TEXT,
+        rule TEXT,
+        reply_result TEXT,
+        satisfaction TEXT,
+        filed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS timeline (
+        case_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        seq INTEGER NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        actor_kind TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (case_id, version)
+    )",
+    "CREATE TABLE IF NOT EXISTS inbox (
+        department TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        signed INTEGER NOT NULL,
+        PRIMARY KEY (department, case_id)
+    )",
+];
+
+/// Tables compared by [`ReadModel::diff`], with the columns that key their rows.
+const TABLES: &[(&str, &[&str])] = &[
+    ("checkpoint", &["id"]),
+    ("cases", &["id"]),
+    ("timeline", &["case_id", "version"]),
+    ("inbox", &["department", "case_id"]),
+];
+
+/// Default and largest number of items of an inbox query.
+pub const INBOX_LIMIT: u32 = 100;
+pub const INBOX_MAX: u32 = 1000;
+
+/// The projection's read models over a SQLite pool; cheap to clone.
+#[derive(Clone)]
+pub struct ReadModel {
+    pool: SqlitePool,
+    pub(crate) numbering: Numbering,
+    names: Arc<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for ReadModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry credentials; name only the backend.
+        f.debug_struct("ReadModel")
+            .field("backend", &"sqlite")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Actor display names from a district: departments and principals by id.
+pub fn names_from<'a>(
+    departments: impl IntoIterator<Item = (&'a str, &'a str)>,
+    principals: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> HashMap<String, String> {
+    // Departments win over principals of the same id: their names are the official ones.
+    let mut names: HashMap<String, String> = principals
+        .into_iter()
+        .map(|(id, name)| (id.to_owned(), name.to_owned()))
+        .collect();
+    names.extend(
+        departments
+            .into_iter()
+            .map(|(id, name)| (id.to_owned(), name.to_owned())),
+    );
+    names
+}
+
+impl ReadModel {
+    /// Opens (creating when absent) the database at `url` (`sqlite://path?mode=rwc`,
+    /// `sqlite::memory:`), in WAL mode, and creates the schema idempotently.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10));
+        // Each connection to `:memory:` is a database of its own: keep exactly one, forever.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(4)
+        }
+        .connect_with(options)
+        .await?;
+        for statement in SCHEMA {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(Self {
+            pool,
+            numbering: Numbering::default(),
+            names: Arc::new(HashMap::new()),
+        })
+    }
+
+    /// Case numbers are formed with `numbering` (the district's prefix and offset).
+    pub fn with_numbering(mut self, numbering: Numbering) -> Self {
+        self.numbering = numbering;
+        self
+    }
+
+    /// Actor display names (id → name) used by [`Self::timeline`].
+    pub fn with_names(mut self, names: HashMap<String, String>) -> Self {
+        self.names = Arc::new(names);
+        self
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes the pool; pending writes are already committed.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The last stream sequence applied (0 before any).
+    pub async fn checkpoint(&self) -> Result<u64> {
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM checkpoint WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq as u64)
+    }
+
+    /// The summary of one case, or `None` when it was never filed.
+    pub async fn case(&self, id: CaseId) -> Result<Option<CaseView>> {
+        let row = sqlx::query("SELECT * FROM cases WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| case_from_row(&r)).transpose()
+    }
+
+    /// A case's events for people, oldest first, with actor names and masked data;
+    /// `None` when the log holds nothing of the case.
+    pub async fn timeline(&self, id: CaseId) -> Result<Option<TimelineView>> {
+        let rows = sqlx::query(
+            "SELECT version, type, occurred_at, actor_kind, actor_id, summary, data, prev_hash, hash
+             FROM timeline WHERE case_id = ? ORDER BY version",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let number: Option<String> = sqlx::query_scalar("SELECT number FROM cases WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let events = rows
+            .iter()
+            .map(|r| self.entry_from_row(r))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(TimelineView {
+            case_id: id,
+            number: number.unwrap_or_else(|| id.to_string()),
+            events,
+        }))
+    }
+
+    /// A department's open cases (dispatched to it, neither replied nor closed),
+    /// soonest handling deadline first; `limit` defaults to 100, at most 1000.
+    pub async fn inbox(&self, department: &str, limit: Option<u32>) -> Result<InboxView> {
+        let limit = limit.unwrap_or(INBOX_LIMIT).clamp(1, INBOX_MAX);
+        let rows = sqlx::query(
+            "SELECT c.id, c.number, c.title, c.category, c.urgency, c.status, i.role, i.signed,
+                    c.sign_due, c.handle_due, c.version
+             FROM inbox i JOIN cases c ON c.id = i.case_id
+             WHERE i.department = ?
+             ORDER BY c.handle_due IS NULL, c.handle_due, c.number
+             LIMIT ?",
+        )
+        .bind(department)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(InboxItem {
+                    id: parse_id(&r.try_get::<String, _>("id")?)?,
+                    number: r.try_get("number")?,
+                    title: r.try_get("title")?,
+                    category: r.try_get("category")?,
+                    urgency: r.try_get("urgency")?,
+                    status: parse_status(&r.try_get::<String, _>("status")?)?,
+                    role: r.try_get("role")?,
+                    signed: r.try_get("signed")?,
+                    sign_due: r.try_get("sign_due")?,
+                    handle_due: r.try_get("handle_due")?,
+                    version: r.try_get::<i64, _>("version")? as u64,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(InboxView {
+            department: department.to_owned(),
+            items,
+        })
+    }
+
+    /// The display name of an actor id, else the id itself.
+    pub fn actor_name(&self, id: &str) -> String {
+        self.names.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
+
+    /// Every difference between this read model and `other`, table by table and row
+    /// by row, as sentences; empty when they are equal.
+    pub async fn diff(&self, other: &ReadModel) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for (table, keys) in TABLES {
+            let (columns, mine) = self.table_rows(table, keys).await?;
+            let (_, theirs) = other.table_rows(table, keys).await?;
+            for (key, row) in &mine {
+                match theirs.get(key) {
+                    None => out.push(format!("{table} {key}: only in the first read model")),
+                    Some(their) if their != row => {
+                        for (i, column) in columns.iter().enumerate() {
+                            let (a, b) = (row.get(i), their.get(i));
+                            if a != b {
+                                out.push(format!(
+                                    "{table} {key}: {column} is {} in the first, {} in the second",
+                                    show(a),
+                                    show(b)
+                                ));
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+            for key in theirs.keys().filter(|k| !mine.contains_key(*k)) {
+                out.push(format!("{table} {key}: only in the second read model"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A table's column names and its rows keyed by their key columns, values as JSON.
+    async fn table_rows(
+        &self,
+        table: &str,
+        keys: &[&str],
+    ) -> Result<(Vec<String>, BTreeMap<String, Vec<serde_json::Value>>)> {
+        let columns: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+                .bind(table)
+                .fetch_all(&self.pool)
+                .await?;
+        // Names come from our own constants and the schema, never from input.
+        let sql = format!(
+            "SELECT json_array({}) AS k, json_array({}) AS r FROM {table}",
+            keys.join(", "),
+            columns.join(", ")
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let key: String = row.try_get("k")?;
+            let values: String = row.try_get("r")?;
+            let values: Vec<serde_json::Value> = serde_json::from_str(&values)
+                .map_err(|e| ReadModelError::Corrupt(format!("{table} row {key}: {e}")))?;
+            out.insert(key, values);
+        }
+        Ok((columns, out))
+    }
+
+    fn entry_from_row(&self, r: &SqliteRow) -> Result<TimelineEntry> {
+        let actor_id: String = r.try_get("actor_id")?;
+        let kind: String = r.try_get("actor_kind")?;
+        let kind: ActorKind = serde_json::from_value(serde_json::Value::String(kind.clone()))
+            .map_err(|e| ReadModelError::Corrupt(format!("actor kind {kind:?}: {e}")))?;
+        let data: String = r.try_get("data")?;
+        Ok(TimelineEntry {
+            version: r.try_get::<i64, _>("version")? as u64,
+            event_type: r.try_get("type")?,
+            occurred_at: r.try_get("occurred_at")?,
+            actor_name: self.actor_name(&actor_id),
+            actor: Actor::new(kind, actor_id),
+            summary: r.try_get("summary")?,
+            data: serde_json::from_str(&data)
+                .map_err(|e| ReadModelError::Corrupt(format!("timeline data: {e}")))?,
+            prev_hash: r.try_get("prev_hash")?,
+            hash: r.try_get("hash")?,
+        })
+    }
+}
+
+fn show(v: Option<&serde_json::Value>) -> String {
+    v.map_or_else(|| "absent".to_owned(), |v| v.to_string())
+}
+
+pub(crate) fn parse_id(s: &str) -> Result<CaseId> {
+    CaseId::parse(s).map_err(|e| ReadModelError::Corrupt(format!("case id {s:?}: {e}")))
+}
+
+pub(crate) fn parse_status(s: &str) -> Result<Status> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| ReadModelError::Corrupt(format!("status {s:?}: {e}")))
+}
+
+fn json_list(s: &str) -> Result<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| ReadModelError::Corrupt(format!("list {s:?}: {e}")))
+}
+
+pub(crate) fn case_from_row(r: &SqliteRow) -> Result<CaseView> {
+    Ok(CaseView {
+        id: parse_id(&r.try_get::<String, _>("id")?)?,
+        number: r.try_get("number")?,
+        status: parse_status(&r.try_get::<String, _>("status")?)?,
+        version: r.try_get::<i64, _>("version")? as u64,
+        channel: r.try_get("channel")?,
+        kind: r.try_get("kind")?,
+        category: r.try_get("category")?,
+        urgency: r.try_get("urgency")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        address: r.try_get("address")?,
+        grid: r.try_get("grid")?,
+        reporter_name: r.try_get("reporter_name")?,
+        reporter_phone: r.try_get("reporter_phone")?,
+        lead: r.try_get("lead")?,
+        assisting: json_list(&r.try_get::<String, _>("assisting")?)?,
+        signed: json_list(&r.try_get::<String, _>("signed")?)?,
+        sign_due: r.try_get("sign_due")?,
+        handle_due: r.try_get("handle_due")?,
+        rule: r.try_get("rule")?,
+        reply_result: r.try_get("reply_result")?,
+        satisfaction: r.try_get("satisfaction")?,
+        filed_at: r.try_get("filed_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}

@@ -1,0 +1,201 @@
+//! The durable pull consumer `projection`: fetches batches of events, applies each
+//! in one transaction with the checkpoint, then acknowledges them.
+//!
+//! The stream holds only event subjects, so its sequences are contiguous: a message
+//! at or below the checkpoint was applied before (acknowledged and skipped); one
+//! beyond checkpoint + 1 means an earlier one is being redelivered (negatively
+//! acknowledged, to come back after the missing one).
+
+use anyhow::{anyhow, Context};
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::{AckKind, Message};
+use casegrid_eventlog::{EventLog, StoredEvent};
+use casegrid_readmodel::ReadModel;
+use futures_util::{FutureExt, StreamExt};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The durable consumer's name, shared by replicas.
+pub const DURABLE: &str = "projection";
+/// Most events applied in one transaction.
+pub const BATCH: usize = 256;
+/// How long the server waits for an acknowledgement before redelivering.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Redelivery delay of a message that arrived ahead of a gap.
+const GAP_DELAY: Duration = Duration::from_millis(100);
+/// Pause after a failed batch (database busy) before it is delivered again.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Consumes the log into `model` until `shutdown` is cancelled. Fails on an event
+/// that cannot be read (the log is corrupt: stop and alert) or when the consumer
+/// cannot be set up.
+pub async fn consume(
+    log: &EventLog,
+    model: &ReadModel,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let consumer = durable(log, model.checkpoint().await?).await?;
+    let mut messages = pull_stream(&consumer).await?;
+    loop {
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            m = messages.next() => m,
+        };
+        let first = match first {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "projection consumer");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            None => {
+                messages = pull_stream(&consumer).await?;
+                continue;
+            }
+        };
+        // Take whatever else is already here, without waiting for more.
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(m))) => batch.push(m),
+                Some(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "projection consumer");
+                    break;
+                }
+                _ => break,
+            }
+        }
+        handle(model, batch).await?;
+    }
+}
+
+/// The durable consumer, created at checkpoint + 1 when missing. One whose
+/// acknowledged floor is beyond the checkpoint (the database was replaced) cannot
+/// redeliver what the database lacks: it is recreated at the checkpoint.
+async fn durable(log: &EventLog, checkpoint: u64) -> anyhow::Result<PullConsumer> {
+    let stream = log.stream();
+    let config = pull::Config {
+        durable_name: Some(DURABLE.to_owned()),
+        description: Some("casegrid projection: read models".to_owned()),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        deliver_policy: DeliverPolicy::ByStartSequence {
+            start_sequence: checkpoint + 1,
+        },
+        ..Default::default()
+    };
+    if let Ok(mut existing) = stream.get_consumer::<pull::Config>(DURABLE).await {
+        let floor = existing
+            .info()
+            .await
+            .context("reading the projection consumer")?
+            .ack_floor
+            .stream_sequence;
+        if floor <= checkpoint {
+            tracing::info!(
+                checkpoint,
+                ack_floor = floor,
+                "resuming the projection consumer"
+            );
+            return Ok(existing);
+        }
+        tracing::warn!(
+            checkpoint,
+            ack_floor = floor,
+            "the consumer acknowledged events the read model lacks: recreating it"
+        );
+        stream
+            .delete_consumer(DURABLE)
+            .await
+            .context("deleting the stale projection consumer")?;
+    }
+    tracing::info!(start = checkpoint + 1, "creating the projection consumer");
+    stream
+        .create_consumer(config)
+        .await
+        .context("creating the projection consumer")
+}
+
+async fn pull_stream(consumer: &PullConsumer) -> anyhow::Result<pull::Stream> {
+    consumer
+        .stream()
+        .max_messages_per_batch(BATCH)
+        .messages()
+        .await
+        .context("pulling from the projection consumer")
+}
+
+/// Applies one batch in one transaction and acknowledges it.
+async fn handle(model: &ReadModel, batch: Vec<Message>) -> anyhow::Result<()> {
+    let checkpoint = match model.checkpoint().await {
+        Ok(c) => c,
+        Err(e) => return retry_later(batch, e).await,
+    };
+    let mut expected = checkpoint + 1;
+    let mut events = Vec::new();
+    let mut done = Vec::new();
+    let mut later = Vec::new();
+    let mut corrupt = None;
+    for m in batch {
+        if corrupt.is_some() {
+            later.push(m);
+            continue;
+        }
+        let seq = m
+            .info()
+            .map_err(|e| anyhow!("reading a message's metadata: {e}"))?
+            .stream_sequence;
+        if seq < expected {
+            done.push(m);
+        } else if seq == expected {
+            match StoredEvent::parse(seq, &m.payload) {
+                Ok(event) => {
+                    events.push(event);
+                    done.push(m);
+                    expected += 1;
+                }
+                Err(e) => {
+                    corrupt = Some(e);
+                    later.push(m);
+                }
+            }
+        } else {
+            tracing::debug!(seq, expected, "ahead of a gap: redeliver later");
+            later.push(m);
+        }
+    }
+    if !events.is_empty() {
+        if let Err(e) = model.apply(&events).await {
+            done.extend(later);
+            return retry_later(done, e).await;
+        }
+    }
+    for m in done {
+        // A lost acknowledgement only means a redelivery, which is skipped.
+        if let Err(e) = m.ack().await {
+            tracing::warn!(error = %e, "acknowledgement not sent");
+        }
+    }
+    for m in later {
+        if let Err(e) = m.ack_with(AckKind::Nak(Some(GAP_DELAY))).await {
+            tracing::warn!(error = %e, "negative acknowledgement not sent");
+        }
+    }
+    match corrupt {
+        Some(e) => Err(anyhow::Error::new(e).context("the projection stops at a corrupt event")),
+        None => Ok(()),
+    }
+}
+
+/// The database failed: nothing of the batch was written, so all of it comes back.
+async fn retry_later(
+    batch: Vec<Message>,
+    e: casegrid_readmodel::ReadModelError,
+) -> anyhow::Result<()> {
+    tracing::error!(error = %e, "applying a batch failed; it will be redelivered");
+    for m in batch {
+        let _ = m.ack_with(AckKind::Nak(Some(RETRY_DELAY))).await;
+    }
+    tokio::time::sleep(RETRY_DELAY).await;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! The query endpoints of the projection service, registered with the NATS service
+//! API in the `casegrid-projection` queue group so replicas share the requests.
+
+use anyhow::anyhow;
+use async_nats::service::ServiceExt;
+use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
+use casegrid_contracts::{services, subjects, Answer, CaseQuery, InboxQuery, Problem};
+use casegrid_readmodel::{ReadModel, ReadModelError};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// What an endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    Case,
+    Timeline,
+    Inbox,
+    Checkpoint,
+}
+
+impl Query {
+    pub const ALL: [Query; 4] = [
+        Query::Case,
+        Query::Timeline,
+        Query::Inbox,
+        Query::Checkpoint,
+    ];
+
+    pub fn subject(self) -> &'static str {
+        match self {
+            Query::Case => subjects::PROJECTION_CASE,
+            Query::Timeline => subjects::PROJECTION_TIMELINE,
+            Query::Inbox => subjects::PROJECTION_INBOX,
+            Query::Checkpoint => subjects::PROJECTION_CHECKPOINT,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Query::Case => "case",
+            Query::Timeline => "timeline",
+            Query::Inbox => "inbox",
+            Query::Checkpoint => "checkpoint",
+        }
+    }
+}
+
+/// The registered service; [`Running::stop`] waits for its endpoint tasks.
+pub struct Running {
+    service: async_nats::service::Service,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Waits for the endpoints (stopped by the token given to [`start`]) and
+    /// unregisters the service.
+    pub async fn stop(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        if let Err(e) = self.service.stop().await {
+            tracing::warn!(error = %e, "stopping the projection service");
+        }
+    }
+}
+
+/// Registers the service and serves every [`Query`] until `stop` is cancelled.
+pub async fn start(
+    client: &async_nats::Client,
+    model: ReadModel,
+    stop: CancellationToken,
+) -> anyhow::Result<Running> {
+    let service = client
+        .service_builder()
+        .description("casegrid read models: cases, timelines, inboxes")
+        .queue_group(services::PROJECTION)
+        .start(services::PROJECTION, services::VERSION)
+        .await
+        .map_err(|e| anyhow!("starting service {}: {e}", services::PROJECTION))?;
+    let mut tasks = JoinSet::new();
+    for query in Query::ALL {
+        let mut endpoint = service
+            .endpoint_builder()
+            .name(query.name())
+            .add(query.subject())
+            .await
+            .map_err(|e| anyhow!("adding endpoint {}: {e}", query.subject()))?;
+        let model = model.clone();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            loop {
+                let request = tokio::select! {
+                    () = stop.cancelled() => break,
+                    r = endpoint.next() => match r {
+                        Some(r) => r,
+                        None => break,
+                    },
+                };
+                let model = model.clone();
+                // One task per request: a slow query does not hold up the next.
+                tokio::spawn(async move {
+                    let body = answer(&model, query, &request.message.payload).await;
+                    if let Err(e) = request.respond(Ok(body.into())).await {
+                        tracing::warn!(error = %e, subject = query.subject(), "reply not sent");
+                    }
+                });
+            }
+        });
+    }
+    Ok(Running { service, tasks })
+}
+
+/// The JSON answer (`{"ok": …}` or `{"problem": …}`) to one request.
+pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> {
+    match query {
+        Query::Case => encode(case(model, payload).await),
+        Query::Timeline => encode(timeline(model, payload).await),
+        Query::Inbox => encode(inbox(model, payload).await),
+        Query::Checkpoint => encode(model.checkpoint().await.map_err(internal)),
+    }
+}
+
+async fn case(model: &ReadModel, payload: &[u8]) -> Result<CaseView, Problem> {
+    let q: CaseQuery = parse(payload)?;
+    model
+        .case(q.case_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(&q))
+}
+
+async fn timeline(model: &ReadModel, payload: &[u8]) -> Result<TimelineView, Problem> {
+    let q: CaseQuery = parse(payload)?;
+    model
+        .timeline(q.case_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(&q))
+}
+
+async fn inbox(model: &ReadModel, payload: &[u8]) -> Result<InboxView, Problem> {
+    let q: InboxQuery = parse(payload)?;
+    if q.department.trim().is_empty() {
+        return Err(Problem::bad_request("department: must not be empty"));
+    }
+    model.inbox(&q.department, q.limit).await.map_err(internal)
+}
+
+fn not_found(q: &CaseQuery) -> Problem {
+    Problem::not_found(format!("case {} not found", q.case_id))
+}
+
+fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(payload)
+        .map_err(|e| Problem::bad_request(format!("malformed request: {e}")))
+}
+
+/// The detail goes to the log, not to the caller.
+fn internal(e: ReadModelError) -> Problem {
+    tracing::error!(error = %e, "read model query failed");
+    Problem::unavailable("the read model cannot answer now; try again")
+}
+
+fn encode<T: Serialize>(result: Result<T, Problem>) -> Vec<u8> {
+    serde_json::to_vec(&Answer::from(result)).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "answer not serializable");
+        br#"{"problem":{"status":500,"slug":"internal","title":"Internal error","detail":"answer not serializable"}}"#.to_vec()
+    })
+}

@@ -1,0 +1,319 @@
+//! Projection against a real nats-server: the service consumes the log into SQLite,
+//! answers over NATS, resumes after a restart, and a rebuild equals the live model.
+//!
+//! One test binary; a single scenario so the nats-server starts once.
+
+use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
+use casegrid_contracts::{subjects, Answer};
+use casegrid_domain::command::{Annotate, Dispatch, FileCase, RecordCallback, Reply};
+use casegrid_domain::event::{CaseKind, Channel, Location, ReplyResult, Satisfaction, Urgency};
+use casegrid_domain::personal::{Reporter, Sealed};
+use casegrid_domain::{
+    Actor, ActorKind, CaseId, Category, Command, DepartmentId, GridCode, Status,
+};
+use casegrid_eventlog::store::Numbering;
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
+use casegrid_readmodel::ReadModel;
+use casegrid_testkit::{eventually, TestNats};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+fn operator() -> Actor {
+    Actor::new(ActorKind::Operator, "op.wang")
+}
+
+fn urban() -> Actor {
+    Actor::new(ActorKind::Department, "dept.urban")
+}
+
+fn meta(id: &str) -> CommandMeta {
+    CommandMeta {
+        command_id: id.to_owned(),
+        correlation_id: format!("corr-{id}"),
+        causation_id: None,
+    }
+}
+
+fn file(title: &str) -> Command {
+    Command::FileCase(FileCase {
+        channel: Channel::Hotline,
+        kind: CaseKind::Complaint,
+        category: Category::parse("noise").unwrap(),
+        urgency: Urgency::Normal,
+        title: title.to_owned(),
+        description: "每晚十一点后仍在施工".to_owned(),
+        location: Location {
+            address: Some("湖滨街道滨江路12号".to_owned()),
+            grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+        },
+        reporter: Some(Reporter {
+            name: Some(Sealed {
+                masked: "王**".into(),
+                sealed: "c2VhbGVkLW5hbWU=".into(),
+            }),
+            phone: Some(Sealed {
+                masked: "138****1234".into(),
+                sealed: "c2VhbGVkLXBob25l".into(),
+            }),
+        }),
+        source: serde_json::Map::new(),
+    })
+}
+
+fn dispatch(now: OffsetDateTime) -> Command {
+    Command::Dispatch(Dispatch {
+        lead: DepartmentId::parse("dept.urban").unwrap(),
+        assisting: vec![DepartmentId::parse("dept.ecology").unwrap()],
+        sign_due: now + time::Duration::hours(2),
+        handle_due: now + time::Duration::days(5),
+        rule: "rules.toml#noise".to_owned(),
+    })
+}
+
+/// Files, dispatches, signs, replies and calls back (satisfied: closes); 5 events.
+async fn lifecycle(store: &CaseStore, key: &str) -> CaseId {
+    let id = CaseId::for_filing("op.wang", key);
+    let now = OffsetDateTime::now_utc();
+    let steps = [
+        (operator(), file("夜间施工噪音扰民")),
+        (Actor::routing(), dispatch(now)),
+        (urban(), Command::Sign),
+        (
+            urban(),
+            Command::Reply(Reply {
+                result: ReplyResult::Resolved,
+                text: "已责令施工方夜间停工".into(),
+            }),
+        ),
+        (
+            operator(),
+            Command::RecordCallback(RecordCallback {
+                satisfaction: Satisfaction::Satisfied,
+                resolved: true,
+                comment: None,
+            }),
+        ),
+    ];
+    for (i, (actor, command)) in steps.iter().enumerate() {
+        store
+            .execute(id, actor, command, &meta(&format!("{key}-{i}")), now)
+            .await
+            .unwrap_or_else(|e| panic!("step {i} of {key}: {e}"));
+    }
+    id
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Asks the projection; `None` while nobody answers.
+async fn ask<T: DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: &str,
+    body: &Value,
+) -> Option<Answer<T>> {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.request(subject.to_owned(), body.to_string().into()),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    Some(serde_json::from_slice(&reply.payload).unwrap_or_else(|e| {
+        panic!(
+            "answer on {subject} is not an Answer: {e}: {}",
+            String::from_utf8_lossy(&reply.payload)
+        )
+    }))
+}
+
+struct Projection {
+    token: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Projection {
+    async fn start(client: &async_nats::Client, log: &EventLog, url: &str) -> Self {
+        let model = ReadModel::connect(url).await.expect("read model");
+        let names = HashMap::from([("dept.urban".to_owned(), "区城管执法局".to_owned())]);
+        let token = CancellationToken::new();
+        let task = tokio::spawn(casegrid_projection::run(
+            client.clone(),
+            log.clone(),
+            model,
+            names,
+            token.clone(),
+        ));
+        Self { token, task }
+    }
+
+    async fn stop(self) {
+        self.token.cancel();
+        tokio::time::timeout(WITHIN, self.task)
+            .await
+            .expect("projection stops when cancelled")
+            .expect("projection task")
+            .expect("projection ends cleanly");
+    }
+}
+
+async fn checkpoint_reaches(client: &async_nats::Client, seq: u64) {
+    eventually(WITHIN, &format!("checkpoint {seq}"), || async {
+        match ask::<u64>(client, subjects::PROJECTION_CHECKPOINT, &json!({})).await? {
+            Answer::Ok(c) if c >= seq => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn projection_answers_resumes_and_rebuilds_equal() {
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let log = EventLog::open(client.clone(), LogConfig::default())
+        .await
+        .expect("event log");
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let closed = lifecycle(&store, "call-1").await;
+    // A second case stays in the inboxes: filed and dispatched only.
+    let open = CaseId::for_filing("op.wang", "call-2");
+    let now = OffsetDateTime::now_utc();
+    store
+        .execute(open, &operator(), &file("占道经营"), &meta("call-2-0"), now)
+        .await
+        .unwrap();
+    store
+        .execute(
+            open,
+            &Actor::routing(),
+            &dispatch(now),
+            &meta("call-2-1"),
+            now,
+        )
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let live_url = sqlite_url(&dir.path().join("live.db"));
+    let projection = Projection::start(&client, &log, &live_url).await;
+
+    let case: CaseView = eventually(WITHIN, "the case to show closed", || async {
+        match ask::<CaseView>(
+            &client,
+            subjects::PROJECTION_CASE,
+            &json!({"case_id": closed}),
+        )
+        .await?
+        {
+            Answer::Ok(c) if c.status == Status::Closed => Some(c),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(case.version, 5);
+    assert!(case.number.starts_with("NH-"), "{}", case.number);
+    assert!(case.number.ends_with("-000001"), "{}", case.number);
+    assert_eq!(case.reporter_phone.as_deref(), Some("138****1234"));
+    assert_eq!(case.signed, vec!["dept.urban"]);
+
+    let timeline = ask::<TimelineView>(
+        &client,
+        subjects::PROJECTION_TIMELINE,
+        &json!({"case_id": closed}),
+    )
+    .await
+    .expect("timeline answered")
+    .into_result()
+    .expect("timeline");
+    assert_eq!(timeline.events.len(), 5);
+    assert_eq!(timeline.events[2].actor_name, "区城管执法局");
+    assert!(timeline.events[1].summary.starts_with(
+        "派单 dispatched to dept.urban (lead), dept.ecology (assisting) by rules.toml#noise"
+    ));
+    assert!(!timeline.events[0].data.to_string().contains("sealed"));
+
+    checkpoint_reaches(&client, 7).await;
+    for (department, role) in [("dept.urban", "lead"), ("dept.ecology", "assisting")] {
+        let inbox = ask::<InboxView>(
+            &client,
+            subjects::PROJECTION_INBOX,
+            &json!({"department": department}),
+        )
+        .await
+        .expect("inbox answered")
+        .into_result()
+        .expect("inbox");
+        let ids: Vec<CaseId> = inbox.items.iter().map(|i| i.id).collect();
+        assert_eq!(ids, vec![open], "{department}: only the open case");
+        assert_eq!(inbox.items[0].role, role);
+        assert!(!inbox.items[0].signed);
+    }
+
+    // Refusals travel as problems.
+    let missing = CaseId::for_filing("nobody", "nothing");
+    let problem = ask::<CaseView>(
+        &client,
+        subjects::PROJECTION_CASE,
+        &json!({"case_id": missing}),
+    )
+    .await
+    .expect("answered")
+    .into_result()
+    .unwrap_err();
+    assert_eq!(problem.status, 404);
+    assert_eq!(problem.detail, format!("case {missing} not found"));
+    let reply = client
+        .request(subjects::PROJECTION_INBOX, "not json".into())
+        .await
+        .unwrap();
+    let problem = serde_json::from_slice::<Answer<InboxView>>(&reply.payload)
+        .unwrap()
+        .into_result()
+        .unwrap_err();
+    assert_eq!(problem.status, 400, "{problem:?}");
+
+    // Stopped, the log moves on; restarted, the projection resumes after its checkpoint.
+    projection.stop().await;
+    store
+        .execute(
+            closed,
+            &operator(),
+            &Command::Annotate(Annotate {
+                text: "回访录音已归档".into(),
+            }),
+            &meta("call-1-note"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let projection = Projection::start(&client, &log, &live_url).await;
+    checkpoint_reaches(&client, 8).await;
+    let timeline = ask::<TimelineView>(
+        &client,
+        subjects::PROJECTION_TIMELINE,
+        &json!({"case_id": closed}),
+    )
+    .await
+    .expect("timeline answered")
+    .into_result()
+    .expect("timeline");
+    assert_eq!(timeline.events.len(), 6);
+    projection.stop().await;
+
+    // A rebuild from sequence 1 into a fresh database equals the live one.
+    let live = ReadModel::connect(&live_url).await.unwrap();
+    let fresh = ReadModel::connect(&sqlite_url(&dir.path().join("rebuilt.db")))
+        .await
+        .unwrap();
+    assert_eq!(casegrid_readmodel::rebuild(&log, &fresh).await.unwrap(), 8);
+    assert_eq!(live.diff(&fresh).await.unwrap(), Vec::<String>::new());
+}

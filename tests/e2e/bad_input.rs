@@ -1,0 +1,136 @@
+//! Bad input gets a problem+json that names the problem, and appends nothing.
+
+use crate::kit::System;
+use crate::lifecycle::{noise_complaint, wait_status};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_answer_problems_and_append_nothing() {
+    let system = System::start().await;
+    let api = &system.api;
+    let filed = api
+        .post(
+            "/api/v1/cases",
+            "demo-operator",
+            &noise_complaint(),
+            &[("Idempotency-Key", "bad-1")],
+        )
+        .await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let id = filed.body["id"].as_str().unwrap().to_owned();
+    wait_status(api, &id, "demo-operator", "dispatched").await;
+    let before = system.stream_messages().await;
+
+    let mut no_title = noise_complaint();
+    no_title.as_object_mut().unwrap().remove("title");
+    let mut bad_category = noise_complaint();
+    bad_category["category"] = json!("ufo_sighting");
+    let action = |a: &str| format!("/api/v1/cases/{id}/actions/{a}");
+
+    let cases: Vec<(&str, crate::kit::Response, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            api.post_raw(
+                "/api/v1/cases",
+                Some("demo-operator"),
+                "{\"channel\": ".into(),
+            )
+            .await,
+            400,
+            "",
+        ),
+        (
+            "missing required field",
+            api.post("/api/v1/cases", "demo-operator", &no_title, &[])
+                .await,
+            422,
+            "title",
+        ),
+        (
+            "unknown category",
+            api.post("/api/v1/cases", "demo-operator", &bad_category, &[])
+                .await,
+            422,
+            "ufo_sighting",
+        ),
+        (
+            "unknown action",
+            api.post(&action("teleport"), "demo-urban", &json!({}), &[])
+                .await,
+            404,
+            "teleport",
+        ),
+        (
+            "missing token",
+            api.post_raw("/api/v1/cases", None, noise_complaint().to_string())
+                .await,
+            401,
+            "",
+        ),
+        (
+            "wrong token",
+            api.post("/api/v1/cases", "not-a-token", &noise_complaint(), &[])
+                .await,
+            401,
+            "",
+        ),
+        (
+            "a department acting on a case not dispatched to it",
+            api.post(&action("sign"), "demo-housing", &json!({}), &[])
+                .await,
+            403,
+            "dispatched to dept.urban",
+        ),
+        (
+            "replying before signing",
+            api.post(
+                &action("reply"),
+                "demo-urban",
+                &json!({"result": "resolved", "text": "x"}),
+                &[],
+            )
+            .await,
+            409,
+            "not signed",
+        ),
+        (
+            "an unknown field in an action",
+            api.post(&action("sign"), "demo-urban", &json!({"when": "now"}), &[])
+                .await,
+            422,
+            "when",
+        ),
+    ];
+    for (what, response, status, mention) in cases {
+        assert_eq!(response.status, status, "{what}: {}", response.body);
+        let content_type = response.headers["content-type"].to_str().unwrap();
+        assert_eq!(content_type, "application/problem+json", "{what}");
+        assert_eq!(response.body["status"], status, "{what}");
+        let detail = response.body["detail"].as_str().unwrap_or_default();
+        assert!(!detail.is_empty(), "{what}: a detail a person can read");
+        assert!(
+            detail.contains(mention),
+            "{what}: {detail:?} should mention {mention:?}"
+        );
+        assert!(
+            response.body["type"].as_str().unwrap().contains("/errors/"),
+            "{what}"
+        );
+    }
+    let refusal = api
+        .post(&action("sign"), "demo-housing", &json!({}), &[])
+        .await;
+    let detail = refusal.body["detail"].as_str().unwrap();
+    let number = filed.body["number"].as_str().unwrap();
+    assert_eq!(
+        detail,
+        format!(
+            "dept.housing cannot sign case {number}: it is dispatched to dept.urban, dept.ecology"
+        )
+    );
+    assert_eq!(
+        system.stream_messages().await,
+        before,
+        "no bad request appended an event"
+    );
+}

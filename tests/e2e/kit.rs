@@ -1,0 +1,272 @@
+//! Starting casegrid's real binaries and talking to them.
+
+use casegrid_testkit::{eventually, TestNats};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A binary built by `cargo build --workspace --bins` next to this test binary.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the binaries first (scripts/test runs `cargo build --workspace --bins`)",
+        path.display()
+    );
+    path
+}
+
+pub fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/config")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Child processes killed on drop.
+pub struct Procs(pub Vec<(String, Child)>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `nats-server` plus the four services, each its own OS process.
+pub struct System {
+    pub nats: TestNats,
+    pub api: Api,
+    pub live_db: String,
+    pub procs: Procs,
+}
+
+impl System {
+    pub async fn start() -> Self {
+        let nats = TestNats::start();
+        let port = casegrid_runtime::natsserver::free_port().unwrap();
+        let live_db = format!("sqlite://{}/live.db?mode=rwc", nats.dir().display());
+        let mut procs = Procs(Vec::new());
+        for service in ["intake", "routing", "projection", "gateway"] {
+            let log = std::fs::File::create(nats.dir().join(format!("{service}.log"))).unwrap();
+            let child = Command::new(bin("casegrid"))
+                .args(["serve", service])
+                .env("CASEGRID__NATS__URL", nats.url())
+                .env("CASEGRID__DATABASE__URL", &live_db)
+                .env("CASEGRID__HTTP__ADDR", format!("127.0.0.1:{port}"))
+                .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            procs.0.push((service.to_owned(), child));
+        }
+        let api = Api::new(format!("http://127.0.0.1:{port}"));
+        let system = Self {
+            nats,
+            api,
+            live_db,
+            procs,
+        };
+        system.wait_ready().await;
+        system
+    }
+
+    async fn wait_ready(&self) {
+        let client = self.nats.client().await;
+        eventually(
+            Duration::from_secs(60),
+            "services to register and the gateway to be ready",
+            || {
+                let client = client.clone();
+                let api = self.api.clone();
+                async move {
+                    let ready = api.get("/readyz", None).await.0 == 200;
+                    let ping = client.request("$SRV.PING", "".into()).await.is_ok();
+                    let pings = ["casegrid-intake", "casegrid-routing", "casegrid-projection"];
+                    let mut all = ready && ping;
+                    for name in pings {
+                        all = all
+                            && client
+                                .request(format!("$SRV.PING.{name}"), "".into())
+                                .await
+                                .is_ok();
+                    }
+                    all.then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
+    /// Messages in the event stream.
+    pub async fn stream_messages(&self) -> u64 {
+        stream_messages(&self.nats.url()).await
+    }
+
+    /// Every service's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for (name, _) in &self.procs.0 {
+            let text = std::fs::read_to_string(self.nats.dir().join(format!("{name}.log")))
+                .unwrap_or_default();
+            out.push_str(&format!("--- {name}\n{text}\n"));
+        }
+        out
+    }
+}
+
+pub async fn stream_messages(nats_url: &str) -> u64 {
+    let client = async_nats::connect(nats_url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
+    stream.info().await.unwrap().state.messages
+}
+
+/// `casegrid dev` as a child process, with what it printed.
+pub struct Dev {
+    pub child: Child,
+    pub api: Api,
+    pub nats_url: String,
+    pub printed: String,
+}
+
+impl Dev {
+    pub fn start(data_dir: &Path) -> Self {
+        let mut child = Command::new(bin("casegrid"))
+            .args([
+                "dev",
+                "--http",
+                "127.0.0.1:0",
+                "--nats-port",
+                "0",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(["--config"])
+            .arg(config_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut http, mut nats, mut printed) = (None, None, String::new());
+        while http.is_none() || nats.is_none() || !printed.contains("demo-operator") {
+            let Some(Ok(line)) = lines.next() else {
+                panic!("casegrid dev stopped printing before its URLs:\n{printed}");
+            };
+            printed.push_str(&line);
+            printed.push('\n');
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let [label, url, ..] = words[..] {
+                match label {
+                    "HTTP" => http = Some(url.to_owned()),
+                    "NATS" => nats = Some(url.to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            child,
+            api: Api::new(http.unwrap()),
+            nats_url: nats.unwrap(),
+            printed,
+        }
+    }
+}
+
+/// A small HTTP client for the API: answers (status, headers, JSON body).
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Api {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let r = self
+            .send(reqwest::Method::GET, path, token, None, &[])
+            .await;
+        (r.status, r.body)
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(token),
+            Some(body.to_string()),
+            headers,
+        )
+        .await
+    }
+
+    /// Posts raw bytes (for malformed JSON).
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: String) -> Response {
+        self.send(reqwest::Method::POST, path, token, Some(body), &[])
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+}
