@@ -91,7 +91,7 @@ async fn bad_requests_answer_problems_and_append_nothing() {
             )
             .await,
             409,
-            "not signed",
+            "has not signed",
         ),
         (
             "an unknown field in an action",

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub fn canonical(v: &Value) -> String {
+pub(crate) fn canonical(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -30,7 +30,7 @@ pub fn canonical(v: &Value) -> String {
 }
 
 /// Recomputes every hash and link of a case's envelopes, as stored.
-pub fn check_chain(envelopes: &[Value]) {
+pub(crate) fn check_chain(envelopes: &[Value]) {
     let mut prev = "0".repeat(64);
     for (i, e) in envelopes.iter().enumerate() {
         assert_eq!(e["version"], (i + 1) as u64, "versions are contiguous");

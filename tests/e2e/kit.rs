@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A binary built by `cargo build --workspace --bins` next to this test binary.
-pub fn bin(name: &str) -> PathBuf {
+pub(crate) fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let path = dir.join(name);
@@ -21,7 +21,7 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
-pub fn config_dir() -> PathBuf {
+pub(crate) fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../deploy/config")
         .canonicalize()
@@ -29,7 +29,7 @@ pub fn config_dir() -> PathBuf {
 }
 
 /// Child processes killed on drop.
-pub struct Procs(pub Vec<(String, Child)>);
+pub(crate) struct Procs(pub(crate) Vec<(String, Child)>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
@@ -41,15 +41,15 @@ impl Drop for Procs {
 }
 
 /// `nats-server` plus the four services, each its own OS process.
-pub struct System {
-    pub nats: TestNats,
-    pub api: Api,
-    pub live_db: String,
-    pub procs: Procs,
+pub(crate) struct System {
+    pub(crate) nats: TestNats,
+    pub(crate) api: Api,
+    pub(crate) live_db: String,
+    pub(crate) procs: Procs,
 }
 
 impl System {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let nats = TestNats::start();
         let port = casegrid_runtime::natsserver::free_port().unwrap();
         let live_db = format!("sqlite://{}/live.db?mode=rwc", nats.dir().display());
@@ -108,12 +108,12 @@ impl System {
     }
 
     /// Messages in the event stream.
-    pub async fn stream_messages(&self) -> u64 {
+    pub(crate) async fn stream_messages(&self) -> u64 {
         stream_messages(&self.nats.url()).await
     }
 
     /// Every service's log, for failure messages.
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let mut out = String::new();
         for (name, _) in &self.procs.0 {
             let text = std::fs::read_to_string(self.nats.dir().join(format!("{name}.log")))
@@ -124,7 +124,7 @@ impl System {
     }
 }
 
-pub async fn stream_messages(nats_url: &str) -> u64 {
+pub(crate) async fn stream_messages(nats_url: &str) -> u64 {
     let client = async_nats::connect(nats_url).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let mut stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
@@ -132,15 +132,15 @@ pub async fn stream_messages(nats_url: &str) -> u64 {
 }
 
 /// `casegrid dev` as a child process, with what it printed.
-pub struct Dev {
-    pub child: Child,
-    pub api: Api,
-    pub nats_url: String,
-    pub printed: String,
+pub(crate) struct Dev {
+    pub(crate) child: Child,
+    pub(crate) api: Api,
+    pub(crate) nats_url: String,
+    pub(crate) printed: String,
 }
 
 impl Dev {
-    pub fn start(data_dir: &Path) -> Self {
+    pub(crate) fn start(data_dir: &Path) -> Self {
         let mut child = Command::new(bin("casegrid"))
             .args([
                 "dev",
@@ -160,7 +160,7 @@ impl Dev {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let (mut http, mut nats, mut printed) = (None, None, String::new());
-        while http.is_none() || nats.is_none() || !printed.contains("demo-operator") {
+        while http.is_none() || nats.is_none() || !printed.contains("Ctrl-C stops") {
             let Some(Ok(line)) = lines.next() else {
                 panic!("casegrid dev stopped printing before its URLs:\n{printed}");
             };
@@ -188,19 +188,19 @@ impl Dev {
 
 /// A small HTTP client for the API: answers (status, headers, JSON body).
 #[derive(Clone)]
-pub struct Api {
+pub(crate) struct Api {
     base: String,
     http: reqwest::Client,
 }
 
-pub struct Response {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
 impl Api {
-    pub fn new(base: String) -> Self {
+    pub(crate) fn new(base: String) -> Self {
         Self {
             base,
             http: reqwest::Client::builder()
@@ -210,14 +210,14 @@ impl Api {
         }
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let r = self
             .send(reqwest::Method::GET, path, token, None, &[])
             .await;
         (r.status, r.body)
     }
 
-    pub async fn post(
+    pub(crate) async fn post(
         &self,
         path: &str,
         token: &str,
@@ -235,12 +235,12 @@ impl Api {
     }
 
     /// Posts raw bytes (for malformed JSON).
-    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: String) -> Response {
+    pub(crate) async fn post_raw(&self, path: &str, token: Option<&str>, body: String) -> Response {
         self.send(reqwest::Method::POST, path, token, Some(body), &[])
             .await
     }
 
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,

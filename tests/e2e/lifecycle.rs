@@ -10,7 +10,7 @@ use std::time::Duration;
 const OPERATOR: &str = "demo-operator";
 const URBAN: &str = "demo-urban";
 
-pub fn noise_complaint() -> Value {
+pub(crate) fn noise_complaint() -> Value {
     json!({
         "channel": "hotline", "kind": "complaint", "category": "noise", "urgency": "normal",
         "title": "夜间施工噪音扰民",
@@ -22,7 +22,7 @@ pub fn noise_complaint() -> Value {
 }
 
 /// Waits until the projection shows the case in `status`, as `token` sees it.
-pub async fn wait_status(api: &Api, id: &str, token: &str, status: &str) -> Value {
+pub(crate) async fn wait_status(api: &Api, id: &str, token: &str, status: &str) -> Value {
     let path = format!("/api/v1/cases/{id}");
     eventually(
         Duration::from_secs(20),
@@ -40,7 +40,7 @@ pub async fn wait_status(api: &Api, id: &str, token: &str, status: &str) -> Valu
 }
 
 /// The whole hotline flow through the HTTP API; returns the case id.
-pub async fn hotline_case_to_closed(api: &Api, nats_url: &str, key: &str) -> String {
+pub(crate) async fn hotline_case_to_closed(api: &Api, nats_url: &str, key: &str) -> String {
     let key_header = [("Idempotency-Key", key)];
     let filed = api
         .post("/api/v1/cases", OPERATOR, &noise_complaint(), &key_header)
@@ -182,7 +182,7 @@ pub async fn hotline_case_to_closed(api: &Api, nats_url: &str, key: &str) -> Str
 }
 
 /// Every message of the stream, as bytes: no reporter's name or phone in clear.
-pub async fn assert_no_personal_data_in_stream(nats_url: &str) {
+pub(crate) async fn assert_no_personal_data_in_stream(nats_url: &str) {
     use futures_util::StreamExt;
     let client = async_nats::connect(nats_url).await.unwrap();
     let js = async_nats::jetstream::new(client);

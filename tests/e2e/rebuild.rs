@@ -24,7 +24,9 @@ async fn rebuild_reproduces_the_live_read_models() {
         )
         .await;
     assert_eq!(filed.status, 201, "{}", filed.body);
-    let last = system.stream_messages().await + 1; // the dispatch still to come
+    let wage = filed.body["id"].as_str().unwrap();
+    crate::lifecycle::wait_status(&system.api, wage, "demo-operator", "dispatched").await;
+    let last = system.stream_messages().await;
     let client = system.nats.client().await;
     eventually(
         Duration::from_secs(20),

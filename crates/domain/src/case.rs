@@ -212,8 +212,8 @@ impl Case {
             Command::Reply(r) => {
                 self.allow(actor, command, &[ActorKind::Department, ActorKind::Street])?;
                 self.require_lead(actor, command)?;
-                self.require_status(actor, command, &[Status::InProgress])?;
-                if !self.signed.iter().any(|d| d.as_str() == actor.id) {
+                let signed = self.signed.iter().any(|d| d.as_str() == actor.id);
+                if self.status == Status::Dispatched && !signed {
                     return Err(self.refuse(
                         RejectionKind::InvalidState,
                         actor,
@@ -221,6 +221,7 @@ impl Case {
                         "it has not signed the case yet",
                     ));
                 }
+                self.require_status(actor, command, &[Status::InProgress])?;
                 if r.text.trim().is_empty() {
                     return Err(self.invalid(actor, command, "the reply text is empty"));
                 }

@@ -229,6 +229,7 @@ impl CaseStore {
         now: OffsetDateTime,
     ) -> Result<Outcome, ExecuteError> {
         let mut snapshot = self.snapshot(case_id).await?;
+        let mut refreshed = false;
         for attempt in 0..MAX_ATTEMPTS {
             if let Some(version) = snapshot.version_of(&meta.command_id) {
                 return Ok(Outcome {
@@ -238,7 +239,20 @@ impl CaseStore {
                     envelope: None,
                 });
             }
-            let event = snapshot.case.decide(actor, command, now)?;
+            let event = match snapshot.case.decide(actor, command, now) {
+                Ok(event) => event,
+                Err(rejection) if !refreshed => {
+                    // The cache may be behind other writers: refuse only on fresh state.
+                    refreshed = true;
+                    let before = snapshot.last_seq;
+                    snapshot = self.refresh(snapshot).await?;
+                    if snapshot.last_seq == before {
+                        return Err(rejection.into());
+                    }
+                    continue;
+                }
+                Err(rejection) => return Err(rejection.into()),
+            };
             let envelope = Envelope::seal(
                 case_id,
                 snapshot.case.version + 1,
@@ -274,6 +288,7 @@ impl CaseStore {
                 }
                 Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) => {
                     snapshot = self.refresh(snapshot).await?;
+                    refreshed = true;
                     if attempt >= 2 {
                         // Hot case: back off with jitter so one writer cannot starve.
                         tokio::time::sleep(backoff(attempt)).await;

@@ -191,12 +191,23 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `/readyz`: the NATS connection is up.
+/// `/readyz`: the NATS connection is up and every service behind the gateway answers
+/// its NATS service-API ping.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    match state.nats.connection_state() {
-        async_nats::connection::State::Connected => Ok("ok"),
-        other => Err(Problem::unavailable(format!("the NATS connection is {other}")).into()),
+    use casegrid_contracts::services;
+    if let other @ (async_nats::connection::State::Pending
+    | async_nats::connection::State::Disconnected) = state.nats.connection_state()
+    {
+        return Err(Problem::unavailable(format!("the NATS connection is {other}")).into());
     }
+    for name in [services::INTAKE, services::ROUTING, services::PROJECTION] {
+        let ping = state.nats.request(format!("$SRV.PING.{name}"), "".into());
+        match tokio::time::timeout(std::time::Duration::from_secs(2), ping).await {
+            Ok(Ok(_)) => {}
+            _ => return Err(Problem::unavailable(format!("{name} does not answer")).into()),
+        }
+    }
+    Ok("ok")
 }
 
 /// Reads a case, answering 404 to a department it is not dispatched to, so that the

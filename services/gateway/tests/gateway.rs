@@ -263,6 +263,24 @@ async fn health_and_readiness() {
     let r = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), "ok");
+    // Not ready while the services behind it are not answering their pings.
+    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+    let body = problem(r, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("casegrid-intake does not answer"),
+        "{body}"
+    );
+    let mut registered = Vec::new();
+    for name in ["casegrid-intake", "casegrid-routing", "casegrid-projection"] {
+        registered.push(
+            casegrid_runtime::service::register(&app.nats, name, "0.1.0", "stand-in")
+                .await
+                .unwrap(),
+        );
+    }
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     app.stop().await;
