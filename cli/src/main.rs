@@ -82,8 +82,16 @@ enum PrivacyCmd {
     /// Delete a case's data key: its personal fields read as erased in every replay.
     Erase {
         case: String,
+        /// Why (recorded in the PersonalDataErased event).
+        #[arg(long)]
+        reason: String,
+        /// The operator who erases (recorded as the actor).
+        #[arg(long, default_value = "cli")]
+        operator: String,
         #[arg(long, default_value = DEV_NATS)]
         nats: String,
+        #[arg(long, default_value = "deploy/config")]
+        config: PathBuf,
     },
 }
 
@@ -130,8 +138,15 @@ fn main() -> ExitCode {
                         command: AuditCmd::Verify { nats },
                     } => tools::audit_verify(&nats).await,
                     Cmd::Privacy {
-                        command: PrivacyCmd::Erase { case, nats },
-                    } => tools::erase(&nats, &case).await,
+                        command:
+                            PrivacyCmd::Erase {
+                                case,
+                                reason,
+                                operator,
+                                nats,
+                                config,
+                            },
+                    } => tools::erase(&nats, &config, &case, &operator, &reason).await,
                     Cmd::Config {
                         command: ConfigCmd::Check { dir },
                     } => tools::config_check(&dir),

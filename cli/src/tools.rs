@@ -87,16 +87,53 @@ pub(crate) async fn audit_verify(nats: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `casegrid privacy erase <case>`.
-pub(crate) async fn erase(nats: &str, case: &str) -> anyhow::Result<ExitCode> {
+/// `casegrid privacy erase <case>`: records `PersonalDataErased`, then deletes the key,
+/// exactly as the API's `erase` action does.
+pub(crate) async fn erase(
+    nats: &str,
+    config: &Path,
+    case: &str,
+    operator: &str,
+    reason: &str,
+) -> anyhow::Result<ExitCode> {
     let case_id = CaseId::parse(case)?;
-    let client = casegrid_runtime::nats::connect(nats, "casegrid-cli").await?;
-    let vault = casegrid_privacy::KeyVault::open(client, 1).await?;
-    vault.erase(case_id).await?;
-    println!(
-        "erased the data key of case {case_id}: its personal data reads as erased from now on"
+    let log = open_log(nats).await?;
+    let keys = casegrid_privacy::KeyVault::open(log.client().clone(), 1).await?;
+    let district = casegrid_config::District::load(config)?;
+    let store = casegrid_eventlog::CaseStore::new(log, Default::default(), 16);
+    let intake = casegrid_intake::Intake::new(
+        store,
+        keys,
+        std::sync::Arc::new(district),
+        std::sync::Arc::new(casegrid_runtime::clock::SystemClock),
     );
-    Ok(ExitCode::SUCCESS)
+    let request = casegrid_contracts::ActRequest {
+        case_id,
+        action: "erase".into(),
+        actor: casegrid_domain::Actor::new(casegrid_domain::ActorKind::Operator, operator),
+        command_id: format!("cli-erase:{case_id}"),
+        correlation_id: uuid_like(),
+        if_match: None,
+        body: serde_json::json!({ "reason": reason }),
+    };
+    match intake.act(&serde_json::to_vec(&request)?).await {
+        Ok(reply) => {
+            println!(
+                "erased the personal data of case {} (version {}): its fields read as erased from now on",
+                reply.number.unwrap_or_else(|| case_id.to_string()),
+                reply.version
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problem) => bail!("{}", problem.detail),
+    }
+}
+
+fn uuid_like() -> String {
+    format!(
+        "cli-{}",
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    )
 }
 
 /// `casegrid config check <dir>`.

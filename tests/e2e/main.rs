@@ -6,10 +6,12 @@
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
+//! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod bad_input;
 mod jcs;
 mod kit;
 mod lifecycle;
+mod privacy;
 mod rebuild;

@@ -8,6 +8,7 @@
 
 use casegrid_contracts::actions::{self, Owner};
 use casegrid_contracts::{ActRequest, Answer, CommandReply, Problem};
+use casegrid_domain::Command;
 use casegrid_eventlog::{CaseStore, CommandMeta, ExecuteError, LogError, Outcome};
 use casegrid_runtime::clock::Clock;
 use serde::Serialize;
@@ -43,6 +44,7 @@ pub fn reply_of(outcome: &Outcome) -> CommandReply {
         version: outcome.version,
         status: outcome.case.status,
         created: outcome.version == 1 && !outcome.already_done,
+        revealed: None,
     }
 }
 
@@ -57,18 +59,23 @@ pub fn parse_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T
         .map_err(|e| Problem::bad_request(format!("malformed request: {e}")))
 }
 
-/// Handles one action request for a service owning `owner`'s actions.
-pub async fn act(
-    store: &CaseStore,
-    clock: &dyn Clock,
-    owner: Owner,
-    payload: &[u8],
-) -> Result<CommandReply, Problem> {
+/// Parses an action request for a service owning `owner`'s actions.
+pub fn prepare(owner: Owner, payload: &[u8]) -> Result<(ActRequest, Command), Problem> {
     let request: ActRequest = parse_request(payload)?;
     if actions::owner(&request.action) != Some(owner) {
         return Err(actions::unknown_action(&request.action));
     }
     let command = actions::parse(&request.action, &request.body)?;
+    Ok((request, command))
+}
+
+/// Checks `If-Match`, then executes the command in the store.
+pub async fn execute(
+    store: &CaseStore,
+    clock: &dyn Clock,
+    request: ActRequest,
+    command: &Command,
+) -> Result<Outcome, Problem> {
     if let Some(expected) = request.if_match {
         let snapshot = store
             .snapshot(request.case_id)
@@ -88,15 +95,20 @@ pub async fn act(
         correlation_id: request.correlation_id,
         causation_id: None,
     };
-    let outcome = store
-        .execute(
-            request.case_id,
-            &request.actor,
-            &command,
-            &meta,
-            clock.now(),
-        )
+    store
+        .execute(request.case_id, &request.actor, command, &meta, clock.now())
         .await
-        .map_err(problem_of)?;
+        .map_err(problem_of)
+}
+
+/// Handles one action request for a service owning `owner`'s actions.
+pub async fn act(
+    store: &CaseStore,
+    clock: &dyn Clock,
+    owner: Owner,
+    payload: &[u8],
+) -> Result<CommandReply, Problem> {
+    let (request, command) = prepare(owner, payload)?;
+    let outcome = execute(store, clock, request, &command).await?;
     Ok(reply_of(&outcome))
 }

@@ -1,7 +1,7 @@
 //! API actions: who owns each, and how its JSON body becomes a command.
 
 use crate::Problem;
-use casegrid_domain::command::{Annotate, Close, RecordCallback, Reply};
+use casegrid_domain::command::{Annotate, Close, Reason, RecordCallback, Reply};
 use casegrid_domain::Command;
 use serde::de::DeserializeOwned;
 
@@ -19,6 +19,8 @@ pub const ACTIONS: &[(&str, Owner)] = &[
     ("callback", Owner::Intake),
     ("close", Owner::Intake),
     ("annotate", Owner::Intake),
+    ("reveal", Owner::Intake),
+    ("erase", Owner::Intake),
 ];
 
 pub fn owner(action: &str) -> Option<Owner> {
@@ -38,6 +40,12 @@ pub fn parse(action: &str, body: &serde_json::Value) -> Result<Command, Problem>
         )?)),
         "close" => Ok(Command::Close(from_body::<Close>(action, body)?)),
         "annotate" => Ok(Command::Annotate(from_body::<Annotate>(action, body)?)),
+        "reveal" => Ok(Command::RevealPersonalData(from_body::<Reason>(
+            action, body,
+        )?)),
+        "erase" => Ok(Command::ErasePersonalData(from_body::<Reason>(
+            action, body,
+        )?)),
         other => Err(unknown_action(other)),
     }
 }

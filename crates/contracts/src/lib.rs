@@ -74,6 +74,10 @@ pub struct CommandReply {
     /// True when this request created the case (answer 201), false when repeated.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub created: bool,
+    /// `reveal` only: the clear personal fields (`{"reporter.phone": "138…"}`), each
+    /// `[erased]` when the case's key is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revealed: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Read one case (`GET /cases/{id}`, `/timeline`).

@@ -6,7 +6,7 @@ use crate::actor::{Actor, ActorKind};
 use crate::command::{Command, FileCase};
 use crate::event::{
     CallbackRecorded, CaseClosed, CaseDispatched, CaseFiled, CaseReplied, DispatchSigned, Event,
-    NoteAdded, Satisfaction,
+    NoteAdded, PersonalDataErased, PersonalDataRevealed, Satisfaction,
 };
 use crate::ids::{CaseId, DepartmentId};
 use serde::{Deserialize, Serialize};
@@ -102,6 +102,8 @@ pub struct Case {
     pub signed: BTreeSet<DepartmentId>,
     pub reply: Option<CaseReplied>,
     pub callback: Option<CallbackRecorded>,
+    /// The data key is erased: personal fields read as erased.
+    pub personal_erased: bool,
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
@@ -118,6 +120,7 @@ impl Case {
             signed: BTreeSet::new(),
             reply: None,
             callback: None,
+            personal_erased: false,
             version: 0,
         }
     }
@@ -262,6 +265,59 @@ impl Case {
                     text: a.text.clone(),
                 }))
             }
+            Command::RevealPersonalData(r) => {
+                self.allow(
+                    actor,
+                    command,
+                    &[ActorKind::Operator, ActorKind::Supervisor],
+                )?;
+                self.require_reason(actor, command, &r.reason)?;
+                if self.personal_erased {
+                    return Err(self.refuse(
+                        RejectionKind::InvalidState,
+                        actor,
+                        command,
+                        "its personal data is erased",
+                    ));
+                }
+                let fields: Vec<String> = self
+                    .filed
+                    .as_ref()
+                    .and_then(|f| f.reporter.as_ref())
+                    .map(|r| r.fields().map(|(name, _)| name.to_owned()).collect())
+                    .unwrap_or_default();
+                if fields.is_empty() {
+                    return Err(self.refuse(
+                        RejectionKind::InvalidState,
+                        actor,
+                        command,
+                        "it holds no personal data",
+                    ));
+                }
+                Ok(Event::PersonalDataRevealed(PersonalDataRevealed {
+                    fields,
+                    reason: r.reason.trim().to_owned(),
+                }))
+            }
+            Command::ErasePersonalData(r) => {
+                self.allow(
+                    actor,
+                    command,
+                    &[ActorKind::Operator, ActorKind::Supervisor],
+                )?;
+                self.require_reason(actor, command, &r.reason)?;
+                if self.personal_erased {
+                    return Err(self.refuse(
+                        RejectionKind::InvalidState,
+                        actor,
+                        command,
+                        "its personal data is already erased",
+                    ));
+                }
+                Ok(Event::PersonalDataErased(PersonalDataErased {
+                    reason: r.reason.trim().to_owned(),
+                }))
+            }
             Command::Close(c) => {
                 self.allow(actor, command, &[ActorKind::Operator, ActorKind::System])?;
                 self.require_status(actor, command, &[Status::Replied])?;
@@ -360,7 +416,8 @@ impl Case {
                 }
             }
             Event::CaseClosed(_) => self.status = Status::Closed,
-            Event::NoteAdded(_) => {}
+            Event::NoteAdded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::PersonalDataErased(_) => self.personal_erased = true,
         }
     }
 
@@ -401,6 +458,19 @@ impl Case {
                 command,
                 format!("only {} may", who.join(" or ")),
             ))
+        }
+    }
+
+    fn require_reason(
+        &self,
+        actor: &Actor,
+        command: &Command,
+        reason: &str,
+    ) -> Result<(), Rejection> {
+        if reason.trim().is_empty() {
+            Err(self.invalid(actor, command, "reason: a reason is required"))
+        } else {
+            Ok(())
         }
     }
 

@@ -16,6 +16,8 @@ pub enum Command {
     RecordCallback(RecordCallback),
     Close(Close),
     Annotate(Annotate),
+    RevealPersonalData(Reason),
+    ErasePersonalData(Reason),
 }
 
 impl Command {
@@ -29,6 +31,8 @@ impl Command {
             Self::RecordCallback(_) => "callback",
             Self::Close(_) => "close",
             Self::Annotate(_) => "annotate",
+            Self::RevealPersonalData(_) => "reveal personal data of",
+            Self::ErasePersonalData(_) => "erase personal data of",
         }
     }
 }
@@ -84,4 +88,11 @@ pub struct Close {
 #[serde(deny_unknown_fields)]
 pub struct Annotate {
     pub text: String,
+}
+
+/// A command whose only content is why it is done (reveal, erase, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    pub reason: String,
 }

@@ -19,6 +19,8 @@ pub enum Event {
     CallbackRecorded(CallbackRecorded),
     CaseClosed(CaseClosed),
     NoteAdded(NoteAdded),
+    PersonalDataRevealed(PersonalDataRevealed),
+    PersonalDataErased(PersonalDataErased),
 }
 
 /// A stored event whose type or data this version cannot read.
@@ -42,6 +44,8 @@ impl Event {
             Self::CallbackRecorded(_) => "CallbackRecorded",
             Self::CaseClosed(_) => "CaseClosed",
             Self::NoteAdded(_) => "NoteAdded",
+            Self::PersonalDataRevealed(_) => "PersonalDataRevealed",
+            Self::PersonalDataErased(_) => "PersonalDataErased",
         }
     }
 
@@ -189,4 +193,17 @@ pub struct CaseClosed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteAdded {
     pub text: String,
+}
+
+/// 查看个人信息: who saw which personal fields, and why (the actor is in the envelope).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataRevealed {
+    pub fields: Vec<String>,
+    pub reason: String,
+}
+
+/// 个人信息删除: the case's data key is deleted; its personal fields read as erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataErased {
+    pub reason: String,
 }

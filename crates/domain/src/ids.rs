@@ -194,6 +194,23 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// `110101199003071234` → `110***********1234`; other texts keep only their first character.
+pub fn mask_id_number(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// A home address keeps its first two characters (the district), nothing else.
+pub fn mask_address(address: &str) -> String {
+    let head: String = address.chars().take(2).collect();
+    format!("{head}****")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

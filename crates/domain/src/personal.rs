@@ -11,6 +11,9 @@ pub struct Sealed {
     pub sealed: String,
 }
 
+/// What every read path shows for a personal field once its case's key is erased.
+pub const ERASED: &str = "[erased]";
+
 /// The reporter of a case, as stored in `CaseFiled`. Absent for anonymous suggestions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reporter {
@@ -18,10 +21,29 @@ pub struct Reporter {
     pub name: Option<Sealed>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Sealed>,
+    /// 身份证号.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<Sealed>,
+    /// A home address (the incident's location is not personal and stays in clear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Sealed>,
 }
 
 impl Reporter {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.phone.is_none()
+        self.fields().next().is_none()
+    }
+
+    /// The sealed fields present, with their names (`reporter.phone`, …), which are
+    /// also the associated data they are sealed under.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, &Sealed)> {
+        [
+            ("reporter.name", &self.name),
+            ("reporter.phone", &self.phone),
+            ("reporter.id_number", &self.id_number),
+            ("reporter.address", &self.address),
+        ]
+        .into_iter()
+        .filter_map(|(name, field)| field.as_ref().map(|f| (name, f)))
     }
 }

@@ -41,6 +41,7 @@ fn file_case() -> Command {
                 sealed: "opaque".into(),
             }),
             phone: None,
+            ..Default::default()
         }),
         source: Default::default(),
     })

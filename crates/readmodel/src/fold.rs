@@ -6,9 +6,10 @@ use crate::summary::{self, enum_str, rfc3339};
 use crate::{ReadModel, Result};
 use casegrid_contracts::views::CaseView;
 use casegrid_domain::event::CaseDispatched;
+use casegrid_domain::personal::ERASED;
 use casegrid_domain::{Case, DepartmentId, Event, Status};
 use casegrid_eventlog::StoredEvent;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
 impl ReadModel {
@@ -132,15 +133,58 @@ impl ReadModel {
                 return Ok(());
             }
         };
+        if let Some(Event::PersonalDataErased(_)) = &event {
+            erase_masked_in_timeline(tx, &case_id).await?;
+        }
         upsert_case(tx, &view).await?;
         update_inbox(tx, &view, event.as_ref()).await
     }
 }
 
+/// Once a case's key is erased, even the masked forms of its personal fields go
+/// from the timeline, as they go from the summary.
+async fn erase_masked_in_timeline(tx: &mut Transaction<'_, Sqlite>, case_id: &str) -> Result<()> {
+    let rows =
+        sqlx::query("SELECT version, data FROM timeline WHERE case_id = ? AND type = 'CaseFiled'")
+            .bind(case_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    for row in rows {
+        let version: i64 = row.try_get("version")?;
+        let data: String = row.try_get("data")?;
+        let mut data: serde_json::Value = serde_json::from_str(&data)
+            .map_err(|e| crate::ReadModelError::Corrupt(format!("timeline data: {e}")))?;
+        if let Some(reporter) = data.get_mut("reporter").and_then(|r| r.as_object_mut()) {
+            for field in reporter.values_mut() {
+                if let Some(masked) = field.get_mut("masked") {
+                    *masked = serde_json::Value::String(ERASED.to_owned());
+                }
+            }
+        }
+        sqlx::query("UPDATE timeline SET data = ? WHERE case_id = ? AND version = ?")
+            .bind(data.to_string())
+            .bind(case_id)
+            .bind(version)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Folds an event's facts into the summary (the status is the domain's business).
 fn fold_into(view: &mut CaseView, event: &Event) {
     match event {
-        Event::CaseFiled(_) | Event::NoteAdded(_) | Event::CaseClosed(_) => {}
+        Event::CaseFiled(_)
+        | Event::NoteAdded(_)
+        | Event::CaseClosed(_)
+        | Event::PersonalDataRevealed(_) => {}
+        Event::PersonalDataErased(_) => {
+            for field in [&mut view.reporter_name, &mut view.reporter_phone] {
+                if field.is_some() {
+                    *field = Some(ERASED.to_owned());
+                }
+            }
+        }
         Event::CaseDispatched(d) => {
             view.lead = Some(d.lead.to_string());
             view.assisting = d.assisting.iter().map(ToString::to_string).collect();

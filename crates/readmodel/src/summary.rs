@@ -65,6 +65,14 @@ pub fn of(event: &Event) -> String {
         ),
         Event::CaseClosed(c) => format!("结案 closed: {}", quote(&c.reason)),
         Event::NoteAdded(n) => format!("备注 note: {}", quote(&n.text)),
+        Event::PersonalDataRevealed(r) => format!(
+            "查看个人信息 revealed {}: {}",
+            r.fields.join(", "),
+            quote(&r.reason)
+        ),
+        Event::PersonalDataErased(r) => {
+            format!("个人信息删除 personal data erased: {}", quote(&r.reason))
+        }
     }
 }
 

@@ -144,11 +144,15 @@ pub(crate) async fn act(
     };
     let reply: CommandReply =
         bus::request(&state.nats, state.request_timeout, target, &request).await?;
-    Ok(Json(json!({
+    let mut answer = json!({
         "id": reply.id,
         "version": reply.version,
         "status": reply.status,
-    })))
+    });
+    if let Some(revealed) = reply.revealed {
+        answer["personal_data"] = Value::Object(revealed);
+    }
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,12 +12,12 @@ use casegrid_contracts::actions::Owner;
 use casegrid_contracts::{services, subjects, CaseQuery, CommandReply, FileRequest, Problem};
 use casegrid_domain::command::FileCase;
 use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
-use casegrid_domain::ids::{mask_name, mask_phone};
+use casegrid_domain::ids::{mask_address, mask_id_number, mask_name, mask_phone};
 use casegrid_domain::personal::Reporter;
 use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
 use casegrid_eventlog::store::Numbering;
 use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
-use casegrid_privacy::{DataKey, KeyVault};
+use casegrid_privacy::{DataKey, KeyVault, PrivacyError};
 use casegrid_runtime::clock::{SharedClock, SystemClock};
 use casegrid_runtime::Settings;
 use serde::Deserialize;
@@ -60,6 +60,21 @@ pub struct ReporterBody {
     pub name: Option<String>,
     #[serde(default)]
     pub phone: Option<String>,
+    /// 身份证号.
+    #[serde(default)]
+    pub id_number: Option<String>,
+    /// Home address (the incident's address goes in `location`).
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+impl ReporterBody {
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.phone.is_none()
+            && self.id_number.is_none()
+            && self.address.is_none()
+    }
 }
 
 /// The intake service's handlers.
@@ -110,11 +125,12 @@ impl Intake {
                 version: 1,
                 status: snapshot.case.status,
                 created: false,
+                revealed: None,
             });
         }
         let unsealed = self.validate(&body)?;
         let reporter = match body.reporter.as_ref() {
-            Some(r) if r.name.is_some() || r.phone.is_some() => {
+            Some(r) if !r.is_empty() => {
                 let key = self.keys.key_for_filing(case_id).await.map_err(|e| {
                     tracing::warn!(error = %e, "key store");
                     Problem::unavailable(
@@ -185,6 +201,51 @@ impl Intake {
         })
     }
 
+    /// The actions intake owns; `reveal` answers the clear fields, `erase` deletes the key
+    /// once the erasure is recorded.
+    pub async fn act(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
+        let (request, command) = casegrid_commandbus::prepare(Owner::Intake, payload)?;
+        let case_id = request.case_id;
+        let outcome =
+            casegrid_commandbus::execute(&self.store, self.clock.as_ref(), request, &command)
+                .await?;
+        let mut reply = casegrid_commandbus::reply_of(&outcome);
+        match command {
+            Command::RevealPersonalData(_) => {
+                reply.revealed = Some(self.reveal(&outcome.case).await?)
+            }
+            // Recorded first, then the key goes: a retry finds the event and erases again.
+            Command::ErasePersonalData(_) => self.keys.erase(case_id).await.map_err(key_problem)?,
+            _ => {}
+        }
+        Ok(reply)
+    }
+
+    /// The clear personal fields of a case; `[erased]` where its key is gone.
+    async fn reveal(
+        &self,
+        case: &casegrid_domain::Case,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Problem> {
+        let key = match self.keys.key(case.id).await {
+            Ok(k) => Some(k),
+            Err(PrivacyError::Erased(_)) => None,
+            Err(e) => return Err(key_problem(e)),
+        };
+        let mut out = serde_json::Map::new();
+        let reporter = case.filed.as_ref().and_then(|f| f.reporter.as_ref());
+        for (field, sealed) in reporter.into_iter().flat_map(Reporter::fields) {
+            let clear = match &key {
+                Some(k) => k.open(field, sealed).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "a sealed field does not open");
+                    "[undecryptable]".to_owned()
+                }),
+                None => casegrid_domain::personal::ERASED.to_owned(),
+            };
+            out.insert(field.to_owned(), clear.into());
+        }
+        Ok(out)
+    }
+
     /// The case's envelopes exactly as stored, for operators and supervisors.
     pub async fn log(&self, payload: &[u8]) -> Result<serde_json::Value, Problem> {
         let query: CaseQuery = parse_request(payload)?;
@@ -214,15 +275,27 @@ struct Validated {
 }
 
 fn seal_reporter(key: &DataKey, r: &ReporterBody, phone: &Option<PhoneNumber>) -> Reporter {
+    let seal = |field: &str, clear: Option<&str>, mask: fn(&str) -> String| {
+        clear
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| key.seal(field, c, mask(c)))
+    };
     Reporter {
-        name: r
-            .name
-            .as_deref()
-            .map(|n| key.seal("reporter.name", n, mask_name(n))),
-        phone: phone
-            .as_ref()
-            .map(|p| key.seal("reporter.phone", p.as_str(), mask_phone(p.as_str()))),
+        name: seal("reporter.name", r.name.as_deref(), mask_name),
+        phone: seal(
+            "reporter.phone",
+            phone.as_ref().map(PhoneNumber::as_str),
+            mask_phone,
+        ),
+        id_number: seal("reporter.id_number", r.id_number.as_deref(), mask_id_number),
+        address: seal("reporter.address", r.address.as_deref(), mask_address),
     }
+}
+
+fn key_problem(e: PrivacyError) -> Problem {
+    tracing::warn!(error = %e, "key store");
+    Problem::unavailable("the key store is unavailable; retry with the same Idempotency-Key")
 }
 
 /// Registers `casegrid-intake` and serves its subjects until `shutdown`.
@@ -249,17 +322,7 @@ pub async fn run(
         let intake = intake.clone();
         move |payload: bytes::Bytes| {
             let intake = intake.clone();
-            async move {
-                answer(
-                    casegrid_commandbus::act(
-                        &intake.store,
-                        intake.clock.as_ref(),
-                        Owner::Intake,
-                        &payload,
-                    )
-                    .await,
-                )
-            }
+            async move { answer(intake.act(&payload).await) }
         }
     };
     let log = {

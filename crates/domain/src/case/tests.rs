@@ -37,6 +37,7 @@ fn file_noise() -> Command {
                 sealed: "x".into(),
             }),
             phone: None,
+            ..Default::default()
         }),
         source: Default::default(),
     })
@@ -248,4 +249,48 @@ fn events_round_trip_through_type_and_data() {
     let back = Event::from_parts(event.event_type(), 1, &event.data()).unwrap();
     assert_eq!(back, event);
     assert!(Event::from_parts("NoSuchEvent", 1, &event.data()).is_err());
+}
+
+#[test]
+fn operators_and_supervisors_reveal_with_a_reason_departments_never() {
+    use crate::command::Reason;
+    let case = given(&replied()[..2]);
+    let reveal = |reason: &str| {
+        Command::RevealPersonalData(Reason {
+            reason: reason.into(),
+        })
+    };
+    let event = case
+        .decide(&operator(), &reveal("回访需要联系来电人"), NOW)
+        .unwrap();
+    assert!(
+        matches!(&event, Event::PersonalDataRevealed(r) if r.fields == ["reporter.name"]),
+        "{event:?}"
+    );
+    let supervisor = Actor::new(ActorKind::Supervisor, "sup.li");
+    assert!(case.decide(&supervisor, &reveal("督办核实"), NOW).is_ok());
+    let r = case.decide(&housing(), &reveal("想看看"), NOW).unwrap_err();
+    assert_eq!(r.kind, RejectionKind::Forbidden);
+    let r = case.decide(&operator(), &reveal("  "), NOW).unwrap_err();
+    assert_eq!(r.kind, RejectionKind::Invalid);
+    assert!(r.detail.contains("reason"), "{}", r.detail);
+}
+
+#[test]
+fn an_erased_case_reveals_nothing_and_erases_once() {
+    use crate::command::Reason;
+    let mut case = given(&replied()[..1]);
+    let erase = Command::ErasePersonalData(Reason {
+        reason: "来电人依法申请删除".into(),
+    });
+    let event = case.decide(&operator(), &erase, NOW).unwrap();
+    case.apply(&event);
+    assert!(case.personal_erased);
+    assert_eq!(
+        case.decide(&operator(), &erase, NOW).unwrap_err().kind,
+        RejectionKind::InvalidState
+    );
+    let reveal = Command::RevealPersonalData(Reason { reason: "x".into() });
+    let r = case.decide(&operator(), &reveal, NOW).unwrap_err();
+    assert!(r.detail.contains("erased"), "{}", r.detail);
 }
