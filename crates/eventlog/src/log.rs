@@ -76,6 +76,26 @@ impl EventLog {
         })
     }
 
+    /// Connects as `name` to the NATS of `settings` (version-checked) and opens the log
+    /// with the configured replicas: what every service does first.
+    pub async fn connect(
+        settings: &casegrid_runtime::Settings,
+        name: &str,
+    ) -> anyhow::Result<(async_nats::Client, Self)> {
+        use anyhow::Context;
+        let client = casegrid_runtime::nats::connect(&settings.nats.url, name).await?;
+        let log = Self::open(
+            client.clone(),
+            LogConfig {
+                replicas: settings.nats.replicas,
+                ..LogConfig::default()
+            },
+        )
+        .await
+        .context("opening the event log")?;
+        Ok((client, log))
+    }
+
     pub fn config(&self) -> &LogConfig {
         &self.config
     }

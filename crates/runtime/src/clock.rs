@@ -44,3 +44,47 @@ impl Clock for ManualClock {
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// A clock that reads the current instant (RFC 3339) from a file on every call, so a
+/// test can move the time of services running as separate processes. Test only:
+/// selected by `CASEGRID_CLOCK_FILE`; an unreadable file falls back to system time.
+#[derive(Debug, Clone)]
+pub struct FileClock(std::path::PathBuf);
+
+impl FileClock {
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        Self(path.into())
+    }
+
+    /// Writes `at` for every process reading this clock.
+    pub fn set(&self, at: OffsetDateTime) -> std::io::Result<()> {
+        let text = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("RFC 3339 formats every instant");
+        let tmp = self.0.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, &self.0)
+    }
+}
+
+impl Clock for FileClock {
+    fn now(&self) -> OffsetDateTime {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|t| {
+                OffsetDateTime::parse(t.trim(), &time::format_description::well_known::Rfc3339).ok()
+            })
+            .unwrap_or_else(OffsetDateTime::now_utc)
+    }
+}
+
+/// The process's clock: system time, or a [`FileClock`] when `CASEGRID_CLOCK_FILE` is set.
+pub fn from_env() -> SharedClock {
+    match std::env::var_os("CASEGRID_CLOCK_FILE") {
+        Some(path) => {
+            tracing::warn!(path = ?path, "time comes from a clock file (testing only)");
+            Arc::new(FileClock::new(path))
+        }
+        None => Arc::new(SystemClock),
+    }
+}

@@ -16,9 +16,9 @@ use casegrid_domain::ids::{mask_address, mask_id_number, mask_name, mask_phone};
 use casegrid_domain::personal::Reporter;
 use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
 use casegrid_eventlog::store::Numbering;
-use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog};
 use casegrid_privacy::{DataKey, KeyVault, PrivacyError};
-use casegrid_runtime::clock::{SharedClock, SystemClock};
+use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -343,16 +343,7 @@ pub async fn run(
 /// Connects, opens the log and the key vault from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     use anyhow::Context;
-    let client = casegrid_runtime::nats::connect(&settings.nats.url, services::INTAKE).await?;
-    let log = EventLog::open(
-        client.clone(),
-        LogConfig {
-            replicas: settings.nats.replicas,
-            ..LogConfig::default()
-        },
-    )
-    .await
-    .context("opening the event log")?;
+    let (client, log) = EventLog::connect(settings, services::INTAKE).await?;
     let keys = KeyVault::open(client.clone(), settings.nats.replicas)
         .await
         .context("opening the key vault")?;
@@ -365,7 +356,7 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         ..Numbering::default()
     };
     let store = CaseStore::new(log, numbering, 100_000);
-    let intake = Intake::new(store, keys, district, Arc::new(SystemClock));
+    let intake = Intake::new(store, keys, district, casegrid_runtime::clock::from_env());
     tracing::info!("intake serving");
     run(client.clone(), intake, shutdown).await?;
     client.drain().await.ok();

@@ -17,8 +17,8 @@ use casegrid_contracts::{services, subjects};
 use casegrid_domain::command::Dispatch;
 use casegrid_domain::{Actor, Command, Event};
 use casegrid_eventlog::store::Numbering;
-use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, ExecuteError, LogConfig, StoredEvent};
-use casegrid_runtime::clock::{SharedClock, SystemClock};
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, ExecuteError, StoredEvent};
+use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -224,16 +224,7 @@ async fn consume(
 
 /// Connects, opens the log from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let client = casegrid_runtime::nats::connect(&settings.nats.url, services::ROUTING).await?;
-    let log = EventLog::open(
-        client.clone(),
-        LogConfig {
-            replicas: settings.nats.replicas,
-            ..LogConfig::default()
-        },
-    )
-    .await
-    .context("opening the event log")?;
+    let (client, log) = EventLog::connect(settings, services::ROUTING).await?;
     let district = Arc::new(
         District::load(&settings.district.config_dir)
             .context("loading the district configuration")?,
@@ -243,7 +234,7 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         ..Numbering::default()
     };
     let store = CaseStore::new(log.clone(), numbering, 100_000);
-    let routing = Routing::new(store, district, Arc::new(SystemClock));
+    let routing = Routing::new(store, district, casegrid_runtime::clock::from_env());
     tracing::info!("routing serving");
     run(client.clone(), log, routing, shutdown).await?;
     client.drain().await.ok();
