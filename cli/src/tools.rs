@@ -145,7 +145,7 @@ pub(crate) fn config_check(dir: &Path) -> anyhow::Result<ExitCode> {
                 dir.display(),
                 d.departments.len(),
                 d.grids.len(),
-                d.rules.len(),
+                d.rule_count(),
                 d.principals.len()
             );
             Ok(ExitCode::SUCCESS)

@@ -142,7 +142,11 @@ fn parse_dates(s: &str) -> Result<Vec<Date>, String> {
         ));
     }
     let mut days = vec![first];
-    while let Some(next) = days.last().and_then(|d| d.next_day()).filter(|d| *d <= last) {
+    while let Some(next) = days
+        .last()
+        .and_then(|d| d.next_day())
+        .filter(|d| *d <= last)
+    {
         days.push(next);
     }
     Ok(days)
@@ -218,12 +222,11 @@ impl CalendarFile {
         let mut makeup_days = BTreeMap::new();
         for h in self.holiday {
             let entry = format!("holiday {}", h.name);
-            for d in h.dates.iter().filter_map(|s| {
-                parse_dates(s)
-                    .map_err(|m| problems.add(entry.as_str(), m))
-                    .ok()
-            }) {
-                for day in d {
+            for s in &h.dates {
+                let Ok(days) = parse_dates(s).map_err(|m| problems.add(entry.as_str(), m)) else {
+                    continue;
+                };
+                for day in days {
                     if let Some(other) = holidays.insert(day, h.name.clone()) {
                         problems.add(
                             entry.as_str(),
@@ -247,10 +250,7 @@ impl CalendarFile {
                         );
                     }
                     if makeup_days.insert(day, h.name.clone()).is_some() {
-                        problems.add(
-                            entry.as_str(),
-                            format!("make-up day {day} is listed twice"),
-                        );
+                        problems.add(entry.as_str(), format!("make-up day {day} is listed twice"));
                     }
                 }
             }

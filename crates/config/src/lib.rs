@@ -1,15 +1,35 @@
 //! The district configuration (`deploy/config/`): grid tree, departments, routing
-//! rules and principals, loaded from TOML and validated as a whole. Every problem
-//! names its file, its entry and what is wrong.
+//! rules, working calendar, escalation ladder and principals, loaded from TOML and
+//! validated as a whole. Every problem names its file, its entry and what is wrong,
+//! and [`District::load`] reports all of them at once.
 //!
-//! - [`District`]: everything loaded, with [`District::route`] for dispatch.
+//! - [`District`]: everything loaded, with [`District::route_for`] for dispatch,
+//!   [`District::deadlines`] for the instants a route sets and
+//!   [`District::version`] naming the configuration that decided.
+//! - [`calendar`]: working hours, weekends, holidays and make-up days (调休), and
+//!   deadline arithmetic in working time.
+//! - [`rule`]: routing rules and their per-urgency [`Terms`].
+//! - [`span`]: deadline spans as written (`30m`, `2h`, `5d`).
+//! - [`escalation`]: the escalation ladder (村居主战 → … → 领导征战).
 //! - [`Principal`]: a demo principal and its static token.
 
+pub mod calendar;
+pub mod escalation;
+pub mod rule;
+pub mod span;
+
+pub use calendar::Calendar;
+pub use escalation::{EscalationLevel, Notify, Role};
+pub use rule::{Deadlines, Rule, Terms};
+pub use span::Span;
+
+use casegrid_domain::event::Urgency;
 use casegrid_domain::{ActorKind, Category, DepartmentId, GridCode};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use time::{Duration, OffsetDateTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,20 +61,6 @@ pub struct Grid {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rule {
-    pub category: Category,
-    pub name: String,
-    /// Absent: the territorial office of the case's grid leads (属地管理).
-    #[serde(default)]
-    pub lead: Option<DepartmentId>,
-    #[serde(default)]
-    pub assisting: Vec<DepartmentId>,
-    pub sign_hours: u32,
-    pub handle_hours: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Principal {
     pub token: String,
     pub kind: ActorKind,
@@ -67,17 +73,35 @@ pub struct Principal {
 pub struct Route {
     pub lead: DepartmentId,
     pub assisting: Vec<DepartmentId>,
+    /// The sign term in whole hours, rounded up (working hours unless the terms run
+    /// around the clock). Kept for older callers: take instants from
+    /// [`District::deadlines`], which honours the calendar.
     pub sign_hours: u32,
+    /// The handle term in whole hours, as `sign_hours`.
     pub handle_hours: u32,
     /// Names the rule that decided (`rules.toml#noise`, or `…+territorial`).
     pub rule: String,
+    /// The id of that rule in `rules.toml`.
+    pub rule_id: String,
+    /// The urgency the route was asked for; `terms` are the rule's at it.
+    pub urgency: Urgency,
+    pub terms: Terms,
 }
 
-/// Why a case cannot be routed by rule (it then waits for a human dispatcher).
+/// Why a case cannot be routed by rule. In every case the caller leaves the case to
+/// a human dispatcher's queue; none of these goes away by retrying.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoRoute {
+    /// No rule names the category.
     UnknownCategory(String),
+    /// The rule leaves the case to its territory, but the case has no grid (or the
+    /// grid no street-level office).
     NoTerritorialOffice(String),
+    /// Every department a rule would choose has returned the case.
+    NoneLeft {
+        category: String,
+        excluded: Vec<DepartmentId>,
+    },
 }
 
 impl fmt::Display for NoRoute {
@@ -90,9 +114,19 @@ impl fmt::Display for NoRoute {
                     "no territorial office for grid {g} and the rule names no lead"
                 )
             }
+            Self::NoneLeft { category, excluded } => {
+                let excluded: Vec<&str> = excluded.iter().map(|d| d.as_str()).collect();
+                write!(
+                    f,
+                    "no lead left for category {category}: {} returned it",
+                    excluded.join(", ")
+                )
+            }
         }
     }
 }
+
+impl std::error::Error for NoRoute {}
 
 /// One configuration problem: file, entry and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +148,8 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Every problem found while loading a configuration folder.
+/// Every problem found while loading a configuration folder. The folder cannot be
+/// used until all are fixed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ConfigError(pub Vec<Problem>);
 
@@ -128,14 +163,45 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Collects the problems of one file.
+pub(crate) struct Problems<'a> {
+    file: &'a Path,
+    list: &'a mut Vec<Problem>,
+}
+
+impl<'a> Problems<'a> {
+    pub(crate) fn new(file: &'a Path, list: &'a mut Vec<Problem>) -> Self {
+        Self { file, list }
+    }
+
+    pub(crate) fn add(&mut self, entry: impl Into<String>, message: impl Into<String>) {
+        self.list.push(Problem {
+            file: self.file.to_owned(),
+            entry: entry.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Problems so far, in every file: compare before and after to see if an entry
+    /// added any.
+    pub(crate) fn count(&self) -> usize {
+        self.list.len()
+    }
+}
+
 /// The loaded, validated district.
 #[derive(Debug, Clone)]
 pub struct District {
     pub dir: PathBuf,
     pub departments: BTreeMap<DepartmentId, Department>,
     pub grids: BTreeMap<GridCode, Grid>,
-    pub rules: BTreeMap<Category, Rule>,
+    /// Each category's rules, most specific first.
+    pub rules: BTreeMap<Category, Vec<Rule>>,
     pub principals: HashMap<String, Principal>,
+    pub calendar: Calendar,
+    /// The escalation ladder, first level first.
+    pub escalation: Vec<EscalationLevel>,
+    version: String,
 }
 
 #[derive(Deserialize)]
@@ -151,7 +217,7 @@ struct GridsFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RulesFile {
-    rule: Vec<Rule>,
+    rule: Vec<rule::RuleEntry>,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,149 +225,207 @@ struct PrincipalsFile {
     principal: Vec<Principal>,
 }
 
-fn read<T: serde::de::DeserializeOwned>(path: &Path, problems: &mut Vec<Problem>) -> Option<T> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            problems.push(Problem {
-                file: path.to_owned(),
-                entry: "file".into(),
-                message: format!("cannot read: {e}"),
-            });
-            return None;
-        }
-    };
-    match toml::from_str(&text) {
+/// The files of a configuration folder, in the order the version hashes them.
+pub const FILES: [&str; 6] = [
+    "departments.toml",
+    "grids.toml",
+    "rules.toml",
+    "calendar.toml",
+    "escalation.toml",
+    "principals.toml",
+];
+
+fn parse<T: serde::de::DeserializeOwned>(
+    text: Option<&str>,
+    problems: &mut Problems<'_>,
+) -> Option<T> {
+    let text = text?;
+    match toml::from_str(text) {
         Ok(v) => Some(v),
         Err(e) => {
-            problems.push(Problem {
-                file: path.to_owned(),
-                entry: e
-                    .span()
+            problems.add(
+                e.span()
                     .map(|s| format!("line {}", text[..s.start].lines().count().max(1)))
                     .unwrap_or_else(|| "file".into()),
-                message: e.message().to_owned(),
-            });
+                e.message().trim(),
+            );
             None
         }
     }
 }
 
+/// FNV-1a, 64 bits: stable across builds and platforms, which is all a version needs.
+fn fnv1a64(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn whole_hours(d: Duration) -> u32 {
+    u32::try_from((d.whole_minutes() + 59) / 60).unwrap_or(u32::MAX)
+}
+
 impl District {
     /// Loads and validates `dir`; the error lists every problem found.
     pub fn load(dir: &Path) -> Result<Self, ConfigError> {
-        let mut problems = Vec::new();
-        let departments_file = dir.join("departments.toml");
-        let grids_file = dir.join("grids.toml");
-        let rules_file = dir.join("rules.toml");
-        let principals_file = dir.join("principals.toml");
-        let departments: Option<DepartmentsFile> = read(&departments_file, &mut problems);
-        let grids: Option<GridsFile> = read(&grids_file, &mut problems);
-        let rules: Option<RulesFile> = read(&rules_file, &mut problems);
-        let principals: Option<PrincipalsFile> = read(&principals_file, &mut problems);
-        let mut problem = |file: &Path, entry: String, message: String| {
-            problems.push(Problem {
-                file: file.to_owned(),
-                entry,
-                message,
-            })
-        };
+        let mut list = Vec::new();
+        let paths = FILES.map(|f| dir.join(f));
+        let mut version = FNV_OFFSET;
+        let texts = paths.clone().map(|path| {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| {
+                    Problems::new(&path, &mut list).add("file", format!("cannot read: {e}"))
+                })
+                .ok();
+            // The name and a separator go in too, so moving text between files
+            // changes the version.
+            version = fnv1a64(
+                version,
+                path.file_name().unwrap_or_default().as_encoded_bytes(),
+            );
+            version = fnv1a64(version, &[0]);
+            version = fnv1a64(version, text.as_deref().unwrap_or_default().as_bytes());
+            version = fnv1a64(version, &[0]);
+            text
+        });
+        let [departments_file, grids_file, rules_file, calendar_file, escalation_file, principals_file] =
+            &paths;
+        let [departments_text, grids_text, rules_text, calendar_text, escalation_text, principals_text] =
+            &texts;
 
-        let mut district = District {
-            dir: dir.to_owned(),
-            departments: BTreeMap::new(),
-            grids: BTreeMap::new(),
-            rules: BTreeMap::new(),
-            principals: HashMap::new(),
-        };
-        for d in departments.map(|f| f.department).unwrap_or_default() {
+        let mut problems = Problems::new(departments_file, &mut list);
+        let mut departments = BTreeMap::new();
+        let entries: Option<DepartmentsFile> = parse(departments_text.as_deref(), &mut problems);
+        for d in entries.map(|f| f.department).unwrap_or_default() {
             let entry = format!("department {}", d.id);
-            if district.departments.insert(d.id.clone(), d).is_some() {
-                problem(&departments_file, entry, "defined twice".into());
+            if departments.insert(d.id.clone(), d).is_some() {
+                problems.add(entry, "defined twice");
             }
         }
-        for g in grids.map(|f| f.grid).unwrap_or_default() {
+
+        let mut problems = Problems::new(grids_file, &mut list);
+        let mut grids = BTreeMap::new();
+        let entries: Option<GridsFile> = parse(grids_text.as_deref(), &mut problems);
+        for g in entries.map(|f| f.grid).unwrap_or_default() {
             let entry = format!("grid {}", g.code);
             if let Some(office) = &g.office {
-                if !district.departments.contains_key(office) {
-                    problem(
-                        &grids_file,
-                        entry.clone(),
-                        format!("unknown office {office}"),
-                    );
+                if !departments.contains_key(office) {
+                    problems.add(entry.as_str(), format!("unknown office {office}"));
                 }
             }
-            if district.grids.insert(g.code.clone(), g).is_some() {
-                problem(&grids_file, entry, "defined twice".into());
+            if grids.insert(g.code.clone(), g).is_some() {
+                problems.add(entry, "defined twice");
             }
         }
-        for g in district.grids.values() {
-            let code = g.code.as_str();
-            if let Some((parent, _)) = code.rsplit_once('.') {
-                if !district.grids.keys().any(|k| k.as_str() == parent) {
-                    problem(
-                        &grids_file,
+        for code in grids.keys() {
+            if let Some((parent, _)) = code.as_str().rsplit_once('.') {
+                if !grids.keys().any(|k| k.as_str() == parent) {
+                    problems.add(
                         format!("grid {code}"),
                         format!("its parent {parent} is not defined"),
                     );
                 }
             }
         }
-        for r in rules.map(|f| f.rule).unwrap_or_default() {
-            let entry = format!("rule {}", r.category);
-            for d in r.lead.iter().chain(r.assisting.iter()) {
-                if !district.departments.contains_key(d) {
-                    problem(
-                        &rules_file,
-                        entry.clone(),
-                        format!("unknown department {d}"),
-                    );
-                }
+
+        let mut problems = Problems::new(calendar_file, &mut list);
+        let calendar = parse::<calendar::CalendarFile>(calendar_text.as_deref(), &mut problems)
+            .and_then(|f| f.validate(&mut problems));
+
+        let mut problems = Problems::new(rules_file, &mut list);
+        let known = rule::Known {
+            departments: &departments,
+            grids: &grids,
+            calendar: calendar.as_ref(),
+        };
+        let mut rules: BTreeMap<Category, Vec<Rule>> = BTreeMap::new();
+        let mut ids = Vec::new();
+        let entries: Option<RulesFile> = parse(rules_text.as_deref(), &mut problems);
+        for r in entries.map(|f| f.rule).unwrap_or_default() {
+            if ids.contains(&r.id) {
+                problems.add(format!("rule {}", r.id), "defined twice");
             }
-            if r.sign_hours == 0 || r.handle_hours < r.sign_hours {
-                problem(
-                    &rules_file,
-                    entry.clone(),
-                    "sign_hours must be > 0 and handle_hours ≥ sign_hours".into(),
+            ids.push(r.id.clone());
+            let Some(r) = r.validate(&known, &mut problems) else {
+                continue;
+            };
+            let same = rules.entry(r.category.clone()).or_default();
+            if let Some(other) = same.iter().find(|o| o.overlaps(&r)) {
+                problems.add(
+                    format!("rule {}", r.id),
+                    format!(
+                        "overlapping rules with equal priority: {} and {} both match {}",
+                        other.id,
+                        r.id,
+                        r.scope()
+                    ),
                 );
             }
-            if district.rules.insert(r.category.clone(), r).is_some() {
-                problem(
-                    &rules_file,
-                    entry,
-                    "defined twice for the same category".into(),
-                );
-            }
+            same.push(r);
         }
-        for p in principals.map(|f| f.principal).unwrap_or_default() {
+        for (category, same) in &mut rules {
+            if !same
+                .iter()
+                .any(|r| r.grid_prefix.is_none() && r.urgency.is_none())
+            {
+                problems.add(
+                    format!("category {category}"),
+                    "no rule without grid_prefix and urgency, so some cases of it could not be routed",
+                );
+            }
+            same.sort_by(|a, b| {
+                b.specificity()
+                    .cmp(&a.specificity())
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+        }
+
+        let mut problems = Problems::new(escalation_file, &mut list);
+        let escalation =
+            parse::<escalation::EscalationFile>(escalation_text.as_deref(), &mut problems)
+                .map(|f| f.validate(&departments, &mut problems))
+                .unwrap_or_default();
+
+        let mut problems = Problems::new(principals_file, &mut list);
+        let mut principals = HashMap::new();
+        let entries: Option<PrincipalsFile> = parse(principals_text.as_deref(), &mut problems);
+        for p in entries.map(|f| f.principal).unwrap_or_default() {
             let entry = format!("principal {}", p.id);
             if p.token.len() < 8 {
-                problem(
-                    &principals_file,
-                    entry.clone(),
-                    "token shorter than 8 characters".into(),
-                );
+                problems.add(entry.as_str(), "token shorter than 8 characters");
             }
             if p.kind == ActorKind::Department || p.kind == ActorKind::Street {
-                let known =
-                    DepartmentId::parse(&p.id).is_ok_and(|d| district.departments.contains_key(&d));
+                let known = DepartmentId::parse(&p.id).is_ok_and(|d| departments.contains_key(&d));
                 if !known {
-                    problem(
-                        &principals_file,
-                        entry.clone(),
-                        format!("unknown department {}", p.id),
-                    );
+                    problems.add(entry.as_str(), format!("unknown department {}", p.id));
                 }
             }
-            if district.principals.insert(p.token.clone(), p).is_some() {
-                problem(&principals_file, entry, "token used twice".into());
+            if principals.insert(p.token.clone(), p).is_some() {
+                problems.add(entry, "token used twice");
             }
         }
-        if problems.is_empty() {
-            Ok(district)
-        } else {
-            Err(ConfigError(problems))
+
+        match calendar {
+            Some(calendar) if list.is_empty() => Ok(District {
+                dir: dir.to_owned(),
+                departments,
+                grids,
+                rules,
+                principals,
+                calendar,
+                escalation,
+                version: format!("{version:016x}"),
+            }),
+            _ => Err(ConfigError(list)),
         }
+    }
+
+    /// The configuration version: FNV-1a 64 over the files of [`FILES`] in that
+    /// order, as 16 hex digits. Events record it to say which configuration decided.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn has_category(&self, category: &str) -> bool {
@@ -310,6 +434,16 @@ impl District {
 
     pub fn principal(&self, token: &str) -> Option<&Principal> {
         self.principals.get(token)
+    }
+
+    /// How many rules there are (`rules` holds them by category).
+    pub fn rule_count(&self) -> usize {
+        self.rules.values().map(Vec::len).sum()
+    }
+
+    /// The rule with `id`.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.values().flatten().find(|r| r.id == id)
     }
 
     /// The territorial office of a grid: the nearest ancestor naming one.
@@ -323,116 +457,104 @@ impl District {
         })
     }
 
-    /// Where a case of `category` in `grid` goes, excluding `exclude` (departments
-    /// that returned it).
+    /// [`District::route_for`] a case of normal urgency.
     pub fn route(
         &self,
         category: &Category,
         grid: Option<&GridCode>,
         exclude: &[DepartmentId],
     ) -> Result<Route, NoRoute> {
-        let rule = self
+        self.route_for(category, grid, Urgency::Normal, exclude)
+    }
+
+    /// Where a case of `category` in `grid` at `urgency` goes, excluding `exclude`
+    /// (departments that returned it).
+    ///
+    /// The leads are tried in order: each matching rule's, most specific first (a
+    /// rule without a lead means the grid's territorial office), then the territorial
+    /// office. The first not excluded leads, under the terms of the rule that chose it.
+    pub fn route_for(
+        &self,
+        category: &Category,
+        grid: Option<&GridCode>,
+        urgency: Urgency,
+        exclude: &[DepartmentId],
+    ) -> Result<Route, NoRoute> {
+        let matching: Vec<&Rule> = self
             .rules
             .get(category)
-            .ok_or_else(|| NoRoute::UnknownCategory(category.to_string()))?;
-        let territorial = grid.and_then(|g| self.territorial_office(g));
-        let (lead, rule_name) = match rule.lead.as_ref().filter(|l| !exclude.contains(l)) {
-            Some(lead) => (lead.clone(), format!("rules.toml#{}", rule.category)),
-            None => {
-                let office = territorial
-                    .filter(|o| !exclude.contains(o))
-                    .ok_or_else(|| {
-                        NoRoute::NoTerritorialOffice(
-                            grid.map(|g| g.to_string())
-                                .unwrap_or_else(|| "(none)".into()),
-                        )
-                    })?;
-                (
-                    office.clone(),
-                    format!("rules.toml#{}+territorial", rule.category),
-                )
-            }
-        };
-        let assisting = rule
-            .assisting
-            .iter()
-            .filter(|d| **d != lead && !exclude.contains(d))
-            .cloned()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.matches(grid, urgency))
             .collect();
-        Ok(Route {
-            lead,
-            assisting,
-            sign_hours: rule.sign_hours,
-            handle_hours: rule.handle_hours,
-            rule: rule_name,
+        let Some(&first) = matching.first() else {
+            return Err(NoRoute::UnknownCategory(category.to_string()));
+        };
+        let territorial = grid.and_then(|g| self.territorial_office(g));
+        let candidates = matching
+            .iter()
+            .map(|r| match &r.lead {
+                Some(lead) => (Some(lead), *r, false),
+                None => (territorial, *r, true),
+            })
+            .chain([(territorial, first, true)]);
+        let mut any = false;
+        for (lead, rule, by_territory) in candidates {
+            let Some(lead) = lead else { continue };
+            any = true;
+            if exclude.contains(lead) {
+                continue;
+            }
+            let terms = *rule.terms(urgency);
+            return Ok(Route {
+                lead: lead.clone(),
+                assisting: rule
+                    .assisting
+                    .iter()
+                    .filter(|d| *d != lead && !exclude.contains(d))
+                    .cloned()
+                    .collect(),
+                sign_hours: whole_hours(terms.duration(terms.sign, &self.calendar)),
+                handle_hours: whole_hours(terms.duration(terms.handle, &self.calendar)),
+                rule: format!(
+                    "rules.toml#{}{}",
+                    rule.id,
+                    if by_territory { "+territorial" } else { "" }
+                ),
+                rule_id: rule.id.clone(),
+                urgency,
+                terms,
+            });
+        }
+        Err(if any {
+            NoRoute::NoneLeft {
+                category: category.to_string(),
+                excluded: exclude.to_vec(),
+            }
+        } else {
+            NoRoute::NoTerritorialOffice(grid.map_or_else(|| "(none)".into(), |g| g.to_string()))
         })
+    }
+
+    /// The deadlines of `route` for a case of `urgency` dispatched at `from`, under
+    /// its rule's terms at that urgency and the district's calendar.
+    pub fn deadlines(&self, route: &Route, urgency: Urgency, from: OffsetDateTime) -> Deadlines {
+        self.rule(&route.rule_id)
+            .map_or(&route.terms, |r| r.terms(urgency))
+            .deadlines(&self.calendar, from)
+    }
+
+    /// The level after `current` (the first level for `None`); `None` at the top.
+    pub fn next_escalation(&self, current: Option<&str>) -> Option<&EscalationLevel> {
+        match current {
+            None => self.escalation.first(),
+            Some(id) => {
+                let at = self.escalation.iter().position(|l| l.id == id)?;
+                self.escalation.get(at + 1)
+            }
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn demo() -> District {
-        District::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config"))
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn the_demo_district_routes_by_rule_and_by_territory() {
-        let d = demo();
-        let grid = GridCode::parse("NH.HB.BJ.03").unwrap();
-        let noise = d
-            .route(&Category::parse("noise").unwrap(), Some(&grid), &[])
-            .unwrap();
-        assert_eq!(noise.lead.as_str(), "dept.urban");
-        assert_eq!(noise.rule, "rules.toml#noise");
-        let dispute = d
-            .route(
-                &Category::parse("neighbor_dispute").unwrap(),
-                Some(&grid),
-                &[],
-            )
-            .unwrap();
-        assert_eq!(dispute.lead.as_str(), "street.hubin");
-        let excluded = d
-            .route(
-                &Category::parse("noise").unwrap(),
-                Some(&grid),
-                &[DepartmentId::parse("dept.urban").unwrap()],
-            )
-            .unwrap();
-        assert_eq!(excluded.lead.as_str(), "street.hubin");
-        assert!(d.principal("demo-operator").is_some());
-    }
-
-    #[test]
-    fn every_problem_is_named_with_file_and_entry() {
-        let dir = std::env::temp_dir().join(format!("cg-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let demo_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
-        for f in ["departments.toml", "principals.toml"] {
-            std::fs::copy(demo_dir.join(f), dir.join(f)).unwrap();
-        }
-        std::fs::write(
-            dir.join("grids.toml"),
-            "[[grid]]\ncode = \"NH.XX.YY\"\nname = \"x\"\nlevel = \"grid\"\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("rules.toml"),
-            "[[rule]]\ncategory = \"noise\"\nname = \"n\"\nlead = \"dept.nowhere\"\nsign_hours = 1\nhandle_hours = 2\n",
-        )
-        .unwrap();
-        let err = District::load(&dir).unwrap_err().to_string();
-        assert!(
-            err.contains("grids.toml: grid NH.XX.YY: its parent NH.XX is not defined"),
-            "{err}"
-        );
-        assert!(
-            err.contains("rules.toml: rule noise: unknown department dept.nowhere"),
-            "{err}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

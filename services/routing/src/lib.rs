@@ -71,22 +71,28 @@ impl Routing {
                 stored.seq
             )));
         };
-        let route = match self
-            .district
-            .route(&filed.category, filed.location.grid.as_ref(), &[])
-        {
+        let route = match self.district.route_for(
+            &filed.category,
+            filed.location.grid.as_ref(),
+            filed.urgency,
+            &[],
+        ) {
             Ok(r) => r,
             Err(why) => {
                 tracing::warn!(case = %e.case_id, %why, "no rule: the case waits for a dispatcher");
                 return Ok(Reaction::Unroutable(why.to_string()));
             }
         };
-        // Deadlines run from the filing, so a redelivery computes the same ones.
+        // Deadlines run in working time from the filing, so a redelivery computes the
+        // same ones.
+        let due = self
+            .district
+            .deadlines(&route, filed.urgency, e.occurred_at);
         let command = Command::Dispatch(Dispatch {
             lead: route.lead,
             assisting: route.assisting,
-            sign_due: e.occurred_at + time::Duration::hours(route.sign_hours.into()),
-            handle_due: e.occurred_at + time::Duration::hours(route.handle_hours.into()),
+            sign_due: due.sign_due,
+            handle_due: due.handle_due,
             rule: route.rule,
         });
         let meta = CommandMeta {
