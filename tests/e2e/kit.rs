@@ -60,6 +60,11 @@ impl System {
                 .args(["serve", service])
                 .env("CASEGRID__NATS__URL", nats.url())
                 .env("CASEGRID__DATABASE__URL", &live_db)
+                .env(
+                    "CASEGRID__ROUTING__DATABASE_URL",
+                    format!("sqlite://{}/routing.db?mode=rwc", nats.dir().display()),
+                )
+                .env("CASEGRID__ROUTING__TICK_MS", "200")
                 .env("CASEGRID__HTTP__ADDR", format!("127.0.0.1:{port}"))
                 .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
                 .stdin(Stdio::null())

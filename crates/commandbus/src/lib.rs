@@ -6,7 +6,7 @@
 //! - [`problem_of`]: how execution errors read to a person.
 //! - [`answer`]: the JSON bytes of an `Answer`.
 
-use casegrid_contracts::actions::{self, Owner};
+use casegrid_contracts::actions::{self, Owner, Parsed};
 use casegrid_contracts::{ActRequest, Answer, CommandReply, Problem};
 use casegrid_domain::Command;
 use casegrid_eventlog::{CaseStore, CommandMeta, ExecuteError, LogError, Outcome};
@@ -59,14 +59,31 @@ pub fn parse_request<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T
         .map_err(|e| Problem::bad_request(format!("malformed request: {e}")))
 }
 
-/// Parses an action request for a service owning `owner`'s actions.
-pub fn prepare(owner: Owner, payload: &[u8]) -> Result<(ActRequest, Command), Problem> {
+/// Parses an action request for a service owning `owner`'s actions; the command may
+/// still need values the service computes ([`Parsed::Incomplete`]).
+pub fn prepare(owner: Owner, payload: &[u8]) -> Result<(ActRequest, Parsed), Problem> {
     let request: ActRequest = parse_request(payload)?;
     if actions::owner(&request.action) != Some(owner) {
         return Err(actions::unknown_action(&request.action));
     }
-    let command = actions::parse(&request.action, &request.body)?;
-    Ok((request, command))
+    let parsed = actions::parse(&request.action, &request.body)?;
+    Ok((request, parsed))
+}
+
+/// A parsed action that must be a complete command (the service has nothing to add).
+pub fn complete(action: &str, parsed: Parsed) -> Result<Command, Problem> {
+    match parsed {
+        Parsed::Command(command) => Ok(command),
+        Parsed::Incomplete(_) => {
+            tracing::error!(
+                action,
+                "an action needing service-computed values reached the wrong service"
+            );
+            Err(Problem::internal(format!(
+                "action {action} cannot be completed here"
+            )))
+        }
+    }
 }
 
 /// Checks `If-Match`, then executes the command in the store.
@@ -108,7 +125,8 @@ pub async fn act(
     owner: Owner,
     payload: &[u8],
 ) -> Result<CommandReply, Problem> {
-    let (request, command) = prepare(owner, payload)?;
+    let (request, parsed) = prepare(owner, payload)?;
+    let command = complete(&request.action, parsed)?;
     let outcome = execute(store, clock, request, &command).await?;
     Ok(reply_of(&outcome))
 }

@@ -74,6 +74,29 @@ impl Calendar {
         }
     }
 
+    /// The latest instant from which `duration` of working time remains until `end`
+    /// (the inverse of [`Self::add_working`], to the minute).
+    pub fn sub_working(&self, end: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+        if duration <= Duration::ZERO {
+            return end;
+        }
+        // Search back far enough, then narrow down: working_between is monotonic.
+        let mut lo = end - Duration::days(7);
+        while self.working_between(lo, end) < duration {
+            lo -= Duration::days(7);
+        }
+        let mut hi = end;
+        while hi - lo > Duration::MINUTE {
+            let mid = lo + (hi - lo) / 2;
+            if self.working_between(mid, end) >= duration {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
     /// The working time between `a` and `b` (zero when `b` is not after `a`): what is
     /// used of a deadline when a case is suspended at `b` after it started at `a`.
     pub fn working_between(&self, a: OffsetDateTime, b: OffsetDateTime) -> Duration {

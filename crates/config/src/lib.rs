@@ -201,6 +201,7 @@ pub struct District {
     pub calendar: Calendar,
     /// The escalation ladder, first level first.
     pub escalation: Vec<EscalationLevel>,
+    pub policy: Policy,
     version: String,
 }
 
@@ -217,7 +218,58 @@ struct GridsFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RulesFile {
+    #[serde(default)]
+    policy: PolicyEntry,
     rule: Vec<rule::RuleEntry>,
+}
+
+/// `[policy]` of rules.toml: the time limits of 12345 practice.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyEntry {
+    #[serde(default = "default_return_within")]
+    return_within: String,
+    #[serde(default = "default_extension_cutoff")]
+    extension_cutoff: String,
+    #[serde(default = "default_days_30")]
+    mediation_days: u32,
+    #[serde(default = "default_days_30")]
+    court_confirmation_days: u32,
+}
+
+fn default_return_within() -> String {
+    "1d".into()
+}
+fn default_extension_cutoff() -> String {
+    "1d".into()
+}
+fn default_days_30() -> u32 {
+    30
+}
+
+impl Default for PolicyEntry {
+    fn default() -> Self {
+        Self {
+            return_within: default_return_within(),
+            extension_cutoff: default_extension_cutoff(),
+            mediation_days: 30,
+            court_confirmation_days: 30,
+        }
+    }
+}
+
+/// The time limits of 12345 practice (DESIGN.md, "Case lifecycle"), from the
+/// `[policy]` table of rules.toml. Working-time spans count working days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// A return (退单) comes within this working time of the dispatch.
+    pub return_within: Span,
+    /// An extension is asked at least this working time before the handling deadline.
+    pub extension_cutoff: Span,
+    /// A mediation ends within this many calendar days unless both parties extend it.
+    pub mediation_days: u32,
+    /// 司法确认 is applied for jointly within this many calendar days of the agreement.
+    pub court_confirmation_days: u32,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -343,7 +395,21 @@ impl District {
         let mut rules: BTreeMap<Category, Vec<Rule>> = BTreeMap::new();
         let mut ids = Vec::new();
         let entries: Option<RulesFile> = parse(rules_text.as_deref(), &mut problems);
-        for r in entries.map(|f| f.rule).unwrap_or_default() {
+        let (policy_entry, rule_entries) = entries.map(|f| (f.policy, f.rule)).unwrap_or_default();
+        let mut span = |field: &str, text: &str| match Span::parse(text) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.add(format!("policy.{field}"), e);
+                Span::default()
+            }
+        };
+        let policy = Policy {
+            return_within: span("return_within", &policy_entry.return_within),
+            extension_cutoff: span("extension_cutoff", &policy_entry.extension_cutoff),
+            mediation_days: policy_entry.mediation_days,
+            court_confirmation_days: policy_entry.court_confirmation_days,
+        };
+        for r in rule_entries {
             if ids.contains(&r.id) {
                 problems.add(format!("rule {}", r.id), "defined twice");
             }
@@ -416,6 +482,7 @@ impl District {
                 principals,
                 calendar,
                 escalation,
+                policy,
                 version: format!("{version:016x}"),
             }),
             _ => Err(ConfigError(list)),
@@ -426,6 +493,33 @@ impl District {
     /// order, as 16 hex digits. Events record it to say which configuration decided.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// A span of working time as a duration (a day = one day's working hours).
+    pub fn working(&self, span: Span) -> Duration {
+        span.with_day(self.calendar.working_day())
+    }
+
+    /// Until when the lead may return a case dispatched at `dispatched_at`.
+    pub fn return_due(&self, dispatched_at: OffsetDateTime) -> OffsetDateTime {
+        self.calendar
+            .add_working(dispatched_at, self.working(self.policy.return_within))
+    }
+
+    /// The last moment to ask for an extension of a handling deadline.
+    pub fn extension_request_by(&self, handle_due: OffsetDateTime) -> OffsetDateTime {
+        self.calendar
+            .sub_working(handle_due, self.working(self.policy.extension_cutoff))
+    }
+
+    /// When a mediation opened at `from` must end.
+    pub fn mediation_due(&self, from: OffsetDateTime) -> OffsetDateTime {
+        from + Duration::days(self.policy.mediation_days.into())
+    }
+
+    /// Until when 司法确认 may be applied for after an agreement at `from`.
+    pub fn court_confirmation_due(&self, from: OffsetDateTime) -> OffsetDateTime {
+        from + Duration::days(self.policy.court_confirmation_days.into())
     }
 
     pub fn has_category(&self, category: &str) -> bool {

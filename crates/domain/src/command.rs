@@ -1,36 +1,94 @@
 //! Commands: what an actor asks of a case. Each decides into exactly one event
 //! or a typed rejection ([`crate::Case::decide`]).
+//!
+//! Numbers that live in configuration (return window, extension cutoff, report-in
+//! deadline, mediation length, court-confirmation window) never appear here as
+//! constants: the service computes the instants from configuration and the working
+//! calendar and puts them into the command (`return_due`, `request_by`, `report_due`,
+//! `mediation_due`, `court_confirmation_due`), or an earlier event carries them.
+//! Commands that hold only what an actor typed derive `Deserialize` and are API bodies.
 
-use crate::event::{CaseKind, Channel, Location, ReplyResult, Satisfaction, Urgency};
-use crate::ids::{Category, DepartmentId};
+use crate::event::{
+    CaseKind, Channel, Deadline, DeclineReason, EscalationLevel, Location, Party, ReferralTarget,
+    ReplyResult, Satisfaction, Urgency,
+};
+use crate::ids::{CaseId, Category, DepartmentId};
 use crate::personal::Reporter;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+// The filing is the one big variant and comes once per case; boxing it would only
+// complicate every constructor and match in the services.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     FileCase(FileCase),
+    ReplyAtIntake(ReplyAtIntake),
+    Decline(Decline),
     Dispatch(Dispatch),
     Sign,
+    Return(Return),
+    RequestExtension(RequestExtension),
+    DecideExtension(DecideExtension),
+    RecordProgress(RecordProgress),
+    Suspend(Suspend),
+    Resume(Resume),
     Reply(Reply),
+    BlowWhistle(BlowWhistle),
+    ReportIn,
+    RateReportIn(RateReportIn),
+    MarkDeadlineMissed(MarkDeadlineMissed),
+    Escalate(Escalate),
+    Supervise(Supervise),
     RecordCallback(RecordCallback),
+    Reopen(Reason),
     Close(Close),
+    OpenMediation(OpenMediation),
+    RecordMediationSession(RecordMediationSession),
+    RecordAgreement(RecordAgreement),
+    RecordMediationFailure(Reason),
+    Refer(Refer),
+    Merge(Merge),
     Annotate(Annotate),
+    Withdraw(Reason),
     RevealPersonalData(Reason),
     ErasePersonalData(Reason),
 }
 
 impl Command {
-    /// The action name used in the API (`/actions/{action}`) and in rejections.
+    /// The verb in rejections ("… cannot {action} case …"); for most commands
+    /// also the API action name (`/actions/{action}`).
     pub fn action(&self) -> &'static str {
         match self {
             Self::FileCase(_) => "file",
+            Self::ReplyAtIntake(_) => "reply at intake to",
+            Self::Decline(_) => "decline",
             Self::Dispatch(_) => "dispatch",
             Self::Sign => "sign",
+            Self::Return(_) => "return",
+            Self::RequestExtension(_) => "request an extension of",
+            Self::DecideExtension(_) => "decide an extension of",
+            Self::RecordProgress(_) => "record progress on",
+            Self::Suspend(_) => "suspend",
+            Self::Resume(_) => "resume",
             Self::Reply(_) => "reply",
+            Self::BlowWhistle(_) => "blow the whistle on",
+            Self::ReportIn => "report in on",
+            Self::RateReportIn(_) => "rate report-ins on",
+            Self::MarkDeadlineMissed(_) => "mark a missed deadline on",
+            Self::Escalate(_) => "escalate",
+            Self::Supervise(_) => "supervise",
             Self::RecordCallback(_) => "callback",
+            Self::Reopen(_) => "reopen",
             Self::Close(_) => "close",
+            Self::OpenMediation(_) => "open mediation on",
+            Self::RecordMediationSession(_) => "record a mediation session on",
+            Self::RecordAgreement(_) => "record an agreement on",
+            Self::RecordMediationFailure(_) => "record a mediation failure on",
+            Self::Refer(_) => "refer",
+            Self::Merge(_) => "merge",
             Self::Annotate(_) => "annotate",
+            Self::Withdraw(_) => "withdraw",
             Self::RevealPersonalData(_) => "reveal personal data of",
             Self::ErasePersonalData(_) => "erase personal data of",
         }
@@ -51,6 +109,23 @@ pub struct FileCase {
     pub source: serde_json::Map<String, serde_json::Value>,
 }
 
+/// 直接答复.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyAtIntake {
+    pub text: String,
+}
+
+/// 不予受理: `text` is required when `reason` is `other`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decline {
+    pub reason: DeclineReason,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// 派单 (also re-dispatch after a return or a reopen). Deadlines come from routing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dispatch {
     pub lead: DepartmentId,
@@ -58,13 +133,119 @@ pub struct Dispatch {
     pub sign_due: OffsetDateTime,
     pub handle_due: OffsetDateTime,
     pub rule: String,
+    /// End of the return window; `None` leaves returns open until the reply.
+    pub return_due: Option<OffsetDateTime>,
 }
 
+/// 退单: only the lead, within the return window, naming who should own the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Return {
+    pub reason: String,
+    pub suggested_owner: DepartmentId,
+}
+
+/// 延期申请. `request_by` is the latest instant a request is accepted: the current
+/// handling deadline less the configured cutoff in working time (service-computed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestExtension {
+    pub reason: String,
+    pub handle_due: OffsetDateTime,
+    pub request_by: OffsetDateTime,
+}
+
+/// 延期审批: `handle_due` may grant another date than the one asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideExtension {
+    pub granted: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub handle_due: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// 办理进展.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordProgress {
+    pub text: String,
+}
+
+/// 中止, asked by the lead department with a supervisor's approval: `approved_by`
+/// names the approving supervisor (the service checks that principal exists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suspend {
+    pub reason: String,
+    pub approved_by: String,
+}
+
+/// 恢复: `handle_due` is the remaining working time at suspension counted from now,
+/// computed by routing; it may not be earlier than the deadline before suspension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub handle_due: OffsetDateTime,
+}
+
+/// 办结答复. `summary_for_citizen` defaults to `text`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub result: ReplyResult,
     pub text: String,
+    #[serde(default)]
+    pub summary_for_citizen: Option<String>,
+}
+
+/// 吹哨. `report_due` comes from configuration (minutes to hours after now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlowWhistle {
+    pub departments: Vec<DepartmentId>,
+    pub report_due: OffsetDateTime,
+    pub reason: String,
+}
+
+/// 评价 of report-ins, one rating per summoned department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateReportIn {
+    pub ratings: Vec<Rating>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rating {
+    pub department: DepartmentId,
+    /// 1 to 5.
+    pub score: u8,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// 超期, from routing's timers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkDeadlineMissed {
+    pub deadline: Deadline,
+    pub department: DepartmentId,
+}
+
+/// 升级.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalate {
+    pub level: EscalationLevel,
+    pub reason: String,
+}
+
+/// 督办.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supervise {
+    pub text: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub respond_by: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +264,41 @@ pub struct Close {
     pub reason: Option<String>,
 }
 
+/// 调解: parties' personal fields already sealed; `mediation_due` from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenMediation {
+    pub parties: Vec<Party>,
+    pub mediation_due: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordMediationSession {
+    pub summary: String,
+}
+
+/// 调解协议. `court_confirmation_due` is the agreement time plus the configured
+/// court-confirmation window (service-computed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAgreement {
+    pub terms: String,
+    pub court_confirmation: bool,
+    pub court_confirmation_due: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refer {
+    pub to: ReferralTarget,
+    pub institution: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    pub into: CaseId,
+}
+
 /// 备注: a note on the case; any staff member, in any state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,7 +306,7 @@ pub struct Annotate {
     pub text: String,
 }
 
-/// A command whose only content is why it is done (reveal, erase, …).
+/// A command whose only content is why it is done (reopen, withdraw, reveal, erase, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {

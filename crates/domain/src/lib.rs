@@ -15,8 +15,12 @@ pub mod event;
 pub mod ids;
 pub mod personal;
 
+/// The `time` crate the domain's instants come from, so that callers (API bodies
+/// parsing deadlines) use the very same version and serde helpers.
+pub use time;
+
 pub use actor::{Actor, ActorKind};
-pub use case::{Case, Rejection, RejectionKind, Status};
+pub use case::{Case, Mediation, Rejection, RejectionKind, Status, Summons};
 pub use command::Command;
-pub use event::Event;
+pub use event::{schema_of, Event};
 pub use ids::{CaseId, Category, DepartmentId, GridCode, ParseError, PhoneNumber};

@@ -5,7 +5,6 @@
 use crate::envelope::{Envelope, StoredEvent, GENESIS_HASH};
 use crate::error::LogError;
 use crate::log::EventLog;
-use casegrid_domain::event::SCHEMA;
 use casegrid_domain::{Actor, Case, CaseId, Command, Event, Rejection};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -258,7 +257,7 @@ impl CaseStore {
                 snapshot.case.version + 1,
                 &snapshot.last_hash,
                 event.event_type(),
-                SCHEMA,
+                event.schema(),
                 event.data(),
                 actor.clone(),
                 meta.command_id.clone(),

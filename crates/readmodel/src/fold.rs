@@ -9,8 +9,11 @@ use casegrid_domain::event::CaseDispatched;
 use casegrid_domain::personal::ERASED;
 use casegrid_domain::{Case, DepartmentId, Event, Status};
 use casegrid_eventlog::StoredEvent;
-use sqlx::{Row, Sqlite, Transaction};
-use time::OffsetDateTime;
+use sqlx::{Any, Row, Transaction};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+type Tx<'c> = Transaction<'c, Any>;
 
 impl ReadModel {
     /// Applies a batch of events in stream order, in one transaction with the
@@ -18,10 +21,12 @@ impl ReadModel {
     /// skipped, so a redelivered batch changes nothing. Returns the checkpoint after
     /// the batch. Events this version cannot read still get a timeline row.
     pub async fn apply(&self, events: &[StoredEvent]) -> Result<u64> {
-        // IMMEDIATE takes the write lock first: a read-then-write transaction can then
-        // never fail half-way because another writer committed in between.
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let before: i64 = sqlx::query_scalar("SELECT seq FROM checkpoint WHERE id = 1")
+        // The write lock comes first (SQLite: BEGIN IMMEDIATE; PostgreSQL: the
+        // checkpoint row FOR UPDATE): a second writer waits here, then reads the
+        // checkpoint the first committed and skips what it applied.
+        let backend = self.backend();
+        let mut tx = backend.begin_write(self.pool()).await?;
+        let before: i64 = sqlx::query_scalar(backend.lock_checkpoint())
             .fetch_one(&mut *tx)
             .await?;
         let mut checkpoint = before as u64;
@@ -33,7 +38,7 @@ impl ReadModel {
             checkpoint = stored.seq;
         }
         if checkpoint != before as u64 {
-            sqlx::query("UPDATE checkpoint SET seq = ? WHERE id = 1")
+            sqlx::query("UPDATE checkpoint SET seq = $1 WHERE id = 1")
                 .bind(checkpoint as i64)
                 .execute(&mut *tx)
                 .await?;
@@ -42,7 +47,7 @@ impl ReadModel {
         Ok(checkpoint)
     }
 
-    async fn fold(&self, tx: &mut Transaction<'_, Sqlite>, stored: &StoredEvent) -> Result<()> {
+    async fn fold(&self, tx: &mut Tx<'_>, stored: &StoredEvent) -> Result<()> {
         let e = &stored.envelope;
         let case_id = e.case_id.to_string();
         let occurred_at = rfc3339(e.occurred_at);
@@ -57,10 +62,15 @@ impl ReadModel {
             .as_ref()
             .map_or_else(|| summary::unreadable(&e.event_type, e.schema), summary::of);
         sqlx::query(
-            "INSERT OR REPLACE INTO timeline
+            "INSERT INTO timeline
              (case_id, version, seq, type, occurred_at, actor_kind, actor_id, summary, data,
               prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (case_id, version) DO UPDATE SET
+              seq = excluded.seq, type = excluded.type, occurred_at = excluded.occurred_at,
+              actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
+              summary = excluded.summary, data = excluded.data,
+              prev_hash = excluded.prev_hash, hash = excluded.hash",
         )
         .bind(&case_id)
         .bind(e.version as i64)
@@ -76,12 +86,16 @@ impl ReadModel {
         .execute(&mut **tx)
         .await?;
 
-        let existing = sqlx::query("SELECT * FROM cases WHERE id = ?")
+        let existing = sqlx::query("SELECT * FROM cases WHERE id = $1")
             .bind(&case_id)
             .fetch_optional(&mut **tx)
             .await?
-            .map(|row| case_from_row(&row))
+            .map(|row| -> Result<(CaseView, i64)> {
+                Ok((case_from_row(&row)?, row.try_get("filed_seq")?))
+            })
             .transpose()?;
+        let filed_seq = existing.as_ref().map_or(stored.seq as i64, |(_, seq)| *seq);
+        let existing = existing.map(|(view, _)| view);
         let view = match (&event, existing) {
             (Some(Event::CaseFiled(f)), _) => {
                 let reporter = f.reporter.as_ref();
@@ -136,16 +150,20 @@ impl ReadModel {
         if let Some(Event::PersonalDataErased(_)) = &event {
             erase_masked_in_timeline(tx, &case_id).await?;
         }
-        upsert_case(tx, &view).await?;
-        update_inbox(tx, &view, event.as_ref()).await
+        upsert_case(tx, &view, filed_seq, self.numbering.offset).await?;
+        update_inbox(tx, &view, event.as_ref()).await?;
+        if let Some(event) = &event {
+            update_figures(tx, &view, event, e.occurred_at, self.numbering.offset).await?;
+        }
+        Ok(())
     }
 }
 
 /// Once a case's key is erased, even the masked forms of its personal fields go
 /// from the timeline, as they go from the summary.
-async fn erase_masked_in_timeline(tx: &mut Transaction<'_, Sqlite>, case_id: &str) -> Result<()> {
+async fn erase_masked_in_timeline(tx: &mut Tx<'_>, case_id: &str) -> Result<()> {
     let rows =
-        sqlx::query("SELECT version, data FROM timeline WHERE case_id = ? AND type = 'CaseFiled'")
+        sqlx::query("SELECT version, data FROM timeline WHERE case_id = $1 AND type = 'CaseFiled'")
             .bind(case_id)
             .fetch_all(&mut **tx)
             .await?;
@@ -161,7 +179,7 @@ async fn erase_masked_in_timeline(tx: &mut Transaction<'_, Sqlite>, case_id: &st
                 }
             }
         }
-        sqlx::query("UPDATE timeline SET data = ? WHERE case_id = ? AND version = ?")
+        sqlx::query("UPDATE timeline SET data = $1 WHERE case_id = $2 AND version = $3")
             .bind(data.to_string())
             .bind(case_id)
             .bind(version)
@@ -199,8 +217,25 @@ fn fold_into(view: &mut CaseView, event: &Event) {
                 view.signed.push(department);
             }
         }
+        Event::DispatchReturned(_) => {
+            // The dispatch is void; the case waits for a new one.
+            view.lead = None;
+            view.assisting.clear();
+            view.signed.clear();
+            view.sign_due = None;
+            view.handle_due = None;
+        }
+        Event::ExtensionDecided(x) => {
+            if let (true, Some(due)) = (x.granted, x.handle_due) {
+                view.handle_due = Some(rfc3339(due));
+            }
+        }
+        Event::CaseResumed(r) => view.handle_due = Some(rfc3339(r.handle_due)),
         Event::CaseReplied(r) => view.reply_result = Some(enum_str(&r.result)),
         Event::CallbackRecorded(c) => view.satisfaction = Some(enum_str(&c.satisfaction)),
+        // Facts the summary does not show (yet): the timeline keeps them. A new event
+        // that changes a column gets its own arm above.
+        _ => {}
     }
 }
 
@@ -220,18 +255,51 @@ fn next_status(view: &CaseView, event: &Event) -> Status {
             sign_due: OffsetDateTime::UNIX_EPOCH,
             handle_due: OffsetDateTime::UNIX_EPOCH,
             rule: String::new(),
+            return_due: None,
         });
     case.apply(event);
     case.status
 }
 
-async fn upsert_case(tx: &mut Transaction<'_, Sqlite>, v: &CaseView) -> Result<()> {
+/// Writes the summary, with the columns queries filter and sort on: the filing's
+/// stream sequence (list order, cursors), the street (the grid's first two levels),
+/// instants in milliseconds (RFC 3339 strings with and without fractions do not sort
+/// as text) and the filing's local day.
+async fn upsert_case(
+    tx: &mut Tx<'_>,
+    v: &CaseView,
+    filed_seq: i64,
+    offset: UtcOffset,
+) -> Result<()> {
+    let filed = parse_instant(&v.filed_at)?;
+    let handle_due_ms = v
+        .handle_due
+        .as_deref()
+        .map(parse_instant)
+        .transpose()?
+        .map(millis);
     sqlx::query(
-        "INSERT OR REPLACE INTO cases
+        "INSERT INTO cases
          (id, number, status, version, channel, kind, category, urgency, title, description,
           address, grid, reporter_name, reporter_phone, lead, assisting, signed, sign_due,
-          handle_due, rule, reply_result, satisfaction, filed_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          handle_due, rule, reply_result, satisfaction, filed_at, updated_at,
+          filed_seq, street, filed_ms, filed_day, handle_due_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                 $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
+         ON CONFLICT (id) DO UPDATE SET
+          number = excluded.number, status = excluded.status, version = excluded.version,
+          channel = excluded.channel, kind = excluded.kind, category = excluded.category,
+          urgency = excluded.urgency, title = excluded.title,
+          description = excluded.description, address = excluded.address,
+          grid = excluded.grid, reporter_name = excluded.reporter_name,
+          reporter_phone = excluded.reporter_phone, lead = excluded.lead,
+          assisting = excluded.assisting, signed = excluded.signed,
+          sign_due = excluded.sign_due, handle_due = excluded.handle_due,
+          rule = excluded.rule, reply_result = excluded.reply_result,
+          satisfaction = excluded.satisfaction, filed_at = excluded.filed_at,
+          updated_at = excluded.updated_at, filed_seq = excluded.filed_seq,
+          street = excluded.street, filed_ms = excluded.filed_ms,
+          filed_day = excluded.filed_day, handle_due_ms = excluded.handle_due_ms",
     )
     .bind(v.id.to_string())
     .bind(&v.number)
@@ -257,25 +325,119 @@ async fn upsert_case(tx: &mut Transaction<'_, Sqlite>, v: &CaseView) -> Result<(
     .bind(&v.satisfaction)
     .bind(&v.filed_at)
     .bind(&v.updated_at)
+    .bind(filed_seq)
+    .bind(v.grid.as_deref().and_then(street_of))
+    .bind(millis(filed))
+    .bind(local_day(filed, offset))
+    .bind(handle_due_ms)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
+/// The rows behind the figures: a work order per department of each dispatch (signed
+/// on time or not: 响应率) and each callback (解决率, 满意率). 办结率 reads `cases`.
+/// New event types that count for a figure get an arm here.
+async fn update_figures(
+    tx: &mut Tx<'_>,
+    view: &CaseView,
+    event: &Event,
+    at: OffsetDateTime,
+    offset: UtcOffset,
+) -> Result<()> {
+    let case_id = view.id.to_string();
+    match event {
+        Event::CaseDispatched(d) => {
+            let orders = std::iter::once((&d.lead, "lead"))
+                .chain(d.assisting.iter().map(|a| (a, "assisting")));
+            for (department, role) in orders {
+                sqlx::query(
+                    "INSERT INTO dispatches
+                     (case_id, version, department, role, dispatched_ms, day, sign_due)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (case_id, version, department) DO NOTHING",
+                )
+                .bind(&case_id)
+                .bind(view.version as i64)
+                .bind(department.as_str())
+                .bind(role)
+                .bind(millis(at))
+                .bind(local_day(at, offset))
+                .bind(rfc3339(d.sign_due))
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        // A summoned department's signature answers a whistle, not a dispatch.
+        Event::DispatchSigned(s) if !s.whistle => {
+            // The latest work order of this department on this case, signed once.
+            sqlx::query(
+                "UPDATE dispatches SET signed_at = $1, on_time = $2
+                 WHERE case_id = $3 AND department = $4 AND signed_at IS NULL
+                   AND version = (SELECT MAX(version) FROM dispatches
+                                  WHERE case_id = $3 AND department = $4)",
+            )
+            .bind(rfc3339(at))
+            .bind(i64::from(s.on_time))
+            .bind(&case_id)
+            .bind(s.department.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Event::CallbackRecorded(c) => {
+            sqlx::query(
+                "INSERT INTO callbacks
+                 (case_id, version, department, satisfaction, resolved, at_ms, day)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (case_id, version) DO NOTHING",
+            )
+            .bind(&case_id)
+            .bind(view.version as i64)
+            .bind(&view.lead)
+            .bind(enum_str(&c.satisfaction))
+            .bind(i64::from(c.resolved))
+            .bind(millis(at))
+            .bind(local_day(at, offset))
+            .execute(&mut **tx)
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `NH.HB` of `NH.HB.BJ.03`: district and street/township.
+pub(crate) fn street_of(grid: &str) -> Option<String> {
+    let mut levels = grid.split('.');
+    let (district, street) = (levels.next()?, levels.next()?);
+    Some(format!("{district}.{street}"))
+}
+
+pub(crate) fn parse_instant(s: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| crate::ReadModelError::Corrupt(format!("instant {s:?}: {e}")))
+}
+
+pub(crate) fn millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// `2026-11-23`: the local date (the district's offset) that periods group by.
+fn local_day(t: OffsetDateTime, offset: UtcOffset) -> String {
+    let d = t.to_offset(offset).date();
+    format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
+}
+
 /// A dispatch (re)fills the inbox of each department; signing marks it; the case
 /// leaves every inbox once it is replied or closed (or in any state but handling).
-async fn update_inbox(
-    tx: &mut Transaction<'_, Sqlite>,
-    view: &CaseView,
-    event: Option<&Event>,
-) -> Result<()> {
+async fn update_inbox(tx: &mut Tx<'_>, view: &CaseView, event: Option<&Event>) -> Result<()> {
     let case_id = view.id.to_string();
     let handling = matches!(
         view.status,
         Status::Dispatched | Status::InProgress | Status::Suspended
     );
     if !handling || matches!(event, Some(Event::CaseDispatched(_))) {
-        sqlx::query("DELETE FROM inbox WHERE case_id = ?")
+        sqlx::query("DELETE FROM inbox WHERE case_id = $1")
             .bind(&case_id)
             .execute(&mut **tx)
             .await?;
@@ -289,8 +451,10 @@ async fn update_inbox(
                 .chain(d.assisting.iter().map(|a| (a, "assisting")));
             for (department, role) in roles {
                 sqlx::query(
-                    "INSERT OR REPLACE INTO inbox (department, case_id, role, signed)
-                     VALUES (?, ?, ?, 0)",
+                    "INSERT INTO inbox (department, case_id, role, signed)
+                     VALUES ($1, $2, $3, 0)
+                     ON CONFLICT (department, case_id) DO UPDATE SET
+                      role = excluded.role, signed = excluded.signed",
                 )
                 .bind(department.as_str())
                 .bind(&case_id)
@@ -300,7 +464,7 @@ async fn update_inbox(
             }
         }
         Some(Event::DispatchSigned(s)) => {
-            sqlx::query("UPDATE inbox SET signed = 1 WHERE department = ? AND case_id = ?")
+            sqlx::query("UPDATE inbox SET signed = 1 WHERE department = $1 AND case_id = $2")
                 .bind(s.department.as_str())
                 .bind(&case_id)
                 .execute(&mut **tx)

@@ -1,14 +1,51 @@
-//! casegrid-readmodel: the projection's read models in SQL (SQLite), folded from
-//! the event log, without any NATS of its own.
+//! casegrid-readmodel: the projection's read models in SQL, folded from the event log,
+//! without any NATS of its own.
 //!
 //! - [`ReadModel`]: the database — [`ReadModel::apply`] folds a batch of stored
 //!   events in one transaction together with the checkpoint (last applied stream
 //!   sequence), so redelivery changes nothing; queries answer the contract views
-//!   ([`ReadModel::case`], [`ReadModel::timeline`], [`ReadModel::inbox`]).
+//!   ([`ReadModel::case`], [`ReadModel::timeline`], [`ReadModel::inbox`]) and the
+//!   [`query`] types ([`ReadModel::list`], [`ReadModel::overdue`], [`ReadModel::stats`]).
 //! - [`rebuild`]: replays the log from sequence 1 into a fresh read model.
 //! - [`ReadModel::diff`]: compares two read models row by row (rebuild must equal live).
 //! - [`summary`]: the one-line, bilingual summary of each event for supervisors.
 //! - [`ReadModelError`]: what went wrong, and how a caller should react.
+//!
+//! ## Backends: one SQL through sqlx `Any`
+//! The URL chooses the database ([`Backend`]): `sqlite:…` (the embedded default) or
+//! `postgres://…` (at scale). Both run the same statements through sqlx's `Any` driver:
+//! `$1` placeholders, `INSERT … ON CONFLICT … DO UPDATE`, `BIGINT`/`TEXT` columns only,
+//! `SUBSTR`, `LOWER`, `LIKE … ESCAPE`. Two backends behind one type would have meant
+//! every query twice; the portable subset covers everything here. Only locking
+//! differs, in [`Backend`]: a write transaction is `BEGIN IMMEDIATE` on SQLite (the
+//! database's write lock) and `BEGIN` + `SELECT … FROM checkpoint … FOR UPDATE` on
+//! PostgreSQL. Instants that queries compare are stored as Unix milliseconds beside
+//! their RFC 3339 text, and lists are ordered by the filing's stream sequence, so
+//! no comparison depends on a collation.
+//!
+//! The schema is created idempotently on connect and carries a version
+//! (`readmodel_schema`). A database with another version — or the first, SQLite-only
+//! schema — is emptied and recreated at checkpoint 0; the projection's consumer then
+//! replays the log into it (a read model is always rebuildable). On PostgreSQL an
+//! advisory lock serializes replicas migrating at once; the database must exist.
+//!
+//! ## Exactly once, and replicas
+//! The checkpoint and a batch's effects commit in one transaction, and the checkpoint
+//! is read under the write lock: events at or below it are skipped. Two writers on one
+//! database therefore never both apply an event — the second waits for the lock, then
+//! sees the first's checkpoint. With PostgreSQL any number of projection replicas
+//! share the database and the durable consumer. With SQLite, replicas on one machine
+//! may share a file (WAL, `BEGIN IMMEDIATE`, busy timeout), but a SQLite file is not a
+//! network database: run one replica per file, each with its own durable consumer
+//! (today the consumer name is fixed, so: one SQLite replica), or elect one writer with
+//! a leader lease in NATS KV and let the others answer queries only.
+//!
+//! ## Figures
+//! 响应率 counts work orders (one row per department of each dispatch, `dispatches`)
+//! signed on time by the event's `on_time`; 解决率 and 满意率 count `callbacks`, each
+//! attributed to the lead department at the time; 办结率 counts `cases` now replied or
+//! closed over cases filed. Periods are local days/months (the numbering's offset).
+//! Every rate comes with its counts ([`Rate`]), in integer per-mille.
 //!
 //! Personal data is kept masked only: every `sealed` member of an event is dropped
 //! before anything is written.
@@ -16,12 +53,19 @@
 mod error;
 mod fold;
 mod model;
+pub mod query;
 mod rebuild;
+mod schema;
 pub mod summary;
 
 pub use error::ReadModelError;
 pub use model::{names_from, ReadModel, INBOX_LIMIT, INBOX_MAX};
+pub use query::{
+    CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, Rate, StatsQuery, StatsRow,
+    StatsView,
+};
 pub use rebuild::{rebuild, REBUILD_BATCH};
+pub use schema::Backend;
 
 /// Result of read-model operations.
 pub type Result<T, E = ReadModelError> = std::result::Result<T, E>;

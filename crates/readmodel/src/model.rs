@@ -1,72 +1,14 @@
-//! [`ReadModel`]: the SQLite database, its schema, its queries and [`ReadModel::diff`].
+//! [`ReadModel`]: the database (SQLite or PostgreSQL), its case queries and [`ReadModel::diff`].
 
+use crate::schema::{self, Backend};
 use crate::{ReadModelError, Result};
 use casegrid_contracts::views::{CaseView, InboxItem, InboxView, TimelineEntry, TimelineView};
 use casegrid_domain::{Actor, ActorKind, CaseId, Status};
 use casegrid_eventlog::store::Numbering;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Column, Row};
 use std::collections::{BTreeMap, HashMap};
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// The schema; every statement is idempotent, so connecting to an existing
-/// database changes nothing.
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS checkpoint (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        seq INTEGER NOT NULL
-    )",
-    "INSERT OR IGNORE INTO checkpoint (id, seq) VALUES (1, 0)",
-    "CREATE TABLE IF NOT EXISTS cases (
-        id TEXT PRIMARY KEY,
-        number TEXT NOT NULL,
-        status TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        channel TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        category TEXT NOT NULL,
-        urgency TEXT NOT NULL,
-        title TEXT NOT NULL,
-        description TEXT NOT NULL,
-        address TEXT,
-        grid TEXT,
-        reporter_name TEXT,
-        reporter_phone TEXT,
-        lead TEXT,
-        assisting TEXT NOT NULL,
-        signed TEXT NOT NULL,
-        sign_due TEXT,
-        handle_due TEXT,
-        rule TEXT,
-        reply_result TEXT,
-        satisfaction TEXT,
-        filed_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS timeline (
-        case_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        seq INTEGER NOT NULL UNIQUE,
-        type TEXT NOT NULL,
-        occurred_at TEXT NOT NULL,
-        actor_kind TEXT NOT NULL,
-        actor_id TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        data TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        PRIMARY KEY (case_id, version)
-    )",
-    "CREATE TABLE IF NOT EXISTS inbox (
-        department TEXT NOT NULL,
-        case_id TEXT NOT NULL,
-        role TEXT NOT NULL,
-        signed INTEGER NOT NULL,
-        PRIMARY KEY (department, case_id)
-    )",
-];
 
 /// Tables compared by [`ReadModel::diff`], with the columns that key their rows.
 const TABLES: &[(&str, &[&str])] = &[
@@ -74,16 +16,19 @@ const TABLES: &[(&str, &[&str])] = &[
     ("cases", &["id"]),
     ("timeline", &["case_id", "version"]),
     ("inbox", &["department", "case_id"]),
+    ("dispatches", &["case_id", "version", "department"]),
+    ("callbacks", &["case_id", "version"]),
 ];
 
 /// Default and largest number of items of an inbox query.
 pub const INBOX_LIMIT: u32 = 100;
 pub const INBOX_MAX: u32 = 1000;
 
-/// The projection's read models over a SQLite pool; cheap to clone.
+/// The projection's read models over a SQLite or PostgreSQL pool; cheap to clone.
 #[derive(Clone)]
 pub struct ReadModel {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     pub(crate) numbering: Numbering,
     names: Arc<HashMap<String, String>>,
 }
@@ -92,7 +37,7 @@ impl std::fmt::Debug for ReadModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may carry credentials; name only the backend.
         f.debug_struct("ReadModel")
-            .field("backend", &"sqlite")
+            .field("backend", &self.backend.name())
             .finish_non_exhaustive()
     }
 }
@@ -116,31 +61,20 @@ pub fn names_from<'a>(
 }
 
 impl ReadModel {
-    /// Opens (creating when absent) the database at `url` (`sqlite://path?mode=rwc`,
-    /// `sqlite::memory:`), in WAL mode, and creates the schema idempotently.
+    /// Opens the database at `url` and creates the schema idempotently:
+    /// `sqlite://path?mode=rwc` or `sqlite:path` (created when absent, WAL mode),
+    /// `sqlite::memory:`, or `postgres://user:password@host/db` (the database must exist).
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10));
-        // Each connection to `:memory:` is a database of its own: keep exactly one, forever.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(4)
-        }
-        .connect_with(options)
-        .await?;
-        for statement in SCHEMA {
-            sqlx::query(statement).execute(&pool).await?;
-        }
+        let backend = Backend::of(url).ok_or_else(|| {
+            ReadModelError::Config(
+                "the read-model URL must start with sqlite: or postgres://".to_owned(),
+            )
+        })?;
+        let pool = schema::open(url, backend).await?;
+        schema::migrate(&pool, backend).await?;
         Ok(Self {
             pool,
+            backend,
             numbering: Numbering::default(),
             names: Arc::new(HashMap::new()),
         })
@@ -158,8 +92,13 @@ impl ReadModel {
         self
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes the pool; pending writes are already committed.
@@ -177,7 +116,7 @@ impl ReadModel {
 
     /// The summary of one case, or `None` when it was never filed.
     pub async fn case(&self, id: CaseId) -> Result<Option<CaseView>> {
-        let row = sqlx::query("SELECT * FROM cases WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM cases WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -189,7 +128,7 @@ impl ReadModel {
     pub async fn timeline(&self, id: CaseId) -> Result<Option<TimelineView>> {
         let rows = sqlx::query(
             "SELECT version, type, occurred_at, actor_kind, actor_id, summary, data, prev_hash, hash
-             FROM timeline WHERE case_id = ? ORDER BY version",
+             FROM timeline WHERE case_id = $1 ORDER BY version",
         )
         .bind(id.to_string())
         .fetch_all(&self.pool)
@@ -197,7 +136,7 @@ impl ReadModel {
         if rows.is_empty() {
             return Ok(None);
         }
-        let number: Option<String> = sqlx::query_scalar("SELECT number FROM cases WHERE id = ?")
+        let number: Option<String> = sqlx::query_scalar("SELECT number FROM cases WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -220,9 +159,10 @@ impl ReadModel {
             "SELECT c.id, c.number, c.title, c.category, c.urgency, c.status, i.role, i.signed,
                     c.sign_due, c.handle_due, c.version
              FROM inbox i JOIN cases c ON c.id = i.case_id
-             WHERE i.department = ?
-             ORDER BY c.handle_due IS NULL, c.handle_due, c.number
-             LIMIT ?",
+             WHERE i.department = $1
+             ORDER BY CASE WHEN c.handle_due_ms IS NULL THEN 1 ELSE 0 END, c.handle_due_ms,
+                      c.filed_seq
+             LIMIT $2",
         )
         .bind(department)
         .bind(i64::from(limit))
@@ -239,7 +179,7 @@ impl ReadModel {
                     urgency: r.try_get("urgency")?,
                     status: parse_status(&r.try_get::<String, _>("status")?)?,
                     role: r.try_get("role")?,
-                    signed: r.try_get("signed")?,
+                    signed: r.try_get::<i64, _>("signed")? != 0,
                     sign_due: r.try_get("sign_due")?,
                     handle_due: r.try_get("handle_due")?,
                     version: r.try_get::<i64, _>("version")? as u64,
@@ -290,35 +230,41 @@ impl ReadModel {
     }
 
     /// A table's column names and its rows keyed by their key columns, values as JSON.
-    async fn table_rows(
+    pub(crate) async fn table_rows(
         &self,
         table: &str,
         keys: &[&str],
     ) -> Result<(Vec<String>, BTreeMap<String, Vec<serde_json::Value>>)> {
-        let columns: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
-                .bind(table)
-                .fetch_all(&self.pool)
-                .await?;
-        // Names come from our own constants and the schema, never from input.
-        let sql = format!(
-            "SELECT json_array({}) AS k, json_array({}) AS r FROM {table}",
-            keys.join(", "),
-            columns.join(", ")
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        // Names come from our own constants, never from input.
+        let rows = sqlx::query(&format!("SELECT * FROM {table}"))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut columns = Vec::new();
         let mut out = BTreeMap::new();
         for row in rows {
-            let key: String = row.try_get("k")?;
-            let values: String = row.try_get("r")?;
-            let values: Vec<serde_json::Value> = serde_json::from_str(&values)
-                .map_err(|e| ReadModelError::Corrupt(format!("{table} row {key}: {e}")))?;
-            out.insert(key, values);
+            if columns.is_empty() {
+                columns = row.columns().iter().map(|c| c.name().to_owned()).collect();
+            }
+            let values = (0..columns.len())
+                .map(|i| json_value(&row, i))
+                .collect::<Result<Vec<_>>>()?;
+            let key: Vec<&serde_json::Value> = keys
+                .iter()
+                .filter_map(|k| columns.iter().position(|c| c == k))
+                .map(|i| &values[i])
+                .collect();
+            out.insert(serde_json::to_string(&key).unwrap_or_default(), values);
         }
         Ok((columns, out))
     }
 
-    fn entry_from_row(&self, r: &SqliteRow) -> Result<TimelineEntry> {
+    /// The tables and their key columns.
+    #[cfg(test)]
+    pub(crate) fn tables() -> &'static [(&'static str, &'static [&'static str])] {
+        TABLES
+    }
+
+    fn entry_from_row(&self, r: &AnyRow) -> Result<TimelineEntry> {
         let actor_id: String = r.try_get("actor_id")?;
         let kind: String = r.try_get("actor_kind")?;
         let kind: ActorKind = serde_json::from_value(serde_json::Value::String(kind.clone()))
@@ -339,6 +285,15 @@ impl ReadModel {
     }
 }
 
+/// One column of a row as JSON: integers, text or null (the schema holds nothing else).
+fn json_value(row: &AnyRow, i: usize) -> Result<serde_json::Value> {
+    if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+        return Ok(v.map_or(serde_json::Value::Null, Into::into));
+    }
+    let v: Option<String> = row.try_get(i)?;
+    Ok(v.map_or(serde_json::Value::Null, Into::into))
+}
+
 fn show(v: Option<&serde_json::Value>) -> String {
     v.map_or_else(|| "absent".to_owned(), |v| v.to_string())
 }
@@ -356,7 +311,7 @@ fn json_list(s: &str) -> Result<Vec<String>> {
     serde_json::from_str(s).map_err(|e| ReadModelError::Corrupt(format!("list {s:?}: {e}")))
 }
 
-pub(crate) fn case_from_row(r: &SqliteRow) -> Result<CaseView> {
+pub(crate) fn case_from_row(r: &AnyRow) -> Result<CaseView> {
     Ok(CaseView {
         id: parse_id(&r.try_get::<String, _>("id")?)?,
         number: r.try_get("number")?,

@@ -73,6 +73,9 @@ pub fn of(event: &Event) -> String {
         Event::PersonalDataErased(r) => {
             format!("个人信息删除 personal data erased: {}", quote(&r.reason))
         }
+        // Types without a sentence of their own yet are named; their data is in the
+        // timeline entry beside the summary.
+        other => format!("{} recorded", other.event_type()),
     }
 }
 

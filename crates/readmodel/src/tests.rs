@@ -1,9 +1,12 @@
-//! Read-model tests on in-memory SQLite, with events sealed as the log stores them.
+//! Read-model tests, with events sealed as the log stores them. Every test runs on
+//! both backends: in-memory SQLite and a fresh database on the test kit's PostgreSQL
+//! (`on_both!` at the end makes a `sqlite::…` and a `postgres::…` test of each).
 
-use crate::ReadModel;
+use crate::{GroupBy, ListQuery, OverdueQuery, Period, Rate, ReadModel, StatsQuery};
 use casegrid_domain::{Actor, ActorKind, CaseId, Status};
 use casegrid_eventlog::envelope::GENESIS_HASH;
 use casegrid_eventlog::{Envelope, StoredEvent};
+use casegrid_testkit::TestPostgres;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use time::macros::datetime;
@@ -113,14 +116,42 @@ fn lifecycle(chain: &mut Chain) -> Vec<StoredEvent> {
     ]
 }
 
-async fn memory() -> ReadModel {
-    ReadModel::connect("sqlite::memory:").await.unwrap()
+/// The backend a test runs on.
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    Sqlite,
+    Postgres,
 }
 
-#[tokio::test]
-async fn a_full_lifecycle_folds_into_case_timeline_and_inbox() {
+impl Db {
+    /// A fresh, empty read model.
+    async fn model(self) -> ReadModel {
+        let url = match self {
+            Db::Sqlite => "sqlite::memory:".to_owned(),
+            Db::Postgres => TestPostgres::shared().await.database().await,
+        };
+        ReadModel::connect(&url).await.unwrap()
+    }
+
+    /// Two read models (two pools, as two replicas have) on one fresh database.
+    async fn pair(self) -> (ReadModel, ReadModel, Option<tempfile::TempDir>) {
+        let (url, dir) = match self {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("rm.db").display());
+                (url, Some(dir))
+            }
+            Db::Postgres => (TestPostgres::shared().await.database().await, None),
+        };
+        let a = ReadModel::connect(&url).await.unwrap();
+        let b = ReadModel::connect(&url).await.unwrap();
+        (a, b, dir)
+    }
+}
+
+async fn a_full_lifecycle_folds_into_case_timeline_and_inbox(db: Db) {
     let names = HashMap::from([("dept.urban".to_owned(), "区城管执法局".to_owned())]);
-    let model = memory().await.with_names(names);
+    let model = db.model().await.with_names(names);
     let mut chain = Chain::new("k1");
     let events = lifecycle(&mut chain);
 
@@ -208,13 +239,12 @@ async fn a_full_lifecycle_folds_into_case_timeline_and_inbox() {
         .is_none());
 }
 
-#[tokio::test]
-async fn reapplying_a_batch_changes_nothing() {
-    let model = memory().await;
+async fn reapplying_a_batch_changes_nothing(db: Db) {
+    let model = db.model().await;
     let mut chain = Chain::new("k2");
     let events = lifecycle(&mut chain);
     model.apply(&events[..4]).await.unwrap();
-    let snapshot = memory().await;
+    let snapshot = db.model().await;
     snapshot.apply(&events[..4]).await.unwrap();
 
     // The same batch again, and an overlapping one: only the new events count.
@@ -228,9 +258,8 @@ async fn reapplying_a_batch_changes_nothing() {
     assert_eq!(timeline.events.len(), 6);
 }
 
-#[tokio::test]
-async fn only_masked_personal_data_is_stored() {
-    let model = memory().await;
+async fn only_masked_personal_data_is_stored(db: Db) {
+    let model = db.model().await;
     let mut chain = Chain::new("k3");
     model.apply(&lifecycle(&mut chain)).await.unwrap();
     // Every column of every table, as text.
@@ -248,34 +277,20 @@ async fn only_masked_personal_data_is_stored() {
 
 /// Every value of every table, as one string.
 async fn dump(model: &ReadModel) -> String {
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .fetch_all(model.pool())
-            .await
-            .unwrap();
     let mut out = String::new();
-    for table in tables {
-        let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
-            .bind(&table)
-            .fetch_all(model.pool())
-            .await
-            .unwrap();
-        let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT json_array({}) FROM {table}",
-            columns.join(", ")
-        ))
-        .fetch_all(model.pool())
-        .await
-        .unwrap();
-        out.push_str(&rows.join("\n"));
+    for (table, keys) in ReadModel::tables() {
+        let (_, rows) = model.table_rows(table, keys).await.unwrap();
+        for row in rows.values() {
+            out.push_str(&serde_json::to_string(row).unwrap());
+            out.push('\n');
+        }
     }
     out
 }
 
-#[tokio::test]
-async fn diff_names_the_differences() {
-    let a = memory().await;
-    let b = memory().await;
+async fn diff_names_the_differences(db: Db) {
+    let a = db.model().await;
+    let b = db.model().await;
     let mut chain = Chain::new("k4");
     let events = lifecycle(&mut chain);
     a.apply(&events).await.unwrap();
@@ -299,9 +314,8 @@ async fn diff_names_the_differences() {
     assert!(a.diff(&b).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn unknown_events_get_a_timeline_row_and_never_fail() {
-    let model = memory().await;
+async fn unknown_events_get_a_timeline_row_and_never_fail(db: Db) {
+    let model = db.model().await;
     let mut chain = Chain::new("k5");
     let filed = chain.event(1, "CaseFiled", filed(), operator());
     let future = chain.event(
@@ -322,3 +336,474 @@ async fn unknown_events_get_a_timeline_row_and_never_fail() {
     let case = model.case(chain.case_id).await.unwrap().unwrap();
     assert_eq!((case.version, case.status), (2, Status::Received));
 }
+
+/// Five cases with known outcomes, filed on 2026-11-23 (local) except C (2026-12-01):
+/// - A (NH.HB.BJ.03, noise): urban (lead) signs on time, ecology (assisting) late;
+///   replied; callback satisfied, resolved, closed.
+/// - B (NH.HB.XW.01, noise): urban signs late; replied; callback basically satisfied,
+///   not resolved (stays replied).
+/// - C (NH.XS.AA.01, road_damage): traffic signs on time; replied; callback
+///   unsatisfied, not resolved.
+/// - D (NH.XS.AA.02, noise): filed only.
+/// - E (NH.HB.BJ.05, noise): dispatched to urban (handle by 2026-11-30), never signed.
+struct Fixture {
+    events: Vec<StoredEvent>,
+    ids: HashMap<char, CaseId>,
+}
+
+fn case_data(title: &str, grid: &str, category: &str) -> Value {
+    let mut data = filed();
+    data["title"] = json!(title);
+    data["category"] = json!(category);
+    data["location"]["grid"] = json!(grid);
+    data
+}
+
+fn dispatch_to(lead: &str, assisting: &[&str]) -> Value {
+    json!({"lead": lead, "assisting": assisting,
+           "sign_due": "2026-11-23T05:30:00Z", "handle_due": "2026-11-30T09:30:00Z",
+           "rule": "rules.toml#noise"})
+}
+
+fn fixture() -> Fixture {
+    let mut events = Vec::new();
+    let mut ids = HashMap::new();
+    let mut seq = 0;
+    let mut next = || {
+        seq += 1;
+        seq
+    };
+    let sign = |d: &str, on_time: bool| json!({"department": d, "on_time": on_time});
+    let reply = |d: &str| json!({"department": d, "result": "resolved", "text": "已处理"});
+    let callback = |s: &str, resolved: bool, closed: bool| json!({"satisfaction": s, "resolved": resolved, "closed": closed});
+
+    let mut a = Chain::new("fa");
+    events.push(a.event(
+        next(),
+        "CaseFiled",
+        case_data("夜间施工噪音", "NH.HB.BJ.03", "noise"),
+        operator(),
+    ));
+    events.push(a.event(
+        next(),
+        "CaseDispatched",
+        dispatch_to("dept.urban", &["dept.ecology"]),
+        Actor::routing(),
+    ));
+    events.push(a.event(
+        next(),
+        "DispatchSigned",
+        sign("dept.urban", true),
+        dept("dept.urban"),
+    ));
+    events.push(a.event(
+        next(),
+        "DispatchSigned",
+        sign("dept.ecology", false),
+        dept("dept.ecology"),
+    ));
+    events.push(a.event(
+        next(),
+        "CaseReplied",
+        reply("dept.urban"),
+        dept("dept.urban"),
+    ));
+    events.push(a.event(
+        next(),
+        "CallbackRecorded",
+        callback("satisfied", true, true),
+        operator(),
+    ));
+    ids.insert('A', a.case_id);
+
+    let mut b = Chain::new("fb");
+    events.push(b.event(
+        next(),
+        "CaseFiled",
+        case_data("广场舞音响扰民", "NH.HB.XW.01", "noise"),
+        operator(),
+    ));
+    events.push(b.event(
+        next(),
+        "CaseDispatched",
+        dispatch_to("dept.urban", &[]),
+        Actor::routing(),
+    ));
+    events.push(b.event(
+        next(),
+        "DispatchSigned",
+        sign("dept.urban", false),
+        dept("dept.urban"),
+    ));
+    events.push(b.event(
+        next(),
+        "CaseReplied",
+        reply("dept.urban"),
+        dept("dept.urban"),
+    ));
+    events.push(b.event(
+        next(),
+        "CallbackRecorded",
+        callback("basically_satisfied", false, false),
+        operator(),
+    ));
+    ids.insert('B', b.case_id);
+
+    let mut c = Chain::new("fc");
+    c.at = datetime!(2026-12-01 02:00 UTC);
+    events.push(c.event(
+        next(),
+        "CaseFiled",
+        case_data("路面塌陷 100%危险", "NH.XS.AA.01", "road_damage"),
+        operator(),
+    ));
+    events.push(c.event(
+        next(),
+        "CaseDispatched",
+        dispatch_to("dept.traffic", &[]),
+        Actor::routing(),
+    ));
+    events.push(c.event(
+        next(),
+        "DispatchSigned",
+        sign("dept.traffic", true),
+        dept("dept.traffic"),
+    ));
+    events.push(c.event(
+        next(),
+        "CaseReplied",
+        reply("dept.traffic"),
+        dept("dept.traffic"),
+    ));
+    events.push(c.event(
+        next(),
+        "CallbackRecorded",
+        callback("unsatisfied", false, false),
+        operator(),
+    ));
+    ids.insert('C', c.case_id);
+
+    let mut d = Chain::new("fd");
+    events.push(d.event(
+        next(),
+        "CaseFiled",
+        case_data("楼上噪音", "NH.XS.AA.02", "noise"),
+        operator(),
+    ));
+    ids.insert('D', d.case_id);
+
+    let mut e = Chain::new("fe");
+    events.push(e.event(
+        next(),
+        "CaseFiled",
+        case_data("工地噪音", "NH.HB.BJ.05", "noise"),
+        operator(),
+    ));
+    events.push(e.event(
+        next(),
+        "CaseDispatched",
+        dispatch_to("dept.urban", &[]),
+        Actor::routing(),
+    ));
+    ids.insert('E', e.case_id);
+
+    Fixture { events, ids }
+}
+
+/// `(key, period)` → `[response, resolution, satisfaction, completion]` as (count, of).
+type Figures = Vec<(Option<String>, String, [(u64, u64); 4])>;
+
+async fn figures(
+    model: &ReadModel,
+    group_by: GroupBy,
+    period: Period,
+    from: Option<&str>,
+) -> Figures {
+    let view = model
+        .stats(&StatsQuery {
+            group_by,
+            period,
+            from: from.map(str::to_owned),
+            to: None,
+        })
+        .await
+        .unwrap();
+    view.rows
+        .into_iter()
+        .map(|r| {
+            let c = |r: Rate| (r.count, r.of);
+            (
+                r.key,
+                r.period,
+                [
+                    c(r.response),
+                    c(r.resolution),
+                    c(r.satisfaction),
+                    c(r.completion),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn row(
+    key: Option<&str>,
+    period: &str,
+    rates: [(u64, u64); 4],
+) -> (Option<String>, String, [(u64, u64); 4]) {
+    (key.map(str::to_owned), period.to_owned(), rates)
+}
+
+async fn figures_match_the_hand_computed_ones(db: Db) {
+    let model = db.model().await;
+    let f = fixture();
+    model.apply(&f.events).await.unwrap();
+
+    assert_eq!(
+        figures(&model, GroupBy::Department, Period::All, None).await,
+        vec![
+            row(None, "all", [(0, 0), (0, 0), (0, 0), (0, 1)]),
+            row(
+                Some("dept.ecology"),
+                "all",
+                [(0, 1), (0, 0), (0, 0), (0, 0)]
+            ),
+            row(
+                Some("dept.traffic"),
+                "all",
+                [(1, 1), (0, 1), (0, 1), (1, 1)]
+            ),
+            row(Some("dept.urban"), "all", [(1, 3), (1, 2), (2, 2), (2, 3)]),
+        ]
+    );
+    assert_eq!(
+        figures(&model, GroupBy::Street, Period::All, None).await,
+        vec![
+            row(Some("NH.HB"), "all", [(1, 4), (1, 2), (2, 2), (2, 3)]),
+            row(Some("NH.XS"), "all", [(1, 1), (0, 1), (0, 1), (1, 2)]),
+        ]
+    );
+    assert_eq!(
+        figures(&model, GroupBy::Category, Period::Month, None).await,
+        vec![
+            row(Some("noise"), "2026-11", [(1, 4), (1, 2), (2, 2), (2, 4)]),
+            row(
+                Some("road_damage"),
+                "2026-12",
+                [(1, 1), (0, 1), (0, 1), (1, 1)]
+            ),
+        ]
+    );
+    assert_eq!(
+        figures(
+            &model,
+            GroupBy::Category,
+            Period::Day,
+            Some("2026-12-01T00:00:00+08:00")
+        )
+        .await,
+        vec![row(
+            Some("road_damage"),
+            "2026-12-01",
+            [(1, 1), (0, 1), (0, 1), (1, 1)]
+        )]
+    );
+
+    // Per-mille, and the split of satisfaction.
+    let view = model
+        .stats(&StatsQuery {
+            group_by: GroupBy::Department,
+            ..StatsQuery::default()
+        })
+        .await
+        .unwrap();
+    let urban = view
+        .rows
+        .iter()
+        .find(|r| r.key.as_deref() == Some("dept.urban"))
+        .unwrap();
+    assert_eq!(urban.response.permille, Some(333));
+    assert_eq!(urban.resolution.permille, Some(500));
+    assert_eq!(urban.satisfaction.permille, Some(1000));
+    assert_eq!(urban.completion.permille, Some(667));
+    assert_eq!((urban.satisfied, urban.basically_satisfied), (1, 1));
+    assert!(model
+        .stats(&StatsQuery {
+            from: Some("yesterday".into()),
+            ..StatsQuery::default()
+        })
+        .await
+        .is_err());
+}
+
+fn ids_of(f: &Fixture, page: &crate::CasePage) -> Vec<char> {
+    page.items
+        .iter()
+        .map(|c| *f.ids.iter().find(|(_, id)| **id == c.id).unwrap().0)
+        .collect()
+}
+
+async fn lists_filter_and_paginate(db: Db) {
+    let model = db.model().await;
+    let f = fixture();
+    model.apply(&f.events).await.unwrap();
+    let now = datetime!(2026-12-15 00:00 UTC);
+    let list = |q: serde_json::Value| {
+        let model = model.clone();
+        async move {
+            let q: ListQuery = serde_json::from_value(q).unwrap();
+            model.list(&q, now).await.unwrap()
+        }
+    };
+
+    // Newest filing first, two at a time.
+    let first = list(json!({"limit": 2})).await;
+    assert_eq!(ids_of(&f, &first), vec!['E', 'D']);
+    let cursor = first.next_cursor.clone().expect("a second page");
+    let second = list(json!({"limit": 2, "cursor": cursor})).await;
+    assert_eq!(ids_of(&f, &second), vec!['C', 'B']);
+    let third = list(json!({"limit": 2, "cursor": second.next_cursor.unwrap()})).await;
+    assert_eq!(ids_of(&f, &third), vec!['A']);
+    assert_eq!(third.next_cursor, None);
+    assert!(model
+        .list(
+            &serde_json::from_value(json!({"cursor": "x"})).unwrap(),
+            now
+        )
+        .await
+        .is_err());
+
+    for (filter, expected) in [
+        (json!({"street": "NH.XS"}), vec!['D', 'C']),
+        (json!({"department": "dept.ecology"}), vec!['A']),
+        (json!({"department": "dept.urban"}), vec!['E', 'B', 'A']),
+        (json!({"grid_prefix": "NH.HB.BJ"}), vec!['E', 'A']),
+        (json!({"grid_prefix": "NH.HB.B"}), vec![]),
+        (json!({"category": "road_damage"}), vec!['C']),
+        (
+            json!({"channel": "hotline", "urgency": "normal", "category": "noise"}),
+            vec!['E', 'D', 'B', 'A'],
+        ),
+        (json!({"status": ["received"]}), vec!['D']),
+        (
+            json!({"status": ["replied", "closed"]}),
+            vec!['C', 'B', 'A'],
+        ),
+        (json!({"overdue": true}), vec!['E']),
+        (json!({"overdue": false, "street": "NH.HB"}), vec!['B', 'A']),
+        (json!({"filed_from": "2026-12-01T00:00:00Z"}), vec!['C']),
+        (
+            json!({"filed_to": "2026-12-01T00:00:00Z", "street": "NH.XS"}),
+            vec!['D'],
+        ),
+        (json!({"text": "噪音"}), vec!['E', 'D', 'A']),
+        (json!({"text": "100%"}), vec!['C']),
+        (
+            json!({"text": "十一点 施工"}),
+            vec!['E', 'D', 'C', 'B', 'A'],
+        ),
+        (json!({"text": "十一点 塌陷"}), vec!['C']),
+        (json!({"text": "%"}), vec!['C']),
+    ] {
+        let page = list(filter.clone()).await;
+        assert_eq!(ids_of(&f, &page), expected, "{filter}");
+    }
+
+    // Overdue: most overdue first; nothing is overdue before the deadline.
+    let overdue = model.overdue(&OverdueQuery::default(), now).await.unwrap();
+    assert_eq!(ids_of(&f, &overdue), vec!['E']);
+    let early = model
+        .overdue(&OverdueQuery::default(), datetime!(2026-11-24 00:00 UTC))
+        .await
+        .unwrap();
+    assert!(early.items.is_empty());
+}
+
+async fn duplicated_batches_count_once(db: Db) {
+    let model = db.model().await;
+    let once = db.model().await;
+    let f = fixture();
+    once.apply(&f.events).await.unwrap();
+    // Redelivered in overlapping, repeated pieces.
+    model.apply(&f.events[..10]).await.unwrap();
+    model.apply(&f.events[5..15]).await.unwrap();
+    model.apply(&f.events[..10]).await.unwrap();
+    model.apply(&f.events).await.unwrap();
+    model.apply(&f.events[3..]).await.unwrap();
+    assert_eq!(model.diff(&once).await.unwrap(), Vec::<String>::new());
+    for group_by in [GroupBy::Department, GroupBy::Street, GroupBy::Category] {
+        assert_eq!(
+            figures(&model, group_by, Period::Day, None).await,
+            figures(&once, group_by, Period::Day, None).await
+        );
+    }
+}
+
+/// Two writers (two pools on one database, as two replicas) apply the same batches at
+/// once: the checkpoint lock lets each event count once.
+async fn two_writers_apply_each_event_once(db: Db) {
+    let (a, b, _dir) = db.pair().await;
+    let once = db.model().await;
+    let f = fixture();
+    once.apply(&f.events).await.unwrap();
+    let batches: Vec<&[StoredEvent]> = f.events.chunks(3).collect();
+    let run = |model: ReadModel| {
+        let batches: Vec<Vec<StoredEvent>> = batches.iter().map(|b| b.to_vec()).collect();
+        tokio::spawn(async move {
+            for batch in batches {
+                model.apply(&batch).await.unwrap();
+            }
+        })
+    };
+    let (x, y) = (run(a.clone()), run(b.clone()));
+    x.await.unwrap();
+    y.await.unwrap();
+    assert_eq!(a.checkpoint().await.unwrap(), f.events.len() as u64);
+    assert_eq!(a.diff(&once).await.unwrap(), Vec::<String>::new());
+}
+
+async fn connecting_again_keeps_the_data(db: Db) {
+    let (a, _b, _dir) = db.pair().await;
+    let f = fixture();
+    a.apply(&f.events).await.unwrap();
+    assert_eq!(a.checkpoint().await.unwrap(), f.events.len() as u64);
+    assert_eq!(
+        a.list(&ListQuery::default(), OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        5
+    );
+}
+
+/// Makes a `sqlite::name` and a `postgres::name` test of each `async fn name(db: Db)`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Db::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Db::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both!(
+    a_full_lifecycle_folds_into_case_timeline_and_inbox,
+    reapplying_a_batch_changes_nothing,
+    only_masked_personal_data_is_stored,
+    diff_names_the_differences,
+    unknown_events_get_a_timeline_row_and_never_fail,
+    figures_match_the_hand_computed_ones,
+    lists_filter_and_paginate,
+    duplicated_batches_count_once,
+    two_writers_apply_each_event_once,
+    connecting_again_keeps_the_data,
+);

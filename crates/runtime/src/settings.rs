@@ -34,6 +34,19 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub http: HttpSettings,
     pub district: DistrictSettings,
+    pub routing: RoutingSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Routing's own state (deadlines, dispatcher queue, checkpoint): `sqlite:…`.
+    pub database_url: Secret<String>,
+    /// This replica's name: each replica keeps its own consumer `routing-<replica>`
+    /// and its own state, and replicas agree through deterministic command ids.
+    pub replica: String,
+    /// How often deadlines are checked, in milliseconds.
+    pub tick_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +96,11 @@ body_limit = 65536
 [district]
 config_dir = "deploy/config"
 case_prefix = "NH"
+
+[routing]
+database_url = "sqlite://data/routing.db?mode=rwc"
+replica = "1"
+tick_ms = 1000
 "#;
 
 impl Settings {

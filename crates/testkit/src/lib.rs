@@ -2,7 +2,13 @@
 //! temporary directories and cleaned up on drop. No mocks.
 //!
 //! - [`TestNats`]: a `nats-server` with JetStream (`sync_interval: always`, as shipped).
+//! - [`TestPostgres`]: a throw-away PostgreSQL cluster (or a fresh database per test on
+//!   `CASEGRID_TEST_DATABASE_URL`); see [`postgres`] for how it runs as root.
 //! - [`init_tracing`]: quiet unless `TEST_LOG` is set.
+
+pub mod postgres;
+
+pub use postgres::TestPostgres;
 
 use casegrid_runtime::natsserver::{NatsServer, Options};
 use std::time::Duration;

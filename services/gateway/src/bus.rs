@@ -3,11 +3,11 @@
 //! `{"problem": …}` answer is forwarded with its own status.
 
 use crate::error::ApiError;
+use crate::startup::AppState;
 use async_nats::RequestErrorKind;
 use casegrid_contracts::{Answer, Problem};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::time::Duration;
 
 /// A request subject and the service that answers it (named in 503 and 504 problems).
 #[derive(Debug, Clone, Copy)]
@@ -23,15 +23,18 @@ impl Target {
 }
 
 /// Sends `request` to `target` and reads its `Answer<T>`.
+/// Failures are counted in the metrics by service and kind.
 pub(crate) async fn request<Q: Serialize, T: DeserializeOwned>(
-    nats: &async_nats::Client,
-    timeout: Duration,
+    state: &AppState,
     target: Target,
     request: &Q,
 ) -> Result<T, ApiError> {
     let payload = serde_json::to_vec(request)
         .map_err(|e| ApiError::internal(format!("encoding a request to {}", target.subject), e))?;
-    let message = nats
+    let timeout = state.request_timeout;
+    let metrics = &state.shared.metrics;
+    let message = state
+        .nats
         .send_request(
             target.subject,
             async_nats::Request::new()
@@ -39,6 +42,14 @@ pub(crate) async fn request<Q: Serialize, T: DeserializeOwned>(
                 .timeout(Some(timeout)),
         )
         .await
+        .inspect_err(|e| {
+            let kind = match e.kind() {
+                RequestErrorKind::NoResponders => "no_responders",
+                RequestErrorKind::TimedOut => "timeout",
+                _ => "other",
+            };
+            metrics.nats_failure(target.service, kind);
+        })
         .map_err(|e| match e.kind() {
             RequestErrorKind::NoResponders => ApiError::Problem(Problem::unavailable(format!(
                 "{} is not running (nobody answers {})",
@@ -57,6 +68,7 @@ pub(crate) async fn request<Q: Serialize, T: DeserializeOwned>(
             },
         })?;
     let answer: Answer<T> = serde_json::from_slice(&message.payload).map_err(|e| {
+        metrics.nats_failure(target.service, "unreadable");
         ApiError::bad_gateway(format!("reading the answer of {}", target.service), e)
     })?;
     answer.into_result().map_err(ApiError::Problem)

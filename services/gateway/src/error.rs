@@ -12,6 +12,10 @@ pub enum ApiError {
     /// No or an unknown bearer token: 401 with a `WWW-Authenticate: Bearer` challenge.
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),
+    /// The principal sent more requests than its rate limit allows: 429 with
+    /// `Retry-After` (whole seconds, at least 1).
+    #[error("rate limited for {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// A refusal to pass on as is: built here or answered by a service.
     #[error(transparent)]
     Problem(#[from] Problem),
@@ -32,6 +36,11 @@ impl ApiError {
 
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::Problem(Problem::not_found(detail))
+    }
+
+    /// The request took longer than the gateway's request timeout.
+    pub fn timeout(detail: impl Into<String>) -> Self {
+        Self::Problem(Problem::new(504, "timeout", "Gateway timeout", detail))
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -62,6 +71,14 @@ impl ApiError {
             Self::Unauthenticated(detail) => {
                 Problem::new(401, "unauthenticated", "Unauthenticated", detail.clone())
             }
+            Self::RateLimited { retry_after_secs } => Problem::new(
+                429,
+                "rate-limited",
+                "Too many requests",
+                format!(
+                    "this principal sent more requests than its rate limit allows; retry in {retry_after_secs} s"
+                ),
+            ),
             Self::Problem(p) => p.clone(),
             Self::Internal { status: 502, .. } => Problem::new(
                 502,
@@ -101,8 +118,14 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if matches!(self, Self::Unauthenticated(_)) {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match self {
+            Self::Unauthenticated(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            _ => {}
         }
         response
     }

@@ -1,20 +1,39 @@
 //! casegrid's HTTP gateway: `/api/v1` over NATS request/reply. It authenticates the
-//! caller, scopes what a department may read, forwards commands and queries to the
-//! services that own them, and writes every refusal as `application/problem+json`.
-//! It holds no state of its own.
+//! caller (JWT or, in development, static tokens), limits each principal's rate,
+//! scopes what departments and district supervisors may see, forwards commands and
+//! queries to the services that own them, follows the event log for live events, and
+//! writes every refusal as `application/problem+json`. It holds no state of its own
+//! beyond counters and rate buckets.
 //!
 //! - [`startup`]: [`AppState`], [`router`] and [`run`] (serve until cancelled, finishing
-//!   in-flight requests).
+//!   in-flight requests and ending SSE streams).
 //! - [`error`]: [`ApiError`], the one error type every handler and extractor returns.
-//! - `auth`: the bearer-token extractor.
+//! - [`jwt`]: [`JwtConfig`], verifying HS256/RS256 bearer tokens.
+//! - [`limit`]: [`RateLimit`], the per-principal token bucket.
+//! - `auth`: the caller extractor and its scope.
+//! - `routes`: the route table and the handlers; `openapi`: the document made from it.
+//! - `events`: `GET /api/v1/events`, server-sent events from the stream.
+//! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
-//! - `routes`: the handlers.
+//!
+//! Environment (read by [`serve_on`]): `CASEGRID_JWT_HS256_SECRET` or
+//! `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`, `CASEGRID_JWT_AUDIENCE` (default `casegrid`),
+//! `CASEGRID_STATIC_TOKENS=allow`, `CASEGRID_RATE_LIMIT_PER_SECOND`,
+//! `CASEGRID_RATE_LIMIT_BURST`.
 
 mod auth;
 mod bus;
 pub mod error;
+mod events;
+pub mod jwt;
+pub mod limit;
+mod mask;
+mod metrics;
+mod openapi;
 mod routes;
 pub mod startup;
 
 pub use error::ApiError;
+pub use jwt::JwtConfig;
+pub use limit::RateLimit;
 pub use startup::{router, run, serve, serve_on, AppState};

@@ -1,16 +1,20 @@
-//! The handlers of `/api/v1`, `/healthz` and `/readyz`. Each one authenticates,
-//! parses what it was sent, asks the owning service over NATS, and shapes the answer.
+//! The route table ([`endpoints`]) and the handlers of `/api/v1`, `/openapi.json`,
+//! `/metrics`, `/healthz` and `/readyz`. Each handler authenticates, parses what it
+//! was sent, asks the owning service over NATS, and shapes the answer; each is
+//! declared once, as an [`Endpoint`] right after it, with its body and answer schemas.
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Scope};
 use crate::bus::{self, Target};
 use crate::error::ApiError;
+use crate::mask;
+use crate::openapi::{array, integer, object, one_of, reference, string, Endpoint};
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use casegrid_contracts::actions::{self, Owner};
 use casegrid_contracts::subjects::{
     INTAKE_ACT, INTAKE_FILE, INTAKE_LOG, PROJECTION_CASE, PROJECTION_INBOX, PROJECTION_TIMELINE,
@@ -21,6 +25,28 @@ use casegrid_contracts::{ActRequest, CaseQuery, CommandReply, FileRequest, Inbox
 use casegrid_domain::{ActorKind, CaseId};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Every route, in the order the document lists them.
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        file_case_endpoint(),
+        get_case_endpoint(),
+        get_timeline_endpoint(),
+        get_log_endpoint(),
+        act_endpoint(),
+        inbox_endpoint(),
+        crate::events::endpoint(),
+        openapi_endpoint(),
+        metrics_endpoint(),
+        healthz_endpoint(),
+        readyz_endpoint(),
+    ]
+}
+
+fn case_id_param(e: Endpoint) -> Endpoint {
+    e.path_param("id", "The case id (a UUID).", string())
+}
 
 const INTAKE: &str = "intake";
 const ROUTING: &str = "routing";
@@ -36,18 +62,13 @@ pub(crate) async fn file_case(
 ) -> Result<Response, ApiError> {
     let body = json_object(body?, false)?;
     let request = FileRequest {
-        actor: caller.0,
+        actor: caller.actor,
         idempotency_key: idempotency_key(&headers)?,
         correlation_id: correlation_id(),
         body,
     };
-    let reply: CommandReply = bus::request(
-        &state.nats,
-        state.request_timeout,
-        Target::new(INTAKE_FILE, INTAKE),
-        &request,
-    )
-    .await?;
+    let reply: CommandReply =
+        bus::request(&state, Target::new(INTAKE_FILE, INTAKE), &request).await?;
     let body = Json(json!({
         "id": reply.id,
         "number": reply.number,
@@ -62,6 +83,77 @@ pub(crate) async fn file_case(
     }
 }
 
+fn file_case_endpoint() -> Endpoint {
+    let filed = object(
+        &[
+            ("id", string()),
+            ("number", string()),
+            ("version", integer()),
+            ("status", reference("Status")),
+        ],
+        &["id", "number", "version", "status"],
+    );
+    Endpoint::new(
+        Method::POST,
+        "/api/v1/cases",
+        file_case,
+        "File a case (受理)",
+    )
+    .header(
+        "Idempotency-Key",
+        "Makes the filing retriable: the same key answers the same case.",
+        string(),
+    )
+    .body(object(
+        &[
+            (
+                "channel",
+                one_of(&["hotline", "suggestion_box", "grid_patrol"]),
+            ),
+            (
+                "kind",
+                one_of(&[
+                    "inquiry",
+                    "help",
+                    "complaint",
+                    "report",
+                    "suggestion",
+                    "dispute",
+                ]),
+            ),
+            ("category", string()),
+            ("urgency", one_of(&["normal", "urgent", "critical"])),
+            ("title", string()),
+            ("description", string()),
+            (
+                "location",
+                object(&[("address", string()), ("grid", string())], &[]),
+            ),
+            (
+                "reporter",
+                object(
+                    &[
+                        ("name", string()),
+                        ("phone", string()),
+                        ("id_number", string()),
+                        ("address", string()),
+                    ],
+                    &[],
+                ),
+            ),
+            ("source", json!({ "type": "object" })),
+        ],
+        &["channel", "kind", "category", "title"],
+    ))
+    .json(
+        201,
+        "Filed by this request; `Location` names the case.",
+        filed.clone(),
+    )
+    .json(200, "Filed before with the same Idempotency-Key.", filed)
+    .problems(&[403, 409, 422, 503])
+}
+
 /// `GET /cases/{id}`.
 pub(crate) async fn get_case(
     State(state): State<AppState>,
@@ -69,7 +161,23 @@ pub(crate) async fn get_case(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CaseView>, ApiError> {
     let case_id = case_id(id)?;
-    Ok(Json(visible_case(&state, &caller, case_id).await?))
+    let mut view = visible_case(&state, &caller, case_id).await?;
+    if !caller.sees_personal_data() {
+        view.reporter_phone = view.reporter_phone.as_deref().map(mask::mask_phone);
+    }
+    Ok(Json(view))
+}
+
+fn get_case_endpoint() -> Endpoint {
+    case_id_param(Endpoint::new(
+        Method::GET,
+        "/api/v1/cases/{id}",
+        get_case,
+        "Read a case",
+    ))
+    .describe("Personal data is masked; a department sees only cases dispatched or whistled to it.")
+    .json(200, "The case.", reference("CaseView"))
+    .problems(&[404, 503])
 }
 
 /// `GET /cases/{id}/timeline`: a department sees it only for cases dispatched to it.
@@ -79,17 +187,31 @@ pub(crate) async fn get_timeline(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<TimelineView>, ApiError> {
     let case_id = case_id(id)?;
-    if caller.department().is_some() {
+    if caller.scope != Scope::City {
         visible_case(&state, &caller, case_id).await?;
     }
-    let timeline = bus::request(
-        &state.nats,
-        state.request_timeout,
+    let mut timeline: TimelineView = bus::request(
+        &state,
         Target::new(PROJECTION_TIMELINE, PROJECTION),
         &CaseQuery { case_id },
     )
     .await?;
+    for entry in &mut timeline.events {
+        mask::drop_sealed(&mut entry.data);
+    }
     Ok(Json(timeline))
+}
+
+fn get_timeline_endpoint() -> Endpoint {
+    case_id_param(Endpoint::new(
+        Method::GET,
+        "/api/v1/cases/{id}/timeline",
+        get_timeline,
+        "A case's history for people",
+    ))
+    .describe("Summaries, actor names and masked personal data (no ciphertexts).")
+    .json(200, "The timeline.", reference("TimelineView"))
+    .problems(&[404, 503])
 }
 
 /// `GET /cases/{id}/log`: the envelopes exactly as stored, for operators and supervisors.
@@ -99,20 +221,50 @@ pub(crate) async fn get_log(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let case_id = case_id(id)?;
-    if !matches!(caller.0.kind, ActorKind::Operator | ActorKind::Supervisor) {
+    if !matches!(
+        caller.actor.kind,
+        ActorKind::Operator | ActorKind::Supervisor
+    ) {
         return Err(ApiError::forbidden(format!(
             "{} cannot read the event log: only operators and supervisors can",
-            caller.0
+            caller.actor
         )));
     }
+    if caller.scope != Scope::City {
+        visible_case(&state, &caller, case_id).await?;
+    }
     let log = bus::request(
-        &state.nats,
-        state.request_timeout,
+        &state,
         Target::new(INTAKE_LOG, INTAKE),
         &CaseQuery { case_id },
     )
     .await?;
     Ok(Json(log))
+}
+
+fn get_log_endpoint() -> Endpoint {
+    case_id_param(Endpoint::new(
+        Method::GET,
+        "/api/v1/cases/{id}/log",
+        get_log,
+        "A case's events exactly as stored",
+    ))
+    .describe(
+        "Operators and supervisors only: the envelopes as stored in the stream (personal \
+         fields sealed), so anyone can re-check the hash chain.",
+    )
+    .json(
+        200,
+        "The envelopes.",
+        object(
+            &[
+                ("case_id", string()),
+                ("events", array(json!({ "type": "object" }))),
+            ],
+            &["events"],
+        ),
+    )
+    .problems(&[403, 404, 503])
 }
 
 /// `POST /cases/{id}/actions/{action}`: sent to the service that decides the action.
@@ -133,26 +285,64 @@ pub(crate) async fn act(
     let if_match = if_match(&headers)?;
     let command_id = idempotency_key(&headers)?;
     let body = json_object(body?, true)?;
+    if caller.scope != Scope::City {
+        visible_case(&state, &caller, case_id).await?;
+    }
     let request = ActRequest {
         case_id,
         action,
-        actor: caller.0,
+        actor: caller.actor.clone(),
         command_id,
         correlation_id: correlation_id(),
         if_match,
         body,
     };
-    let reply: CommandReply =
-        bus::request(&state.nats, state.request_timeout, target, &request).await?;
+    let reply: CommandReply = bus::request(&state, target, &request).await?;
     let mut answer = json!({
         "id": reply.id,
         "version": reply.version,
         "status": reply.status,
     });
-    if let Some(revealed) = reply.revealed {
-        answer["personal_data"] = Value::Object(revealed);
+    match reply.revealed {
+        Some(revealed) if caller.sees_personal_data() => {
+            answer["personal_data"] = Value::Object(revealed);
+        }
+        Some(_) => tracing::warn!(
+            caller = %caller.actor,
+            "a service revealed personal data to a principal who may not see it; withheld"
+        ),
+        None => {}
     }
     Ok(Json(answer))
+}
+
+fn act_endpoint() -> Endpoint {
+    let known: Vec<&str> = actions::ACTIONS.iter().map(|(a, _)| *a).collect();
+    case_id_param(Endpoint::new(
+        Method::POST,
+        "/api/v1/cases/{id}/actions/{action}",
+        act,
+        "Act on a case (one action per command)",
+    ))
+    .path_param("action", "The action.", one_of(&known))
+    .header(
+        "If-Match",
+        "The case version the client last saw; a newer case answers 412.",
+        string(),
+    )
+    .header(
+        "Idempotency-Key",
+        "The command id: a retried action is done once.",
+        string(),
+    )
+    .body(json!({
+        "type": "object",
+        "description": "The action's fields: `{}` for sign; `{\"result\": \"resolved\", \"text\": …}` \
+            for reply; `{\"satisfaction\": \"satisfied\", \"resolved\": true}` for callback; \
+            `{\"reason\": …}` for reveal.",
+    }))
+    .json(200, "The case after the action.", reference("CommandAnswer"))
+    .problems(&[403, 404, 409, 412, 422, 503])
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,26 +363,71 @@ pub(crate) async fn inbox(
     let Some(department) = caller.department() else {
         return Err(ApiError::forbidden(format!(
             "{} has no inbox: only departments and street offices do",
-            caller.0
+            caller.actor
         )));
     };
     let query = InboxQuery {
         department: department.to_owned(),
         limit: params.limit,
     };
-    let inbox = bus::request(
-        &state.nats,
-        state.request_timeout,
-        Target::new(PROJECTION_INBOX, PROJECTION),
-        &query,
-    )
-    .await?;
+    let inbox = bus::request(&state, Target::new(PROJECTION_INBOX, PROJECTION), &query).await?;
     Ok(Json(inbox))
+}
+
+fn inbox_endpoint() -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        "/api/v1/inbox",
+        inbox,
+        "A department's open cases",
+    )
+    .query("limit", "At most this many cases.", integer())
+    .json(200, "The inbox.", reference("InboxView"))
+    .problems(&[400, 403, 503])
+}
+
+/// The document `openapi::document` made from [`endpoints`].
+#[derive(Clone)]
+pub(crate) struct OpenApi(pub(crate) Arc<Value>);
+
+/// `/openapi.json`.
+pub(crate) async fn openapi(Extension(OpenApi(document)): Extension<OpenApi>) -> Json<Value> {
+    Json(Value::clone(&document))
+}
+
+fn openapi_endpoint() -> Endpoint {
+    Endpoint::new(Method::GET, "/openapi.json", openapi, "This document")
+        .public()
+        .json(200, "OpenAPI 3.1.", json!({ "type": "object" }))
+}
+
+/// `/metrics`: Prometheus text exposition.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.shared.metrics.render(),
+    )
+        .into_response()
+}
+
+fn metrics_endpoint() -> Endpoint {
+    Endpoint::new(Method::GET, "/metrics", metrics, "Prometheus metrics")
+        .public()
+        .content(200, "Prometheus text format.", "text/plain", string())
 }
 
 /// `/healthz`: the process answers.
 pub(crate) async fn healthz() -> &'static str {
     "ok"
+}
+
+fn healthz_endpoint() -> Endpoint {
+    Endpoint::new(Method::GET, "/healthz", healthz, "The process answers")
+        .public()
+        .content(200, "`ok`.", "text/plain", string())
 }
 
 /// `/readyz`: the NATS connection is up and every service behind the gateway answers
@@ -214,25 +449,36 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<&'static str
     Ok("ok")
 }
 
-/// Reads a case, answering 404 to a department it is not dispatched to, so that the
-/// existence of other departments' cases does not leak.
+fn readyz_endpoint() -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        "/readyz",
+        readyz,
+        "NATS is connected and every service answers",
+    )
+    .public()
+    .content(200, "`ok`.", "text/plain", string())
+    .problems(&[503])
+}
+
+/// Reads a case, answering 404 when it is outside the caller's scope (a department
+/// it is not dispatched or whistled to), so that the existence of others' cases does
+/// not leak: the detail is the same as for a case that does not exist.
 async fn visible_case(
     state: &AppState,
     caller: &Caller,
     case_id: CaseId,
 ) -> Result<CaseView, ApiError> {
     let view: CaseView = bus::request(
-        &state.nats,
-        state.request_timeout,
+        state,
         Target::new(PROJECTION_CASE, PROJECTION),
         &CaseQuery { case_id },
     )
     .await?;
-    match caller.department() {
-        Some(dept) if !view.departments().any(|d| d == dept) => {
-            Err(ApiError::not_found(format!("no case {case_id}")))
-        }
-        _ => Ok(view),
+    if caller.scope.admits_view(&view) {
+        Ok(view)
+    } else {
+        Err(ApiError::not_found(format!("no case {case_id}")))
     }
 }
 

@@ -1,16 +1,28 @@
-//! Wiring: the shared state, the router, and serving until cancelled.
+//! Wiring: the shared state, the router built from the route table, and serving
+//! until cancelled.
 
 use crate::error::ApiError;
-use crate::routes;
+use crate::jwt::JwtConfig;
+use crate::limit::{Limiter, RateLimit};
+use crate::metrics::Metrics;
+use crate::{openapi, routes};
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, OriginalUri};
+use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request, State};
 use axum::http::Method;
-use axum::routing::{get, post};
-use axum::Router;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
 use casegrid_config::District;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+/// Allows the static tokens of `principals.toml` next to JWTs when set to `allow`.
+pub const ENV_STATIC_TOKENS: &str = "CASEGRID_STATIC_TOKENS";
+/// Sustained requests per second per principal (default 20).
+pub const ENV_RATE_PER_SECOND: &str = "CASEGRID_RATE_LIMIT_PER_SECOND";
+/// Burst size per principal (default 40).
+pub const ENV_RATE_BURST: &str = "CASEGRID_RATE_LIMIT_BURST";
 
 /// What every handler needs, made by the caller (binary or test).
 #[derive(Clone)]
@@ -21,37 +33,118 @@ pub struct AppState {
     pub body_limit: usize,
     /// How long to wait for a service's answer before answering 504.
     pub request_timeout: Duration,
+    /// How long a whole request may take to its response head (504 after). An SSE
+    /// stream is not cut by it: its head is sent at once.
+    pub http_timeout: Duration,
+    /// Verifies JWT bearer tokens; `None` accepts static tokens only.
+    pub jwt: Option<Arc<JwtConfig>>,
+    /// Whether the static tokens of `principals.toml` are accepted (development).
+    pub static_tokens: bool,
+    /// The event stream `/api/v1/events` follows.
+    pub events_stream: String,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// State that lives as long as the server: counters, buckets, the SSE stop signal.
+pub(crate) struct Shared {
+    pub(crate) limiter: Limiter,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Cancelled when the server shuts down, ending every SSE stream.
+    pub(crate) streams_stop: CancellationToken,
 }
 
 impl AppState {
-    /// The state with the default request timeout (10 s).
+    /// Static tokens, the default rate limit, a 10 s request timeout and a 30 s
+    /// whole-request timeout.
     pub fn new(nats: async_nats::Client, district: Arc<District>, body_limit: usize) -> Self {
         Self {
             nats,
             district,
             body_limit,
             request_timeout: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(30),
+            jwt: None,
+            static_tokens: true,
+            events_stream: "CASEGRID_EVENTS".into(),
+            shared: Arc::new(Shared::new(Some(RateLimit::default()))),
+        }
+    }
+
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// Accepts JWTs verified with `config`; `static_tokens` keeps the development tokens.
+    pub fn with_jwt(mut self, config: JwtConfig, static_tokens: bool) -> Self {
+        self.jwt = Some(Arc::new(config));
+        self.static_tokens = static_tokens;
+        self
+    }
+
+    /// The per-principal rate limit; `None` disables it. Resets the buckets.
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.shared = Arc::new(Shared::new(limit));
+        self
+    }
+}
+
+impl Shared {
+    fn new(limit: Option<RateLimit>) -> Self {
+        Self {
+            limiter: Limiter::new(limit),
+            metrics: Arc::default(),
+            streams_stop: CancellationToken::new(),
         }
     }
 }
 
-/// The whole HTTP API.
+/// The whole HTTP API, from the route table (`routes::endpoints`), which also makes
+/// the OpenAPI document.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/cases", post(routes::file_case))
-        .route("/cases/{id}", get(routes::get_case))
-        .route("/cases/{id}/timeline", get(routes::get_timeline))
-        .route("/cases/{id}/log", get(routes::get_log))
-        .route("/cases/{id}/actions/{action}", post(routes::act))
-        .route("/inbox", get(routes::inbox));
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
+    let endpoints = routes::endpoints();
+    let document = Arc::new(openapi::document(&endpoints));
+    let mut router = Router::new();
+    for endpoint in endpoints {
+        router = router.route(endpoint.path, endpoint.handler);
+    }
+    router
+        .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(Extension(routes::OpenApi(document)))
         .layer(DefaultBodyLimit::max(state.body_limit))
         .with_state(state)
+}
+
+/// Counts and times each request by its matched route, and bounds it by `http_timeout`.
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let start = Instant::now();
+    let response = match tokio::time::timeout(state.http_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::timeout(format!(
+            "the request took longer than the gateway's limit of {:?}",
+            state.http_timeout
+        ))
+        .into_response(),
+    };
+    state.shared.metrics.request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        start.elapsed(),
+    );
+    response
 }
 
 async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
@@ -68,7 +161,7 @@ async fn wrong_method(method: Method, OriginalUri(uri): OriginalUri) -> ApiError
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` is cancelled, then stops
-/// accepting and finishes the requests in flight.
+/// accepting, ends the SSE streams and finishes the requests in flight.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -78,21 +171,32 @@ pub async fn run(
         .local_addr()
         .context("reading the listener address")?;
     tracing::info!(%addr, "gateway listening");
+    let streams_stop = state.shared.streams_stop.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            streams_stop.cancel();
+        })
         .await
         .context("serving HTTP")?;
     tracing::info!("gateway stopped");
     Ok(())
 }
 
-/// Connects and loads the district from `settings`, then serves on `listener`
-/// until `shutdown`; the NATS connection is drained before returning.
+/// Connects and loads the district from `settings`, reads the JWT key and rate limit
+/// from the environment (`CASEGRID_JWT_HS256_SECRET` or
+/// `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`, `CASEGRID_JWT_AUDIENCE`,
+/// `CASEGRID_STATIC_TOKENS=allow`, `CASEGRID_RATE_LIMIT_PER_SECOND`,
+/// `CASEGRID_RATE_LIMIT_BURST`), then serves on `listener` until `shutdown`; the NATS
+/// connection is drained before returning. With a JWT key configured, static tokens are
+/// refused unless `CASEGRID_STATIC_TOKENS=allow`.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     settings: &casegrid_runtime::Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let jwt = JwtConfig::from_env().context("reading the JWT configuration")?;
+    let rate_limit = rate_limit_from_env()?;
     let client = casegrid_runtime::nats::connect(&settings.nats.url, "casegrid-gateway").await?;
     let district = District::load(&settings.district.config_dir).with_context(|| {
         format!(
@@ -100,13 +204,35 @@ pub async fn serve_on(
             settings.district.config_dir.display()
         )
     })?;
-    let state = AppState::new(client.clone(), Arc::new(district), settings.http.body_limit);
+    let mut state = AppState::new(client.clone(), Arc::new(district), settings.http.body_limit)
+        .with_rate_limit(rate_limit);
+    if let Some(jwt) = jwt {
+        let allow_static = std::env::var(ENV_STATIC_TOKENS).is_ok_and(|v| v == "allow");
+        tracing::info!(?jwt, allow_static, "JWT bearer tokens enabled");
+        state = state.with_jwt(jwt, allow_static);
+    }
     run(listener, state, shutdown).await?;
     client
         .drain()
         .await
         .context("draining the NATS connection")?;
     Ok(())
+}
+
+/// The rate limit from the environment; `0` requests per second disables it.
+fn rate_limit_from_env() -> anyhow::Result<Option<RateLimit>> {
+    let mut limit = RateLimit::default();
+    if let Ok(v) = std::env::var(ENV_RATE_PER_SECOND) {
+        limit.per_second = v
+            .parse()
+            .with_context(|| format!("{ENV_RATE_PER_SECOND}={v:?} is not a number"))?;
+    }
+    if let Ok(v) = std::env::var(ENV_RATE_BURST) {
+        limit.burst = v
+            .parse()
+            .with_context(|| format!("{ENV_RATE_BURST}={v:?} is not a whole number"))?;
+    }
+    Ok((limit.per_second > 0.0).then_some(limit))
 }
 
 /// Binds `settings.http.addr` and serves until `shutdown`.

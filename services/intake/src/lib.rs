@@ -204,7 +204,8 @@ impl Intake {
     /// The actions intake owns; `reveal` answers the clear fields, `erase` deletes the key
     /// once the erasure is recorded.
     pub async fn act(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
-        let (request, command) = casegrid_commandbus::prepare(Owner::Intake, payload)?;
+        let (request, parsed) = casegrid_commandbus::prepare(Owner::Intake, payload)?;
+        let command = casegrid_commandbus::complete(&request.action, parsed)?;
         let case_id = request.case_id;
         let outcome =
             casegrid_commandbus::execute(&self.store, self.clock.as_ref(), request, &command)
@@ -232,16 +233,15 @@ impl Intake {
             Err(e) => return Err(key_problem(e)),
         };
         let mut out = serde_json::Map::new();
-        let reporter = case.filed.as_ref().and_then(|f| f.reporter.as_ref());
-        for (field, sealed) in reporter.into_iter().flat_map(Reporter::fields) {
+        for (field, sealed) in case.sealed_fields() {
             let clear = match &key {
-                Some(k) => k.open(field, sealed).unwrap_or_else(|e| {
+                Some(k) => k.open(&field, sealed).unwrap_or_else(|e| {
                     tracing::error!(error = %e, "a sealed field does not open");
                     "[undecryptable]".to_owned()
                 }),
                 None => casegrid_domain::personal::ERASED.to_owned(),
             };
-            out.insert(field.to_owned(), clear.into());
+            out.insert(field, clear.into());
         }
         Ok(out)
     }

@@ -5,12 +5,26 @@ use anyhow::anyhow;
 use async_nats::service::ServiceExt;
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{services, subjects, Answer, CaseQuery, InboxQuery, Problem};
-use casegrid_readmodel::{ReadModel, ReadModelError};
+use casegrid_readmodel::{
+    CasePage, ListQuery, OverdueQuery, ReadModel, ReadModelError, StatsQuery, StatsView,
+};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// Subjects of the list, overdue and figures endpoints (to move into
+/// `casegrid_contracts::subjects` with their request and answer types).
+pub mod subject {
+    /// [`casegrid_readmodel::ListQuery`] → [`casegrid_readmodel::CasePage`].
+    pub const LIST: &str = "casegrid.projection.list";
+    /// [`casegrid_readmodel::OverdueQuery`] → [`casegrid_readmodel::CasePage`].
+    pub const OVERDUE: &str = "casegrid.projection.overdue";
+    /// [`casegrid_readmodel::StatsQuery`] → [`casegrid_readmodel::StatsView`].
+    pub const STATS: &str = "casegrid.projection.stats";
+}
 
 /// What an endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,14 +33,20 @@ pub enum Query {
     Timeline,
     Inbox,
     Checkpoint,
+    List,
+    Overdue,
+    Stats,
 }
 
 impl Query {
-    pub const ALL: [Query; 4] = [
+    pub const ALL: [Query; 7] = [
         Query::Case,
         Query::Timeline,
         Query::Inbox,
         Query::Checkpoint,
+        Query::List,
+        Query::Overdue,
+        Query::Stats,
     ];
 
     pub fn subject(self) -> &'static str {
@@ -35,6 +55,9 @@ impl Query {
             Query::Timeline => subjects::PROJECTION_TIMELINE,
             Query::Inbox => subjects::PROJECTION_INBOX,
             Query::Checkpoint => subjects::PROJECTION_CHECKPOINT,
+            Query::List => subject::LIST,
+            Query::Overdue => subject::OVERDUE,
+            Query::Stats => subject::STATS,
         }
     }
 
@@ -44,6 +67,9 @@ impl Query {
             Query::Timeline => "timeline",
             Query::Inbox => "inbox",
             Query::Checkpoint => "checkpoint",
+            Query::List => "list",
+            Query::Overdue => "overdue",
+            Query::Stats => "stats",
         }
     }
 }
@@ -73,7 +99,7 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let service = client
         .service_builder()
-        .description("casegrid read models: cases, timelines, inboxes")
+        .description("casegrid read models: cases, timelines, inboxes, lists, figures")
         .queue_group(services::PROJECTION)
         .start(services::PROJECTION, services::VERSION)
         .await
@@ -118,6 +144,46 @@ pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> 
         Query::Timeline => encode(timeline(model, payload).await),
         Query::Inbox => encode(inbox(model, payload).await),
         Query::Checkpoint => encode(model.checkpoint().await.map_err(internal)),
+        Query::List => encode(list(model, payload).await),
+        Query::Overdue => encode(overdue(model, payload).await),
+        Query::Stats => encode(stats(model, payload).await),
+    }
+}
+
+async fn list(model: &ReadModel, payload: &[u8]) -> Result<CasePage, Problem> {
+    let q: ListQuery = parse_or_default(payload)?;
+    model
+        .list(&q, OffsetDateTime::now_utc())
+        .await
+        .map_err(refusal)
+}
+
+async fn overdue(model: &ReadModel, payload: &[u8]) -> Result<CasePage, Problem> {
+    let q: OverdueQuery = parse_or_default(payload)?;
+    model
+        .overdue(&q, OffsetDateTime::now_utc())
+        .await
+        .map_err(refusal)
+}
+
+async fn stats(model: &ReadModel, payload: &[u8]) -> Result<StatsView, Problem> {
+    let q: StatsQuery = parse_or_default(payload)?;
+    model.stats(&q).await.map_err(refusal)
+}
+
+/// An empty body asks with every default.
+fn parse_or_default<T: DeserializeOwned + Default>(payload: &[u8]) -> Result<T, Problem> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse(payload)
+}
+
+/// A bad query is the caller's to fix; anything else is ours.
+fn refusal(e: ReadModelError) -> Problem {
+    match e {
+        ReadModelError::BadQuery(detail) => Problem::bad_request(detail),
+        e => internal(e),
     }
 }
 

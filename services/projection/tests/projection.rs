@@ -1,7 +1,9 @@
-//! Projection against a real nats-server: the service consumes the log into SQLite,
-//! answers over NATS, resumes after a restart, and a rebuild equals the live model.
+//! Projection against a real nats-server: the service consumes the log into its read
+//! model, answers over NATS (cases, timelines, inboxes, lists, figures), resumes after
+//! a restart, and a rebuild equals the live model.
 //!
-//! One test binary; a single scenario so the nats-server starts once.
+//! One test binary; one scenario run on SQLite and on PostgreSQL (the test kit's
+//! throw-away server), where two replicas share the database.
 
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{subjects, Answer};
@@ -13,8 +15,9 @@ use casegrid_domain::{
 };
 use casegrid_eventlog::store::Numbering;
 use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
-use casegrid_readmodel::ReadModel;
-use casegrid_testkit::{eventually, TestNats};
+use casegrid_projection::queries::subject;
+use casegrid_readmodel::{CasePage, ReadModel, StatsView};
+use casegrid_testkit::{eventually, TestNats, TestPostgres};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -62,6 +65,7 @@ fn file(title: &str) -> Command {
                 masked: "138****1234".into(),
                 sealed: "c2VhbGVkLXBob25l".into(),
             }),
+            ..Reporter::default()
         }),
         source: serde_json::Map::new(),
     })
@@ -74,6 +78,7 @@ fn dispatch(now: OffsetDateTime) -> Command {
         sign_due: now + time::Duration::hours(2),
         handle_due: now + time::Duration::days(5),
         rule: "rules.toml#noise".to_owned(),
+        return_due: None,
     })
 }
 
@@ -90,6 +95,7 @@ async fn lifecycle(store: &CaseStore, key: &str) -> CaseId {
             Command::Reply(Reply {
                 result: ReplyResult::Resolved,
                 text: "已责令施工方夜间停工".into(),
+                summary_for_citizen: Some("已责令施工方夜间停工".into()),
             }),
         ),
         (
@@ -176,7 +182,27 @@ async fn checkpoint_reaches(client: &async_nats::Client, seq: u64) {
 }
 
 #[tokio::test]
-async fn projection_answers_resumes_and_rebuilds_equal() {
+async fn projection_answers_resumes_and_rebuilds_equal_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    scenario(
+        &sqlite_url(&dir.path().join("live.db")),
+        &sqlite_url(&dir.path().join("rebuilt.db")),
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn projection_answers_resumes_and_rebuilds_equal_on_postgres() {
+    let pg = TestPostgres::start();
+    let (live, rebuilt) = (pg.database().await, pg.database().await);
+    scenario(&live, &rebuilt, true).await;
+}
+
+/// Runs the projection into `live_url` (with a second replica on the same database when
+/// `two_replicas`), then rebuilds into the empty `rebuilt_url` and compares.
+async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
+    let live_url = live_url.to_owned();
     let nats = TestNats::start();
     let client = nats.client().await;
     let log = EventLog::open(client.clone(), LogConfig::default())
@@ -202,9 +228,12 @@ async fn projection_answers_resumes_and_rebuilds_equal() {
         .await
         .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let live_url = sqlite_url(&dir.path().join("live.db"));
     let projection = Projection::start(&client, &log, &live_url).await;
+    let replica = if two_replicas {
+        Some(Projection::start(&client, &log, &live_url).await)
+    } else {
+        None
+    };
 
     let case: CaseView = eventually(WITHIN, "the case to show closed", || async {
         match ask::<CaseView>(
@@ -281,6 +310,65 @@ async fn projection_answers_resumes_and_rebuilds_equal() {
         .unwrap_err();
     assert_eq!(problem.status, 400, "{problem:?}");
 
+    // Lists, overdue cases and figures.
+    let page = ask::<CasePage>(&client, subject::LIST, &json!({"limit": 1}))
+        .await
+        .expect("list answered")
+        .into_result()
+        .expect("list");
+    assert_eq!(
+        page.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![open]
+    );
+    let cursor = page.next_cursor.expect("a second page");
+    let page = ask::<CasePage>(
+        &client,
+        subject::LIST,
+        &json!({"limit": 1, "cursor": cursor, "department": "dept.urban"}),
+    )
+    .await
+    .expect("list answered")
+    .into_result()
+    .expect("list");
+    assert_eq!(
+        page.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![closed]
+    );
+    assert_eq!(page.next_cursor, None);
+    let problem = ask::<CasePage>(&client, subject::LIST, &json!({"cursor": "nope"}))
+        .await
+        .expect("list answered")
+        .into_result()
+        .unwrap_err();
+    assert_eq!(problem.status, 400, "{problem:?}");
+    let overdue = ask::<CasePage>(&client, subject::OVERDUE, &json!({}))
+        .await
+        .expect("overdue answered")
+        .into_result()
+        .expect("overdue");
+    assert!(overdue.items.is_empty(), "nothing is due yet");
+    let stats = ask::<StatsView>(
+        &client,
+        subject::STATS,
+        &json!({"group_by": "department", "period": "all"}),
+    )
+    .await
+    .expect("stats answered")
+    .into_result()
+    .expect("stats");
+    let urban = stats
+        .rows
+        .iter()
+        .find(|r| r.key.as_deref() == Some("dept.urban"))
+        .expect("dept.urban figures");
+    assert_eq!((urban.response.count, urban.response.of), (1, 2));
+    assert_eq!((urban.satisfaction.count, urban.satisfaction.of), (1, 1));
+    assert_eq!((urban.completion.count, urban.completion.of), (1, 2));
+    assert_eq!(urban.completion.permille, Some(500));
+    if let Some(replica) = replica {
+        replica.stop().await;
+    }
+
     // Stopped, the log moves on; restarted, the projection resumes after its checkpoint.
     projection.stop().await;
     store
@@ -311,9 +399,7 @@ async fn projection_answers_resumes_and_rebuilds_equal() {
 
     // A rebuild from sequence 1 into a fresh database equals the live one.
     let live = ReadModel::connect(&live_url).await.unwrap();
-    let fresh = ReadModel::connect(&sqlite_url(&dir.path().join("rebuilt.db")))
-        .await
-        .unwrap();
+    let fresh = ReadModel::connect(rebuilt_url).await.unwrap();
     assert_eq!(casegrid_readmodel::rebuild(&log, &fresh).await.unwrap(), 8);
     assert_eq!(live.diff(&fresh).await.unwrap(), Vec::<String>::new());
 }

@@ -1,248 +1,347 @@
-//! routing: dispatches every filed case by the district's rules (派单) and decides
-//! the departments' actions (签收 sign, 办结 reply).
+//! routing: dispatches cases by the district's rules (派单), decides the departments'
+//! actions, and watches deadlines.
 //!
-//! - [`Routing`]: reacts to events and answers action requests over a [`CaseStore`].
-//! - [`run`]: the durable consumer `routing` plus the `casegrid-routing` service.
-//! - [`serve`]: builds everything from [`Settings`].
+//! - [`Routing`]: the handlers — completing commands with values computed from the
+//!   configuration and working calendar ([`act`]), and reacting to events ([`react`]):
+//!   auto-dispatch on filing and reopening, re-dispatch after a return excluding the
+//!   departments that returned the case (or the human dispatcher queue when no rule
+//!   is left), escalation one level up after a missed deadline.
+//! - [`state`]: routing's own SQL state (open deadlines, dispatcher queue, checkpoint).
+//! - [`timers`]: appends exactly one `DeadlineMissed` per passed deadline.
+//! - [`run`] / [`serve`]: the consumer `routing-<replica>`, the timer loop, the
+//!   `casegrid-routing` service, and configuration reload (SIGHUP or a NATS request).
 //!
-//! Reactions are idempotent: the dispatch of a filing carries the command id
-//! `dispatch:<event id>`, so a redelivered event dispatches nothing twice.
+//! Every effect is idempotent: reactions carry deterministic command ids
+//! (`dispatch:<event id>`, `escalate:<event id>`, `missed:<case>:<kind>:<unit>:<due>`),
+//! so redeliveries, restarts and several replicas append each event once.
+
+pub mod act;
+pub mod react;
+pub mod state;
+pub mod timers;
 
 use anyhow::Context;
 use async_nats::jetstream::consumer::{self, pull};
 use casegrid_commandbus::answer;
 use casegrid_config::District;
-use casegrid_contracts::actions::Owner;
-use casegrid_contracts::{services, subjects};
-use casegrid_domain::command::Dispatch;
-use casegrid_domain::{Actor, Command, Event};
+use casegrid_contracts::{services, Problem};
 use casegrid_eventlog::store::Numbering;
-use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, ExecuteError, StoredEvent};
+use casegrid_eventlog::{CaseStore, EventLog, StoredEvent};
+use casegrid_privacy::KeyVault;
 use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
 use futures_util::StreamExt;
-use std::sync::Arc;
+use state::RoutingState;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Name of routing's durable consumer, shared by its replicas.
-pub const CONSUMER: &str = "routing";
-/// Events reacted to at once.
-const CONCURRENCY: usize = 32;
+pub use react::Reaction;
+
+/// Routing's NATS subjects beyond the shared action subject.
+pub mod subjects {
+    /// Reload the district configuration; answers the new version or the problems.
+    pub const RELOAD: &str = "casegrid.routing.reload";
+    /// The cases waiting for a human dispatcher.
+    pub const QUEUE: &str = "casegrid.routing.queue";
+}
+
+/// The district configuration, replaceable while running.
+#[derive(Clone)]
+pub struct Config {
+    dir: PathBuf,
+    current: Arc<RwLock<Arc<District>>>,
+}
+
+impl Config {
+    pub fn new(dir: PathBuf, district: District) -> Self {
+        Self {
+            dir,
+            current: Arc::new(RwLock::new(Arc::new(district))),
+        }
+    }
+
+    pub fn get(&self) -> Arc<District> {
+        self.current.read().expect("config lock").clone()
+    }
+
+    /// Loads the folder again; on any problem the running configuration stays.
+    pub fn reload(&self) -> Result<String, casegrid_config::ConfigError> {
+        let district = District::load(&self.dir)?;
+        let version = district.version().to_owned();
+        *self.current.write().expect("config lock") = Arc::new(district);
+        Ok(version)
+    }
+}
 
 #[derive(Clone)]
 pub struct Routing {
-    store: CaseStore,
-    district: Arc<District>,
-    clock: SharedClock,
-}
-
-/// What a reaction did, for logs and tests.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reaction {
-    Dispatched,
-    AlreadyDone,
-    /// No rule fits: the case waits for a human dispatcher.
-    Unroutable(String),
-    Refused(String),
-    Ignored,
+    pub(crate) store: CaseStore,
+    pub(crate) config: Config,
+    pub(crate) clock: SharedClock,
+    pub(crate) keys: KeyVault,
+    pub(crate) state: RoutingState,
 }
 
 impl Routing {
-    pub fn new(store: CaseStore, district: Arc<District>, clock: SharedClock) -> Self {
+    pub fn new(
+        store: CaseStore,
+        config: Config,
+        clock: SharedClock,
+        keys: KeyVault,
+        state: RoutingState,
+    ) -> Self {
         Self {
             store,
-            district,
+            config,
             clock,
+            keys,
+            state,
         }
     }
 
-    /// Reacts to one event from the stream. `Err` means "retry later" (do not ack).
-    pub async fn react(&self, stored: &StoredEvent) -> Result<Reaction, ExecuteError> {
-        self.store.observe(stored);
-        let e = &stored.envelope;
-        if e.event_type != "CaseFiled" {
-            return Ok(Reaction::Ignored);
-        }
-        let Ok(Event::CaseFiled(filed)) = Event::from_parts(&e.event_type, e.schema, &e.data)
-        else {
-            return Ok(Reaction::Refused(format!(
-                "unreadable CaseFiled at {}",
-                stored.seq
-            )));
-        };
-        let route = match self.district.route_for(
-            &filed.category,
-            filed.location.grid.as_ref(),
-            filed.urgency,
-            &[],
-        ) {
-            Ok(r) => r,
-            Err(why) => {
-                tracing::warn!(case = %e.case_id, %why, "no rule: the case waits for a dispatcher");
-                return Ok(Reaction::Unroutable(why.to_string()));
-            }
-        };
-        // Deadlines run in working time from the filing, so a redelivery computes the
-        // same ones.
-        let due = self
-            .district
-            .deadlines(&route, filed.urgency, e.occurred_at);
-        let command = Command::Dispatch(Dispatch {
-            lead: route.lead,
-            assisting: route.assisting,
-            sign_due: due.sign_due,
-            handle_due: due.handle_due,
-            rule: route.rule,
-        });
-        let meta = CommandMeta {
-            command_id: format!("dispatch:{}", e.event_id),
-            correlation_id: e.correlation_id.clone(),
-            causation_id: Some(e.event_id.to_string()),
-        };
-        match self
-            .store
-            .execute(
-                e.case_id,
-                &Actor::routing(),
-                &command,
-                &meta,
-                self.clock.now(),
-            )
-            .await
-        {
-            Ok(o) if o.already_done => Ok(Reaction::AlreadyDone),
-            Ok(_) => Ok(Reaction::Dispatched),
-            Err(ExecuteError::Rejected(r)) => {
-                tracing::info!(case = %e.case_id, reason = %r, "dispatch refused");
-                Ok(Reaction::Refused(r.detail))
-            }
-            Err(e) => Err(e),
-        }
+    pub fn state(&self) -> &RoutingState {
+        &self.state
     }
 }
 
-/// Consumes the stream and serves `casegrid-routing` until `shutdown`.
+/// The name of a replica's durable consumer.
+pub fn consumer_name(replica: &str) -> String {
+    format!("routing-{replica}")
+}
+
+/// Consumes the stream, fires timers and serves `casegrid-routing` until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
     log: EventLog,
     routing: Routing,
+    replica: &str,
+    tick: Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let service = casegrid_runtime::service::register(
         &client,
         services::ROUTING,
         services::VERSION,
-        "dispatches cases by rule; decides department actions",
+        "dispatches cases by rule; decides department actions; watches deadlines",
     )
     .await?;
     let act = {
         let routing = routing.clone();
         move |payload: bytes::Bytes| {
             let routing = routing.clone();
+            async move { answer(routing.act(&payload).await) }
+        }
+    };
+    let reload = {
+        let routing = routing.clone();
+        move |_payload: bytes::Bytes| {
+            let routing = routing.clone();
+            async move { answer(reload_config(&routing.config)) }
+        }
+    };
+    let queue = {
+        let routing = routing.clone();
+        move |_payload: bytes::Bytes| {
+            let routing = routing.clone();
             async move {
-                answer(
-                    casegrid_commandbus::act(
-                        &routing.store,
-                        routing.clock.as_ref(),
-                        Owner::Routing,
-                        &payload,
-                    )
-                    .await,
-                )
+                answer(routing.state.queue().await.map_err(|e| {
+                    tracing::error!(error = %e, "routing state");
+                    Problem::unavailable("routing state unavailable")
+                }))
             }
         }
     };
+    let sighup = watch_sighup(routing.config.clone(), shutdown.clone());
     tokio::try_join!(
-        casegrid_runtime::service::serve(&service, subjects::ROUTING_ACT, act, shutdown.clone()),
-        consume(log, routing, shutdown.clone()),
+        casegrid_runtime::service::serve(
+            &service,
+            casegrid_contracts::subjects::ROUTING_ACT,
+            act,
+            shutdown.clone()
+        ),
+        casegrid_runtime::service::serve(&service, subjects::RELOAD, reload, shutdown.clone()),
+        casegrid_runtime::service::serve(&service, subjects::QUEUE, queue, shutdown.clone()),
+        consume(log, routing.clone(), replica, shutdown.clone()),
+        timers::run(routing.clone(), tick, shutdown.clone()),
+        sighup,
     )?;
     Ok(())
 }
 
+fn reload_config(config: &Config) -> Result<String, Problem> {
+    match config.reload() {
+        Ok(version) => {
+            tracing::info!(%version, "configuration reloaded");
+            Ok(version)
+        }
+        Err(e) => {
+            tracing::warn!(problems = %e, "configuration not reloaded");
+            Err(Problem::unprocessable(e.to_string()))
+        }
+    }
+}
+
+async fn watch_sighup(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                got = hup.recv() => {
+                    if got.is_none() {
+                        return Ok(());
+                    }
+                    let _ = reload_config(&config);
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        shutdown.cancelled().await;
+        let _ = config;
+        Ok(())
+    }
+}
+
+/// Events handled per state transaction.
+const BATCH: usize = 64;
+
 async fn consume(
     log: EventLog,
     routing: Routing,
+    replica: &str,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer: consumer::Consumer<pull::Config> = log
-        .stream()
-        .get_or_create_consumer(
-            CONSUMER,
-            pull::Config {
-                durable_name: Some(CONSUMER.into()),
-                filter_subject: format!("{}.>", log.config().subject_prefix),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                max_ack_pending: 1024,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            },
-        )
-        .await
-        .context("creating routing's durable consumer")?;
-    let messages = consumer
-        .stream()
-        .max_messages_per_batch(256)
-        .heartbeat(Duration::from_secs(5))
-        .messages()
-        .await
-        .context("consuming the event stream")?;
-    messages
-        .take_until(shutdown.cancelled())
-        .for_each_concurrent(CONCURRENCY, |message| {
-            let routing = routing.clone();
-            async move {
-                let message = match message {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "routing consumer");
-                        return;
-                    }
-                };
-                let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
-                let outcome = match StoredEvent::parse(seq, &message.payload) {
-                    Ok(stored) => routing.react(&stored).await,
-                    Err(e) => {
-                        tracing::error!(error = %e, "unreadable event; skipped by routing");
-                        Ok(Reaction::Ignored)
-                    }
-                };
-                let ack = match outcome {
-                    Ok(_) => message.ack().await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, seq, "reaction failed; will be redelivered");
-                        message
-                            .ack_with(async_nats::jetstream::AckKind::Nak(Some(
-                                Duration::from_secs(1),
-                            )))
-                            .await
-                    }
-                };
-                if let Err(e) = ack {
-                    tracing::warn!(error = %e, seq, "ack failed; the event will be redelivered");
-                }
+    let name = consumer_name(replica);
+    while !shutdown.is_cancelled() {
+        let consumer = open_consumer(&log, &routing.state, &name).await?;
+        if let Err(e) = consume_in_order(&consumer, &routing, &shutdown).await {
+            // Start again from the state's checkpoint: strict stream order matters more
+            // than the events in flight, which are simply delivered again.
+            tracing::warn!(error = %e, "routing consumer restarts from its checkpoint");
+            let _ = log.stream().delete_consumer(&name).await;
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-        })
-        .await;
+        }
+    }
     Ok(())
 }
 
-/// Connects, opens the log from `settings`, and runs until `shutdown`.
+/// The replica's durable consumer, positioned after the state's checkpoint: one that
+/// acknowledged past it (the state was replaced or lost) is created again.
+async fn open_consumer(
+    log: &EventLog,
+    state: &RoutingState,
+    name: &str,
+) -> anyhow::Result<consumer::Consumer<pull::Config>> {
+    let checkpoint = state.checkpoint().await?;
+    if let Ok(mut existing) = log.stream().get_consumer::<pull::Config>(name).await {
+        let floor = existing.info().await.map(|i| i.ack_floor.stream_sequence)?;
+        if floor <= checkpoint {
+            return Ok(existing);
+        }
+        tracing::warn!(
+            floor,
+            checkpoint,
+            "routing state is behind its consumer; replaying"
+        );
+        log.stream().delete_consumer(name).await?;
+    }
+    log.stream()
+        .create_consumer(pull::Config {
+            durable_name: Some(name.to_owned()),
+            filter_subject: format!("{}.>", log.config().subject_prefix),
+            ack_policy: consumer::AckPolicy::All,
+            ack_wait: Duration::from_secs(60),
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: checkpoint + 1,
+            },
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating routing's durable consumer {name}"))
+}
+
+/// Handles batches strictly in stream order: react to each event, fold the batch into
+/// the state in one transaction, then acknowledge its last message (ack-all).
+async fn consume_in_order(
+    consumer: &consumer::Consumer<pull::Config>,
+    routing: &Routing,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    while !shutdown.is_cancelled() {
+        let mut batch = consumer
+            .batch()
+            .max_messages(BATCH)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .context("fetching events")?;
+        let mut events = Vec::new();
+        let mut last = None;
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| anyhow::anyhow!("receiving an event: {e}"))?;
+            let seq = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .stream_sequence;
+            match StoredEvent::parse(seq, &message.payload) {
+                Ok(stored) => {
+                    routing.react(&stored).await?;
+                    events.push(stored);
+                }
+                Err(e) => tracing::error!(error = %e, "unreadable event; skipped by routing"),
+            }
+            last = Some(message);
+        }
+        if let Some(last) = last {
+            routing.state.apply(&events).await?;
+            last.ack()
+                .await
+                .map_err(|e| anyhow::anyhow!("acknowledging: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Connects, opens the log, key vault and state from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (client, log) = EventLog::connect(settings, services::ROUTING).await?;
-    let district = Arc::new(
-        District::load(&settings.district.config_dir)
-            .context("loading the district configuration")?,
-    );
+    let district = District::load(&settings.district.config_dir)
+        .context("loading the district configuration")?;
+    let keys = KeyVault::open(client.clone(), settings.nats.replicas)
+        .await
+        .context("opening the key vault")?;
+    let state = RoutingState::connect(settings.routing.database_url.expose()).await?;
     let numbering = Numbering {
         prefix: settings.district.case_prefix.clone(),
         ..Numbering::default()
     };
     let store = CaseStore::new(log.clone(), numbering, 100_000);
-    let routing = Routing::new(store, district, casegrid_runtime::clock::from_env());
-    tracing::info!("routing serving");
-    run(client.clone(), log, routing, shutdown).await?;
+    let routing = Routing::new(
+        store,
+        Config::new(settings.district.config_dir.clone(), district),
+        casegrid_runtime::clock::from_env(),
+        keys,
+        state,
+    );
+    tracing::info!(replica = %settings.routing.replica, "routing serving");
+    run(
+        client.clone(),
+        log,
+        routing,
+        &settings.routing.replica,
+        Duration::from_millis(settings.routing.tick_ms.max(10)),
+        shutdown,
+    )
+    .await?;
     client.drain().await.ok();
     Ok(())
 }

@@ -7,19 +7,19 @@ use crate::ids::{Category, GridCode};
 use crate::personal::{Reporter, Sealed};
 use time::macros::datetime;
 
-const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+pub(super) const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 
-fn operator() -> Actor {
+pub(super) fn operator() -> Actor {
     Actor::new(ActorKind::Operator, "op.zhang")
 }
-fn housing() -> Actor {
+pub(super) fn housing() -> Actor {
     Actor::new(ActorKind::Department, "dept.housing")
 }
-fn water() -> Actor {
+pub(super) fn water() -> Actor {
     Actor::new(ActorKind::Department, "dept.water")
 }
 
-fn file_noise() -> Command {
+pub(super) fn file_noise() -> Command {
     Command::FileCase(FileCase {
         channel: Channel::Hotline,
         kind: CaseKind::Complaint,
@@ -43,18 +43,19 @@ fn file_noise() -> Command {
     })
 }
 
-fn dispatch_to_housing() -> Command {
+pub(super) fn dispatch_to_housing() -> Command {
     Command::Dispatch(Dispatch {
         lead: DepartmentId::parse("dept.housing").unwrap(),
         assisting: vec![DepartmentId::parse("street.hubin").unwrap()],
         sign_due: datetime!(2026-11-23 12:00 UTC),
         handle_due: datetime!(2026-11-30 18:00 UTC),
         rule: "noise".into(),
+        return_due: Some(datetime!(2026-11-24 10:00 UTC)),
     })
 }
 
 /// Folds the given commands, each of which must be accepted.
-fn given(steps: &[(Actor, Command)]) -> Case {
+pub(super) fn given(steps: &[(Actor, Command)]) -> Case {
     let mut case = Case::new(CaseId::for_filing("op.zhang", "call-1"));
     case.number = Some("NH-20261123-000001".into());
     for (actor, command) in steps {
@@ -66,7 +67,7 @@ fn given(steps: &[(Actor, Command)]) -> Case {
     case
 }
 
-fn replied() -> Vec<(Actor, Command)> {
+pub(super) fn replied() -> Vec<(Actor, Command)> {
     vec![
         (operator(), file_noise()),
         (Actor::routing(), dispatch_to_housing()),
@@ -76,6 +77,7 @@ fn replied() -> Vec<(Actor, Command)> {
             Command::Reply(Reply {
                 result: ReplyResult::Resolved,
                 text: "已责令工地夜间停工".into(),
+                summary_for_citizen: None,
             }),
         ),
     ]
@@ -151,6 +153,7 @@ fn an_assisting_department_signs_but_does_not_reply() {
             &Command::Reply(Reply {
                 result: ReplyResult::Resolved,
                 text: "x".into(),
+                summary_for_citizen: None,
             }),
             NOW,
         )
@@ -168,6 +171,7 @@ fn the_lead_must_sign_before_replying() {
             &Command::Reply(Reply {
                 result: ReplyResult::Resolved,
                 text: "done".into(),
+                summary_for_citizen: None,
             }),
             NOW,
         )

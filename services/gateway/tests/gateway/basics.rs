@@ -1,148 +1,13 @@
-//! The gateway against a real `nats-server` and the demo district, over real HTTP.
-//! Where a service must answer, a tiny responder task stands in for it: these tests
-//! check the gateway's own mapping, the real services are tested end to end elsewhere.
-//!
-//! - auth: missing and unknown tokens.
-//! - bodies: malformed JSON, non-object JSON, oversized bodies.
-//! - routing: unknown route, wrong method, unknown action, bad case id, bad If-Match.
-//! - services: nobody running (503), no answer in time (504), filing (201 + Location),
-//!   department scoping of a case (404 for others), forwarded problems, the raw log.
-//! - shutdown: a request in flight when the server is told to stop still completes.
+//! The gateway's own mapping of tokens, bodies, paths, services and shutdown.
 
-use casegrid_config::District;
+use crate::helpers::*;
 use casegrid_contracts::subjects::{INTAKE_FILE, INTAKE_LOG, PROJECTION_CASE, ROUTING_ACT};
 use casegrid_contracts::{Answer, CaseQuery, CommandReply, FileRequest, Problem};
 use casegrid_domain::{CaseId, Status};
-use casegrid_gateway::{run, AppState};
-use casegrid_testkit::TestNats;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-
-const BODY_LIMIT: usize = 4096;
-const CASE: &str = "0192f0c4-3c1a-7d2e-8b4f-2a9c1e5d7f30";
-
-struct App {
-    base: String,
-    http: reqwest::Client,
-    nats: async_nats::Client,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _nats_server: TestNats,
-}
-
-impl App {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
-        self.http.get(self.url(path)).bearer_auth(token)
-    }
-
-    fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
-        self.http.post(self.url(path)).bearer_auth(token)
-    }
-
-    /// Stops the server and checks it shut down cleanly.
-    async fn stop(self) {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(10), self.server)
-            .await
-            .expect("gateway stops within 10 s")
-            .expect("gateway task")
-            .expect("gateway run");
-    }
-}
-
-async fn spawn_app(request_timeout: Duration) -> App {
-    let nats_server = TestNats::start();
-    let nats = nats_server.client().await;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
-    let district = District::load(&dir).unwrap_or_else(|e| panic!("demo district: {e}"));
-    let state = AppState {
-        nats: nats.clone(),
-        district: Arc::new(district),
-        body_limit: BODY_LIMIT,
-        request_timeout,
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let stop = CancellationToken::new();
-    let server = tokio::spawn(run(listener, state, stop.clone()));
-    App {
-        base,
-        http: reqwest::Client::new(),
-        nats,
-        stop,
-        server,
-        _nats_server: nats_server,
-    }
-}
-
-/// Answers every request on `subject` with `answer(request)`, until the test ends.
-async fn respond<F>(nats: &async_nats::Client, subject: &'static str, answer: F)
-where
-    F: Fn(&[u8]) -> Value + Send + 'static,
-{
-    let mut sub = nats.subscribe(subject).await.expect("subscribe");
-    nats.flush().await.expect("flush");
-    let nats = nats.clone();
-    tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let reply = answer(&msg.payload);
-            if let Some(to) = msg.reply {
-                nats.publish(to, reply.to_string().into())
-                    .await
-                    .expect("publish reply");
-            }
-        }
-    });
-}
-
-/// Asserts a problem+json answer with `status` and returns its body.
-async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
-    let got = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("").to_owned());
-    let body: Value = response.json().await.expect("problem body is JSON");
-    assert_eq!(got, status, "body: {body}");
-    assert_eq!(
-        content_type.as_deref(),
-        Some("application/problem+json"),
-        "body: {body}"
-    );
-    assert_eq!(body["status"], status.as_u16(), "body: {body}");
-    assert!(
-        body["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("https://")),
-        "body: {body}"
-    );
-    assert!(body["title"].is_string(), "body: {body}");
-    body
-}
-
-fn detail(body: &Value) -> &str {
-    body["detail"].as_str().unwrap_or_default()
-}
-
-fn case_view(lead: &str) -> Value {
-    json!({
-        "id": CASE, "number": "NH-20261123-000001", "status": "dispatched", "version": 2,
-        "channel": "hotline", "kind": "complaint", "category": "noise", "urgency": "normal",
-        "title": "夜间施工噪音扰民", "description": "…", "lead": lead,
-        "filed_at": "2026-11-23T22:10:00Z", "updated_at": "2026-11-23T22:10:01Z",
-    })
-}
 
 #[tokio::test]
 async fn missing_or_unknown_tokens_get_401() {
@@ -300,10 +165,14 @@ async fn missing_and_silent_services_get_503_and_504() {
     assert!(detail(&body).contains("intake is not running"), "{body}");
 
     // Routing listens but never answers.
+    // (A supervisor: a department's action would first ask projection about scope.)
     let _silent = app.nats.subscribe(ROUTING_ACT).await.unwrap();
     app.nats.flush().await.unwrap();
     let r = app
-        .post(&format!("/api/v1/cases/{CASE}/actions/sign"), "demo-urban")
+        .post(
+            &format!("/api/v1/cases/{CASE}/actions/sign"),
+            "demo-supervisor",
+        )
         .send()
         .await
         .unwrap();
@@ -327,6 +196,7 @@ async fn filing_answers_201_with_location_and_problems_are_forwarded() {
             version: 1,
             status: Status::Received,
             created: request.idempotency_key == "call-20261123-0001",
+            revealed: None,
         };
         serde_json::to_value(Answer::Ok(reply)).unwrap()
     })

@@ -1,0 +1,530 @@
+//! Case lists with filters and keyset pagination, the overdue list, and the figures
+//! (响应率, 解决率, 满意率, 办结率) by department, street, category and period.
+//!
+//! The request and answer types live here for now; they serialize as the JSON the
+//! projection's NATS endpoints take and answer.
+
+use crate::model::case_from_row;
+use crate::{ReadModel, ReadModelError, Result};
+use casegrid_contracts::views::CaseView;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Row};
+use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// Default and largest page of a case list.
+pub const LIST_LIMIT: u32 = 50;
+pub const LIST_MAX: u32 = 500;
+
+/// Statuses in which a case no longer runs against its handling deadline.
+const NOT_RUNNING: &str = "'replied', 'closed', 'merged', 'withdrawn', 'declined', 'referred'";
+
+/// Filters of a case list; every one given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaseFilter {
+    /// Any of these statuses (`["dispatched", "in_progress"]`).
+    pub status: Vec<String>,
+    /// Dispatched to this department, as lead or assisting, by the current dispatch.
+    pub department: Option<String>,
+    /// The street/township as its grid prefix (`NH.HB`).
+    pub street: Option<String>,
+    /// In this grid or below it (`NH.HB.BJ` matches `NH.HB.BJ.03`).
+    pub grid_prefix: Option<String>,
+    pub category: Option<String>,
+    pub channel: Option<String>,
+    pub urgency: Option<String>,
+    /// `true`: past the handling deadline and still running (neither replied, closed,
+    /// merged, withdrawn, declined nor referred); `false`: not so.
+    pub overdue: Option<bool>,
+    /// Filed at or after this instant (RFC 3339).
+    pub filed_from: Option<String>,
+    /// Filed before this instant (RFC 3339).
+    pub filed_to: Option<String>,
+    /// Words found in the title or the description (case-insensitive for ASCII).
+    pub text: Option<String>,
+}
+
+/// `casegrid.projection.list`: filters, a cursor from the previous page, a page size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    #[serde(flatten)]
+    pub filter: CaseFilter,
+    /// `next_cursor` of the previous page; absent for the first.
+    pub cursor: Option<String>,
+    /// Default 50, at most 500.
+    pub limit: Option<u32>,
+}
+
+/// `casegrid.projection.overdue`: overdue cases, most overdue first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OverdueQuery {
+    pub department: Option<String>,
+    pub street: Option<String>,
+    pub category: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A page of cases; `next_cursor` is absent on the last page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasePage {
+    pub items: Vec<CaseView>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// What the figures are grouped by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    #[default]
+    Department,
+    Street,
+    Category,
+}
+
+/// The period of each row: the local day or month (district offset), or all time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    Month,
+    #[default]
+    All,
+}
+
+/// `casegrid.projection.stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsQuery {
+    pub group_by: GroupBy,
+    pub period: Period,
+    /// Counted from this instant (RFC 3339, inclusive) …
+    pub from: Option<String>,
+    /// … to this one (exclusive).
+    pub to: Option<String>,
+}
+
+/// A rate with the counts behind it: `count` of `of`, in per-mille rounded half up
+/// (`None` when `of` is 0). No floats: the counts are what an audit re-checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub count: u64,
+    pub of: u64,
+    pub permille: Option<u32>,
+}
+
+impl Rate {
+    pub fn new(count: u64, of: u64) -> Self {
+        Self {
+            count,
+            of,
+            permille: (of > 0).then(|| ((count * 2000 + of) / (2 * of)) as u32),
+        }
+    }
+}
+
+/// The figures of one group and period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRow {
+    /// The department, street (`NH.HB`) or category; `null` for cases without one
+    /// (not dispatched, no grid).
+    pub key: Option<String>,
+    /// `2026-11-23`, `2026-11` or `all`.
+    pub period: String,
+    /// 响应率: work orders (one per department of a dispatch) signed before their sign
+    /// deadline / work orders, by dispatch time.
+    pub response: Rate,
+    /// 解决率: callbacks saying resolved / callbacks, by callback time.
+    pub resolution: Rate,
+    /// 满意率: callbacks satisfied or basically satisfied / callbacks.
+    pub satisfaction: Rate,
+    pub satisfied: u64,
+    pub basically_satisfied: u64,
+    /// 办结率: cases now replied or closed / cases filed, by filing time.
+    pub completion: Rate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsView {
+    pub group_by: GroupBy,
+    pub period: Period,
+    pub rows: Vec<StatsRow>,
+}
+
+/// A WHERE clause under construction, with its arguments numbered `$1`, `$2`, ….
+#[derive(Default)]
+struct Clause {
+    conditions: Vec<String>,
+    args: Vec<Arg>,
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Clause {
+    /// The placeholder of a new argument.
+    fn arg(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    fn text(&mut self, v: &str) -> String {
+        self.arg(Arg::Text(v.to_owned()))
+    }
+
+    fn int(&mut self, v: i64) -> String {
+        self.arg(Arg::Int(v))
+    }
+
+    fn and(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    fn sql(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    fn bind<'q>(
+        &self,
+        mut q: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Query<'q, Any, AnyArguments<'q>> {
+        for a in &self.args {
+            q = match a {
+                Arg::Text(s) => q.bind(s.clone()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+/// `s` for a `LIKE … ESCAPE '\'` pattern: `%`, `_` and `\` match themselves.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `LIKE` pattern matching `s` anywhere.
+fn contains_pattern(s: &str) -> String {
+    format!("%{}%", escape_like(s))
+}
+
+fn instant_ms(what: &str, s: &str) -> Result<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map(crate::fold::millis)
+        .map_err(|e| {
+            ReadModelError::BadQuery(format!("{what}: {s:?} is not an RFC 3339 instant: {e}"))
+        })
+}
+
+fn bad_cursor(cursor: &str) -> ReadModelError {
+    ReadModelError::BadQuery(format!("cursor {cursor:?} is not one this service gave"))
+}
+
+impl ReadModel {
+    /// Cases matching `q.filter`, newest filing first, a page at a time: pass the
+    /// answer's `next_cursor` back for the next page. `now` decides `overdue`.
+    pub async fn list(&self, q: &ListQuery, now: OffsetDateTime) -> Result<CasePage> {
+        let limit = q.limit.unwrap_or(LIST_LIMIT).clamp(1, LIST_MAX);
+        let mut clause = Clause::default();
+        self.filter(&mut clause, &q.filter, now)?;
+        if let Some(cursor) = &q.cursor {
+            // The cursor is the filing sequence of the page's last case.
+            let after: i64 = cursor.parse().map_err(|_| bad_cursor(cursor))?;
+            let p = clause.int(after);
+            clause.and(format!("filed_seq < {p}"));
+        }
+        let p = clause.int(i64::from(limit) + 1);
+        let sql = format!(
+            "SELECT * FROM cases {} ORDER BY filed_seq DESC LIMIT {p}",
+            clause.sql()
+        );
+        let rows = clause
+            .bind(sqlx::query(&sql))
+            .fetch_all(self.pool())
+            .await?;
+        let more = rows.len() > limit as usize;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in rows.iter().take(limit as usize) {
+            items.push(case_from_row(row)?);
+            last = Some(row.try_get::<i64, _>("filed_seq")?);
+        }
+        Ok(CasePage {
+            items,
+            next_cursor: if more {
+                last.map(|s| s.to_string())
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Cases past their handling deadline and still running, most overdue first.
+    pub async fn overdue(&self, q: &OverdueQuery, now: OffsetDateTime) -> Result<CasePage> {
+        let limit = q.limit.unwrap_or(LIST_LIMIT).clamp(1, LIST_MAX);
+        let filter = CaseFilter {
+            department: q.department.clone(),
+            street: q.street.clone(),
+            category: q.category.clone(),
+            overdue: Some(true),
+            ..CaseFilter::default()
+        };
+        let mut clause = Clause::default();
+        self.filter(&mut clause, &filter, now)?;
+        if let Some(cursor) = &q.cursor {
+            // `<handle_due_ms>.<filed_seq>` of the page's last case.
+            let (due, seq) = cursor
+                .split_once('.')
+                .and_then(|(d, s)| Some((d.parse::<i64>().ok()?, s.parse::<i64>().ok()?)))
+                .ok_or_else(|| bad_cursor(cursor))?;
+            let (d1, d2, s) = (clause.int(due), clause.int(due), clause.int(seq));
+            clause.and(format!(
+                "(handle_due_ms > {d1} OR (handle_due_ms = {d2} AND filed_seq > {s}))"
+            ));
+        }
+        let p = clause.int(i64::from(limit) + 1);
+        let sql = format!(
+            "SELECT * FROM cases {} ORDER BY handle_due_ms, filed_seq LIMIT {p}",
+            clause.sql()
+        );
+        let rows = clause
+            .bind(sqlx::query(&sql))
+            .fetch_all(self.pool())
+            .await?;
+        let more = rows.len() > limit as usize;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in rows.iter().take(limit as usize) {
+            items.push(case_from_row(row)?);
+            last = Some(format!(
+                "{}.{}",
+                row.try_get::<i64, _>("handle_due_ms")?,
+                row.try_get::<i64, _>("filed_seq")?
+            ));
+        }
+        Ok(CasePage {
+            items,
+            next_cursor: if more { last } else { None },
+        })
+    }
+
+    fn filter(&self, c: &mut Clause, f: &CaseFilter, now: OffsetDateTime) -> Result<()> {
+        if !f.status.is_empty() {
+            let ps: Vec<String> = f.status.iter().map(|s| c.text(s)).collect();
+            c.and(format!("status IN ({})", ps.join(", ")));
+        }
+        if let Some(d) = &f.department {
+            let (p1, p2) = (c.text(d), c.text(d));
+            c.and(format!(
+                "(lead = {p1} OR EXISTS (SELECT 1 FROM dispatches d
+                   WHERE d.case_id = cases.id AND d.department = {p2}
+                     AND d.version = (SELECT MAX(version) FROM dispatches d2
+                                      WHERE d2.case_id = cases.id)))"
+            ));
+        }
+        if let Some(s) = &f.street {
+            let p = c.text(s);
+            c.and(format!("street = {p}"));
+        }
+        if let Some(g) = &f.grid_prefix {
+            let g = g.trim_end_matches('.');
+            let (p1, p2) = (c.text(g), c.text(&format!("{}.%", escape_like(g))));
+            c.and(format!("(grid = {p1} OR grid LIKE {p2} ESCAPE '\\')"));
+        }
+        for (column, value) in [
+            ("category", &f.category),
+            ("channel", &f.channel),
+            ("urgency", &f.urgency),
+        ] {
+            if let Some(v) = value {
+                let p = c.text(v);
+                c.and(format!("{column} = {p}"));
+            }
+        }
+        if let Some(overdue) = f.overdue {
+            let p = c.int(crate::fold::millis(now));
+            let condition = format!(
+                "(handle_due_ms IS NOT NULL AND handle_due_ms < {p} AND status NOT IN ({NOT_RUNNING}))"
+            );
+            c.and(if overdue {
+                condition
+            } else {
+                format!("NOT {condition}")
+            });
+        }
+        if let Some(from) = &f.filed_from {
+            let p = c.int(instant_ms("filed_from", from)?);
+            c.and(format!("filed_ms >= {p}"));
+        }
+        if let Some(to) = &f.filed_to {
+            let p = c.int(instant_ms("filed_to", to)?);
+            c.and(format!("filed_ms < {p}"));
+        }
+        if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            for word in text.split_whitespace() {
+                let (p1, p2) = (
+                    c.text(&contains_pattern(&word.to_lowercase())),
+                    c.text(&contains_pattern(&word.to_lowercase())),
+                );
+                c.and(format!(
+                    "(LOWER(title) LIKE {p1} ESCAPE '\\' OR LOWER(description) LIKE {p2} ESCAPE '\\')"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The figures by `q.group_by` and `q.period`, each rate with its counts, sorted by
+    /// key then period. A group appears when any of its counts is not zero.
+    pub async fn stats(&self, q: &StatsQuery) -> Result<StatsView> {
+        let from = q
+            .from
+            .as_deref()
+            .map(|s| instant_ms("from", s))
+            .transpose()?;
+        let to = q.to.as_deref().map(|s| instant_ms("to", s)).transpose()?;
+        let key = |table: &str| match q.group_by {
+            GroupBy::Department if table == "c" => "c.lead".to_owned(),
+            GroupBy::Department => format!("{table}.department"),
+            GroupBy::Street => "c.street".to_owned(),
+            GroupBy::Category => "c.category".to_owned(),
+        };
+        let period = |day: &str| match q.period {
+            Period::Day => day.to_owned(),
+            Period::Month => format!("SUBSTR({day}, 1, 7)"),
+            Period::All => "'all'".to_owned(),
+        };
+        let group = |k: &str, p: &str| match q.period {
+            Period::All => format!("GROUP BY {k}"),
+            _ => format!("GROUP BY {k}, {p}"),
+        };
+        let window = |column: &str| {
+            let mut clause = Clause::default();
+            if let Some(from) = from {
+                let p = clause.int(from);
+                clause.and(format!("{column} >= {p}"));
+            }
+            if let Some(to) = to {
+                let p = clause.int(to);
+                clause.and(format!("{column} < {p}"));
+            }
+            clause
+        };
+
+        // Counts per (key, period): [orders, on time, callbacks, resolved, satisfied,
+        // basically satisfied, filed, completed].
+        let mut counts: BTreeMap<(Option<String>, String), [u64; 8]> = BTreeMap::new();
+        let (k, p) = (key("d"), period("d.day"));
+        let clause = window("d.dispatched_ms");
+        let sql = format!(
+            "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1,
+                    SUM(CASE WHEN d.on_time = 1 THEN 1 ELSE 0 END) AS n2
+             FROM dispatches d JOIN cases c ON c.id = d.case_id {} {}",
+            clause.sql(),
+            group(&k, &p)
+        );
+        self.count_into(&mut counts, &clause, &sql, 0, 2).await?;
+        let (k, p) = (key("b"), period("b.day"));
+        let clause = window("b.at_ms");
+        let sql = format!(
+            "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1,
+                    SUM(CASE WHEN b.resolved = 1 THEN 1 ELSE 0 END) AS n2,
+                    SUM(CASE WHEN b.satisfaction = 'satisfied' THEN 1 ELSE 0 END) AS n3,
+                    SUM(CASE WHEN b.satisfaction = 'basically_satisfied' THEN 1 ELSE 0 END) AS n4
+             FROM callbacks b JOIN cases c ON c.id = b.case_id {} {}",
+            clause.sql(),
+            group(&k, &p)
+        );
+        self.count_into(&mut counts, &clause, &sql, 2, 4).await?;
+        let (k, p) = (key("c"), period("c.filed_day"));
+        let clause = window("c.filed_ms");
+        let sql = format!(
+            "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1,
+                    SUM(CASE WHEN c.status IN ('replied', 'closed') THEN 1 ELSE 0 END) AS n2
+             FROM cases c {} {}",
+            clause.sql(),
+            group(&k, &p)
+        );
+        self.count_into(&mut counts, &clause, &sql, 6, 2).await?;
+
+        let rows = counts
+            .into_iter()
+            .map(|((key, period), n)| StatsRow {
+                key,
+                period,
+                response: Rate::new(n[1], n[0]),
+                resolution: Rate::new(n[3], n[2]),
+                satisfaction: Rate::new(n[4] + n[5], n[2]),
+                satisfied: n[4],
+                basically_satisfied: n[5],
+                completion: Rate::new(n[7], n[6]),
+            })
+            .collect();
+        Ok(StatsView {
+            group_by: q.group_by,
+            period: q.period,
+            rows,
+        })
+    }
+
+    /// Runs a grouped count and adds columns `n1..=n{width}` at `at..at+width`.
+    async fn count_into(
+        &self,
+        counts: &mut BTreeMap<(Option<String>, String), [u64; 8]>,
+        clause: &Clause,
+        sql: &str,
+        at: usize,
+        width: usize,
+    ) -> Result<()> {
+        let rows = clause.bind(sqlx::query(sql)).fetch_all(self.pool()).await?;
+        for row in rows {
+            let key: Option<String> = row.try_get("k")?;
+            let period: String = row.try_get("p")?;
+            let entry = counts.entry((key, period)).or_default();
+            for i in 0..width {
+                let n: Option<i64> = row.try_get(format!("n{}", i + 1).as_str())?;
+                entry[at + i] += n.unwrap_or(0).max(0) as u64;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_round_half_up_in_per_mille() {
+        assert_eq!(Rate::new(2, 3).permille, Some(667));
+        assert_eq!(Rate::new(1, 3).permille, Some(333));
+        assert_eq!(Rate::new(1, 8).permille, Some(125));
+        assert_eq!(Rate::new(1, 2000).permille, Some(1));
+        assert_eq!(Rate::new(0, 0).permille, None);
+    }
+
+    #[test]
+    fn patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("5%_a\\"), "%5\\%\\_a\\\\%");
+    }
+}

@@ -1,0 +1,395 @@
+//! The test kit of this binary: an app on a free port, stand-in services, checks.
+
+use casegrid_config::District;
+use casegrid_gateway::{run, AppState};
+use casegrid_testkit::TestNats;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) const BODY_LIMIT: usize = 4096;
+pub(crate) const CASE: &str = "0192f0c4-3c1a-7d2e-8b4f-2a9c1e5d7f30";
+
+pub(crate) struct App {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) nats: async_nats::Client,
+    pub(crate) stop: CancellationToken,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _nats_server: TestNats,
+}
+
+impl App {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub(crate) fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path)).bearer_auth(token)
+    }
+
+    /// Stops the server and checks it shut down cleanly.
+    pub(crate) async fn stop(self) {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.server)
+            .await
+            .expect("gateway stops within 10 s")
+            .expect("gateway task")
+            .expect("gateway run");
+    }
+}
+
+/// The app with this NATS request timeout and no rate limit.
+pub(crate) async fn spawn_app(request_timeout: Duration) -> App {
+    spawn_app_with(|s| s.with_request_timeout(request_timeout)).await
+}
+
+/// The app with static tokens, no rate limit, then `configure`d.
+pub(crate) async fn spawn_app_with(configure: impl FnOnce(AppState) -> AppState) -> App {
+    let nats_server = TestNats::start();
+    let nats = nats_server.client().await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
+    let district = District::load(&dir).unwrap_or_else(|e| panic!("demo district: {e}"));
+    let state = configure(
+        AppState::new(nats.clone(), Arc::new(district), BODY_LIMIT)
+            .with_request_timeout(Duration::from_secs(5))
+            .with_rate_limit(None),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(run(listener, state, stop.clone()));
+    App {
+        base,
+        http: reqwest::Client::new(),
+        nats,
+        stop,
+        server,
+        _nats_server: nats_server,
+    }
+}
+
+/// Answers every request on `subject` with `answer(request)`, until the test ends.
+pub(crate) async fn respond<F>(nats: &async_nats::Client, subject: &'static str, answer: F)
+where
+    F: Fn(&[u8]) -> Value + Send + 'static,
+{
+    let mut sub = nats.subscribe(subject).await.expect("subscribe");
+    nats.flush().await.expect("flush");
+    let nats = nats.clone();
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let reply = answer(&msg.payload);
+            if let Some(to) = msg.reply {
+                nats.publish(to, reply.to_string().into())
+                    .await
+                    .expect("publish reply");
+            }
+        }
+    });
+}
+
+/// Asserts a problem+json answer with `status` and returns its body.
+pub(crate) async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(got, status, "body: {body}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/problem+json"),
+        "body: {body}"
+    );
+    assert_eq!(body["status"], status.as_u16(), "body: {body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://")),
+        "body: {body}"
+    );
+    assert!(body["title"].is_string(), "body: {body}");
+    body
+}
+
+pub(crate) fn detail(body: &Value) -> &str {
+    body["detail"].as_str().unwrap_or_default()
+}
+
+pub(crate) fn case_view(lead: &str) -> Value {
+    json!({
+        "id": CASE, "number": "NH-20261123-000001", "status": "dispatched", "version": 2,
+        "channel": "hotline", "kind": "complaint", "category": "noise", "urgency": "normal",
+        "title": "夜间施工噪音扰民", "description": "…", "lead": lead,
+        "filed_at": "2026-11-23T22:10:00Z", "updated_at": "2026-11-23T22:10:01Z",
+    })
+}
+
+/// The gateway's OpenAPI document, fetched without a token.
+pub(crate) async fn openapi(app: &App) -> Value {
+    let r = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.expect("the document is JSON")
+}
+
+/// A response, read whole, for checking against the document.
+pub(crate) struct Answered {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Value,
+}
+
+pub(crate) async fn answered(r: reqwest::Response) -> Answered {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let text = r.text().await.expect("a body");
+    let body = if content_type.ends_with("json") {
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status} body is not JSON ({e}): {text}"))
+    } else {
+        Value::String(text)
+    };
+    Answered {
+        status,
+        content_type,
+        headers,
+        body,
+    }
+}
+
+/// Asserts that `answer` is documented for `method template` and validates against
+/// its schema.
+pub(crate) fn assert_documented(doc: &Value, method: &str, template: &str, answer: &Answered) {
+    let op = &doc["paths"][template][method.to_lowercase()];
+    assert!(op.is_object(), "{method} {template} is not in the document");
+    let response = &op["responses"][answer.status.to_string()];
+    assert!(
+        response.is_object(),
+        "{method} {template} answered {} which the document does not list: {}",
+        answer.status,
+        answer.body
+    );
+    let schema = &response["content"][answer.content_type.as_str()]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {template} {}: content type {:?} not documented",
+        answer.status,
+        answer.content_type
+    );
+    if let Err(e) = validate(doc, schema, &answer.body, "$") {
+        panic!(
+            "{method} {template} {} does not match the document: {e}\nbody: {}",
+            answer.status, answer.body
+        );
+    }
+}
+
+/// Validates `value` against the JSON Schema subset the gateway emits: `$ref`, `type`
+/// (a name or a list), `properties`, `required`, `items`, `enum`.
+pub(crate) fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .ok_or(format!("{at}: odd $ref {r}"))?;
+        let target = &doc["components"]["schemas"][name];
+        if target.is_null() {
+            return Err(format!("{at}: dangling $ref {r}"));
+        }
+        return validate(doc, target, value, at);
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            other => return Err(format!("{at}: odd type {other}")),
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: expected {types:?}, got {value}"));
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            return Err(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+    }
+    if let (Some(props), Some(object)) = (schema["properties"].as_object(), value.as_object()) {
+        for (name, sub) in props {
+            if let Some(v) = object.get(name) {
+                validate(doc, sub, v, &format!("{at}.{name}"))?;
+            }
+        }
+    }
+    if let (Some(required), Some(object)) = (schema["required"].as_array(), value.as_object()) {
+        for name in required.iter().filter_map(Value::as_str) {
+            if !object.contains_key(name) {
+                return Err(format!("{at}: missing required {name}"));
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in array.iter().enumerate() {
+            validate(doc, items, v, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_validator_catches_mismatches() {
+    let doc = json!({"components": {"schemas": {"S": {"type": "string", "enum": ["a"]}}}});
+    let schema = json!({"type": "object", "required": ["x"], "properties": {
+        "x": {"$ref": "#/components/schemas/S"}, "n": {"type": ["integer", "null"]},
+        "l": {"type": "array", "items": {"type": "boolean"}}}});
+    assert!(validate(
+        &doc,
+        &schema,
+        &json!({"x": "a", "n": null, "l": [true]}),
+        "$"
+    )
+    .is_ok());
+    assert!(validate(&doc, &schema, &json!({"n": 1}), "$").is_err());
+    assert!(validate(&doc, &schema, &json!({"x": "b"}), "$").is_err());
+    assert!(validate(&doc, &schema, &json!({"x": "a", "n": "1"}), "$").is_err());
+    assert!(validate(&doc, &schema, &json!({"x": "a", "l": [1]}), "$").is_err());
+}
+
+/// Creates the event stream as the event log does (same name, subjects, direct get).
+pub(crate) async fn create_event_stream(
+    nats: &async_nats::Client,
+) -> async_nats::jetstream::Context {
+    let js = async_nats::jetstream::new(nats.clone());
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "CASEGRID_EVENTS".into(),
+        subjects: vec!["casegrid.events.>".into()],
+        allow_direct: true,
+        deny_delete: true,
+        deny_purge: true,
+        ..Default::default()
+    })
+    .await
+    .expect("create the event stream");
+    js
+}
+
+/// The demo principals, one per kind (two departments: one the case is dispatched to).
+pub(crate) const OPERATOR: &str = "demo-operator";
+pub(crate) const GRID_WORKER: &str = "demo-grid";
+pub(crate) const DEPT_IN: &str = "demo-urban";
+pub(crate) const DEPT_OUT: &str = "demo-housing";
+pub(crate) const STREET_OUT: &str = "demo-hubin";
+pub(crate) const MEDIATOR: &str = "demo-mediator";
+pub(crate) const SUPERVISOR: &str = "demo-supervisor";
+pub(crate) const PRINCIPALS: [&str; 7] = [
+    OPERATOR,
+    GRID_WORKER,
+    DEPT_IN,
+    DEPT_OUT,
+    STREET_OUT,
+    MEDIATOR,
+    SUPERVISOR,
+];
+
+/// What a stand-in ciphertext looks like; it must never reach a client.
+pub(crate) const CIPHERTEXT: &str = "c2VhbGVkLWNpcGhlcnRleHQ";
+
+/// Stand-ins for intake, routing and projection, answering for case [`CASE`]
+/// (dispatched to dept.urban, with a reporter phone in clear to test the edge mask).
+pub(crate) async fn stand_in_services(app: &App) {
+    use casegrid_contracts::subjects::*;
+    use casegrid_contracts::{ActRequest, CaseQuery, InboxQuery};
+    respond(&app.nats, INTAKE_FILE, |_| {
+        json!({"ok": {"id": CASE, "number": "NH-20261123-000001", "version": 1,
+            "status": "received", "created": true}})
+    })
+    .await;
+    let case = |payload: &[u8], answer: Value| {
+        let q: CaseQuery = serde_json::from_slice(payload).expect("a CaseQuery");
+        if q.case_id.to_string() == CASE {
+            json!({ "ok": answer })
+        } else {
+            json!({"problem": {"status": 404, "slug": "not-found", "title": "Not found",
+                "detail": format!("no case {}", q.case_id)}})
+        }
+    };
+    respond(&app.nats, PROJECTION_CASE, move |p| {
+        let mut view = case_view("dept.urban");
+        view["grid"] = json!("NH.HB.BJ.03");
+        view["reporter_name"] = json!("王**");
+        view["reporter_phone"] = json!("13800001234");
+        case(p, view)
+    })
+    .await;
+    respond(&app.nats, PROJECTION_TIMELINE, move |p| {
+        case(
+            p,
+            json!({"case_id": CASE, "number": "NH-20261123-000001", "events": [{
+                "version": 1, "type": "CaseFiled", "occurred_at": "2026-11-23T22:10:00Z",
+                "actor": {"kind": "operator", "id": "op.zhang"}, "actor_name": "话务员张敏",
+                "summary": "受理 filed by phone",
+                "data": {"reporter": {"phone": {"masked": "138****1234", "sealed": CIPHERTEXT}}},
+                "prev_hash": "0".repeat(64), "hash": "ab".repeat(32)}]}),
+        )
+    })
+    .await;
+    respond(&app.nats, INTAKE_LOG, move |p| {
+        case(
+            p,
+            json!({"case_id": CASE, "events": [{"version": 1, "data": {"sealed": CIPHERTEXT}}]}),
+        )
+    })
+    .await;
+    let act = |payload: &[u8]| {
+        let r: ActRequest = serde_json::from_slice(payload).expect("an ActRequest");
+        let mut reply = json!({"id": r.case_id, "version": 3, "status": "in_progress"});
+        if r.action == "reveal" {
+            reply["revealed"] = json!({"reporter.phone": "13800001234"});
+        }
+        json!({ "ok": reply })
+    };
+    respond(&app.nats, ROUTING_ACT, act).await;
+    respond(&app.nats, INTAKE_ACT, act).await;
+    respond(&app.nats, PROJECTION_INBOX, |p| {
+        let q: InboxQuery = serde_json::from_slice(p).expect("an InboxQuery");
+        let items = if q.department == "dept.urban" {
+            json!([{"id": CASE, "number": "NH-20261123-000001", "title": "夜间施工噪音扰民",
+                "category": "noise", "urgency": "normal", "status": "dispatched", "role": "lead",
+                "signed": false, "sign_due": "2026-11-24T10:00:00Z", "handle_due": null, "version": 2}])
+        } else {
+            json!([])
+        };
+        json!({"ok": {"department": q.department, "items": items}})
+    })
+    .await;
+}

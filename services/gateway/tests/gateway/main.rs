@@ -1,0 +1,24 @@
+//! The gateway against a real `nats-server` and the demo district, over real HTTP.
+//! Where a service must answer, a tiny responder task stands in for it: these tests
+//! check the gateway's own mapping, the real services are tested end to end elsewhere.
+//!
+//! - `basics`: missing and unknown tokens, bad bodies/paths/headers, oversized bodies,
+//!   health and readiness, 503/504 from missing and silent services, filing, forwarded
+//!   problems, the raw log, finishing requests in flight on shutdown.
+//! - `authz`: every endpoint × every principal kind → status, nothing out of scope in
+//!   answers or errors, masking of personal data per principal, and every answer
+//!   validated against `/openapi.json`.
+//! - `jwt`: HS256 and RS256 tokens valid, expired, badly signed, for another audience;
+//!   static tokens refused in production; a district-scoped supervisor.
+//! - `sse`: a department's live events in order, resumed with `Last-Event-ID` without
+//!   gaps or repeats, operators seeing all, streams ended by shutdown.
+//! - `limits`: a flood from one token gets 429 with `Retry-After` while another token is
+//!   served; request timeouts; `/metrics`.
+//! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
+
+mod authz;
+mod basics;
+mod helpers;
+mod jwt;
+mod limits;
+mod sse;

@@ -1,0 +1,146 @@
+//! Reactions to events: automatic dispatch, re-dispatch, escalation.
+
+use crate::Routing;
+use casegrid_domain::command::{Dispatch, Escalate};
+use casegrid_domain::event::{EscalationLevel, Urgency};
+use casegrid_domain::{Actor, Case, Command, DepartmentId, Event};
+use casegrid_eventlog::{CommandMeta, ExecuteError, StoredEvent};
+
+/// What a reaction did, for logs and tests.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reaction {
+    Dispatched,
+    Escalated,
+    AlreadyDone,
+    /// No rule fits, or every candidate returned the case: it waits for a dispatcher.
+    Queued(String),
+    Refused(String),
+    Ignored,
+}
+
+/// The level above `current` (a case starts at 村居主战, the community level).
+pub fn next_level(current: Option<EscalationLevel>) -> Option<EscalationLevel> {
+    match current {
+        None | Some(EscalationLevel::Community) => Some(EscalationLevel::Street),
+        Some(EscalationLevel::Street) => Some(EscalationLevel::Department),
+        Some(EscalationLevel::Department) => Some(EscalationLevel::Leadership),
+        Some(EscalationLevel::Leadership) => None,
+    }
+}
+
+impl Routing {
+    /// Reacts to one event. `Err` means "retry later".
+    pub async fn react(&self, stored: &StoredEvent) -> Result<Reaction, ExecuteError> {
+        self.store.observe(stored);
+        let e = &stored.envelope;
+        let event = match Event::from_parts(&e.event_type, e.schema, &e.data) {
+            Ok(event) => event,
+            Err(_) => return Ok(Reaction::Ignored),
+        };
+        match event {
+            Event::CaseFiled(_) | Event::CaseReopened(_) | Event::DispatchReturned(_) => {
+                self.dispatch(stored).await
+            }
+            Event::DeadlineMissed(m) => {
+                let snapshot = self.store.snapshot(e.case_id).await?;
+                let snapshot = self.store.refresh(snapshot).await?;
+                let Some(level) = next_level(snapshot.case.level) else {
+                    return Ok(Reaction::Ignored);
+                };
+                let reason = format!(
+                    "{:?} deadline of {} missed (due {})",
+                    m.deadline, m.department, m.due
+                )
+                .to_lowercase();
+                let command = Command::Escalate(Escalate { level, reason });
+                self.execute(stored, "escalate", command, Reaction::Escalated)
+                    .await
+            }
+            _ => Ok(Reaction::Ignored),
+        }
+    }
+
+    /// Dispatches by rule after a filing, a reopening or a return, excluding every
+    /// department that returned the case; queues it for a human when no rule is left.
+    async fn dispatch(&self, stored: &StoredEvent) -> Result<Reaction, ExecuteError> {
+        let e = &stored.envelope;
+        let snapshot = self.store.snapshot(e.case_id).await?;
+        // The exclusions must be current: a stale cache would pick a returning unit.
+        let snapshot = self.store.refresh(snapshot).await?;
+        let case: &Case = &snapshot.case;
+        let Some(filed) = case.filed.as_ref() else {
+            return Ok(Reaction::Ignored);
+        };
+        let district = self.config.get();
+        let exclude: Vec<DepartmentId> = case.returned_by.iter().cloned().collect();
+        let route = match district.route_for(
+            &filed.category,
+            filed.location.grid.as_ref(),
+            filed.urgency,
+            &exclude,
+        ) {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::warn!(case = %e.case_id, %why, "the case waits for a human dispatcher");
+                self.state
+                    .enqueue(e.case_id, &why.to_string(), e.occurred_at)
+                    .await
+                    .map_err(|err| {
+                        ExecuteError::Log(casegrid_eventlog::LogError::Unavailable(err.to_string()))
+                    })?;
+                return Ok(Reaction::Queued(why.to_string()));
+            }
+        };
+        // Deadlines run in working time from the triggering event, so every replica and
+        // every redelivery computes the same command.
+        let due = district.deadlines(&route, urgency_of(case), e.occurred_at);
+        let command = Command::Dispatch(Dispatch {
+            lead: route.lead,
+            assisting: route.assisting,
+            sign_due: due.sign_due,
+            handle_due: due.handle_due,
+            rule: format!("{} (config {})", route.rule, district.version()),
+            return_due: Some(district.return_due(e.occurred_at)),
+        });
+        self.execute(stored, "dispatch", command, Reaction::Dispatched)
+            .await
+    }
+
+    async fn execute(
+        &self,
+        stored: &StoredEvent,
+        kind: &str,
+        command: Command,
+        done: Reaction,
+    ) -> Result<Reaction, ExecuteError> {
+        let e = &stored.envelope;
+        let meta = CommandMeta {
+            command_id: format!("{kind}:{}", e.event_id),
+            correlation_id: e.correlation_id.clone(),
+            causation_id: Some(e.event_id.to_string()),
+        };
+        match self
+            .store
+            .execute(
+                e.case_id,
+                &Actor::routing(),
+                &command,
+                &meta,
+                self.clock.now(),
+            )
+            .await
+        {
+            Ok(o) if o.already_done => Ok(Reaction::AlreadyDone),
+            Ok(_) => Ok(done),
+            Err(ExecuteError::Rejected(r)) => {
+                tracing::info!(case = %e.case_id, reason = %r, "{kind} refused");
+                Ok(Reaction::Refused(r.detail))
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+fn urgency_of(case: &Case) -> Urgency {
+    case.filed.as_ref().map(|f| f.urgency).unwrap_or_default()
+}
