@@ -2,10 +2,13 @@
 //! `<data>/nats`, `sync_interval: always`), the four services in this process, each
 //! with its own NATS connection, SQLite read models in `<data>/casegrid.db`, and the
 //! demo district. Ctrl-C stops the services, then the server.
+//!
+//! [`start_system`] is the same setup for `casegrid bench`.
 
 use anyhow::Context;
 use casegrid_runtime::natsserver::{NatsServer, Options};
 use casegrid_runtime::Settings;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,20 +31,42 @@ pub(crate) struct DevArgs {
     config: PathBuf,
 }
 
-pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
-    casegrid_runtime::telemetry::init(casegrid_runtime::telemetry::DEFAULT_FILTER);
-    let district = casegrid_config::District::load(&args.config)
-        .with_context(|| format!("loading the district from {}", args.config.display()))?;
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let data_dir = args.data_dir.canonicalize()?;
+/// How to start the whole system on this machine.
+pub(crate) struct SystemOptions {
+    /// JetStream goes to `<data_dir>/nats`, the read models to `<data_dir>/casegrid.db`.
+    pub(crate) data_dir: PathBuf,
+    /// HTTP address of the gateway (port 0 picks a free one).
+    pub(crate) http: String,
+    /// Port of the nats-server child (0 picks a free one).
+    pub(crate) nats_port: u16,
+    /// The district configuration folder.
+    pub(crate) config: PathBuf,
+    /// `sync_interval: always` (the shipped setting); false for the server default.
+    pub(crate) sync_always: bool,
+}
+
+/// A running nats-server child and the four services in this process.
+pub(crate) struct System {
+    pub(crate) nats: NatsServer,
+    pub(crate) http: SocketAddr,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) settings: Settings,
+    shutdown: CancellationToken,
+    services: JoinSet<(&'static str, anyhow::Result<()>)>,
+}
+
+/// Starts the nats-server child, then intake, routing, projection and the gateway.
+pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<System> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating {}", options.data_dir.display()))?;
+    let data_dir = options.data_dir.canonicalize()?;
     let nats_dir = data_dir.join("nats");
-    let port = args.nats_port;
-    let mut nats = tokio::task::spawn_blocking(move || {
+    let (port, sync_always) = (options.nats_port, options.sync_always);
+    let nats = tokio::task::spawn_blocking(move || {
         NatsServer::start(Options {
             store_dir: nats_dir,
             port,
-            sync_always: true,
+            sync_always,
         })
     })
     .await?
@@ -53,37 +78,92 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         "sqlite://{}?mode=rwc",
         data_dir.join("casegrid.db").display()
     ));
-    settings.district.config_dir = args.config.canonicalize()?;
-    let listener = tokio::net::TcpListener::bind(&args.http)
+    settings.routing.database_url = casegrid_runtime::Secret::new(format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("routing.db").display()
+    ));
+    settings.district.config_dir = options.config.canonicalize()?;
+    let listener = tokio::net::TcpListener::bind(&options.http)
         .await
-        .with_context(|| format!("binding {}", args.http))?;
+        .with_context(|| format!("binding {}", options.http))?;
     let http = listener.local_addr()?;
     settings.http.addr = http.to_string();
 
     let shutdown = CancellationToken::new();
-    let mut services: JoinSet<(&str, anyhow::Result<()>)> = JoinSet::new();
-    {
-        let (s, t) = (settings.clone(), shutdown.clone());
-        services.spawn(async move { ("intake", casegrid_intake::serve(&s, t).await) });
-        let (s, t) = (settings.clone(), shutdown.clone());
-        services.spawn(async move { ("routing", casegrid_routing::serve(&s, t).await) });
-        let (s, t) = (settings.clone(), shutdown.clone());
-        services.spawn(async move { ("projection", casegrid_projection::serve(&s, t).await) });
-        let (s, t) = (settings.clone(), shutdown.clone());
-        services
-            .spawn(async move { ("gateway", casegrid_gateway::serve_on(listener, &s, t).await) });
+    let mut services: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+    let (s, t) = (settings.clone(), shutdown.clone());
+    services.spawn(async move { ("intake", casegrid_intake::serve(&s, t).await) });
+    let (s, t) = (settings.clone(), shutdown.clone());
+    services.spawn(async move { ("routing", casegrid_routing::serve(&s, t).await) });
+    let (s, t) = (settings.clone(), shutdown.clone());
+    services.spawn(async move { ("projection", casegrid_projection::serve(&s, t).await) });
+    let (s, t) = (settings.clone(), shutdown.clone());
+    services.spawn(async move { ("gateway", casegrid_gateway::serve_on(listener, &s, t).await) });
+    Ok(System {
+        nats,
+        http,
+        data_dir,
+        settings,
+        shutdown,
+        services,
+    })
+}
+
+impl System {
+    /// Waits until a service stops, which it only does on failure.
+    pub(crate) async fn failed(&mut self) -> anyhow::Error {
+        match self.services.join_next().await {
+            Some(Ok((name, Ok(())))) => anyhow::anyhow!("{name} stopped on its own"),
+            Some(Ok((name, Err(e)))) => e.context(format!("{name} failed")),
+            Some(Err(e)) => anyhow::Error::new(e).context("a service task panicked"),
+            None => anyhow::anyhow!("no service is running"),
+        }
     }
+
+    /// Stops the services (up to 20 s for in-flight work), then the server.
+    pub(crate) async fn stop(mut self, who: &str) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(done) = self.services.join_next().await {
+                if let Ok((name, Err(e))) = done {
+                    eprintln!("{who}: {name}: {e:#}");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            eprintln!("{who}: services did not stop within 20s");
+        }
+        let mut nats = self.nats;
+        tokio::task::spawn_blocking(move || nats.stop()).await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    casegrid_runtime::telemetry::init(casegrid_runtime::telemetry::DEFAULT_FILTER);
+    let district = casegrid_config::District::load(&args.config)
+        .with_context(|| format!("loading the district from {}", args.config.display()))?;
+    let mut system = start_system(SystemOptions {
+        data_dir: args.data_dir,
+        http: args.http,
+        nats_port: args.nats_port,
+        config: args.config,
+        sync_always: true,
+    })
+    .await?;
+    let http = system.http;
 
     println!(
         "casegrid dev: nats-server {} and the four services are running",
-        nats.version
+        system.nats.version
     );
     println!("HTTP  http://{http}");
     println!("API   http://{http}/api/v1");
-    println!("NATS  {}", nats.url());
+    println!("NATS  {}", system.nats.url());
     println!(
         "DATA  {} (read models: casegrid.db, JetStream: nats/)",
-        data_dir.display()
+        system.data_dir.display()
     );
     println!("demo tokens (Authorization: Bearer <token>):");
     let mut principals: Vec<_> = district.principals.values().collect();
@@ -99,31 +179,12 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Ctrl-C stops everything.");
 
-    let mut failed = None;
-    tokio::select! {
-        () = casegrid_runtime::shutdown::signal() => {}
-        Some(done) = services.join_next() => {
-            let (name, result) = done.context("a service task panicked")?;
-            failed = Some(match result {
-                Ok(()) => anyhow::anyhow!("{name} stopped on its own"),
-                Err(e) => e.context(format!("{name} failed")),
-            });
-        }
-    }
+    let failed = tokio::select! {
+        () = casegrid_runtime::shutdown::signal() => None,
+        e = system.failed() => Some(e),
+    };
     eprintln!("casegrid dev: stopping");
-    shutdown.cancel();
-    let drained = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(done) = services.join_next().await {
-            if let Ok((name, Err(e))) = done {
-                eprintln!("casegrid dev: {name}: {e:#}");
-            }
-        }
-    })
-    .await;
-    if drained.is_err() {
-        eprintln!("casegrid dev: services did not stop within 20s");
-    }
-    tokio::task::spawn_blocking(move || nats.stop()).await?;
+    system.stop("casegrid dev").await?;
     match failed {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),

@@ -8,6 +8,7 @@
 //! - `casegrid privacy erase <case>`: crypto-shred a case's personal data.
 //! - `casegrid config check <dir>`: validate a district configuration folder.
 
+mod bench;
 mod dev;
 mod tools;
 
@@ -34,6 +35,8 @@ const DEV_DB: &str = "sqlite://data/casegrid.db?mode=rwc";
 enum Cmd {
     /// Run everything on this machine: nats-server child, four services, SQLite, demo district.
     Dev(dev::DevArgs),
+    /// Measure filing, acting, lag and rebuild against raw JetStream in one run.
+    Bench(bench::BenchArgs),
     /// Run one service against the NATS and database in the settings
     /// (defaults → file in CASEGRID_SETTINGS → CASEGRID__SECTION__KEY variables).
     Serve { service: Service },
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             let result = runtime.block_on(async move {
                 match command {
                     Cmd::Dev(args) => dev::run(args).await,
+                    Cmd::Bench(args) => bench::run(args).await,
                     Cmd::Rebuild {
                         nats,
                         into,

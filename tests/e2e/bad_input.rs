@@ -75,11 +75,23 @@ async fn bad_requests_answer_problems_and_append_nothing() {
             "",
         ),
         (
-            "a department acting on a case not dispatched to it",
+            "a department acting on a case not dispatched to it (existence does not leak)",
             api.post(&action("sign"), "demo-housing", &json!({}), &[])
                 .await,
+            404,
+            "",
+        ),
+        (
+            "an assisting department replying in the lead's place",
+            api.post(
+                &action("reply"),
+                "demo-ecology",
+                &json!({"result": "resolved", "text": "x"}),
+                &[],
+            )
+            .await,
             403,
-            "dispatched to dept.urban",
+            "only the lead department dept.urban",
         ),
         (
             "replying before signing",
@@ -120,13 +132,34 @@ async fn bad_requests_answer_problems_and_append_nothing() {
     let refusal = api
         .post(&action("sign"), "demo-housing", &json!({}), &[])
         .await;
-    let detail = refusal.body["detail"].as_str().unwrap();
+    let unknown = api
+        .post(
+            "/api/v1/cases/00000000-0000-4000-8000-000000000000/actions/sign",
+            "demo-housing",
+            &json!({}),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        refusal.body["detail"].as_str().unwrap().replace(&id, "ID"),
+        unknown.body["detail"]
+            .as_str()
+            .unwrap()
+            .replace("00000000-0000-4000-8000-000000000000", "ID"),
+        "out of scope reads exactly like a case that does not exist"
+    );
+    let refusal = api
+        .post(
+            &action("reply"),
+            "demo-ecology",
+            &json!({"result": "resolved", "text": "x"}),
+            &[],
+        )
+        .await;
     let number = filed.body["number"].as_str().unwrap();
     assert_eq!(
-        detail,
-        format!(
-            "dept.housing cannot sign case {number}: it is dispatched to dept.urban, dept.ecology"
-        )
+        refusal.body["detail"],
+        format!("dept.ecology cannot reply case {number}: only the lead department dept.urban may")
     );
     assert_eq!(
         system.stream_messages().await,

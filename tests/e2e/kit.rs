@@ -46,43 +46,101 @@ pub(crate) struct System {
     pub(crate) api: Api,
     pub(crate) live_db: String,
     pub(crate) procs: Procs,
+    http_port: u16,
+    clock_file: Option<PathBuf>,
 }
 
 impl System {
     pub(crate) async fn start() -> Self {
+        Self::start_with_clock(None).await
+    }
+
+    /// With `clock`, every service reads its time from this file (`CASEGRID_CLOCK_FILE`).
+    pub(crate) async fn start_with_clock(clock: Option<time::OffsetDateTime>) -> Self {
         let nats = TestNats::start();
-        let port = casegrid_runtime::natsserver::free_port().unwrap();
+        let http_port = casegrid_runtime::natsserver::free_port().unwrap();
         let live_db = format!("sqlite://{}/live.db?mode=rwc", nats.dir().display());
-        let mut procs = Procs(Vec::new());
-        for service in ["intake", "routing", "projection", "gateway"] {
-            let log = std::fs::File::create(nats.dir().join(format!("{service}.log"))).unwrap();
-            let child = Command::new(bin("casegrid"))
-                .args(["serve", service])
-                .env("CASEGRID__NATS__URL", nats.url())
-                .env("CASEGRID__DATABASE__URL", &live_db)
-                .env(
-                    "CASEGRID__ROUTING__DATABASE_URL",
-                    format!("sqlite://{}/routing.db?mode=rwc", nats.dir().display()),
-                )
-                .env("CASEGRID__ROUTING__TICK_MS", "200")
-                .env("CASEGRID__HTTP__ADDR", format!("127.0.0.1:{port}"))
-                .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
+        let clock_file = clock.map(|at| {
+            let path = nats.dir().join("clock");
+            casegrid_runtime::clock::FileClock::new(&path)
+                .set(at)
                 .unwrap();
-            procs.0.push((service.to_owned(), child));
-        }
-        let api = Api::new(format!("http://127.0.0.1:{port}"));
-        let system = Self {
+            path
+        });
+        let api = Api::new(format!("http://127.0.0.1:{http_port}"));
+        let mut system = Self {
             nats,
             api,
             live_db,
-            procs,
+            procs: Procs(Vec::new()),
+            http_port,
+            clock_file,
         };
+        for service in ["intake", "routing", "projection", "gateway"] {
+            system.spawn(service, service, &[]);
+        }
         system.wait_ready().await;
         system
+    }
+
+    /// Moves the time of every service (only with `start_with_clock`).
+    pub(crate) fn set_clock(&self, at: time::OffsetDateTime) {
+        let path = self.clock_file.as_ref().expect("started with a clock");
+        casegrid_runtime::clock::FileClock::new(path)
+            .set(at)
+            .unwrap();
+    }
+
+    /// Starts `casegrid serve <service>` as the process named `name`.
+    pub(crate) fn spawn(&mut self, name: &str, service: &str, env: &[(&str, String)]) {
+        let dir = self.nats.dir();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{name}.log")))
+            .unwrap();
+        let mut command = Command::new(bin("casegrid"));
+        command
+            .args(["serve", service])
+            .env("CASEGRID__NATS__URL", self.nats.url())
+            .env("CASEGRID__DATABASE__URL", &self.live_db)
+            .env(
+                "CASEGRID__ROUTING__DATABASE_URL",
+                format!("sqlite://{}/routing.db?mode=rwc", dir.display()),
+            )
+            .env("CASEGRID__ROUTING__TICK_MS", "100")
+            .env(
+                "CASEGRID__HTTP__ADDR",
+                format!("127.0.0.1:{}", self.http_port),
+            )
+            .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
+            .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0");
+        if let Some(clock) = &self.clock_file {
+            command.env("CASEGRID_CLOCK_FILE", clock);
+        }
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.procs.0.push((name.to_owned(), child));
+    }
+
+    /// Kills the process named `name` at once (SIGKILL), as a crash would.
+    pub(crate) fn kill(&mut self, name: &str) {
+        let at = self
+            .procs
+            .0
+            .iter()
+            .position(|(n, _)| n == name)
+            .expect("known process");
+        let (_, mut child) = self.procs.0.remove(at);
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     async fn wait_ready(&self) {
@@ -95,10 +153,8 @@ impl System {
                 let api = self.api.clone();
                 async move {
                     let ready = api.get("/readyz", None).await.0 == 200;
-                    let ping = client.request("$SRV.PING", "".into()).await.is_ok();
-                    let pings = ["casegrid-intake", "casegrid-routing", "casegrid-projection"];
-                    let mut all = ready && ping;
-                    for name in pings {
+                    let mut all = ready;
+                    for name in ["casegrid-intake", "casegrid-routing", "casegrid-projection"] {
                         all = all
                             && client
                                 .request(format!("$SRV.PING.{name}"), "".into())
@@ -115,6 +171,50 @@ impl System {
     /// Messages in the event stream.
     pub(crate) async fn stream_messages(&self) -> u64 {
         stream_messages(&self.nats.url()).await
+    }
+
+    /// Every event in the stream, as stored.
+    pub(crate) async fn events(&self) -> Vec<Value> {
+        use futures_util::StreamExt;
+        let last = self.stream_messages().await;
+        let client = self.nats.client().await;
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+            .await
+            .unwrap();
+        let mut messages = consumer.messages().await.unwrap().take(last as usize);
+        let mut out = Vec::new();
+        while let Some(m) = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .unwrap()
+        {
+            out.push(serde_json::from_slice(&m.unwrap().payload).unwrap());
+        }
+        out
+    }
+
+    /// Waits until the projection has applied everything in the stream.
+    pub(crate) async fn wait_projection(&self) {
+        let last = self.stream_messages().await;
+        let client = self.nats.client().await;
+        eventually(
+            Duration::from_secs(20),
+            "the projection to catch up",
+            || {
+                let client = client.clone();
+                async move {
+                    let reply = client
+                        .request("casegrid.projection.checkpoint", "{}".into())
+                        .await
+                        .ok()?;
+                    let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
+                    (answer["ok"].as_u64()? >= last).then_some(())
+                }
+            },
+        )
+        .await;
     }
 
     /// Every service's log, for failure messages.

@@ -7,6 +7,7 @@
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
+//! - `routing`: working-time deadlines, durable timers across kill -9, two replicas, returns.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod bad_input;
@@ -15,3 +16,4 @@ mod kit;
 mod lifecycle;
 mod privacy;
 mod rebuild;
+mod routing;

@@ -221,16 +221,7 @@ async fn personal_data_is_sealed_masked_revealed_on_record_and_erased_for_good()
         &[PHONE, NAME, ID_NUMBER, HOME],
     )
     .await;
-    let last = system.stream_messages().await;
-    eventually(
-        Duration::from_secs(10),
-        "the projection to catch up",
-        || async {
-            let reply = client_checkpoint(&system).await?;
-            (reply >= last).then_some(())
-        },
-    )
-    .await;
+    system.wait_projection().await;
     let into = format!(
         "sqlite://{}/after-erase.db?mode=rwc",
         system.nats.dir().display()
@@ -261,14 +252,4 @@ async fn personal_data_is_sealed_masked_revealed_on_record_and_erased_for_good()
         "{}",
         String::from_utf8_lossy(&audit.stdout)
     );
-}
-
-async fn client_checkpoint(system: &System) -> Option<u64> {
-    let client = system.nats.client().await;
-    let reply = client
-        .request("casegrid.projection.checkpoint", "{}".into())
-        .await
-        .ok()?;
-    let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
-    answer["ok"].as_u64()
 }

@@ -3,9 +3,7 @@
 
 use crate::kit::{bin, System};
 use crate::lifecycle::hotline_case_to_closed;
-use casegrid_testkit::eventually;
 use serde_json::json;
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_reproduces_the_live_read_models() {
@@ -27,23 +25,7 @@ async fn rebuild_reproduces_the_live_read_models() {
     let wage = filed.body["id"].as_str().unwrap();
     crate::lifecycle::wait_status(&system.api, wage, "demo-operator", "dispatched").await;
     let last = system.stream_messages().await;
-    let client = system.nats.client().await;
-    eventually(
-        Duration::from_secs(20),
-        "the projection to catch up",
-        || {
-            let client = client.clone();
-            async move {
-                let reply = client
-                    .request("casegrid.projection.checkpoint", "{}".into())
-                    .await
-                    .ok()?;
-                let answer: serde_json::Value = serde_json::from_slice(&reply.payload).ok()?;
-                (answer["ok"].as_u64()? >= last).then_some(())
-            }
-        },
-    )
-    .await;
+    system.wait_projection().await;
 
     let into = format!(
         "sqlite://{}/rebuilt.db?mode=rwc",

@@ -504,12 +504,14 @@ impl District {
     pub fn return_due(&self, dispatched_at: OffsetDateTime) -> OffsetDateTime {
         self.calendar
             .add_working(dispatched_at, self.working(self.policy.return_within))
+            .to_offset(time::UtcOffset::UTC)
     }
 
     /// The last moment to ask for an extension of a handling deadline.
     pub fn extension_request_by(&self, handle_due: OffsetDateTime) -> OffsetDateTime {
         self.calendar
             .sub_working(handle_due, self.working(self.policy.extension_cutoff))
+            .to_offset(time::UtcOffset::UTC)
     }
 
     /// When a mediation opened at `from` must end.

@@ -69,11 +69,13 @@ impl Terms {
 
     pub fn due(&self, span: Span, calendar: &Calendar, from: OffsetDateTime) -> OffsetDateTime {
         let d = self.duration(span, calendar);
-        if self.calendar_time {
+        let due = if self.calendar_time {
             from + d
         } else {
             calendar.add_working(from, d)
-        }
+        };
+        // Events hold instants in UTC, whatever the city's offset.
+        due.to_offset(time::UtcOffset::UTC)
     }
 
     pub fn deadlines(&self, calendar: &Calendar, from: OffsetDateTime) -> Deadlines {

@@ -40,6 +40,11 @@ impl Problem {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(404, "not-found", "Not found", detail)
     }
+    /// The one answer for a case that does not exist or is out of the caller's scope,
+    /// so the two cannot be told apart.
+    pub fn case_not_found(case_id: impl std::fmt::Display) -> Self {
+        Self::not_found(format!("case {case_id} not found"))
+    }
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(503, "unavailable", "Service unavailable", detail)
     }

@@ -478,7 +478,7 @@ async fn visible_case(
     if caller.scope.admits_view(&view) {
         Ok(view)
     } else {
-        Err(ApiError::not_found(format!("no case {case_id}")))
+        Err(Problem::case_not_found(case_id).into())
     }
 }
 

@@ -256,10 +256,7 @@ impl Intake {
             .await
             .map_err(|e| problem_of(e.into()))?;
         if events.is_empty() {
-            return Err(Problem::not_found(format!(
-                "case {} not found",
-                query.case_id
-            )));
+            return Err(Problem::case_not_found(query.case_id));
         }
         Ok(serde_json::json!({
             "case_id": query.case_id,

@@ -214,7 +214,7 @@ async fn inbox(model: &ReadModel, payload: &[u8]) -> Result<InboxView, Problem> 
 }
 
 fn not_found(q: &CaseQuery) -> Problem {
-    Problem::not_found(format!("case {} not found", q.case_id))
+    Problem::case_not_found(q.case_id)
 }
 
 fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Problem> {

@@ -234,24 +234,22 @@ async fn consume(
     Ok(())
 }
 
-/// The replica's durable consumer, positioned after the state's checkpoint: one that
-/// acknowledged past it (the state was replaced or lost) is created again.
+/// The replica's durable consumer, created afresh after the state's checkpoint. A
+/// consumer left by a previous run may hold messages delivered to a process that died;
+/// they would come back only after the ack wait, out of order. Each replica owns its
+/// consumer, so starting over from the checkpoint is always safe.
 async fn open_consumer(
     log: &EventLog,
     state: &RoutingState,
     name: &str,
 ) -> anyhow::Result<consumer::Consumer<pull::Config>> {
     let checkpoint = state.checkpoint().await?;
-    if let Ok(mut existing) = log.stream().get_consumer::<pull::Config>(name).await {
-        let floor = existing.info().await.map(|i| i.ack_floor.stream_sequence)?;
-        if floor <= checkpoint {
-            return Ok(existing);
-        }
-        tracing::warn!(
-            floor,
-            checkpoint,
-            "routing state is behind its consumer; replaying"
-        );
+    if log
+        .stream()
+        .get_consumer::<pull::Config>(name)
+        .await
+        .is_ok()
+    {
         log.stream().delete_consumer(name).await?;
     }
     log.stream()

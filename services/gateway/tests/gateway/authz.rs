@@ -83,7 +83,11 @@ async fn every_endpoint_for_every_principal() {
             );
             if answer.status == 404 {
                 // Out of scope reads exactly as "no such case": no title, no department.
-                assert_eq!(answer.body["detail"], format!("no case {CASE}"), "{text}");
+                assert_eq!(
+                    answer.body["detail"],
+                    format!("case {CASE} not found"),
+                    "{text}"
+                );
             }
             if *token != OPERATOR && *token != SUPERVISOR {
                 assert!(
@@ -117,7 +121,7 @@ async fn every_endpoint_for_every_principal() {
     )
     .await;
     assert_eq!(answer.status, 404);
-    assert_eq!(answer.body["detail"], format!("no case {other}"));
+    assert_eq!(answer.body["detail"], format!("case {other} not found"));
 
     // The inbox of a department lists its own cases only.
     let answer = answered(app.get("/api/v1/inbox", DEPT_OUT).send().await.unwrap()).await;

@@ -251,7 +251,7 @@ async fn departments_see_only_cases_dispatched_to_them() {
         if query.case_id.to_string() == CASE {
             json!({ "ok": case_view("dept.urban") })
         } else {
-            let p = Problem::not_found(format!("no case {}", query.case_id));
+            let p = Problem::case_not_found(query.case_id);
             serde_json::to_value(Answer::<Value>::Problem(p)).unwrap()
         }
     })

@@ -340,7 +340,7 @@ pub(crate) async fn stand_in_services(app: &App) {
             json!({ "ok": answer })
         } else {
             json!({"problem": {"status": 404, "slug": "not-found", "title": "Not found",
-                "detail": format!("no case {}", q.case_id)}})
+                "detail": format!("case {} not found", q.case_id)}})
         }
     };
     respond(&app.nats, PROJECTION_CASE, move |p| {
