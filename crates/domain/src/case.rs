@@ -267,7 +267,7 @@ impl Case {
             Command::FileCase(_) => unreachable!("handled above"),
             Command::ReplyAtIntake(r) => {
                 d.allow(&[ActorKind::Operator])?;
-                d.status(&[Status::Received])?;
+                self.still_at_intake(&d)?;
                 d.text("text", &r.text)?;
                 Ok(Event::RepliedAtIntake(RepliedAtIntake {
                     text: r.text.trim().to_owned(),
@@ -275,7 +275,7 @@ impl Case {
             }
             Command::Decline(c) => {
                 d.allow(&[ActorKind::Operator])?;
-                d.status(&[Status::Received])?;
+                self.still_at_intake(&d)?;
                 if c.reason == DeclineReason::Other {
                     d.text("text", &c.text)?;
                 }
@@ -674,6 +674,18 @@ impl Case {
                     reason: r.reason.trim().to_owned(),
                 }))
             }
+        }
+    }
+
+    /// Intake may still answer or decline a case: it is received, or routing has
+    /// dispatched it automatically and no department has signed yet (the operator
+    /// answers during the call while the dispatch is already on its way).
+    fn still_at_intake(&self, d: &Decision<'_>) -> Result<(), Rejection> {
+        let unsigned_dispatch = self.status == Status::Dispatched && self.signed.is_empty();
+        if unsigned_dispatch {
+            Ok(())
+        } else {
+            d.status(&[Status::Received])
         }
     }
 

@@ -267,45 +267,70 @@ async fn open_consumer(
         .with_context(|| format!("creating routing's durable consumer {name}"))
 }
 
-/// Handles batches strictly in stream order: react to each event, fold the batch into
-/// the state in one transaction, then acknowledge its last message (ack-all).
+/// Handles batches in stream order: take what has arrived (without waiting for a
+/// batch to fill), react to each event — cases in parallel, each case's events in
+/// order — fold the batch into the state in one transaction, then acknowledge its
+/// last message (ack-all).
 async fn consume_in_order(
     consumer: &consumer::Consumer<pull::Config>,
     routing: &Routing,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    while !shutdown.is_cancelled() {
-        let mut batch = consumer
-            .batch()
-            .max_messages(BATCH)
-            .expires(Duration::from_secs(1))
-            .messages()
-            .await
-            .context("fetching events")?;
-        let mut events = Vec::new();
-        let mut last = None;
-        while let Some(message) = batch.next().await {
-            let message = message.map_err(|e| anyhow::anyhow!("receiving an event: {e}"))?;
-            let seq = message
-                .info()
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .stream_sequence;
+    use futures_util::FutureExt;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(256)
+        .heartbeat(Duration::from_secs(5))
+        .messages()
+        .await
+        .context("consuming the event stream")?;
+    loop {
+        let first = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            m = messages.next() => m,
+        };
+        let Some(first) = first else {
+            anyhow::bail!("the event stream ended");
+        };
+        let mut batch = vec![first.map_err(|e| anyhow::anyhow!("receiving an event: {e}"))?];
+        while batch.len() < BATCH {
+            match messages.next().now_or_never() {
+                Some(Some(m)) => batch.push(m.map_err(|e| anyhow::anyhow!("receiving an event: {e}"))?),
+                _ => break,
+            }
+        }
+        let mut events = Vec::with_capacity(batch.len());
+        for message in &batch {
+            let seq = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence;
             match StoredEvent::parse(seq, &message.payload) {
-                Ok(stored) => {
-                    routing.react(&stored).await?;
-                    events.push(stored);
-                }
+                Ok(stored) => events.push(stored),
                 Err(e) => tracing::error!(error = %e, "unreadable event; skipped by routing"),
             }
-            last = Some(message);
         }
-        if let Some(last) = last {
-            routing.state.apply(&events).await?;
-            last.ack()
-                .await
-                .map_err(|e| anyhow::anyhow!("acknowledging: {e}"))?;
+        react_all(routing, &events).await?;
+        routing.state.apply(&events).await?;
+        if let Some(last) = batch.last() {
+            last.ack().await.map_err(|e| anyhow::anyhow!("acknowledging: {e}"))?;
         }
     }
+}
+
+/// Reacts to a batch: different cases at once, each case's events in stream order.
+async fn react_all(routing: &Routing, events: &[StoredEvent]) -> anyhow::Result<()> {
+    let mut by_case: Vec<(casegrid_domain::CaseId, Vec<&StoredEvent>)> = Vec::new();
+    for e in events {
+        match by_case.iter_mut().find(|(id, _)| *id == e.envelope.case_id) {
+            Some((_, list)) => list.push(e),
+            None => by_case.push((e.envelope.case_id, vec![e])),
+        }
+    }
+    futures_util::future::try_join_all(by_case.into_iter().map(|(_, list)| async move {
+        for e in list {
+            routing.react(e).await?;
+        }
+        Ok::<_, casegrid_eventlog::ExecuteError>(())
+    }))
+    .await?;
     Ok(())
 }
 

@@ -55,7 +55,7 @@ fn accept(case: &mut Case, actor: &Actor, command: Command, at: OffsetDateTime) 
 }
 
 #[test]
-fn an_operator_answers_at_intake_or_declines_before_dispatch() {
+fn an_operator_answers_at_intake_or_declines_before_anyone_signs() {
     let mut case = given(&replied()[..1]);
     let answer = Command::ReplyAtIntake(ReplyAtIntake {
         text: "施工许可至22点".into(),
@@ -78,9 +78,14 @@ fn an_operator_answers_at_intake_or_declines_before_dispatch() {
     accept(&mut case, &operator(), decline.clone(), NOW);
     assert_eq!(case.status, Status::Declined);
 
-    let case = given(&replied()[..2]);
+    // Routing's automatic dispatch does not take the case from intake before anyone signs.
+    let mut case = given(&replied()[..2]);
+    accept(&mut case, &operator(), decline.clone(), NOW);
+    assert_eq!(case.status, Status::Declined);
+
+    let case = given(&replied()[..3]);
     let detail = refused(&case, &operator(), decline, RejectionKind::InvalidState);
-    assert!(detail.ends_with("it is dispatched"), "{detail}");
+    assert!(detail.ends_with("it is in_progress"), "{detail}");
 }
 
 #[test]
