@@ -8,6 +8,7 @@
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
 //! - `routing`: working-time deadlines, durable timers across kill -9, two replicas, returns.
+//! - `scenarios`: realistic cases of the demo district through the whole lifecycle.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod bad_input;
@@ -17,3 +18,4 @@ mod lifecycle;
 mod privacy;
 mod rebuild;
 mod routing;
+mod scenarios;

@@ -38,7 +38,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        *self.0.lock().expect("clock lock")
+        self.0.lock().expect("clock lock").to_offset(time::UtcOffset::UTC)
     }
 }
 
@@ -74,6 +74,7 @@ impl Clock for FileClock {
             .and_then(|t| {
                 OffsetDateTime::parse(t.trim(), &time::format_description::well_known::Rfc3339).ok()
             })
+            .map(|t| t.to_offset(time::UtcOffset::UTC))
             .unwrap_or_else(OffsetDateTime::now_utc)
     }
 }
