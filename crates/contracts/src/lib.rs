@@ -4,11 +4,14 @@
 //! - [`subjects`]: every request subject and the service that owns it.
 //! - [`FileRequest`], [`ActRequest`], [`CommandReply`]: commands through intake and routing.
 //! - [`CaseQuery`], [`InboxQuery`]: queries answered by projection.
+//! - [`query`]: case lists, overdue lists and figures (projection); a case as of a
+//!   past instant (intake).
 //! - [`Answer`] and [`Problem`]: `{"ok": …}` or `{"problem": …}` on every reply.
 //! - [`actions`]: which service owns an API action, and parsing its body into a command.
 
 pub mod actions;
 pub mod problem;
+pub mod query;
 pub mod views;
 
 pub use problem::Problem;
@@ -28,6 +31,15 @@ pub mod subjects {
     pub const PROJECTION_INBOX: &str = "casegrid.projection.inbox";
     /// Answered with the projection's checkpoint (last applied stream sequence).
     pub const PROJECTION_CHECKPOINT: &str = "casegrid.projection.checkpoint";
+    /// [`crate::query::ListQuery`] → [`crate::query::CasePage`].
+    pub const PROJECTION_LIST: &str = "casegrid.projection.list";
+    /// [`crate::query::OverdueQuery`] → [`crate::query::CasePage`].
+    pub const PROJECTION_OVERDUE: &str = "casegrid.projection.overdue";
+    /// [`crate::query::StatsQuery`] → [`crate::query::StatsView`].
+    pub const PROJECTION_STATS: &str = "casegrid.projection.stats";
+    /// [`crate::query::AsOfQuery`] → [`crate::query::AsOfView`], folded from the log
+    /// by intake.
+    pub const INTAKE_AS_OF: &str = "casegrid.intake.as_of";
 }
 
 /// Service names as registered with the NATS service API (`$SRV.PING` lists them).

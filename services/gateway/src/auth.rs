@@ -58,7 +58,8 @@ impl Scope {
     }
 }
 
-fn in_district(grid: &str, code: &str) -> bool {
+/// Whether `grid` is the district `code` or lies below it.
+pub(crate) fn in_district(grid: &str, code: &str) -> bool {
     grid == code
         || grid
             .strip_prefix(code)

@@ -12,6 +12,8 @@
 //! - [`limit`]: [`RateLimit`], the per-principal token bucket.
 //! - `auth`: the caller extractor and its scope.
 //! - `routes`: the route table and the handlers; `openapi`: the document made from it.
+//! - `queries`: case lists, the overdue list and the figures, scoped per principal.
+//! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
@@ -29,7 +31,9 @@ pub mod jwt;
 pub mod limit;
 mod mask;
 mod metrics;
+mod open311;
 mod openapi;
+mod queries;
 mod routes;
 pub mod startup;
 

@@ -23,6 +23,8 @@ pub(crate) struct Endpoint {
     authenticated: bool,
     parameters: Vec<Value>,
     request: Option<Value>,
+    /// The media type of the request body.
+    request_media: &'static str,
     /// status → response object.
     responses: Map<String, Value>,
 }
@@ -49,6 +51,7 @@ impl Endpoint {
             authenticated: true,
             parameters: Vec::new(),
             request: None,
+            request_media: "application/json",
             responses: Map::new(),
         }
         .problems(&[401, 429, 504])
@@ -101,16 +104,25 @@ impl Endpoint {
         self.problems(&[400, 413])
     }
 
+    /// A form-encoded request body (`application/x-www-form-urlencoded`).
+    pub(crate) fn form_body(mut self, schema: Value) -> Self {
+        self.request = Some(schema);
+        self.request_media = "application/x-www-form-urlencoded";
+        self
+    }
+
     /// A JSON answer.
     pub(crate) fn json(self, status: u16, doc: &str, schema: Value) -> Self {
         self.content(status, doc, "application/json", schema)
     }
 
+    /// An answer of this media type; several media types may share a status.
     pub(crate) fn content(mut self, status: u16, doc: &str, media: &str, schema: Value) -> Self {
-        self.responses.insert(
-            status.to_string(),
-            json!({ "description": doc, "content": { media: { "schema": schema } } }),
-        );
+        let response = self
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| json!({ "description": doc, "content": {} }));
+        response["content"][media] = json!({ "schema": schema });
         self
     }
 
@@ -143,7 +155,7 @@ impl Endpoint {
         if let Some(schema) = &self.request {
             op["requestBody"] = json!({
                 "required": false,
-                "content": { "application/json": { "schema": schema } },
+                "content": { (self.request_media): { "schema": schema } },
             });
         }
         op["security"] = if self.authenticated {
@@ -253,7 +265,7 @@ pub(crate) fn object(properties: &[(&str, Value)], required: &[&str]) -> Value {
 }
 
 /// Case statuses (DESIGN.md "Contract examples").
-const STATUSES: &[&str] = &[
+pub(crate) const STATUSES: &[&str] = &[
     "received",
     "dispatched",
     "in_progress",
@@ -375,6 +387,60 @@ fn components() -> Value {
             ],
             &["id", "number", "title", "category", "urgency", "status", "role", "signed", "version"],
         ),
+        "CasePage": object(
+            &[
+                ("items", array(reference("CaseView"))),
+                ("next_cursor", nullable_string()),
+            ],
+            &["items"],
+        ),
+        "AsOfView": object(
+            &[
+                ("case_id", string()),
+                ("as_of", string()),
+                ("version", integer()),
+                ("status", reference("Status")),
+                ("state", json!({
+                    "type": "object",
+                    "description": "The case folded from its events up to `as_of` (the domain's \
+                        state), personal data masked.",
+                })),
+            ],
+            &["case_id", "as_of", "version", "status", "state"],
+        ),
+        "Rate": object(
+            &[
+                ("count", integer()),
+                ("of", integer()),
+                ("permille", json!({ "type": ["integer", "null"] })),
+            ],
+            &["count", "of", "permille"],
+        ),
+        "StatsRow": object(
+            &[
+                ("key", nullable_string()),
+                ("period", string()),
+                ("response", reference("Rate")),
+                ("resolution", reference("Rate")),
+                ("satisfaction", reference("Rate")),
+                ("satisfied", integer()),
+                ("basically_satisfied", integer()),
+                ("completion", reference("Rate")),
+            ],
+            &["key", "period", "response", "resolution", "satisfaction", "completion"],
+        ),
+        "StatsView": object(
+            &[
+                ("group_by", one_of(&["department", "street", "category"])),
+                ("period", one_of(&["day", "month", "all"])),
+                ("rows", array(reference("StatsRow"))),
+            ],
+            &["group_by", "period", "rows"],
+        ),
+        "Open311Errors": array(object(
+            &[("code", integer()), ("description", string())],
+            &["code", "description"],
+        )),
         "InboxView": object(
             &[("department", string()), ("items", array(reference("InboxItem")))],
             &["department", "items"],

@@ -16,9 +16,10 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use casegrid_contracts::actions::{self, Owner};
+use casegrid_contracts::query::{AsOfQuery, AsOfView};
 use casegrid_contracts::subjects::{
-    INTAKE_ACT, INTAKE_FILE, INTAKE_LOG, PROJECTION_CASE, PROJECTION_INBOX, PROJECTION_TIMELINE,
-    ROUTING_ACT,
+    INTAKE_ACT, INTAKE_AS_OF, INTAKE_FILE, INTAKE_LOG, PROJECTION_CASE, PROJECTION_INBOX,
+    PROJECTION_TIMELINE, ROUTING_ACT,
 };
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{ActRequest, CaseQuery, CommandReply, FileRequest, InboxQuery, Problem};
@@ -31,17 +32,23 @@ use std::sync::Arc;
 pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
         file_case_endpoint(),
+        crate::queries::list_endpoint(),
         get_case_endpoint(),
         get_timeline_endpoint(),
         get_log_endpoint(),
         act_endpoint(),
         inbox_endpoint(),
+        crate::queries::overdue_endpoint(),
+        crate::queries::stats_endpoint(),
         crate::events::endpoint(),
         openapi_endpoint(),
         metrics_endpoint(),
         healthz_endpoint(),
         readyz_endpoint(),
     ]
+    .into_iter()
+    .chain(crate::open311::endpoints())
+    .collect()
 }
 
 fn case_id_param(e: Endpoint) -> Endpoint {
@@ -154,18 +161,45 @@ fn file_case_endpoint() -> Endpoint {
     .problems(&[403, 409, 422, 503])
 }
 
-/// `GET /cases/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CaseParams {
+    #[serde(default)]
+    as_of: Option<String>,
+}
+
+/// `GET /cases/{id}`: the read model's view, or with `?as_of=` the case folded from
+/// the log up to that instant (scoped as the case is now).
 pub(crate) async fn get_case(
     State(state): State<AppState>,
     caller: Caller,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<CaseView>, ApiError> {
+    params: Result<Query<CaseParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
     let case_id = case_id(id)?;
+    let Query(params) =
+        params.map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
+    let as_of = params
+        .as_of
+        .map(|a| crate::queries::instant("as_of", a.trim()))
+        .transpose()?;
     let mut view = visible_case(&state, &caller, case_id).await?;
-    if !caller.sees_personal_data() {
-        view.reporter_phone = view.reporter_phone.as_deref().map(mask::mask_phone);
-    }
-    Ok(Json(view))
+    let Some(as_of) = as_of else {
+        crate::queries::mask_view(&caller, &mut view);
+        return Ok(Json(view).into_response());
+    };
+    let as_of = as_of
+        .to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| ApiError::bad_request(format!("as_of: {e}")))?;
+    let mut past: AsOfView = bus::request(
+        &state,
+        Target::new(INTAKE_AS_OF, INTAKE),
+        &AsOfQuery { case_id, as_of },
+    )
+    .await?;
+    mask::drop_sealed(&mut past.state);
+    Ok(Json(past).into_response())
 }
 
 fn get_case_endpoint() -> Endpoint {
@@ -175,9 +209,22 @@ fn get_case_endpoint() -> Endpoint {
         get_case,
         "Read a case",
     ))
-    .describe("Personal data is masked; a department sees only cases dispatched or whistled to it.")
-    .json(200, "The case.", reference("CaseView"))
-    .problems(&[404, 503])
+    .describe(
+        "Personal data is masked; a department sees only cases dispatched or whistled to it. \
+         With `as_of`, the case as it stood at that instant, folded from the event log (not \
+         the read model): an `AsOfView`.",
+    )
+    .query(
+        "as_of",
+        "An RFC 3339 instant: answer the case as of then.",
+        string(),
+    )
+    .json(
+        200,
+        "The case (`CaseView`), or with `as_of` its past state (`AsOfView`).",
+        json!({ "anyOf": [reference("CaseView"), reference("AsOfView")] }),
+    )
+    .problems(&[400, 404, 503])
 }
 
 /// `GET /cases/{id}/timeline`: a department sees it only for cases dispatched to it.

@@ -147,8 +147,12 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+/// A problem, or under `/open311/` an Open311 error list.
+async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    if uri.path().starts_with("/open311/") {
+        return crate::open311::unknown(uri.path());
+    }
+    ApiError::not_found(format!("no route for {method} {}", uri.path())).into_response()
 }
 
 async fn wrong_method(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {

@@ -1,5 +1,6 @@
 //! intake: files cases (受理), records callbacks (回访) and closes (结案), and
-//! answers a case's envelopes exactly as stored (`/log`).
+//! answers a case's envelopes exactly as stored (`/log`) and its state as of any past
+//! instant, folded from the log (`?as_of=`).
 //!
 //! - [`Intake`]: the handlers, over a [`CaseStore`] and the [`KeyVault`] that seals
 //!   reporters' personal data before it enters the log.
@@ -9,19 +10,22 @@
 use casegrid_commandbus::{answer, parse_request, problem_of};
 use casegrid_config::District;
 use casegrid_contracts::actions::Owner;
+use casegrid_contracts::query::{AsOfQuery, AsOfView};
 use casegrid_contracts::{services, subjects, CaseQuery, CommandReply, FileRequest, Problem};
 use casegrid_domain::command::FileCase;
 use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
 use casegrid_domain::ids::{mask_address, mask_id_number, mask_name, mask_phone};
 use casegrid_domain::personal::Reporter;
 use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
-use casegrid_eventlog::store::Numbering;
-use casegrid_eventlog::{CaseStore, CommandMeta, EventLog};
+use casegrid_eventlog::store::{Numbering, Snapshot};
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, StoredEvent};
 use casegrid_privacy::{DataKey, KeyVault, PrivacyError};
 use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
 use serde::Deserialize;
 use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 /// The JSON body of `POST /api/v1/cases`.
@@ -265,6 +269,93 @@ impl Intake {
     }
 }
 
+impl Intake {
+    /// The case as it stood at `as_of`: the fold of its events that occurred at or
+    /// before that instant, read from the log (not the read model), personal data masked.
+    pub async fn as_of(&self, payload: &[u8]) -> Result<AsOfView, Problem> {
+        let query: AsOfQuery = parse_request(payload)?;
+        let at = OffsetDateTime::parse(&query.as_of, &Rfc3339).map_err(|e| {
+            Problem::bad_request(format!(
+                "as_of: {:?} is not an RFC 3339 instant: {e}",
+                query.as_of
+            ))
+        })?;
+        let events = self
+            .store
+            .log()
+            .load_case(query.case_id, 0)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if events.is_empty() {
+            return Err(Problem::case_not_found(query.case_id));
+        }
+        state_as_of(&events, at, self.store.numbering())
+    }
+}
+
+/// Folds the events of one case (all of them, in order) that occurred at or before
+/// `at`. Every `sealed` member is dropped from the state; once the case's personal
+/// data is erased (at any time, even after `at`), masked values read `[erased]` too.
+pub fn state_as_of(
+    events: &[StoredEvent],
+    at: OffsetDateTime,
+    numbering: &Numbering,
+) -> Result<AsOfView, Problem> {
+    let Some(first) = events.first() else {
+        return Err(Problem::bad_request("no events to fold"));
+    };
+    let case_id = first.envelope.case_id;
+    let as_of = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .map_err(|e| Problem::bad_request(format!("as_of: {e}")))?;
+    let known = events
+        .iter()
+        .take_while(|e| e.envelope.occurred_at <= at)
+        .count();
+    if known == 0 {
+        return Err(Problem::not_found(format!(
+            "case {case_id} was not filed yet at {as_of}"
+        )));
+    }
+    let mut snapshot = Snapshot::empty(case_id);
+    snapshot.extend(&events[..known], numbering).map_err(|e| {
+        tracing::error!(error = %e, %case_id, "folding a case as of an instant");
+        Problem::internal(format!("case {case_id} cannot be folded from the log"))
+    })?;
+    let erased = events
+        .iter()
+        .any(|e| e.envelope.event_type == "PersonalDataErased");
+    let mut state = serde_json::to_value(&snapshot.case)
+        .map_err(|e| Problem::internal(format!("case state not serializable: {e}")))?;
+    unseal_masked(&mut state, erased);
+    if erased {
+        state["personal_erased"] = true.into();
+    }
+    Ok(AsOfView {
+        case_id,
+        as_of,
+        version: snapshot.case.version,
+        status: snapshot.case.status,
+        state,
+    })
+}
+
+/// Drops every `sealed` member (at any depth); with `erased`, the `masked` value
+/// beside it becomes `[erased]`.
+fn unseal_masked(value: &mut serde_json::Value, erased: bool) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.remove("sealed").is_some() && erased && map.contains_key("masked") {
+                map.insert("masked".into(), casegrid_domain::personal::ERASED.into());
+            }
+            map.values_mut().for_each(|v| unseal_masked(v, erased));
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| unseal_masked(v, erased)),
+        _ => {}
+    }
+}
+
 struct Validated {
     category: Category,
     grid: Option<GridCode>,
@@ -329,10 +420,18 @@ pub async fn run(
             async move { answer(intake.log(&payload).await) }
         }
     };
+    let as_of = {
+        let intake = intake.clone();
+        move |payload: bytes::Bytes| {
+            let intake = intake.clone();
+            async move { answer(intake.as_of(&payload).await) }
+        }
+    };
     tokio::try_join!(
         casegrid_runtime::service::serve(&service, subjects::INTAKE_FILE, file, shutdown.clone()),
         casegrid_runtime::service::serve(&service, subjects::INTAKE_ACT, act, shutdown.clone()),
         casegrid_runtime::service::serve(&service, subjects::INTAKE_LOG, log, shutdown.clone()),
+        casegrid_runtime::service::serve(&service, subjects::INTAKE_AS_OF, as_of, shutdown.clone()),
     )?;
     Ok(())
 }
@@ -358,4 +457,115 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     run(client.clone(), intake, shutdown).await?;
     client.drain().await.ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casegrid_domain::command::Reason;
+    use casegrid_domain::personal::Sealed;
+    use casegrid_domain::{Actor, ActorKind, Case, Status};
+    use casegrid_eventlog::envelope::GENESIS_HASH;
+    use casegrid_eventlog::Envelope;
+    use time::macros::datetime;
+
+    /// A case filed at 10:00, withdrawn at 11:00, its personal data erased at 12:00,
+    /// as the stored events of the log.
+    fn stored_case() -> Vec<StoredEvent> {
+        let operator = Actor::new(ActorKind::Operator, "op.zhang");
+        let case_id = CaseId::for_filing("op.zhang", "call-1");
+        let reporter = Reporter {
+            phone: Some(Sealed {
+                masked: "138****1234".into(),
+                sealed: "c2VhbGVk".into(),
+            }),
+            ..Reporter::default()
+        };
+        let commands = [
+            (
+                Command::FileCase(FileCase {
+                    channel: Channel::Hotline,
+                    kind: CaseKind::Complaint,
+                    category: Category::parse("noise").unwrap(),
+                    urgency: Urgency::Normal,
+                    title: "夜间施工噪音扰民".into(),
+                    description: String::new(),
+                    location: Location::default(),
+                    reporter: Some(reporter),
+                    source: Default::default(),
+                }),
+                datetime!(2026-11-23 10:00 UTC),
+            ),
+            (
+                Command::Withdraw(Reason {
+                    reason: "the caller solved it".into(),
+                }),
+                datetime!(2026-11-23 11:00 UTC),
+            ),
+            (
+                Command::ErasePersonalData(Reason {
+                    reason: "the caller asked".into(),
+                }),
+                datetime!(2026-11-23 12:00 UTC),
+            ),
+        ];
+        let mut case = Case::new(case_id);
+        let mut prev = GENESIS_HASH.to_owned();
+        let mut stored = Vec::new();
+        for (seq, (command, at)) in commands.into_iter().enumerate() {
+            let event = case.decide(&operator, &command, at).expect("decided");
+            case.apply(&event);
+            let envelope = Envelope::seal(
+                case_id,
+                case.version,
+                &prev,
+                event.event_type(),
+                event.schema(),
+                event.data(),
+                operator.clone(),
+                format!("cmd-{seq}"),
+                "corr".into(),
+                None,
+                at,
+            )
+            .expect("sealed");
+            prev = envelope.hash.clone();
+            let raw = serde_json::to_value(&envelope).unwrap();
+            stored.push(StoredEvent {
+                seq: seq as u64 + 7,
+                envelope,
+                raw,
+            });
+        }
+        stored
+    }
+
+    #[test]
+    fn a_case_as_of_an_instant_is_the_fold_of_the_events_until_then() {
+        let events = stored_case();
+        let numbering = Numbering::default();
+        let early = state_as_of(&events, datetime!(2026-11-23 09:59 UTC), &numbering);
+        assert_eq!(early.unwrap_err().status, 404);
+
+        let filed = state_as_of(&events, datetime!(2026-11-23 18:30 +08:00), &numbering)
+            .expect("as of 10:30 UTC");
+        assert_eq!(filed.version, 1);
+        assert_eq!(filed.status, Status::Received);
+        assert_eq!(filed.as_of, "2026-11-23T10:30:00Z");
+        assert!(filed.state["number"].is_string(), "{}", filed.state);
+        let text = filed.state.to_string();
+        assert!(!text.contains("sealed"), "{text}");
+        // Erased later: the masked phone reads [erased] in every replay.
+        assert_eq!(
+            filed.state["filed"]["reporter"]["phone"],
+            serde_json::json!({"masked": "[erased]"}),
+            "{text}"
+        );
+
+        let withdrawn =
+            state_as_of(&events, datetime!(2026-11-23 11:00 UTC), &numbering).expect("at 11:00");
+        assert_eq!(withdrawn.version, 2);
+        assert_eq!(withdrawn.status, Status::Withdrawn);
+        assert_eq!(withdrawn.state["personal_erased"], true);
+    }
 }

@@ -36,6 +36,25 @@ fn endpoints() -> Vec<(&'static str, &'static str, String, Option<Value>)> {
             Some(json!({"reason": "callback"})),
         ),
         ("GET", "/api/v1/inbox", "/api/v1/inbox".into(), None),
+        (
+            "GET",
+            "/api/v1/cases",
+            "/api/v1/cases?status=dispatched,in_progress&q=噪音".into(),
+            None,
+        ),
+        ("GET", "/api/v1/overdue", "/api/v1/overdue".into(), None),
+        (
+            "GET",
+            "/api/v1/stats",
+            "/api/v1/stats?group_by=department&period=all".into(),
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/cases/{id}",
+            format!("{case}?as_of=2026-11-23T22:30:00%2B08:00"),
+            None,
+        ),
     ]
 }
 
@@ -43,7 +62,7 @@ fn endpoints() -> Vec<(&'static str, &'static str, String, Option<Value>)> {
 /// [`PRINCIPALS`]: operator, grid worker, dept in scope, dept out, street out, mediator,
 /// supervisor). Kind permissions on commands are the domain's (forwarded, see
 /// `basics`); the gateway itself decides scope, the log and the inbox.
-const EXPECTED: [[u16; 7]; 7] = [
+const EXPECTED: [[u16; 7]; 11] = [
     [201, 201, 201, 201, 201, 201, 201], // file
     [200, 200, 200, 404, 404, 200, 200], // read
     [200, 200, 200, 404, 404, 200, 200], // timeline
@@ -51,6 +70,10 @@ const EXPECTED: [[u16; 7]; 7] = [
     [200, 200, 200, 404, 404, 200, 200], // sign
     [200, 200, 200, 404, 404, 200, 200], // reveal
     [403, 403, 200, 200, 200, 403, 403], // inbox
+    [200, 200, 200, 200, 200, 200, 200], // list (scoped)
+    [200, 200, 200, 200, 200, 200, 200], // overdue (scoped)
+    [200, 403, 200, 200, 200, 403, 200], // stats (own row for departments)
+    [200, 200, 200, 404, 404, 200, 200], // as of
 ];
 
 #[tokio::test]
@@ -88,6 +111,39 @@ async fn every_endpoint_for_every_principal() {
                     format!("case {CASE} not found"),
                     "{text}"
                 );
+            }
+            // Lists and figures hold nothing out of the caller's scope.
+            if answer.status == 200 {
+                let own = match *token {
+                    DEPT_IN => Some("dept.urban"),
+                    DEPT_OUT => Some("dept.housing"),
+                    STREET_OUT => Some("street.hubin"),
+                    _ => None,
+                };
+                let listed = answer.body["items"]
+                    .as_array()
+                    .filter(|_| template == "/api/v1/cases" || template == "/api/v1/overdue");
+                if let (Some(own), Some(items)) = (own, listed) {
+                    assert!(
+                        items.iter().all(|i| i["lead"] == own),
+                        "{token} sees another department's case: {text}"
+                    );
+                }
+                if let (Some(own), Some(rows)) = (own, answer.body["rows"].as_array()) {
+                    assert!(
+                        rows.len() == 1 && rows[0]["key"] == own,
+                        "{token} sees figures not its own: {text}"
+                    );
+                }
+                if own.is_none() {
+                    if let Some(items) = listed {
+                        assert_eq!(items.len(), 2, "{token}: {text}");
+                    }
+                }
+                if path.contains("as_of=") {
+                    assert_eq!(answer.body["as_of"], "2026-11-23T14:30:00Z", "{text}");
+                    assert!(answer.body["state"].is_object(), "{text}");
+                }
             }
             if *token != OPERATOR && *token != SUPERVISOR {
                 assert!(

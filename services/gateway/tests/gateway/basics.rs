@@ -114,7 +114,9 @@ async fn bad_bodies_paths_and_headers_are_problems() {
     assert!(detail(&body).contains("/api/v1/nowhere"), "{body}");
 
     let r = app
-        .get("/api/v1/cases", "demo-operator")
+        .http
+        .delete(app.url("/api/v1/cases"))
+        .bearer_auth("demo-operator")
         .send()
         .await
         .unwrap();

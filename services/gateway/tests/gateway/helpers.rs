@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 pub(crate) const BODY_LIMIT: usize = 4096;
 pub(crate) const CASE: &str = "0192f0c4-3c1a-7d2e-8b4f-2a9c1e5d7f30";
+/// A case dispatched to dept.housing, which list stand-ins answer too.
+pub(crate) const OTHER_CASE: &str = "0192f0c4-3c1a-7d2e-8b4f-2a9c1e5d7f31";
+pub(crate) const OTHER_TITLE: &str = "物业不作为";
 
 pub(crate) struct App {
     pub(crate) base: String,
@@ -206,8 +209,8 @@ pub(crate) fn assert_documented(doc: &Value, method: &str, template: &str, answe
     }
 }
 
-/// Validates `value` against the JSON Schema subset the gateway emits: `$ref`, `type`
-/// (a name or a list), `properties`, `required`, `items`, `enum`.
+/// Validates `value` against the JSON Schema subset the gateway emits: `$ref`, `anyOf`,
+/// `type` (a name or a list), `properties`, `required`, `items`, `enum`.
 pub(crate) fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     if let Some(r) = schema["$ref"].as_str() {
         let name = r
@@ -218,6 +221,18 @@ pub(crate) fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> 
             return Err(format!("{at}: dangling $ref {r}"));
         }
         return validate(doc, target, value, at);
+    }
+    if let Some(branches) = schema["anyOf"].as_array() {
+        let errors: Vec<String> = branches
+            .iter()
+            .filter_map(|b| validate(doc, b, value, at).err())
+            .collect();
+        if errors.len() == branches.len() {
+            return Err(format!(
+                "{at}: matches no anyOf branch: {}",
+                errors.join("; ")
+            ));
+        }
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {
@@ -283,6 +298,9 @@ fn the_validator_catches_mismatches() {
     assert!(validate(&doc, &schema, &json!({"x": "b"}), "$").is_err());
     assert!(validate(&doc, &schema, &json!({"x": "a", "n": "1"}), "$").is_err());
     assert!(validate(&doc, &schema, &json!({"x": "a", "l": [1]}), "$").is_err());
+    let any = json!({"anyOf": [{"type": "string"}, {"type": "integer"}]});
+    assert!(validate(&doc, &any, &json!(1), "$").is_ok());
+    assert!(validate(&doc, &any, &json!(true), "$").is_err());
 }
 
 /// Creates the event stream as the event log does (same name, subjects, direct get).
@@ -380,6 +398,48 @@ pub(crate) async fn stand_in_services(app: &App) {
     };
     respond(&app.nats, ROUTING_ACT, act).await;
     respond(&app.nats, INTAKE_ACT, act).await;
+    // Lists: the case of dept.urban and one of dept.housing, filtered by `department`
+    // when one is named, so a department seeing the other's case means the gateway
+    // did not force its filter.
+    let page = |payload: &[u8], department_key: &str| {
+        let q: Value = serde_json::from_slice(payload).expect("a JSON query");
+        let mut ours = case_view("dept.urban");
+        ours["reporter_phone"] = json!("13800001234");
+        let mut theirs = case_view("dept.housing");
+        theirs["id"] = json!(OTHER_CASE);
+        theirs["title"] = json!(OTHER_TITLE);
+        let items = match q[department_key].as_str() {
+            Some("dept.urban") => vec![ours],
+            Some("dept.housing") => vec![theirs],
+            Some(_) => vec![],
+            None => vec![ours, theirs],
+        };
+        json!({"ok": {"items": items, "next_cursor": null}})
+    };
+    respond(&app.nats, PROJECTION_LIST, move |p| page(p, "department")).await;
+    respond(&app.nats, PROJECTION_OVERDUE, move |p| {
+        page(p, "department")
+    })
+    .await;
+    respond(&app.nats, PROJECTION_STATS, |p| {
+        let q: Value = serde_json::from_slice(p).expect("a StatsQuery");
+        let rate = json!({"count": 1, "of": 2, "permille": 500});
+        let row = |key: &str| {
+            json!({"key": key, "period": "all", "response": rate,
+            "resolution": rate, "satisfaction": rate, "satisfied": 1, "basically_satisfied": 0,
+            "completion": rate})
+        };
+        json!({"ok": {"group_by": q["group_by"], "period": q["period"],
+            "rows": [row("dept.urban"), row("dept.housing"), row("street.hubin")]}})
+    })
+    .await;
+    respond(&app.nats, INTAKE_AS_OF, |p| {
+        let q: Value = serde_json::from_slice(p).expect("an AsOfQuery");
+        json!({"ok": {"case_id": q["case_id"], "as_of": q["as_of"], "version": 1,
+            "status": "received", "state": {"id": q["case_id"], "status": "received",
+            "filed": {"reporter": {"phone": {"masked": "138****1234", "sealed": CIPHERTEXT}}}}}})
+    })
+    .await;
     respond(&app.nats, PROJECTION_INBOX, |p| {
         let q: InboxQuery = serde_json::from_slice(p).expect("an InboxQuery");
         let items = if q.department == "dept.urban" {

@@ -14,6 +14,8 @@
 //!   gaps or repeats, operators seeing all, streams ended by shutdown.
 //! - `limits`: a flood from one token gets 429 with `Retry-After` while another token is
 //!   served; request timeouts; `/metrics`.
+//! - `open311`: the GeoReport v2 facade: services, filing form-encoded and reading back
+//!   in JSON and XML, tokens, errors in Open311's format.
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
@@ -21,4 +23,5 @@ mod basics;
 mod helpers;
 mod jwt;
 mod limits;
+mod open311;
 mod sse;

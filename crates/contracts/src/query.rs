@@ -1,0 +1,217 @@
+//! Queries beyond one case: the case list with filters, the overdue list, the figures
+//! (响应率, 解决率, 满意率, 办结率), answered by projection; and a case as of a past
+//! instant, folded from the log by intake.
+//!
+//! The list, overdue and figures types mirror the JSON of `casegrid_readmodel::query`
+//! (which projection serves); optional members are left out when absent, so a request
+//! names only the filters it means.
+
+use crate::views::CaseView;
+use casegrid_domain::{CaseId, Status};
+use serde::{Deserialize, Serialize};
+
+/// Filters of a case list; every one given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaseFilter {
+    /// Any of these statuses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<String>,
+    /// Dispatched to this department (lead or assisting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The street/township as its grid code (`NH.HB`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    /// In this grid or below it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urgency: Option<String>,
+    /// Past the handling deadline and still running (`true`), or not (`false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<bool>,
+    /// Filed at or after this instant (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filed_from: Option<String>,
+    /// Filed before this instant (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filed_to: Option<String>,
+    /// Words found in the title or the description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// `casegrid.projection.list`: newest filing first, a page at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    #[serde(flatten)]
+    pub filter: CaseFilter,
+    /// `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Default 50, at most 500.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// `casegrid.projection.overdue`: overdue cases, most overdue first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OverdueQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// A page of cases; `next_cursor` is absent on the last page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasePage {
+    pub items: Vec<CaseView>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// What the figures are grouped by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    #[default]
+    Department,
+    Street,
+    Category,
+}
+
+/// The period of each row: the local day or month, or all time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    Month,
+    #[default]
+    All,
+}
+
+/// `casegrid.projection.stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StatsQuery {
+    pub group_by: GroupBy,
+    pub period: Period,
+    /// Counted from this instant (RFC 3339, inclusive) …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// … to this one (exclusive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+/// A rate with the counts behind it: `count` of `of`, in per mille rounded half up
+/// (`None` when `of` is 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub count: u64,
+    pub of: u64,
+    pub permille: Option<u32>,
+}
+
+/// The figures of one group and period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsRow {
+    /// The department, street (`NH.HB`) or category; `null` for cases without one.
+    pub key: Option<String>,
+    /// `2026-11-23`, `2026-11` or `all`.
+    pub period: String,
+    /// 响应率.
+    pub response: Rate,
+    /// 解决率.
+    pub resolution: Rate,
+    /// 满意率.
+    pub satisfaction: Rate,
+    pub satisfied: u64,
+    pub basically_satisfied: u64,
+    /// 办结率.
+    pub completion: Rate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsView {
+    pub group_by: GroupBy,
+    pub period: Period,
+    pub rows: Vec<StatsRow>,
+}
+
+/// `casegrid.intake.as_of`: a case as it stood at an instant, folded from the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsOfQuery {
+    pub case_id: CaseId,
+    /// RFC 3339; events that occurred at or before it are folded.
+    pub as_of: String,
+}
+
+/// The answer to [`AsOfQuery`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsOfView {
+    pub case_id: CaseId,
+    /// The instant asked for, in UTC.
+    pub as_of: String,
+    /// The version of the last event folded.
+    pub version: u64,
+    pub status: Status,
+    /// The domain's case state (`casegrid_domain::Case`) with personal data masked:
+    /// no `sealed` member anywhere, and `[erased]` for masked values once erased.
+    pub state: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn queries_name_only_the_filters_given() {
+        let q = ListQuery {
+            filter: CaseFilter {
+                status: vec!["dispatched".into()],
+                department: Some("dept.urban".into()),
+                ..CaseFilter::default()
+            },
+            limit: Some(10),
+            ..ListQuery::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&q).unwrap(),
+            json!({"status": ["dispatched"], "department": "dept.urban", "limit": 10})
+        );
+        assert_eq!(
+            serde_json::to_value(StatsQuery::default()).unwrap(),
+            json!({"group_by": "department", "period": "all"})
+        );
+    }
+
+    #[test]
+    fn stats_answers_read_back() {
+        let answer = json!({"group_by": "street", "period": "month", "rows": [{
+            "key": "NH.HB", "period": "2026-11",
+            "response": {"count": 2, "of": 3, "permille": 667},
+            "resolution": {"count": 0, "of": 0, "permille": null},
+            "satisfaction": {"count": 1, "of": 1, "permille": 1000},
+            "satisfied": 1, "basically_satisfied": 0,
+            "completion": {"count": 1, "of": 4, "permille": 250}}]});
+        let view: StatsView = serde_json::from_value(answer.clone()).unwrap();
+        assert_eq!(view.rows[0].response.permille, Some(667));
+        assert_eq!(serde_json::to_value(&view).unwrap(), answer);
+    }
+}

@@ -1,0 +1,1158 @@
+//! The Open311 GeoReport v2 facade under `/open311/v2/`, so existing Open311 clients
+//! and civic apps can file and follow cases. Every resource answers `.json` or `.xml`.
+//!
+//! - `services`: the district's categories (`rules.toml`), `service_code` = category;
+//!   `services/{code}` defines the attributes a request may carry (`kind`, `urgency`,
+//!   `grid`).
+//! - `requests` GET (public, no key): cases with public fields only (no reporter),
+//!   `status` open/closed, `agency_responsible` the lead department's name,
+//!   `expected_datetime` the handling deadline and the `notes` extension the public
+//!   timeline (summaries of the events citizens may see).
+//! - `requests` POST (form-encoded, `api_key`): files through intake like
+//!   `POST /api/v1/cases`. The `api_key` is a principal's token: a static token of an
+//!   operator (channel hotline), a grid worker (grid_patrol) or a public principal
+//!   (suggestion_box); in development also the built-in public key [`PUBLIC_KEY`]
+//!   (suggestion_box); with JWT configured, a JWT whose `kind` is one of those three.
+//!   `first_name`, `last_name` and `phone` become the reporter (sealed by intake);
+//!   `email` is not kept (intake has no sealed field for it, and the log never holds
+//!   personal data in clear). The answer carries the case id and a `token` (the
+//!   filing's idempotency key: `Idempotency-Key` if sent, else a new UUID).
+//! - `requests/{id}`, `tokens/{token}` (token → the request id).
+//!
+//! Errors are Open311's: `[{"code": 400, "description": "…"}]` or `<errors>` in XML,
+//! with the same HTTP status.
+
+use crate::bus::{self, Target};
+use crate::error::ApiError;
+use crate::openapi::{array, nullable_string, object, reference, string, Endpoint};
+use crate::startup::AppState;
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use casegrid_contracts::query::{CaseFilter, CasePage, ListQuery};
+use casegrid_contracts::subjects::{
+    INTAKE_FILE, PROJECTION_CASE, PROJECTION_LIST, PROJECTION_TIMELINE,
+};
+use casegrid_contracts::views::{CaseView, TimelineView};
+use casegrid_contracts::{CaseQuery, CommandReply, FileRequest};
+use casegrid_domain::{Actor, ActorKind, CaseId};
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+/// The built-in public `api_key` (development, with static tokens): files anonymous
+/// suggestion-box cases as the principal [`PUBLIC_ID`], unless `principals.toml` names
+/// a principal with this token.
+pub(crate) const PUBLIC_KEY: &str = "open311-public";
+/// The id of the built-in public principal.
+pub(crate) const PUBLIC_ID: &str = "public.open311";
+
+/// Requests answered by one `GET requests` at most.
+const LIST_LIMIT: u32 = 200;
+
+/// Statuses Open311 calls `open`; every other one is `closed`.
+const OPEN: &[&str] = &[
+    "received",
+    "dispatched",
+    "in_progress",
+    "suspended",
+    "in_mediation",
+];
+
+/// Event types of the timeline that are not for the public.
+const INTERNAL_EVENTS: &[&str] = &["NoteAdded", "PersonalDataRevealed", "PersonalDataErased"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    /// `noise.json` → (`noise`, Json).
+    fn split(name: &str) -> Option<(&str, Self)> {
+        if let Some(stem) = name.strip_suffix(".json") {
+            Some((stem, Self::Json))
+        } else {
+            name.strip_suffix(".xml").map(|stem| (stem, Self::Xml))
+        }
+    }
+
+    const fn pick(self, json: &'static str, xml: &'static str) -> &'static str {
+        match self {
+            Self::Json => json,
+            Self::Xml => xml,
+        }
+    }
+}
+
+/// An Open311 error answer.
+#[derive(Debug)]
+pub(crate) struct Open311Error {
+    status: u16,
+    description: String,
+    format: Format,
+    retry_after: Option<u64>,
+}
+
+impl Open311Error {
+    fn new(status: u16, description: impl Into<String>, format: Format) -> Self {
+        Self {
+            status,
+            description: description.into(),
+            format,
+            retry_after: None,
+        }
+    }
+
+    /// An [`ApiError`] in Open311's form (internal causes are logged, not shown).
+    fn from_api(e: ApiError, format: Format) -> Self {
+        if matches!(e, ApiError::Internal { .. }) {
+            tracing::error!(error = %e, "open311 request failed");
+        }
+        let retry_after = match &e {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let problem = e.problem();
+        Self {
+            status: problem.status,
+            description: problem.detail,
+            format,
+            retry_after,
+        }
+    }
+}
+
+impl IntoResponse for Open311Error {
+    fn into_response(self) -> Response {
+        let errors = [json!({ "code": self.status, "description": self.description })];
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = answer(status, self.format, "errors", "error", &errors);
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// An unknown route under `/open311/`.
+pub(crate) fn unknown(path: &str) -> Response {
+    let format = if path.ends_with(".xml") {
+        Format::Xml
+    } else {
+        Format::Json
+    };
+    Open311Error::new(404, format!("no Open311 resource {path}"), format).into_response()
+}
+
+/// A list answer: a JSON array, or an XML document `<root><item>…</item>…</root>`.
+fn answer(status: StatusCode, format: Format, root: &str, item: &str, items: &[Value]) -> Response {
+    match format {
+        Format::Json => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            Value::Array(items.to_vec()).to_string(),
+        )
+            .into_response(),
+        Format::Xml => {
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+            out.push_str(&format!("<{root}>"));
+            for v in items {
+                xml_element(&mut out, item, v);
+            }
+            out.push_str(&format!("</{root}>\n"));
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                out,
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `<name>value</name>`: objects by member, arrays by item (`notes` → `<note>`),
+/// `null` as an empty element.
+fn xml_element(out: &mut String, name: &str, value: &Value) {
+    match value {
+        Value::Null => out.push_str(&format!("<{name}/>")),
+        Value::Object(members) => {
+            out.push_str(&format!("<{name}>"));
+            for (k, v) in members {
+                xml_element(out, k, v);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+        Value::Array(items) => {
+            out.push_str(&format!("<{name}>"));
+            let item = name.strip_suffix('s').unwrap_or(name);
+            for v in items {
+                xml_element(out, item, v);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
+        Value::String(s) => out.push_str(&format!("<{name}>{}</{name}>", xml_escape(s))),
+        other => out.push_str(&format!("<{name}>{other}</{name}>")),
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The display name of a category: its general rule's name (the one without a grid
+/// prefix or urgency), else its first rule's.
+fn service_name(state: &AppState, code: &str) -> Option<String> {
+    let (_, rules) = state
+        .district
+        .rules
+        .iter()
+        .find(|(c, _)| c.as_str() == code)?;
+    rules
+        .iter()
+        .find(|r| r.grid_prefix.is_none() && r.urgency.is_none())
+        .or_else(|| rules.first())
+        .map(|r| r.name.clone())
+}
+
+fn department_name(state: &AppState, id: &str) -> String {
+    state
+        .district
+        .departments
+        .iter()
+        .find(|(d, _)| d.as_str() == id)
+        .map_or_else(|| id.to_owned(), |(_, d)| d.name.clone())
+}
+
+/// `GET services.json|xml`.
+async fn services(state: AppState, format: Format) -> Response {
+    let items: Vec<Value> = state
+        .district
+        .rules
+        .iter()
+        .map(|(category, rules)| {
+            let code = category.as_str();
+            let name = service_name(&state, code).unwrap_or_else(|| code.to_owned());
+            let lead = rules
+                .iter()
+                .find(|r| r.grid_prefix.is_none() && r.urgency.is_none())
+                .and_then(|r| r.lead.as_ref())
+                .map_or_else(
+                    || "属地 territorial office".to_owned(),
+                    |l| department_name(&state, l.as_str()),
+                );
+            json!({
+                "service_code": code,
+                "service_name": name,
+                "description": format!("{name} ({code}); handled by {lead}"),
+                "metadata": true,
+                "type": "realtime",
+                "keywords": code.replace('_', ","),
+                "group": lead,
+            })
+        })
+        .collect();
+    answer(StatusCode::OK, format, "services", "service", &items)
+}
+
+fn services_endpoint(format: Format) -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        format.pick("/open311/v2/services.json", "/open311/v2/services.xml"),
+        move |State(state): State<AppState>| services(state, format),
+        format.pick(
+            "Open311: service list (JSON)",
+            "Open311: service list (XML)",
+        ),
+    )
+    .public()
+    .describe("The district's case categories: `service_code` is the category.")
+    .content(200, "The services.", media(format), services_schema(format))
+}
+
+const KINDS: &[(&str, &str)] = &[
+    ("complaint", "投诉 complaint"),
+    ("inquiry", "咨询 inquiry"),
+    ("help", "求助 help"),
+    ("report", "举报 report"),
+    ("suggestion", "建议 suggestion"),
+    ("dispute", "纠纷 dispute"),
+];
+const URGENCIES: &[(&str, &str)] = &[
+    ("normal", "一般 normal"),
+    ("urgent", "紧急 urgent"),
+    ("critical", "特急 critical"),
+];
+
+/// `GET services/{code}.json|xml`: the attributes a request may carry.
+async fn service_definition(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Open311Error> {
+    let (code, format) = resource(path)?;
+    if service_name(&state, &code).is_none() {
+        return Err(Open311Error::new(
+            404,
+            format!(
+                "no service {code:?}; GET services.{} lists them",
+                ext(format)
+            ),
+            format,
+        ));
+    }
+    let values = |list: &[(&str, &str)]| -> Vec<Value> {
+        list.iter()
+            .map(|(key, name)| json!({ "key": key, "name": name }))
+            .collect()
+    };
+    let attribute =
+        |code: &str, order: u32, datatype: &str, description: &str, list: &[(&str, &str)]| {
+            json!({
+                "variable": true,
+                "code": code,
+                "datatype": datatype,
+                "required": false,
+                "datatype_description": "",
+                "order": order,
+                "description": description,
+                "values": values(list),
+            })
+        };
+    let definition = json!({
+        "service_code": code,
+        "attributes": [
+            attribute("kind", 1, "singlevaluelist", "What the request is (default complaint).", KINDS),
+            attribute("urgency", 2, "singlevaluelist", "How urgent (default normal).", URGENCIES),
+            attribute("grid", 3, "string", "The grid code where it happens (网格, e.g. NH.HB.BJ.03); \
+                needed for grid patrols.", &[]),
+        ],
+    });
+    Ok(match format {
+        Format::Json => (
+            [(header::CONTENT_TYPE, "application/json")],
+            definition.to_string(),
+        )
+            .into_response(),
+        Format::Xml => {
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+            xml_element(&mut out, "service_definition", &definition);
+            out.push('\n');
+            (
+                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+                out,
+            )
+                .into_response()
+        }
+    })
+}
+
+fn service_definition_endpoint() -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        "/open311/v2/services/{code}",
+        service_definition,
+        "Open311: service definition",
+    )
+    .public()
+    .path_param(
+        "code",
+        "The service code followed by `.json` or `.xml` (`noise.json`).",
+        string(),
+    )
+    .content(
+        200,
+        "The attributes a request may carry.",
+        "application/json",
+        object(
+            &[
+                ("service_code", string()),
+                ("attributes", array(json!({ "type": "object" }))),
+            ],
+            &["service_code", "attributes"],
+        ),
+    )
+    .content(200, "The same in XML.", "application/xml", string())
+    .pipe(errors(&[404]))
+}
+
+/// A request as Open311 shows it: public fields only, never the reporter.
+fn request_of(state: &AppState, view: &CaseView, notes: Vec<Value>) -> Value {
+    let status = if OPEN.contains(&view.status.as_str()) {
+        "open"
+    } else {
+        "closed"
+    };
+    let status_notes = match &view.reply_result {
+        Some(result) => format!("{}: {result}", view.status.as_str()),
+        None => view.status.as_str().to_owned(),
+    };
+    json!({
+        "service_request_id": view.id.to_string(),
+        "status": status,
+        "status_notes": status_notes,
+        "service_name": service_name(state, &view.category),
+        "service_code": view.category,
+        "description": if view.description.trim().is_empty() { &view.title } else { &view.description },
+        "title": view.title,
+        "agency_responsible": view.lead.as_deref().map(|l| department_name(state, l)),
+        "service_notice": view.number,
+        "requested_datetime": view.filed_at,
+        "updated_datetime": view.updated_at,
+        "expected_datetime": view.handle_due,
+        "address": view.address,
+        "address_id": null,
+        "zipcode": null,
+        "lat": null,
+        "long": null,
+        "media_url": null,
+        "notes": notes,
+    })
+}
+
+/// The public timeline of a case: one note per event citizens may see.
+async fn notes(state: &AppState, case_id: CaseId) -> Vec<Value> {
+    let timeline: Result<TimelineView, _> = bus::request(
+        state,
+        Target::new(PROJECTION_TIMELINE, "projection"),
+        &CaseQuery { case_id },
+    )
+    .await;
+    match timeline {
+        Ok(t) => t
+            .events
+            .into_iter()
+            .filter(|e| !INTERNAL_EVENTS.contains(&e.event_type.as_str()))
+            .map(|e| json!({ "datetime": e.occurred_at, "type": e.event_type, "summary": e.summary }))
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, %case_id, "no timeline for an Open311 request");
+            Vec::new()
+        }
+    }
+}
+
+/// The requests of these cases, with their notes (asked a few at a time).
+async fn requests_of(state: &AppState, views: Vec<CaseView>) -> Vec<Value> {
+    futures_util::stream::iter(views)
+        .map(|view| async move {
+            let notes = notes(state, view.id).await;
+            request_of(state, &view, notes)
+        })
+        .buffered(8)
+        .collect()
+        .await
+}
+
+/// A case by id from projection; `None` when it does not exist.
+async fn case_view(state: &AppState, case_id: CaseId) -> Result<Option<CaseView>, ApiError> {
+    match bus::request(
+        state,
+        Target::new(PROJECTION_CASE, "projection"),
+        &CaseQuery { case_id },
+    )
+    .await
+    {
+        Ok(view) => Ok(Some(view)),
+        Err(ApiError::Problem(p)) if p.status == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `GET requests.json|xml`: `service_request_id` (comma list), `service_code`,
+/// `start_date`, `end_date`, `status` (open/closed).
+async fn list_requests(
+    state: AppState,
+    format: Format,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Open311Error> {
+    let bad = |d: String| Open311Error::new(400, d, format);
+    let Query(pairs) = params.map_err(|e| bad(format!("query string: {}", e.body_text())))?;
+    let mut filter = CaseFilter::default();
+    let mut ids = Vec::new();
+    for (name, value) in pairs {
+        let value = value.trim().to_owned();
+        match name.as_str() {
+            "service_request_id" => {
+                for id in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    ids.push(CaseId::parse(id).map_err(|_| {
+                        bad(format!("service_request_id: {id:?} is not a request id"))
+                    })?);
+                }
+            }
+            "service_code" => filter.category = Some(value),
+            "start_date" | "end_date" => {
+                crate::queries::instant(&name, &value)
+                    .map_err(|e| Open311Error::from_api(e, format))?;
+                if name == "start_date" {
+                    filter.filed_from = Some(value);
+                } else {
+                    filter.filed_to = Some(value);
+                }
+            }
+            "status" => {
+                let statuses: &[&str] = match value.as_str() {
+                    "open" => OPEN,
+                    "closed" => &[
+                        "replied",
+                        "closed",
+                        "referred",
+                        "merged",
+                        "declined",
+                        "withdrawn",
+                    ],
+                    other => {
+                        return Err(bad(format!("status: {other:?} is neither open nor closed")))
+                    }
+                };
+                filter.status = statuses.iter().map(|s| (*s).to_owned()).collect();
+            }
+            // Open311 clients send these; the facade has no use for them.
+            "jurisdiction_id" | "api_key" => {}
+            other => {
+                return Err(bad(format!(
+                    "unknown parameter {other:?}; known: service_request_id, service_code, \
+                     start_date, end_date, status"
+                )))
+            }
+        }
+    }
+    let views = if ids.is_empty() {
+        let query = ListQuery {
+            filter,
+            cursor: None,
+            limit: Some(LIST_LIMIT),
+        };
+        let page: CasePage =
+            bus::request(&state, Target::new(PROJECTION_LIST, "projection"), &query)
+                .await
+                .map_err(|e| Open311Error::from_api(e, format))?;
+        page.items
+    } else {
+        let mut views = Vec::new();
+        for id in ids {
+            if let Some(v) = case_view(&state, id)
+                .await
+                .map_err(|e| Open311Error::from_api(e, format))?
+            {
+                views.push(v);
+            }
+        }
+        views
+    };
+    let requests = requests_of(&state, views).await;
+    Ok(answer(
+        StatusCode::OK,
+        format,
+        "service_requests",
+        "request",
+        &requests,
+    ))
+}
+
+fn list_requests_endpoint(format: Format) -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        format.pick("/open311/v2/requests.json", "/open311/v2/requests.xml"),
+        move |State(state): State<AppState>,
+              params: Result<Query<Vec<(String, String)>>, QueryRejection>| {
+            list_requests(state, format, params)
+        },
+        format.pick("Open311: requests (JSON)", "Open311: requests (XML)"),
+    )
+    .public()
+    .describe("Newest first, at most 200; public fields only, with the `notes` extension.")
+    .query(
+        "service_request_id",
+        "Request ids, comma separated.",
+        string(),
+    )
+    .query("service_code", "The category.", string())
+    .query("start_date", "Filed at or after (RFC 3339).", string())
+    .query("end_date", "Filed before (RFC 3339).", string())
+    .query(
+        "status",
+        "open or closed.",
+        crate::openapi::one_of(&["open", "closed"]),
+    )
+    .content(200, "The requests.", media(format), requests_schema(format))
+    .pipe(errors(&[400, 503]))
+}
+
+/// The principal an `api_key` names, and the channel it files through.
+fn filer(
+    state: &AppState,
+    api_key: &str,
+    format: Format,
+) -> Result<(Actor, &'static str), Open311Error> {
+    let forbidden = |d: &str| Open311Error::new(403, d, format);
+    let channel = |kind: ActorKind| match kind {
+        ActorKind::Operator => Some("hotline"),
+        ActorKind::GridWorker => Some("grid_patrol"),
+        ActorKind::Public => Some("suggestion_box"),
+        _ => None,
+    };
+    let (kind, id) = if let Some(jwt) = state
+        .jwt
+        .as_ref()
+        .filter(|_| crate::jwt::looks_like_jwt(api_key))
+    {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = jwt
+            .verify(api_key, now)
+            .map_err(|e| forbidden(&format!("api_key: {e}")))?;
+        (claims.kind, claims.sub)
+    } else if !state.static_tokens {
+        return Err(forbidden(
+            "api_key: static keys are disabled here; send a JWT",
+        ));
+    } else if let Some(p) = state.district.principal(api_key) {
+        (p.kind, p.id.clone())
+    } else if api_key == PUBLIC_KEY {
+        (ActorKind::Public, PUBLIC_ID.to_owned())
+    } else {
+        return Err(forbidden("api_key: unknown key"));
+    };
+    let channel = channel(kind).ok_or_else(|| {
+        forbidden(&format!(
+            "api_key: a {} cannot file requests; operators, grid workers and public keys can",
+            kind.as_str()
+        ))
+    })?;
+    let key = format!("{}:{id}", kind.as_str());
+    state
+        .shared
+        .limiter
+        .take(&key, Instant::now())
+        .map_err(|wait| {
+            Open311Error::from_api(
+                ApiError::RateLimited {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                },
+                format,
+            )
+        })?;
+    Ok((Actor::new(kind, id), channel))
+}
+
+/// The case body of `POST /api/v1/cases` from an Open311 form.
+fn filing_body(
+    state: &AppState,
+    form: &[(String, String)],
+    actor: &Actor,
+    channel: &str,
+    format: Format,
+) -> Result<Value, Open311Error> {
+    let bad = |d: String| Open311Error::new(400, d, format);
+    let mut fields: Map<String, Value> = Map::new();
+    let mut attributes: Map<String, Value> = Map::new();
+    for (name, value) in form {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        if let Some(code) = name
+            .strip_prefix("attribute[")
+            .and_then(|n| n.strip_suffix(']'))
+        {
+            if !["kind", "urgency", "grid"].contains(&code) {
+                return Err(bad(format!(
+                    "attribute[{code}]: unknown; known: kind, urgency, grid"
+                )));
+            }
+            attributes.insert(code.to_owned(), value.into());
+        } else {
+            fields.insert(name.clone(), value.into());
+        }
+    }
+    let field = |n: &str| fields.get(n).and_then(Value::as_str);
+    let code = field("service_code").ok_or_else(|| bad("service_code: required".into()))?;
+    let name = service_name(state, code).ok_or_else(|| {
+        Open311Error::new(
+            404,
+            format!(
+                "service_code: no service {code:?}; GET services.{} lists them",
+                ext(format)
+            ),
+            format,
+        )
+    })?;
+    let description = field("description").unwrap_or_default();
+    let title = description
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map_or_else(|| name.clone(), |l| l.chars().take(60).collect());
+    let reporter_name = match (field("first_name"), field("last_name")) {
+        (Some(f), Some(l)) if !f.is_ascii() || !l.is_ascii() => Some(format!("{l}{f}")),
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (one, other) => one.or(other).map(str::to_owned),
+    };
+    let mut reporter = Map::new();
+    if let Some(n) = reporter_name {
+        reporter.insert("name".into(), n.into());
+    }
+    if let Some(p) = field("phone") {
+        reporter.insert("phone".into(), p.into());
+    }
+    let mut open311 = Map::new();
+    open311.insert("service_code".into(), code.into());
+    for extra in ["lat", "long", "address_id", "media_url", "jurisdiction_id"] {
+        if let Some(v) = field(extra) {
+            open311.insert(extra.into(), v.into());
+        }
+    }
+    let mut source = Map::new();
+    source.insert("open311".into(), Value::Object(open311));
+    if channel == "grid_patrol" {
+        source.insert("patroller".into(), actor.id.clone().into());
+    }
+    let mut location = Map::new();
+    if let Some(a) = field("address_string") {
+        location.insert("address".into(), a.into());
+    }
+    if let Some(g) = attributes.get("grid") {
+        location.insert("grid".into(), g.clone());
+    }
+    let mut body = json!({
+        "channel": channel,
+        "kind": attributes.get("kind").cloned().unwrap_or_else(|| "complaint".into()),
+        "category": code,
+        "urgency": attributes.get("urgency").cloned().unwrap_or_else(|| "normal".into()),
+        "title": title,
+        "description": description,
+        "location": location,
+        "source": source,
+    });
+    if !reporter.is_empty() {
+        body["reporter"] = Value::Object(reporter);
+    }
+    Ok(body)
+}
+
+/// `POST requests.json|xml` (form-encoded).
+async fn create_request(
+    state: AppState,
+    format: Format,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, Open311Error> {
+    let Form(form) = form.map_err(|e| {
+        let status = e.status().as_u16();
+        Open311Error::new(
+            if status == 413 { 413 } else { 400 },
+            format!(
+                "the body must be form-encoded (application/x-www-form-urlencoded): {}",
+                e.body_text()
+            ),
+            format,
+        )
+    })?;
+    let api_key = form
+        .iter()
+        .find(|(k, _)| k == "api_key")
+        .map(|(_, v)| v.trim())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Open311Error::new(403, "api_key: required to file a request", format))?;
+    let (actor, channel) = filer(&state, api_key, format)?;
+    let body = filing_body(&state, &form, &actor, channel, format)?;
+    let token = match headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::trim))
+    {
+        Some(Ok(k)) if !k.is_empty() => k.to_owned(),
+        Some(_) => {
+            return Err(Open311Error::new(
+                400,
+                "the Idempotency-Key header is empty or not ASCII",
+                format,
+            ))
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let request = FileRequest {
+        actor,
+        idempotency_key: token.clone(),
+        correlation_id: uuid::Uuid::now_v7().to_string(),
+        body,
+    };
+    let reply: CommandReply = bus::request(&state, Target::new(INTAKE_FILE, "intake"), &request)
+        .await
+        .map_err(|e| Open311Error::from_api(e, format))?;
+    let status = if reply.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let filed = json!({
+        "service_request_id": reply.id.to_string(),
+        "token": token,
+        "service_notice": reply.number,
+        "account_id": null,
+    });
+    Ok(answer(
+        status,
+        format,
+        "service_requests",
+        "request",
+        &[filed],
+    ))
+}
+
+fn create_request_endpoint(format: Format) -> Endpoint {
+    Endpoint::new(
+        Method::POST,
+        format.pick("/open311/v2/requests.json", "/open311/v2/requests.xml"),
+        move |State(state): State<AppState>,
+              headers: HeaderMap,
+              form: Result<Form<Vec<(String, String)>>, FormRejection>| {
+            create_request(state, format, headers, form)
+        },
+        format.pick(
+            "Open311: file a request (JSON)",
+            "Open311: file a request (XML)",
+        ),
+    )
+    .public()
+    .describe(
+        "Form-encoded. `api_key` is an operator's, grid worker's or public principal's token \
+         (channel hotline, grid_patrol or suggestion_box), or `open311-public` in development. \
+         `first_name`, `last_name` and `phone` become the sealed reporter; `email` is not kept. \
+         `Idempotency-Key` makes it retriable and is the answer's `token`.",
+    )
+    .header(
+        "Idempotency-Key",
+        "Makes the filing retriable; answered as `token`.",
+        string(),
+    )
+    .form_body(object(
+        &[
+            ("api_key", string()),
+            ("service_code", string()),
+            ("description", string()),
+            ("address_string", string()),
+            ("lat", string()),
+            ("long", string()),
+            ("media_url", string()),
+            ("first_name", string()),
+            ("last_name", string()),
+            ("phone", string()),
+            ("email", string()),
+            ("attribute[kind]", string()),
+            ("attribute[urgency]", string()),
+            ("attribute[grid]", string()),
+        ],
+        &["api_key", "service_code"],
+    ))
+    .content(
+        201,
+        "Filed by this request.",
+        media(format),
+        filed_schema(format),
+    )
+    .content(
+        200,
+        "Filed before with the same Idempotency-Key.",
+        media(format),
+        filed_schema(format),
+    )
+    .pipe(errors(&[400, 403, 404, 409, 413, 422, 429, 503]))
+}
+
+/// `{id}.json` → (`id`, Json); an unknown extension is a 404 in JSON.
+fn resource(path: Result<Path<String>, PathRejection>) -> Result<(String, Format), Open311Error> {
+    let Path(name) =
+        path.map_err(|e| Open311Error::new(400, format!("path: {}", e.body_text()), Format::Json))?;
+    match Format::split(&name) {
+        Some((stem, format)) => Ok((stem.to_owned(), format)),
+        None => Err(Open311Error::new(
+            404,
+            format!("{name:?}: Open311 resources end in .json or .xml"),
+            Format::Json,
+        )),
+    }
+}
+
+fn ext(format: Format) -> &'static str {
+    format.pick("json", "xml")
+}
+
+/// `GET requests/{id}.json|xml`.
+async fn get_request(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Open311Error> {
+    let (id, format) = resource(path)?;
+    let not_found = || Open311Error::new(404, format!("no request {id:?}"), format);
+    let case_id = CaseId::parse(&id).map_err(|_| not_found())?;
+    let view = case_view(&state, case_id)
+        .await
+        .map_err(|e| Open311Error::from_api(e, format))?
+        .ok_or_else(not_found)?;
+    let requests = requests_of(&state, vec![view]).await;
+    Ok(answer(
+        StatusCode::OK,
+        format,
+        "service_requests",
+        "request",
+        &requests,
+    ))
+}
+
+fn get_request_endpoint() -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        "/open311/v2/requests/{id}",
+        get_request,
+        "Open311: one request",
+    )
+    .public()
+    .path_param(
+        "id",
+        "The request (case) id followed by `.json` or `.xml`.",
+        string(),
+    )
+    .content(
+        200,
+        "The request, as a list of one.",
+        "application/json",
+        requests_schema(Format::Json),
+    )
+    .content(200, "The same in XML.", "application/xml", string())
+    .pipe(errors(&[404, 503]))
+}
+
+/// `GET tokens/{token}.json|xml`: the request a filing's token (its idempotency key,
+/// or the case id) made.
+async fn get_token(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, Open311Error> {
+    let (token, format) = resource(path)?;
+    // The case id is a UUIDv5 of (principal, idempotency key): try the principals that
+    // may file through Open311.
+    let mut candidates: Vec<CaseId> = CaseId::parse(&token).into_iter().collect();
+    candidates.push(CaseId::for_filing(PUBLIC_ID, &token));
+    candidates.extend(
+        state
+            .district
+            .principals
+            .values()
+            .filter(|p| {
+                matches!(
+                    p.kind,
+                    ActorKind::Operator | ActorKind::GridWorker | ActorKind::Public
+                )
+            })
+            .map(|p| CaseId::for_filing(&p.id, &token)),
+    );
+    for case_id in candidates {
+        if let Some(view) = case_view(&state, case_id)
+            .await
+            .map_err(|e| Open311Error::from_api(e, format))?
+        {
+            let found = json!({ "service_request_id": view.id.to_string(), "token": token });
+            return Ok(answer(
+                StatusCode::OK,
+                format,
+                "service_requests",
+                "request",
+                &[found],
+            ));
+        }
+    }
+    Err(Open311Error::new(
+        404,
+        format!("no request for token {token:?} (yet: a new filing takes a moment to appear)"),
+        format,
+    ))
+}
+
+fn get_token_endpoint() -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        "/open311/v2/tokens/{token}",
+        get_token,
+        "Open311: the request of a token",
+    )
+    .public()
+    .path_param(
+        "token",
+        "The filing's token (its Idempotency-Key) or the request id, followed by `.json` or `.xml`.",
+        string(),
+    )
+    .content(
+        200,
+        "The request id.",
+        "application/json",
+        array(object(
+            &[("service_request_id", string()), ("token", string())],
+            &["service_request_id", "token"],
+        )),
+    )
+    .content(200, "The same in XML.", "application/xml", string())
+    .pipe(errors(&[404, 503]))
+}
+
+fn media(format: Format) -> &'static str {
+    format.pick("application/json", "application/xml")
+}
+
+fn services_schema(format: Format) -> Value {
+    match format {
+        Format::Xml => string(),
+        Format::Json => array(object(
+            &[
+                ("service_code", string()),
+                ("service_name", string()),
+                ("description", string()),
+                ("metadata", crate::openapi::boolean()),
+                ("type", string()),
+                ("keywords", string()),
+                ("group", string()),
+            ],
+            &["service_code", "service_name", "metadata", "type"],
+        )),
+    }
+}
+
+fn requests_schema(format: Format) -> Value {
+    match format {
+        Format::Xml => string(),
+        Format::Json => array(object(
+            &[
+                ("service_request_id", string()),
+                ("status", crate::openapi::one_of(&["open", "closed"])),
+                ("status_notes", nullable_string()),
+                ("service_name", nullable_string()),
+                ("service_code", string()),
+                ("description", nullable_string()),
+                ("title", string()),
+                ("agency_responsible", nullable_string()),
+                ("service_notice", nullable_string()),
+                ("requested_datetime", string()),
+                ("updated_datetime", nullable_string()),
+                ("expected_datetime", nullable_string()),
+                ("address", nullable_string()),
+                (
+                    "notes",
+                    array(object(
+                        &[
+                            ("datetime", string()),
+                            ("type", string()),
+                            ("summary", string()),
+                        ],
+                        &["datetime", "type", "summary"],
+                    )),
+                ),
+            ],
+            &[
+                "service_request_id",
+                "status",
+                "service_code",
+                "requested_datetime",
+            ],
+        )),
+    }
+}
+
+fn filed_schema(format: Format) -> Value {
+    match format {
+        Format::Xml => string(),
+        Format::Json => array(object(
+            &[
+                ("service_request_id", string()),
+                ("token", string()),
+                ("service_notice", nullable_string()),
+                ("account_id", nullable_string()),
+            ],
+            &["service_request_id", "token"],
+        )),
+    }
+}
+
+/// Documents Open311 error answers (JSON and XML) for these statuses.
+fn errors(statuses: &'static [u16]) -> impl FnOnce(Endpoint) -> Endpoint {
+    move |mut e| {
+        for status in statuses {
+            e = e
+                .content(
+                    *status,
+                    "An Open311 error list.",
+                    "application/json",
+                    reference("Open311Errors"),
+                )
+                .content(
+                    *status,
+                    "An Open311 error list.",
+                    "application/xml",
+                    string(),
+                );
+        }
+        e
+    }
+}
+
+/// Applies a documentation step written as a function.
+trait Pipe: Sized {
+    fn pipe(self, f: impl FnOnce(Self) -> Self) -> Self {
+        f(self)
+    }
+}
+
+impl Pipe for Endpoint {}
+
+/// Every Open311 route.
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        services_endpoint(Format::Json),
+        services_endpoint(Format::Xml),
+        service_definition_endpoint(),
+        list_requests_endpoint(Format::Json),
+        list_requests_endpoint(Format::Xml),
+        create_request_endpoint(Format::Json),
+        create_request_endpoint(Format::Xml),
+        get_request_endpoint(),
+        get_token_endpoint(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_lists_escape_text_and_name_array_items() {
+        let mut out = String::new();
+        xml_element(
+            &mut out,
+            "request",
+            &json!({"description": "a < b & \"c\"", "lat": null,
+                "notes": [{"summary": "受理"}]}),
+        );
+        assert_eq!(
+            out,
+            "<request><description>a &lt; b &amp; &quot;c&quot;</description><lat/>\
+             <notes><note><summary>受理</summary></note></notes></request>"
+        );
+        assert_eq!(Format::split("noise.xml"), Some(("noise", Format::Xml)));
+        assert_eq!(Format::split("noise"), None);
+    }
+}

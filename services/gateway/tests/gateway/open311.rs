@@ -1,0 +1,318 @@
+//! The Open311 GeoReport v2 facade: the service list, filing form-encoded and reading
+//! the request back in JSON and XML, tokens, and errors in Open311's format.
+
+use crate::helpers::*;
+use casegrid_contracts::subjects::*;
+use casegrid_contracts::FileRequest;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+
+/// Stand-ins answering for [`CASE`]: intake records what it was asked to file.
+async fn stand_ins(app: &App) -> Arc<Mutex<Vec<FileRequest>>> {
+    let filed = Arc::new(Mutex::new(Vec::new()));
+    let seen = filed.clone();
+    respond(&app.nats, INTAKE_FILE, move |p| {
+        let request: FileRequest = serde_json::from_slice(p).expect("a FileRequest");
+        seen.lock().unwrap().push(request);
+        json!({"ok": {"id": CASE, "number": "NH-20261123-000001", "version": 1,
+            "status": "received", "created": true}})
+    })
+    .await;
+    let view = || {
+        let mut v = case_view("dept.urban");
+        v["reporter_name"] = json!("王**");
+        v["reporter_phone"] = json!("138****1234");
+        v["address"] = json!("湖滨街道滨江路12号");
+        v["handle_due"] = json!("2026-11-30T18:00:00+08:00");
+        v
+    };
+    respond(&app.nats, PROJECTION_CASE, move |p| {
+        let q: Value = serde_json::from_slice(p).unwrap();
+        if q["case_id"] == CASE {
+            json!({"ok": view()})
+        } else {
+            json!({"problem": {"status": 404, "slug": "not-found", "title": "Not found",
+                "detail": format!("case {} not found", q["case_id"])}})
+        }
+    })
+    .await;
+    respond(
+        &app.nats,
+        PROJECTION_LIST,
+        move |_| json!({"ok": {"items": [view()], "next_cursor": null}}),
+    )
+    .await;
+    respond(&app.nats, PROJECTION_TIMELINE, |_| {
+        let entry = |v: u64, t: &str, summary: &str| {
+            json!({
+            "version": v, "type": t, "occurred_at": "2026-11-23T22:10:00Z",
+            "actor": {"kind": "operator", "id": "op.zhang"}, "actor_name": "话务员张敏",
+            "summary": summary, "data": {}, "prev_hash": "0".repeat(64), "hash": "ab".repeat(32)})
+        };
+        json!({"ok": {"case_id": CASE, "number": "NH-20261123-000001", "events": [
+            entry(1, "CaseFiled", "受理 filed via hotline"),
+            entry(2, "NoteAdded", "备注 note: internal remark"),
+            entry(3, "CaseDispatched", "派单 dispatched to dept.urban (lead)"),
+        ]}})
+    })
+    .await;
+    filed
+}
+
+#[tokio::test]
+async fn services_list_the_district_categories() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    let doc = openapi(&app).await;
+    let answer = answered(
+        app.http
+            .get(app.url("/open311/v2/services.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_documented(&doc, "GET", "/open311/v2/services.json", &answer);
+    let services = answer.body.as_array().expect("a list");
+    let noise = services
+        .iter()
+        .find(|s| s["service_code"] == "noise")
+        .expect("noise is a service");
+    assert_eq!(noise["service_name"], "夜间施工噪音", "{noise}");
+
+    let xml = app
+        .http
+        .get(app.url("/open311/v2/services.xml"))
+        .send()
+        .await
+        .unwrap();
+    assert!(xml.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    let xml = xml.text().await.unwrap();
+    assert!(xml.contains("<services><service><"), "{xml}");
+    assert!(xml.contains("<service_code>noise</service_code>"), "{xml}");
+
+    let definition = answered(
+        app.http
+            .get(app.url("/open311/v2/services/noise.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_documented(&doc, "GET", "/open311/v2/services/{code}", &definition);
+    assert_eq!(definition.body["attributes"][1]["code"], "urgency");
+    let missing = answered(
+        app.http
+            .get(app.url("/open311/v2/services/potholes.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    assert_documented(&doc, "GET", "/open311/v2/services/{code}", &missing);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_filed_form_encoded_reads_back_in_json_and_xml() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    let filed = stand_ins(&app).await;
+    let doc = openapi(&app).await;
+    let form = [
+        ("api_key", "open311-public"),
+        ("service_code", "noise"),
+        ("description", "工地每晚十一点后还在施工\n请尽快处理"),
+        ("address_string", "湖滨街道滨江路12号"),
+        ("lat", "30.25"),
+        ("long", "120.16"),
+        ("first_name", "丽"),
+        ("last_name", "王"),
+        ("phone", "13800001234"),
+        ("email", "wang@example.com"),
+        ("attribute[urgency]", "urgent"),
+    ];
+    let answer = answered(
+        app.http
+            .post(app.url("/open311/v2/requests.json"))
+            .header("Idempotency-Key", "app-4711")
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_documented(&doc, "POST", "/open311/v2/requests.json", &answer);
+    assert_eq!(answer.body[0]["service_request_id"], CASE);
+    assert_eq!(answer.body[0]["token"], "app-4711");
+
+    let request = filed
+        .lock()
+        .unwrap()
+        .pop()
+        .expect("intake was asked to file");
+    assert_eq!(request.actor.kind.as_str(), "public");
+    assert_eq!(request.idempotency_key, "app-4711");
+    let body = &request.body;
+    assert_eq!(body["channel"], "suggestion_box", "{body}");
+    assert_eq!(body["category"], "noise");
+    assert_eq!(body["urgency"], "urgent");
+    assert_eq!(body["title"], "工地每晚十一点后还在施工");
+    assert_eq!(body["location"]["address"], "湖滨街道滨江路12号");
+    assert_eq!(
+        body["reporter"],
+        json!({"name": "王丽", "phone": "13800001234"})
+    );
+    assert_eq!(body["source"]["open311"]["lat"], "30.25");
+    assert!(!body.to_string().contains("wang@example.com"), "{body}");
+
+    // An operator's token files through the hotline.
+    let r = app
+        .http
+        .post(app.url("/open311/v2/requests.xml"))
+        .form(&[
+            ("api_key", OPERATOR),
+            ("service_code", "noise"),
+            ("phone", "13800001234"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.contains(&format!("<service_request_id>{CASE}</service_request_id>")),
+        "{xml}"
+    );
+    let request = filed.lock().unwrap().pop().expect("filed");
+    assert_eq!(request.body["channel"], "hotline");
+    assert_eq!(request.body["title"], "夜间施工噪音");
+
+    // Read back: public fields and the public timeline, never the reporter.
+    let answer = answered(
+        app.http
+            .get(app.url(&format!("/open311/v2/requests/{CASE}.json")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_documented(&doc, "GET", "/open311/v2/requests/{id}", &answer);
+    let got = &answer.body[0];
+    assert_eq!(got["service_request_id"], CASE);
+    assert_eq!(got["status"], "open");
+    assert_eq!(got["service_code"], "noise");
+    assert_eq!(got["agency_responsible"], "区城市管理综合行政执法局");
+    assert_eq!(got["expected_datetime"], "2026-11-30T18:00:00+08:00");
+    assert_eq!(got["requested_datetime"], "2026-11-23T22:10:00Z");
+    assert_eq!(got["address"], "湖滨街道滨江路12号");
+    let notes: Vec<&str> = got["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes, ["CaseFiled", "CaseDispatched"], "{got}");
+    let text = answer.body.to_string();
+    assert!(
+        !text.contains("138") && !text.contains("王**"),
+        "personal data: {text}"
+    );
+
+    let r = app
+        .http
+        .get(app.url(&format!("/open311/v2/requests/{CASE}.xml")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let xml = r.text().await.unwrap();
+    for part in [
+        "<service_requests><request>",
+        &format!("<service_request_id>{CASE}</service_request_id>"),
+        "<status>open</status>",
+        "<agency_responsible>区城市管理综合行政执法局</agency_responsible>",
+        "<notes><note><datetime>2026-11-23T22:10:00Z</datetime>",
+        "<lat/>",
+    ] {
+        assert!(xml.contains(part), "{part} missing: {xml}");
+    }
+
+    // The list and the token find it too.
+    let answer = answered(
+        app.http
+            .get(app.url("/open311/v2/requests.json?status=open&service_code=noise"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_documented(&doc, "GET", "/open311/v2/requests.json", &answer);
+    assert_eq!(answer.body[0]["service_request_id"], CASE);
+    let token = format!("/open311/v2/tokens/{CASE}.json");
+    let answer = answered(app.http.get(app.url(&token)).send().await.unwrap()).await;
+    assert_documented(&doc, "GET", "/open311/v2/tokens/{token}", &answer);
+    assert_eq!(
+        answer.body,
+        json!([{"service_request_id": CASE, "token": CASE}])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn errors_come_in_open311_format() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    stand_ins(&app).await;
+    let doc = openapi(&app).await;
+    // A bad api_key, and one of a principal that may not file.
+    for key in ["not-a-key", DEPT_IN] {
+        let answer = answered(
+            app.http
+                .post(app.url("/open311/v2/requests.json"))
+                .form(&[("api_key", key), ("service_code", "noise")])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(answer.status, 403, "{}", answer.body);
+        assert_documented(&doc, "POST", "/open311/v2/requests.json", &answer);
+        assert_eq!(answer.body[0]["code"], 403, "{}", answer.body);
+        assert!(answer.body[0]["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("api_key")));
+    }
+    let r = app
+        .http
+        .post(app.url("/open311/v2/requests.xml"))
+        .form(&[("api_key", "not-a-key"), ("service_code", "noise")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.contains("<errors><error><code>403</code><description>api_key"),
+        "{xml}"
+    );
+    // Unknown requests, routes and formats.
+    for (path, status) in [
+        (
+            "/open311/v2/requests/0192f0c4-3c1a-7d2e-8b4f-000000000000.json",
+            404,
+        ),
+        ("/open311/v2/requests/nope.json", 404),
+        ("/open311/v2/requests.json?status=pending", 400),
+        ("/open311/v2/nothing.json", 404),
+    ] {
+        let answer = answered(app.http.get(app.url(path)).send().await.unwrap()).await;
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        assert_eq!(answer.body[0]["code"], status, "{path}: {}", answer.body);
+    }
+    app.stop().await;
+}
