@@ -34,6 +34,15 @@ pub struct CaseView {
     /// Departments that have signed.
     #[serde(default)]
     pub signed: Vec<String>,
+    /// Departments summoned by a whistle (吹哨报到), each until it reports in or after.
+    #[serde(default)]
+    pub summoned: Vec<String>,
+    /// Streets that blew the whistle on the case.
+    #[serde(default)]
+    pub whistled_by: Vec<String>,
+    /// Escalation level (`street`, `department`, `leadership`), if escalated.
+    #[serde(default)]
+    pub level: Option<String>,
     /// RFC 3339.
     #[serde(default)]
     pub sign_due: Option<String>,
@@ -51,12 +60,15 @@ pub struct CaseView {
 }
 
 impl CaseView {
-    /// Departments the case is dispatched to (lead and assisting).
+    /// Units the case concerns: dispatched to (lead, assisting), summoned by a whistle,
+    /// or the street that blew it. These may read and act on it.
     pub fn departments(&self) -> impl Iterator<Item = &str> {
         self.lead
             .iter()
             .map(String::as_str)
             .chain(self.assisting.iter().map(String::as_str))
+            .chain(self.summoned.iter().map(String::as_str))
+            .chain(self.whistled_by.iter().map(String::as_str))
     }
 }
 

@@ -106,7 +106,7 @@ impl Rejection {
 }
 
 /// A department summoned by a whistle, tracked on its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summons {
     /// The street that blew the whistle; only it rates this department.
     pub street: DepartmentId,
@@ -119,7 +119,7 @@ pub struct Summons {
 }
 
 /// A mediation in progress or finished.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mediation {
     pub mediator: String,
     pub parties: Vec<Party>,
@@ -130,7 +130,7 @@ pub struct Mediation {
 }
 
 /// The state of one case, folded from its events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
     pub id: CaseId,
     /// The number read to citizens (`NH-20261123-000123`); set by the store, which

@@ -1,19 +1,77 @@
-//! Folding stored events into the read models: one transaction per batch, the
-//! checkpoint written in the same transaction, events at or below it skipped.
+//! Folding stored events into the read models, a batch at a time: one transaction per
+//! batch with the checkpoint, events at or below it skipped.
+//!
+//! Each case keeps the domain's own state ([`Case`], as JSON in `cases.state`) and every
+//! event is folded with [`Case::apply`], so the status and every derived column equal
+//! the aggregate's by construction. A batch is folded in memory: each touched case is
+//! loaded once, all its events of the batch applied, and its row written once; timeline
+//! rows, work orders and callbacks go out as multi-row statements.
 
-use crate::model::case_from_row;
+use crate::rows::{self, Val};
 use crate::summary::{self, enum_str, rfc3339};
-use crate::{ReadModel, Result};
-use casegrid_contracts::views::CaseView;
-use casegrid_domain::event::CaseDispatched;
-use casegrid_domain::personal::ERASED;
-use casegrid_domain::{Case, DepartmentId, Event, Status};
+use crate::{ReadModel, ReadModelError, Result};
+use casegrid_domain::personal::{Sealed, ERASED};
+use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event, Status};
 use casegrid_eventlog::StoredEvent;
-use sqlx::{Any, Row, Transaction};
-use time::format_description::well_known::Rfc3339;
+use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use time::{OffsetDateTime, UtcOffset};
 
-type Tx<'c> = Transaction<'c, Any>;
+/// One case as the projection holds it: the domain's state plus what only the read
+/// model needs (where the filing sits in the stream, when the current dispatch was
+/// made, who escalated).
+#[derive(Debug, Clone)]
+pub(crate) struct Folded {
+    pub(crate) case: Case,
+    filed_seq: i64,
+    filed_at: String,
+    filed_ms: i64,
+    filed_day: String,
+    updated_at: String,
+    /// Version and instant (ms) of the current dispatch's event: its work orders' key.
+    dispatch_version: Option<i64>,
+    dispatched_ms: Option<i64>,
+    /// Units (departments, streets) that escalated the case: the case never counts
+    /// against their figures.
+    escalated_by: BTreeSet<String>,
+}
+
+/// One inbox row: (department, role, signed).
+type InboxRow = (String, &'static str, bool);
+
+/// A work order (one department of one dispatch), keyed by (case, version, department).
+#[derive(Debug, Clone)]
+struct WorkOrder {
+    role: &'static str,
+    dispatched_ms: i64,
+    day: String,
+    sign_due: String,
+    signed_at: Option<String>,
+    on_time: Option<bool>,
+    excused: bool,
+}
+
+/// Case states kept between batches by a rebuild, the only writer of its database.
+/// Cases in a final state are dropped (they seldom change again and are reloaded if so).
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    cases: HashMap<CaseId, Folded>,
+}
+
+/// Everything one batch changes, gathered in memory and written at the end.
+struct Batch<'a> {
+    model: &'a ReadModel,
+    /// Touched cases: their state, and the inbox rows they had before the batch.
+    cases: HashMap<CaseId, (Folded, Vec<InboxRow>)>,
+    /// Cases in the order they were first touched (deterministic writes).
+    order: Vec<CaseId>,
+    timeline: Vec<Vec<Val>>,
+    orders: BTreeMap<(CaseId, i64, String), WorkOrder>,
+    callbacks: Vec<Vec<Val>>,
+    /// (case, unit): that unit's rows of the case stop counting (escalated by it).
+    excuse: Vec<(CaseId, String)>,
+    erased: Vec<CaseId>,
+}
 
 impl ReadModel {
     /// Applies a batch of events in stream order, in one transaction with the
@@ -24,33 +82,137 @@ impl ReadModel {
         // The write lock comes first (SQLite: BEGIN IMMEDIATE; PostgreSQL: the
         // checkpoint row FOR UPDATE): a second writer waits here, then reads the
         // checkpoint the first committed and skips what it applied.
-        let backend = self.backend();
-        let mut tx = backend.begin_write(self.pool()).await?;
-        let before: i64 = sqlx::query_scalar(backend.lock_checkpoint())
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut checkpoint = before as u64;
-        for stored in events {
-            if stored.seq <= checkpoint {
-                continue;
-            }
-            self.fold(&mut tx, stored).await?;
-            checkpoint = stored.seq;
-        }
-        if checkpoint != before as u64 {
-            sqlx::query("UPDATE checkpoint SET seq = $1 WHERE id = 1")
-                .bind(checkpoint as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = self.backend().begin_write(self.pool()).await?;
+        let checkpoint = self.apply_in(&mut tx, events, None).await?;
         tx.commit().await?;
         Ok(checkpoint)
     }
 
-    async fn fold(&self, tx: &mut Tx<'_>, stored: &StoredEvent) -> Result<()> {
+    /// [`Self::apply`] inside an open write transaction on `conn`; `cache` holds case
+    /// states between batches when this is the database's only writer (a rebuild).
+    pub(crate) async fn apply_in(
+        &self,
+        conn: &mut AnyConnection,
+        events: &[StoredEvent],
+        cache: Option<&mut Cache>,
+    ) -> Result<u64> {
+        let before: i64 = sqlx::query_scalar(self.backend().lock_checkpoint())
+            .fetch_one(&mut *conn)
+            .await?;
+        let before = before as u64;
+        let fresh: Vec<&StoredEvent> = events.iter().filter(|e| e.seq > before).collect();
+        let Some(last) = fresh.iter().map(|e| e.seq).max() else {
+            return Ok(before);
+        };
+        let mut batch = Batch::new(self);
+        let mut cache = cache;
+        batch.load(conn, &fresh, cache.as_deref_mut()).await?;
+        for stored in fresh {
+            batch.fold(stored);
+        }
+        batch.write(conn).await?;
+        if let Some(cache) = cache {
+            for (id, (folded, _)) in batch.cases {
+                if folded.case.status.is_final() {
+                    cache.cases.remove(&id);
+                } else {
+                    cache.cases.insert(id, folded);
+                }
+            }
+        }
+        sqlx::query("UPDATE checkpoint SET seq = $1 WHERE id = 1")
+            .bind(last as i64)
+            .execute(&mut *conn)
+            .await?;
+        Ok(last)
+    }
+}
+
+impl<'a> Batch<'a> {
+    fn new(model: &'a ReadModel) -> Self {
+        Self {
+            model,
+            cases: HashMap::new(),
+            order: Vec::new(),
+            timeline: Vec::new(),
+            orders: BTreeMap::new(),
+            callbacks: Vec::new(),
+            excuse: Vec::new(),
+            erased: Vec::new(),
+        }
+    }
+
+    fn offset(&self) -> UtcOffset {
+        self.model.numbering.offset
+    }
+
+    /// Loads every touched case once: from the cache, else from the database.
+    async fn load(
+        &mut self,
+        conn: &mut AnyConnection,
+        events: &[&StoredEvent],
+        mut cache: Option<&mut Cache>,
+    ) -> Result<()> {
+        let mut missing = Vec::new();
+        for e in events {
+            let id = e.envelope.case_id;
+            if self.cases.contains_key(&id) || missing.contains(&id) {
+                continue;
+            }
+            // Taken out of the cache: the batch gives it back when written (a failed
+            // batch fails the whole rebuild).
+            match cache.as_mut().and_then(|c| c.cases.remove(&id)) {
+                Some(folded) => {
+                    let inbox = inbox_of(&folded);
+                    self.cases.insert(id, (folded, inbox));
+                    self.order.push(id);
+                }
+                None => missing.push(id),
+            }
+        }
+        for chunk in rows::chunks(&missing) {
+            let sql = format!(
+                "SELECT id, state, filed_seq, filed_at, filed_ms, filed_day, updated_at,
+                        dispatch_version, dispatched_ms, escalated_by
+                 FROM cases WHERE id IN ({})",
+                rows::placeholders(self.model.backend(), 1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                let folded = Folded {
+                    case: serde_json::from_str(&row.try_get::<String, _>("state")?)
+                        .map_err(|e| ReadModelError::Corrupt(format!("case state: {e}")))?,
+                    filed_seq: row.try_get("filed_seq")?,
+                    filed_at: row.try_get("filed_at")?,
+                    filed_ms: row.try_get("filed_ms")?,
+                    filed_day: row.try_get("filed_day")?,
+                    updated_at: row.try_get("updated_at")?,
+                    dispatch_version: row.try_get("dispatch_version")?,
+                    dispatched_ms: row.try_get("dispatched_ms")?,
+                    escalated_by: serde_json::from_str(&row.try_get::<String, _>("escalated_by")?)
+                        .map_err(|e| ReadModelError::Corrupt(format!("escalated_by: {e}")))?,
+                };
+                let inbox = inbox_of(&folded);
+                self.cases.insert(folded.case.id, (folded, inbox));
+            }
+        }
+        // Keep the order of first touch for those loaded from the database too.
+        for id in missing {
+            if self.cases.contains_key(&id) {
+                self.order.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds one event: its timeline row, the case's state, the figures' rows.
+    fn fold(&mut self, stored: &StoredEvent) {
         let e = &stored.envelope;
-        let case_id = e.case_id.to_string();
-        let occurred_at = rfc3339(e.occurred_at);
+        let at = e.occurred_at;
+        let occurred_at = rfc3339(at);
         let event = match Event::from_parts(&e.event_type, e.schema, &e.data) {
             Ok(event) => Some(event),
             Err(err) => {
@@ -61,349 +223,564 @@ impl ReadModel {
         let summary = event
             .as_ref()
             .map_or_else(|| summary::unreadable(&e.event_type, e.schema), summary::of);
-        sqlx::query(
-            "INSERT INTO timeline
-             (case_id, version, seq, type, occurred_at, actor_kind, actor_id, summary, data,
-              prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (case_id, version) DO UPDATE SET
+        self.timeline.push(vec![
+            Val::text(e.case_id.to_string()),
+            Val::int(e.version as i64),
+            Val::int(stored.seq as i64),
+            Val::text(e.event_type.clone()),
+            Val::text(occurred_at.clone()),
+            Val::text(e.actor.kind.as_str()),
+            Val::text(e.actor.id.clone()),
+            Val::text(summary),
+            Val::text(summary::without_sealed(&e.data).to_string()),
+            Val::text(e.prev_hash.clone()),
+            Val::text(e.hash.clone()),
+        ]);
+
+        let id = e.case_id;
+        if let Some(Event::CaseFiled(_)) = &event {
+            if !self.cases.contains_key(&id) {
+                let mut case = Case::new(id);
+                case.number = Some(self.model.numbering.number(at, stored.seq));
+                let folded = Folded {
+                    case,
+                    filed_seq: stored.seq as i64,
+                    filed_at: occurred_at.clone(),
+                    filed_ms: millis(at),
+                    filed_day: local_day(at, self.offset()),
+                    updated_at: occurred_at.clone(),
+                    dispatch_version: None,
+                    dispatched_ms: None,
+                    escalated_by: BTreeSet::new(),
+                };
+                self.cases.insert(id, (folded, Vec::new()));
+                self.order.push(id);
+            }
+        }
+        let offset = self.offset();
+        let Some((folded, _)) = self.cases.get_mut(&id) else {
+            // An event of a case whose filing this model never saw: the timeline
+            // keeps it; there is no case to update.
+            tracing::warn!(seq = stored.seq, case = %id, "event of an unknown case");
+            return;
+        };
+        if let Some(event) = &event {
+            // What the figures need from before the event.
+            let lead = folded.case.lead().map(ToString::to_string);
+            let already_signed = match event {
+                Event::DispatchSigned(s) => folded.case.signed.contains(&s.department),
+                _ => false,
+            };
+            folded.case.apply(event);
+            match event {
+                Event::CaseDispatched(d) => {
+                    folded.dispatch_version = Some(e.version as i64);
+                    folded.dispatched_ms = Some(millis(at));
+                    let departments = std::iter::once(&d.lead).chain(d.assisting.iter()).cloned();
+                    for department in departments.collect::<Vec<_>>() {
+                        let key = (id, e.version as i64, department.to_string());
+                        if let Some(order) = work_order(folded, &department, offset) {
+                            self.orders.insert(key, order);
+                        }
+                    }
+                }
+                // A summoned department's signature answers a whistle, not a dispatch.
+                Event::DispatchSigned(s) if !s.whistle && !already_signed => {
+                    if let (Some(version), Some(mut order)) = (
+                        folded.dispatch_version,
+                        work_order(folded, &s.department, offset),
+                    ) {
+                        order.signed_at = Some(occurred_at.clone());
+                        order.on_time = Some(s.on_time);
+                        let key = (id, version, s.department.to_string());
+                        let entry = self.orders.entry(key).or_insert(order.clone());
+                        entry.signed_at = order.signed_at;
+                        entry.on_time = order.on_time;
+                    }
+                }
+                Event::CallbackRecorded(c) => {
+                    let excused = lead
+                        .as_ref()
+                        .is_some_and(|l| folded.escalated_by.contains(l));
+                    self.callbacks.push(vec![
+                        Val::text(id.to_string()),
+                        Val::int(e.version as i64),
+                        Val::opt_text(lead),
+                        Val::text(enum_str(&c.satisfaction)),
+                        Val::int(i64::from(c.resolved)),
+                        Val::int(millis(at)),
+                        Val::text(local_day(at, offset)),
+                        Val::int(i64::from(excused)),
+                    ]);
+                }
+                Event::CaseEscalated(x)
+                    if matches!(x.by.kind, ActorKind::Department | ActorKind::Street) =>
+                {
+                    // Escalating is legitimate: the case stops counting against the
+                    // unit that escalated it, in every work order and callback.
+                    folded.escalated_by.insert(x.by.id.clone());
+                    for order in self.orders.iter_mut() {
+                        if order.0 .0 == id && order.0 .2 == x.by.id {
+                            order.1.excused = true;
+                        }
+                    }
+                    self.excuse.push((id, x.by.id.clone()));
+                }
+                Event::PersonalDataErased(_) => self.erased.push(id),
+                _ => {}
+            }
+        }
+        if folded.case.dispatch.is_none() {
+            folded.dispatch_version = None;
+            folded.dispatched_ms = None;
+        }
+        // The envelope's version is the truth, also past an event this version
+        // cannot read.
+        folded.case.version = e.version;
+        folded.updated_at = occurred_at;
+        masked_only(&mut folded.case);
+    }
+
+    /// Writes everything the batch changed.
+    async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
+        let deduped = dedup(&self.timeline, 2);
+        rows::insert(
+            conn,
+            self.model.backend(),
+            "timeline",
+            &[
+                "case_id",
+                "version",
+                "seq",
+                "type",
+                "occurred_at",
+                "actor_kind",
+                "actor_id",
+                "summary",
+                "data",
+                "prev_hash",
+                "hash",
+            ],
+            "ON CONFLICT (case_id, version) DO UPDATE SET
               seq = excluded.seq, type = excluded.type, occurred_at = excluded.occurred_at,
               actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
               summary = excluded.summary, data = excluded.data,
               prev_hash = excluded.prev_hash, hash = excluded.hash",
+            deduped.as_deref().unwrap_or(&self.timeline),
         )
-        .bind(&case_id)
-        .bind(e.version as i64)
-        .bind(stored.seq as i64)
-        .bind(&e.event_type)
-        .bind(&occurred_at)
-        .bind(e.actor.kind.as_str())
-        .bind(&e.actor.id)
-        .bind(&summary)
-        .bind(summary::without_sealed(&e.data).to_string())
-        .bind(&e.prev_hash)
-        .bind(&e.hash)
-        .execute(&mut **tx)
+        .await?;
+        for id in &self.erased {
+            erase_masked_in_timeline(conn, &id.to_string()).await?;
+        }
+
+        let mut cases = Vec::with_capacity(self.order.len());
+        let mut inbox_gone = Vec::new();
+        let mut inbox_rows = Vec::new();
+        for id in &self.order {
+            let (folded, before) = &self.cases[id];
+            cases.push(self.case_row(folded)?);
+            let after = inbox_of(folded);
+            if after != *before {
+                if !before.is_empty() {
+                    inbox_gone.push(id.to_string());
+                }
+                for (department, role, signed) in after {
+                    inbox_rows.push(vec![
+                        Val::text(department),
+                        Val::text(id.to_string()),
+                        Val::text(role),
+                        Val::int(i64::from(signed)),
+                    ]);
+                }
+            }
+        }
+        let set: Vec<String> = CASE_COLUMNS[1..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        rows::insert(
+            conn,
+            self.model.backend(),
+            "cases",
+            CASE_COLUMNS,
+            &format!("ON CONFLICT (id) DO UPDATE SET {}", set.join(", ")),
+            &cases,
+        )
+        .await?;
+        for chunk in rows::chunks(&inbox_gone) {
+            let sql = format!(
+                "DELETE FROM inbox WHERE case_id IN ({})",
+                rows::placeholders(self.model.backend(), 1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            q.execute(&mut *conn).await?;
+        }
+        rows::insert(
+            conn,
+            self.model.backend(),
+            "inbox",
+            &["department", "case_id", "role", "signed"],
+            "ON CONFLICT (department, case_id) DO UPDATE SET
+              role = excluded.role, signed = excluded.signed",
+            &inbox_rows,
+        )
         .await?;
 
-        let existing = sqlx::query("SELECT * FROM cases WHERE id = $1")
-            .bind(&case_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|row| -> Result<(CaseView, i64)> {
-                Ok((case_from_row(&row)?, row.try_get("filed_seq")?))
+        let orders: Vec<Vec<Val>> = self
+            .orders
+            .iter()
+            .map(|((id, version, department), o)| {
+                vec![
+                    Val::text(id.to_string()),
+                    Val::int(*version),
+                    Val::text(department.clone()),
+                    Val::text(o.role),
+                    Val::int(o.dispatched_ms),
+                    Val::text(o.day.clone()),
+                    Val::text(o.sign_due.clone()),
+                    Val::opt_text(o.signed_at.clone()),
+                    Val::opt_int(o.on_time.map(i64::from)),
+                    Val::int(i64::from(o.excused)),
+                ]
             })
-            .transpose()?;
-        let filed_seq = existing.as_ref().map_or(stored.seq as i64, |(_, seq)| *seq);
-        let existing = existing.map(|(view, _)| view);
-        let view = match (&event, existing) {
-            (Some(Event::CaseFiled(f)), _) => {
-                let reporter = f.reporter.as_ref();
-                CaseView {
-                    id: e.case_id,
-                    number: self.numbering.number(e.occurred_at, stored.seq),
-                    status: Status::Received,
-                    version: e.version,
-                    channel: enum_str(&f.channel),
-                    kind: enum_str(&f.kind),
-                    category: f.category.to_string(),
-                    urgency: enum_str(&f.urgency),
-                    title: f.title.clone(),
-                    description: f.description.clone(),
-                    address: f.location.address.clone(),
-                    grid: f.location.grid.as_ref().map(ToString::to_string),
-                    // Masked only: the sealed form never leaves the log.
-                    reporter_name: reporter
-                        .and_then(|r| r.name.as_ref())
-                        .map(|s| s.masked.clone()),
-                    reporter_phone: reporter
-                        .and_then(|r| r.phone.as_ref())
-                        .map(|s| s.masked.clone()),
-                    lead: None,
-                    assisting: Vec::new(),
-                    signed: Vec::new(),
-                    sign_due: None,
-                    handle_due: None,
-                    rule: None,
-                    reply_result: None,
-                    satisfaction: None,
-                    filed_at: occurred_at.clone(),
-                    updated_at: occurred_at.clone(),
-                }
+            .collect();
+        // The first signature counts; an excuse, once given, stays.
+        rows::insert(
+            conn,
+            self.model.backend(),
+            "dispatches",
+            &[
+                "case_id",
+                "version",
+                "department",
+                "role",
+                "dispatched_ms",
+                "day",
+                "sign_due",
+                "signed_at",
+                "on_time",
+                "excused",
+            ],
+            "ON CONFLICT (case_id, version, department) DO UPDATE SET
+              signed_at = COALESCE(dispatches.signed_at, excluded.signed_at),
+              on_time = COALESCE(dispatches.on_time, excluded.on_time),
+              excused = CASE WHEN excluded.excused = 1 THEN 1 ELSE dispatches.excused END",
+            &orders,
+        )
+        .await?;
+        rows::insert(
+            conn,
+            self.model.backend(),
+            "callbacks",
+            &[
+                "case_id",
+                "version",
+                "department",
+                "satisfaction",
+                "resolved",
+                "at_ms",
+                "day",
+                "excused",
+            ],
+            "ON CONFLICT (case_id, version) DO NOTHING",
+            &self.callbacks,
+        )
+        .await?;
+        for (id, unit) in &self.excuse {
+            for table in ["dispatches", "callbacks"] {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET excused = 1 WHERE case_id = $1 AND department = $2"
+                ))
+                .bind(id.to_string())
+                .bind(unit.as_str())
+                .execute(&mut *conn)
+                .await?;
             }
-            (_, Some(mut view)) => {
-                if let Some(event) = &event {
-                    fold_into(&mut view, event);
-                    view.status = next_status(&view, event);
-                }
-                view.version = e.version;
-                view.updated_at = occurred_at.clone();
-                view
-            }
-            (_, None) => {
-                // An event of a case whose filing this model never saw: the timeline
-                // keeps it; there is no summary to update.
-                tracing::warn!(seq = stored.seq, case = %case_id, "event of an unknown case");
-                return Ok(());
-            }
-        };
-        if let Some(Event::PersonalDataErased(_)) = &event {
-            erase_masked_in_timeline(tx, &case_id).await?;
-        }
-        upsert_case(tx, &view, filed_seq, self.numbering.offset).await?;
-        update_inbox(tx, &view, event.as_ref()).await?;
-        if let Some(event) = &event {
-            update_figures(tx, &view, event, e.occurred_at, self.numbering.offset).await?;
         }
         Ok(())
+    }
+
+    /// The `cases` row of a folded case, in [`CASE_COLUMNS`] order.
+    fn case_row(&self, f: &Folded) -> Result<Vec<Val>> {
+        let c = &f.case;
+        let filed = c.filed.as_ref();
+        let dispatch = c.dispatch.as_ref();
+        let personal = |s: Option<&Sealed>| {
+            s.map(|s| {
+                if c.personal_erased {
+                    ERASED.to_owned()
+                } else {
+                    s.masked.clone()
+                }
+            })
+        };
+        let reporter = filed.and_then(|f| f.reporter.as_ref());
+        let grid = filed.and_then(|f| f.location.grid.as_ref().map(ToString::to_string));
+        let list = |items: Vec<String>| serde_json::to_string(&items).expect("strings serialize");
+        let summoned: Vec<String> = c.summoned.keys().map(ToString::to_string).collect();
+        let mut whistled_by: Vec<String> =
+            c.summoned.values().map(|s| s.street.to_string()).collect();
+        whistled_by.sort();
+        whistled_by.dedup();
+        let lead = c.lead().map(ToString::to_string);
+        let lead_excused = lead.as_ref().is_some_and(|l| f.escalated_by.contains(l));
+        let state = serde_json::to_string(c)
+            .map_err(|e| ReadModelError::Corrupt(format!("case state: {e}")))?;
+        Ok(vec![
+            Val::text(c.id.to_string()),
+            Val::text(c.label()),
+            Val::text(c.status.as_str()),
+            Val::int(c.version as i64),
+            Val::text(filed.map(|f| enum_str(&f.channel)).unwrap_or_default()),
+            Val::text(filed.map(|f| enum_str(&f.kind)).unwrap_or_default()),
+            Val::text(filed.map(|f| f.category.to_string()).unwrap_or_default()),
+            Val::text(filed.map(|f| enum_str(&f.urgency)).unwrap_or_default()),
+            Val::text(filed.map(|f| f.title.clone()).unwrap_or_default()),
+            Val::text(filed.map(|f| f.description.clone()).unwrap_or_default()),
+            Val::opt_text(filed.and_then(|f| f.location.address.clone())),
+            Val::opt_text(grid.clone()),
+            Val::opt_text(personal(reporter.and_then(|r| r.name.as_ref()))),
+            Val::opt_text(personal(reporter.and_then(|r| r.phone.as_ref()))),
+            Val::opt_text(lead),
+            Val::text(list(
+                dispatch
+                    .map(|d| d.assisting.iter().map(ToString::to_string).collect())
+                    .unwrap_or_default(),
+            )),
+            // In the dispatch's order (lead first), as the departments read it.
+            Val::text(list(
+                c.departments()
+                    .filter(|d| c.signed.contains(*d))
+                    .map(ToString::to_string)
+                    .collect(),
+            )),
+            Val::opt_text(dispatch.map(|d| rfc3339(d.sign_due))),
+            Val::opt_text(dispatch.map(|d| rfc3339(d.handle_due))),
+            Val::opt_text(dispatch.map(|d| d.rule.clone())),
+            Val::opt_text(c.reply.as_ref().map(|r| enum_str(&r.result))),
+            Val::opt_text(c.callback.as_ref().map(|b| enum_str(&b.satisfaction))),
+            Val::text(f.filed_at.clone()),
+            Val::text(f.updated_at.clone()),
+            Val::int(f.filed_seq),
+            Val::opt_text(grid.as_deref().and_then(street_of)),
+            Val::int(f.filed_ms),
+            Val::text(f.filed_day.clone()),
+            Val::opt_int(dispatch.map(|d| millis(d.handle_due))),
+            Val::text(state),
+            Val::opt_text(c.level.as_ref().map(enum_str)),
+            Val::text(list(f.escalated_by.iter().cloned().collect())),
+            Val::int(i64::from(lead_excused)),
+            Val::text(list(whistled_by)),
+            Val::text(list(summoned)),
+            Val::opt_int(f.dispatch_version),
+            Val::opt_int(f.dispatched_ms),
+        ])
+    }
+}
+
+/// The columns of `cases`, in the order [`Batch::case_row`] gives them.
+const CASE_COLUMNS: &[&str] = &[
+    "id",
+    "number",
+    "status",
+    "version",
+    "channel",
+    "kind",
+    "category",
+    "urgency",
+    "title",
+    "description",
+    "address",
+    "grid",
+    "reporter_name",
+    "reporter_phone",
+    "lead",
+    "assisting",
+    "signed",
+    "sign_due",
+    "handle_due",
+    "rule",
+    "reply_result",
+    "satisfaction",
+    "filed_at",
+    "updated_at",
+    "filed_seq",
+    "street",
+    "filed_ms",
+    "filed_day",
+    "handle_due_ms",
+    "state",
+    "level",
+    "escalated_by",
+    "lead_excused",
+    "whistled_by",
+    "summoned",
+    "dispatch_version",
+    "dispatched_ms",
+];
+
+/// Rows with a repeated key (the columns before `key_len`) keep only the last (one
+/// multi-row upsert may not touch a row twice); `None` when no key repeats.
+fn dedup(rows: &[Vec<Val>], key_len: usize) -> Option<Vec<Vec<Val>>> {
+    let keys: std::collections::HashSet<&[Val]> = rows.iter().map(|r| &r[..key_len]).collect();
+    if keys.len() == rows.len() {
+        return None;
+    }
+    let mut seen: HashMap<&[Val], usize> = HashMap::new();
+    let mut out: Vec<Vec<Val>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match seen.get(&row[..key_len]) {
+            Some(&i) => out[i] = row.clone(),
+            None => {
+                seen.insert(&row[..key_len], out.len());
+                out.push(row.clone());
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The work order of `department` in the case's current dispatch, unsigned.
+fn work_order(f: &Folded, department: &DepartmentId, offset: UtcOffset) -> Option<WorkOrder> {
+    let d = f.case.dispatch.as_ref()?;
+    let role = if &d.lead == department {
+        "lead"
+    } else if d.assisting.contains(department) {
+        "assisting"
+    } else {
+        return None;
+    };
+    let dispatched_ms = f.dispatched_ms?;
+    Some(WorkOrder {
+        role,
+        dispatched_ms,
+        day: local_day(from_millis(dispatched_ms), offset),
+        sign_due: rfc3339(d.sign_due),
+        signed_at: None,
+        on_time: None,
+        excused: f.escalated_by.contains(department.as_str()),
+    })
+}
+
+/// The inbox rows of a case, derived from its state alone: while it is being handled,
+/// the dispatched departments (lead, assisting), then each summoned department until
+/// it has reported in, then the whistling street when the case is not dispatched to it.
+fn inbox_of(f: &Folded) -> Vec<InboxRow> {
+    let c = &f.case;
+    if !matches!(
+        c.status,
+        Status::Dispatched | Status::InProgress | Status::Suspended
+    ) {
+        return Vec::new();
+    }
+    let mut rows: Vec<InboxRow> = Vec::new();
+    let add = |rows: &mut Vec<InboxRow>, department: &DepartmentId, role, signed| {
+        if !rows.iter().any(|(d, _, _)| d == department.as_str()) {
+            rows.push((department.to_string(), role, signed));
+        }
+    };
+    if let Some(d) = &c.dispatch {
+        add(&mut rows, &d.lead, "lead", c.signed.contains(&d.lead));
+        for a in &d.assisting {
+            add(&mut rows, a, "assisting", c.signed.contains(a));
+        }
+    }
+    for (department, summons) in &c.summoned {
+        if summons.reported.is_none() {
+            add(&mut rows, department, "summoned", summons.signed);
+        }
+    }
+    for summons in c.summoned.values() {
+        add(&mut rows, &summons.street, "whistling", true);
+    }
+    rows
+}
+
+/// Blanks every sealed ciphertext of the state (the read model keeps masked values
+/// only) and, once the case's key is erased, the masked values too.
+fn masked_only(case: &mut Case) {
+    let erased = case.personal_erased;
+    let clean = |s: &mut Sealed| {
+        s.sealed.clear();
+        if erased {
+            ERASED.clone_into(&mut s.masked);
+        }
+    };
+    if let Some(r) = case.filed.as_mut().and_then(|f| f.reporter.as_mut()) {
+        for s in [&mut r.name, &mut r.phone, &mut r.id_number, &mut r.address]
+            .into_iter()
+            .flatten()
+        {
+            clean(s);
+        }
+    }
+    if let Some(m) = case.mediation.as_mut() {
+        for p in &mut m.parties {
+            clean(&mut p.name);
+            if let Some(phone) = p.phone.as_mut() {
+                clean(phone);
+            }
+        }
     }
 }
 
 /// Once a case's key is erased, even the masked forms of its personal fields go
 /// from the timeline, as they go from the summary.
-async fn erase_masked_in_timeline(tx: &mut Tx<'_>, case_id: &str) -> Result<()> {
-    let rows =
-        sqlx::query("SELECT version, data FROM timeline WHERE case_id = $1 AND type = 'CaseFiled'")
-            .bind(case_id)
-            .fetch_all(&mut **tx)
-            .await?;
+async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT version, summary, data FROM timeline
+         WHERE case_id = $1 AND type IN ('CaseFiled', 'MediationOpened')",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
     for row in rows {
         let version: i64 = row.try_get("version")?;
+        let mut summary: String = row.try_get("summary")?;
         let data: String = row.try_get("data")?;
         let mut data: serde_json::Value = serde_json::from_str(&data)
-            .map_err(|e| crate::ReadModelError::Corrupt(format!("timeline data: {e}")))?;
-        if let Some(reporter) = data.get_mut("reporter").and_then(|r| r.as_object_mut()) {
-            for field in reporter.values_mut() {
-                if let Some(masked) = field.get_mut("masked") {
-                    *masked = serde_json::Value::String(ERASED.to_owned());
+            .map_err(|e| ReadModelError::Corrupt(format!("timeline data: {e}")))?;
+        let mut masked = Vec::new();
+        erase_masked(&mut data, &mut masked);
+        // A summary may name a party by its masked name: that goes too.
+        for m in masked
+            .iter()
+            .filter(|m| !m.is_empty() && m.as_str() != ERASED)
+        {
+            summary = summary.replace(m.as_str(), ERASED);
+        }
+        sqlx::query(
+            "UPDATE timeline SET summary = $1, data = $2 WHERE case_id = $3 AND version = $4",
+        )
+        .bind(summary)
+        .bind(data.to_string())
+        .bind(case_id)
+        .bind(version)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Every `masked` member at any depth reads as erased; the values it had go to `was`.
+fn erase_masked(v: &mut serde_json::Value, was: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(members) => {
+            for (k, v) in members.iter_mut() {
+                if let (true, serde_json::Value::String(s)) = (k == "masked", &*v) {
+                    was.push(s.clone());
+                    *v = serde_json::Value::String(ERASED.to_owned());
+                } else {
+                    erase_masked(v, was);
                 }
             }
         }
-        sqlx::query("UPDATE timeline SET data = $1 WHERE case_id = $2 AND version = $3")
-            .bind(data.to_string())
-            .bind(case_id)
-            .bind(version)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Folds an event's facts into the summary (the status is the domain's business).
-fn fold_into(view: &mut CaseView, event: &Event) {
-    match event {
-        Event::CaseFiled(_)
-        | Event::NoteAdded(_)
-        | Event::CaseClosed(_)
-        | Event::PersonalDataRevealed(_) => {}
-        Event::PersonalDataErased(_) => {
-            for field in [&mut view.reporter_name, &mut view.reporter_phone] {
-                if field.is_some() {
-                    *field = Some(ERASED.to_owned());
-                }
-            }
-        }
-        Event::CaseDispatched(d) => {
-            view.lead = Some(d.lead.to_string());
-            view.assisting = d.assisting.iter().map(ToString::to_string).collect();
-            view.signed.clear();
-            view.sign_due = Some(rfc3339(d.sign_due));
-            view.handle_due = Some(rfc3339(d.handle_due));
-            view.rule = Some(d.rule.clone());
-        }
-        Event::DispatchSigned(s) => {
-            let department = s.department.to_string();
-            if !view.signed.contains(&department) {
-                view.signed.push(department);
-            }
-        }
-        Event::DispatchReturned(_) => {
-            // The dispatch is void; the case waits for a new one.
-            view.lead = None;
-            view.assisting.clear();
-            view.signed.clear();
-            view.sign_due = None;
-            view.handle_due = None;
-        }
-        Event::ExtensionDecided(x) => {
-            if let (true, Some(due)) = (x.granted, x.handle_due) {
-                view.handle_due = Some(rfc3339(due));
-            }
-        }
-        Event::CaseResumed(r) => view.handle_due = Some(rfc3339(r.handle_due)),
-        Event::CaseReplied(r) => view.reply_result = Some(enum_str(&r.result)),
-        Event::CallbackRecorded(c) => view.satisfaction = Some(enum_str(&c.satisfaction)),
-        // Facts the summary does not show (yet): the timeline keeps them. A new event
-        // that changes a column gets its own arm above.
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| erase_masked(i, was)),
         _ => {}
     }
-}
-
-/// The status after `event`, decided by the domain's own fold so the read model can
-/// never disagree with the aggregate. Only what `Case::apply` reads is filled in.
-fn next_status(view: &CaseView, event: &Event) -> Status {
-    let mut case = Case::new(view.id);
-    case.status = view.status;
-    case.version = view.version;
-    case.dispatch = view
-        .lead
-        .as_deref()
-        .and_then(|lead| DepartmentId::parse(lead).ok())
-        .map(|lead| CaseDispatched {
-            lead,
-            assisting: Vec::new(),
-            sign_due: OffsetDateTime::UNIX_EPOCH,
-            handle_due: OffsetDateTime::UNIX_EPOCH,
-            rule: String::new(),
-            return_due: None,
-        });
-    case.apply(event);
-    case.status
-}
-
-/// Writes the summary, with the columns queries filter and sort on: the filing's
-/// stream sequence (list order, cursors), the street (the grid's first two levels),
-/// instants in milliseconds (RFC 3339 strings with and without fractions do not sort
-/// as text) and the filing's local day.
-async fn upsert_case(
-    tx: &mut Tx<'_>,
-    v: &CaseView,
-    filed_seq: i64,
-    offset: UtcOffset,
-) -> Result<()> {
-    let filed = parse_instant(&v.filed_at)?;
-    let handle_due_ms = v
-        .handle_due
-        .as_deref()
-        .map(parse_instant)
-        .transpose()?
-        .map(millis);
-    sqlx::query(
-        "INSERT INTO cases
-         (id, number, status, version, channel, kind, category, urgency, title, description,
-          address, grid, reporter_name, reporter_phone, lead, assisting, signed, sign_due,
-          handle_due, rule, reply_result, satisfaction, filed_at, updated_at,
-          filed_seq, street, filed_ms, filed_day, handle_due_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
-         ON CONFLICT (id) DO UPDATE SET
-          number = excluded.number, status = excluded.status, version = excluded.version,
-          channel = excluded.channel, kind = excluded.kind, category = excluded.category,
-          urgency = excluded.urgency, title = excluded.title,
-          description = excluded.description, address = excluded.address,
-          grid = excluded.grid, reporter_name = excluded.reporter_name,
-          reporter_phone = excluded.reporter_phone, lead = excluded.lead,
-          assisting = excluded.assisting, signed = excluded.signed,
-          sign_due = excluded.sign_due, handle_due = excluded.handle_due,
-          rule = excluded.rule, reply_result = excluded.reply_result,
-          satisfaction = excluded.satisfaction, filed_at = excluded.filed_at,
-          updated_at = excluded.updated_at, filed_seq = excluded.filed_seq,
-          street = excluded.street, filed_ms = excluded.filed_ms,
-          filed_day = excluded.filed_day, handle_due_ms = excluded.handle_due_ms",
-    )
-    .bind(v.id.to_string())
-    .bind(&v.number)
-    .bind(v.status.as_str())
-    .bind(v.version as i64)
-    .bind(&v.channel)
-    .bind(&v.kind)
-    .bind(&v.category)
-    .bind(&v.urgency)
-    .bind(&v.title)
-    .bind(&v.description)
-    .bind(&v.address)
-    .bind(&v.grid)
-    .bind(&v.reporter_name)
-    .bind(&v.reporter_phone)
-    .bind(&v.lead)
-    .bind(serde_json::to_string(&v.assisting).expect("strings serialize"))
-    .bind(serde_json::to_string(&v.signed).expect("strings serialize"))
-    .bind(&v.sign_due)
-    .bind(&v.handle_due)
-    .bind(&v.rule)
-    .bind(&v.reply_result)
-    .bind(&v.satisfaction)
-    .bind(&v.filed_at)
-    .bind(&v.updated_at)
-    .bind(filed_seq)
-    .bind(v.grid.as_deref().and_then(street_of))
-    .bind(millis(filed))
-    .bind(local_day(filed, offset))
-    .bind(handle_due_ms)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The rows behind the figures: a work order per department of each dispatch (signed
-/// on time or not: 响应率) and each callback (解决率, 满意率). 办结率 reads `cases`.
-/// New event types that count for a figure get an arm here.
-async fn update_figures(
-    tx: &mut Tx<'_>,
-    view: &CaseView,
-    event: &Event,
-    at: OffsetDateTime,
-    offset: UtcOffset,
-) -> Result<()> {
-    let case_id = view.id.to_string();
-    match event {
-        Event::CaseDispatched(d) => {
-            let orders = std::iter::once((&d.lead, "lead"))
-                .chain(d.assisting.iter().map(|a| (a, "assisting")));
-            for (department, role) in orders {
-                sqlx::query(
-                    "INSERT INTO dispatches
-                     (case_id, version, department, role, dispatched_ms, day, sign_due)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (case_id, version, department) DO NOTHING",
-                )
-                .bind(&case_id)
-                .bind(view.version as i64)
-                .bind(department.as_str())
-                .bind(role)
-                .bind(millis(at))
-                .bind(local_day(at, offset))
-                .bind(rfc3339(d.sign_due))
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-        // A summoned department's signature answers a whistle, not a dispatch.
-        Event::DispatchSigned(s) if !s.whistle => {
-            // The latest work order of this department on this case, signed once.
-            sqlx::query(
-                "UPDATE dispatches SET signed_at = $1, on_time = $2
-                 WHERE case_id = $3 AND department = $4 AND signed_at IS NULL
-                   AND version = (SELECT MAX(version) FROM dispatches
-                                  WHERE case_id = $3 AND department = $4)",
-            )
-            .bind(rfc3339(at))
-            .bind(i64::from(s.on_time))
-            .bind(&case_id)
-            .bind(s.department.as_str())
-            .execute(&mut **tx)
-            .await?;
-        }
-        Event::CallbackRecorded(c) => {
-            sqlx::query(
-                "INSERT INTO callbacks
-                 (case_id, version, department, satisfaction, resolved, at_ms, day)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (case_id, version) DO NOTHING",
-            )
-            .bind(&case_id)
-            .bind(view.version as i64)
-            .bind(&view.lead)
-            .bind(enum_str(&c.satisfaction))
-            .bind(i64::from(c.resolved))
-            .bind(millis(at))
-            .bind(local_day(at, offset))
-            .execute(&mut **tx)
-            .await?;
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 /// `NH.HB` of `NH.HB.BJ.03`: district and street/township.
@@ -413,64 +790,17 @@ pub(crate) fn street_of(grid: &str) -> Option<String> {
     Some(format!("{district}.{street}"))
 }
 
-pub(crate) fn parse_instant(s: &str) -> Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| crate::ReadModelError::Corrupt(format!("instant {s:?}: {e}")))
-}
-
 pub(crate) fn millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// `2026-11-23`: the local date (the district's offset) that periods group by.
 fn local_day(t: OffsetDateTime, offset: UtcOffset) -> String {
     let d = t.to_offset(offset).date();
     format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
-}
-
-/// A dispatch (re)fills the inbox of each department; signing marks it; the case
-/// leaves every inbox once it is replied or closed (or in any state but handling).
-async fn update_inbox(tx: &mut Tx<'_>, view: &CaseView, event: Option<&Event>) -> Result<()> {
-    let case_id = view.id.to_string();
-    let handling = matches!(
-        view.status,
-        Status::Dispatched | Status::InProgress | Status::Suspended
-    );
-    if !handling || matches!(event, Some(Event::CaseDispatched(_))) {
-        sqlx::query("DELETE FROM inbox WHERE case_id = $1")
-            .bind(&case_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if !handling {
-        return Ok(());
-    }
-    match event {
-        Some(Event::CaseDispatched(d)) => {
-            let roles = std::iter::once((&d.lead, "lead"))
-                .chain(d.assisting.iter().map(|a| (a, "assisting")));
-            for (department, role) in roles {
-                sqlx::query(
-                    "INSERT INTO inbox (department, case_id, role, signed)
-                     VALUES ($1, $2, $3, 0)
-                     ON CONFLICT (department, case_id) DO UPDATE SET
-                      role = excluded.role, signed = excluded.signed",
-                )
-                .bind(department.as_str())
-                .bind(&case_id)
-                .bind(role)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-        Some(Event::DispatchSigned(s)) => {
-            sqlx::query("UPDATE inbox SET signed = 1 WHERE department = $1 AND case_id = $2")
-                .bind(s.department.as_str())
-                .bind(&case_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        _ => {}
-    }
-    Ok(())
 }

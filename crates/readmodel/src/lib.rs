@@ -6,7 +6,8 @@
 //!   sequence), so redelivery changes nothing; queries answer the contract views
 //!   ([`ReadModel::case`], [`ReadModel::timeline`], [`ReadModel::inbox`]) and the
 //!   [`query`] types ([`ReadModel::list`], [`ReadModel::overdue`], [`ReadModel::stats`]).
-//! - [`rebuild`]: replays the log from sequence 1 into a fresh read model.
+//! - [`rebuild`]: replays the log from sequence 1 into a fresh read model, fast (see
+//!   its module: large batches, states kept in memory, no fsync until done).
 //! - [`ReadModel::diff`]: compares two read models row by row (rebuild must equal live).
 //! - [`summary`]: the one-line, bilingual summary of each event for supervisors.
 //! - [`ReadModelError`]: what went wrong, and how a caller should react.
@@ -29,6 +30,25 @@
 //! replays the log into it (a read model is always rebuildable). On PostgreSQL an
 //! advisory lock serializes replicas migrating at once; the database must exist.
 //!
+//! ## Exact state
+//! Each case row keeps the domain's whole [`casegrid_domain::Case`] as JSON (`state`),
+//! and every event is folded with `Case::apply`: status, dispatch, deadlines, reply,
+//! callback, escalation `level`, summoned departments (`summoned`, `whistled_by`) are
+//! all read off the aggregate's own state, so they cannot disagree with it (a reopen,
+//! a return, a mediation or a suspension included). The number is the one
+//! [`casegrid_eventlog::store::Numbering`] gives the filing. Sealed ciphertexts are
+//! blanked in `state` (and masked values become `[erased]` once the key is erased).
+//! A batch is folded in memory: each touched case is loaded once, all its events
+//! applied, and its row written once; other rows go out as multi-row statements.
+//!
+//! ## Inboxes
+//! Derived from the case's state alone, while it is being handled (dispatched, in
+//! progress, suspended): the lead (`lead`) and assisting departments (`assisting`),
+//! each department summoned by a whistle until it reports in (`summoned`; `signed`
+//! once it signed the summons), and the whistling street (`whistling`) when the case
+//! is not dispatched to it. A case list filtered by department also finds the cases
+//! in that department's inbox.
+//!
 //! ## Exactly once, and replicas
 //! The checkpoint and a batch's effects commit in one transaction, and the checkpoint
 //! is read under the write lock: events at or below it are skipped. Two writers on one
@@ -47,6 +67,14 @@
 //! closed over cases filed. Periods are local days/months (the numbering's offset).
 //! Every rate comes with its counts ([`Rate`]), in integer per-mille.
 //!
+//! Escalating a case that cannot be solved locally never counts against the unit
+//! (department or street office) that escalated it: a `CaseEscalated` whose `by` is
+//! such a unit marks that unit's work orders and callbacks of the case `excused`
+//! (those already written and those to come), and the case's 办结率 row when that unit
+//! is its lead (`lead_excused`). Figures grouped by department leave excused rows out;
+//! by street and category they still count (they are not the escalating unit's
+//! figures). An escalation by routing's timers or a supervisor excuses no one.
+//!
 //! Personal data is kept masked only: every `sealed` member of an event is dropped
 //! before anything is written.
 
@@ -55,6 +83,7 @@ mod fold;
 mod model;
 pub mod query;
 mod rebuild;
+mod rows;
 mod schema;
 pub mod summary;
 

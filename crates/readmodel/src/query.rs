@@ -335,8 +335,11 @@ impl ReadModel {
         }
         if let Some(d) = &f.department {
             let (p1, p2) = (c.text(d), c.text(d));
+            let p3 = c.text(d);
             c.and(format!(
-                "(lead = {p1} OR EXISTS (SELECT 1 FROM dispatches d
+                "(lead = {p1} OR EXISTS (SELECT 1 FROM inbox i
+                   WHERE i.case_id = cases.id AND i.department = {p3})
+                 OR EXISTS (SELECT 1 FROM dispatches d
                    WHERE d.case_id = cases.id AND d.department = {p2}
                      AND d.version = (SELECT MAX(version) FROM dispatches d2
                                       WHERE d2.case_id = cases.id)))"
@@ -434,8 +437,14 @@ impl ReadModel {
         // Counts per (key, period): [orders, on time, callbacks, resolved, satisfied,
         // basically satisfied, filed, completed].
         let mut counts: BTreeMap<(Option<String>, String), [u64; 8]> = BTreeMap::new();
+        // Escalating never counts against the unit that escalated: its work orders,
+        // callbacks and completions of an escalated case leave its own figures.
+        let by_unit = q.group_by == GroupBy::Department;
         let (k, p) = (key("d"), period("d.day"));
-        let clause = window("d.dispatched_ms");
+        let mut clause = window("d.dispatched_ms");
+        if by_unit {
+            clause.and("d.excused = 0".to_owned());
+        }
         let sql = format!(
             "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1,
                     SUM(CASE WHEN d.on_time = 1 THEN 1 ELSE 0 END) AS n2
@@ -445,7 +454,10 @@ impl ReadModel {
         );
         self.count_into(&mut counts, &clause, &sql, 0, 2).await?;
         let (k, p) = (key("b"), period("b.day"));
-        let clause = window("b.at_ms");
+        let mut clause = window("b.at_ms");
+        if by_unit {
+            clause.and("b.excused = 0".to_owned());
+        }
         let sql = format!(
             "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1,
                     SUM(CASE WHEN b.resolved = 1 THEN 1 ELSE 0 END) AS n2,
@@ -457,7 +469,10 @@ impl ReadModel {
         );
         self.count_into(&mut counts, &clause, &sql, 2, 4).await?;
         let (k, p) = (key("c"), period("c.filed_day"));
-        let clause = window("c.filed_ms");
+        let mut clause = window("c.filed_ms");
+        if by_unit {
+            clause.and("c.lead_excused = 0".to_owned());
+        }
         let sql = format!(
             "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1,
                     SUM(CASE WHEN c.status IN ('replied', 'closed') THEN 1 ELSE 0 END) AS n2

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Version of the schema below. A database holding another version (or none: the
 /// first, SQLite-only schema) is emptied and recreated at checkpoint 0, and the
 /// projection replays the log into it: a read model is always rebuildable.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// Portable DDL: `BIGINT` and `TEXT` only, so SQLite and PostgreSQL read the same
 /// types through sqlx `Any`. Every statement is idempotent.
@@ -50,7 +50,15 @@ const SCHEMA: &[&str] = &[
         street TEXT,
         filed_ms BIGINT NOT NULL,
         filed_day TEXT NOT NULL,
-        handle_due_ms BIGINT
+        handle_due_ms BIGINT,
+        state TEXT NOT NULL,
+        level TEXT,
+        escalated_by TEXT NOT NULL,
+        lead_excused BIGINT NOT NULL,
+        whistled_by TEXT NOT NULL,
+        summoned TEXT NOT NULL,
+        dispatch_version BIGINT,
+        dispatched_ms BIGINT
     )",
     "CREATE INDEX IF NOT EXISTS cases_filed_seq ON cases (filed_seq)",
     "CREATE INDEX IF NOT EXISTS cases_status ON cases (status)",
@@ -79,6 +87,7 @@ const SCHEMA: &[&str] = &[
         signed BIGINT NOT NULL,
         PRIMARY KEY (department, case_id)
     )",
+    "CREATE INDEX IF NOT EXISTS inbox_case ON inbox (case_id)",
     // One row per department of each dispatch (a work order): 响应率.
     "CREATE TABLE IF NOT EXISTS dispatches (
         case_id TEXT NOT NULL,
@@ -90,6 +99,7 @@ const SCHEMA: &[&str] = &[
         sign_due TEXT NOT NULL,
         signed_at TEXT,
         on_time BIGINT,
+        excused BIGINT NOT NULL,
         PRIMARY KEY (case_id, version, department)
     )",
     "CREATE INDEX IF NOT EXISTS dispatches_department ON dispatches (department)",
@@ -102,6 +112,7 @@ const SCHEMA: &[&str] = &[
         resolved BIGINT NOT NULL,
         at_ms BIGINT NOT NULL,
         day TEXT NOT NULL,
+        excused BIGINT NOT NULL,
         PRIMARY KEY (case_id, version)
     )",
 ];

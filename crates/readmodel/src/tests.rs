@@ -777,6 +777,276 @@ async fn connecting_again_keeps_the_data(db: Db) {
     );
 }
 
+/// A case through return, re-dispatch, whistle, suspension, escalation, an unsatisfied
+/// callback, reopen and mediation: seq 1..=16.
+fn winding(chain: &mut Chain) -> Vec<StoredEvent> {
+    let housing = dept("dept.housing");
+    let street = Actor::new(ActorKind::Street, "street.hubin");
+    let supervisor = Actor::new(ActorKind::Supervisor, "sup.li");
+    let steps: Vec<(&str, Value, Actor)> = vec![
+        ("CaseFiled", filed(), operator()),
+        (
+            "CaseDispatched",
+            json!({"lead": "dept.urban", "assisting": ["dept.ecology"],
+                   "sign_due": "2026-11-23T05:30:00Z", "handle_due": "2026-11-30T09:30:00Z",
+                   "rule": "rules.toml#noise"}),
+            Actor::routing(),
+        ),
+        (
+            "DispatchReturned",
+            json!({"department": "dept.urban", "reason": "属于物业管理",
+                   "suggested_owner": "dept.housing"}),
+            dept("dept.urban"),
+        ),
+        (
+            "CaseDispatched",
+            json!({"lead": "dept.housing", "assisting": [],
+                   "sign_due": "2026-11-23T08:30:00Z", "handle_due": "2026-12-01T09:30:00Z",
+                   "rule": "manual"}),
+            supervisor.clone(),
+        ),
+        (
+            "DispatchSigned",
+            json!({"department": "dept.housing", "on_time": true}),
+            housing.clone(),
+        ),
+        (
+            "WhistleBlown",
+            json!({"street": "street.hubin", "departments": ["dept.urban", "dept.police"],
+                   "report_due": "2026-11-23T06:00:00Z", "reason": "多部门联合执法"}),
+            street.clone(),
+        ),
+        (
+            "DispatchSigned",
+            json!({"department": "dept.urban", "on_time": true, "whistle": true}),
+            dept("dept.urban"),
+        ),
+        (
+            "ReportedIn",
+            json!({"department": "dept.urban", "on_time": true}),
+            dept("dept.urban"),
+        ),
+        (
+            "CaseSuspended",
+            json!({"department": "dept.housing", "reason": "等待业主委员会答复",
+                   "approved_by": "sup.li", "suspended_at": "2026-11-23T04:00:00Z"}),
+            housing.clone(),
+        ),
+        (
+            "CaseResumed",
+            json!({"suspended_at": "2026-11-23T04:00:00Z",
+                   "handle_due": "2026-12-03T09:30:00Z"}),
+            housing.clone(),
+        ),
+        (
+            "CaseEscalated",
+            json!({"level": "street", "by": {"kind": "department", "id": "dept.housing"},
+                   "reason": "需街道统筹"}),
+            housing.clone(),
+        ),
+        (
+            "CaseReplied",
+            json!({"department": "dept.housing", "result": "explained", "text": "已协调"}),
+            housing.clone(),
+        ),
+        (
+            "CallbackRecorded",
+            json!({"satisfaction": "unsatisfied", "resolved": false, "closed": false}),
+            operator(),
+        ),
+        (
+            "CaseReopened",
+            json!({"reason": "市民仍不满意"}),
+            operator(),
+        ),
+        (
+            "MediationOpened",
+            json!({"mediator": "med.zhao", "mediation_due": "2026-12-20T09:30:00Z",
+                   "parties": [{"role": "applicant", "consent": true,
+                                "name": {"masked": "王**", "sealed": SEALED_NAME}},
+                               {"role": "respondent", "consent": true,
+                                "name": {"masked": "李**", "sealed": SEALED_PHONE}}]}),
+            Actor::new(ActorKind::Mediator, "med.zhao"),
+        ),
+        (
+            "AgreementReached",
+            json!({"terms": "施工方夜间停工并补偿", "court_confirmation": true,
+                   "court_confirmation_due": "2027-01-20T09:30:00Z"}),
+            Actor::new(ActorKind::Mediator, "med.zhao"),
+        ),
+    ];
+    steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, data, actor))| chain.event(i as u64 + 1, t, data, actor))
+        .collect()
+}
+
+/// The domain's own fold of `events`, as the read model must show it.
+fn aggregate(events: &[StoredEvent]) -> casegrid_domain::Case {
+    let mut case = casegrid_domain::Case::new(events[0].envelope.case_id);
+    for e in events {
+        let env = &e.envelope;
+        case.apply(
+            &casegrid_domain::Event::from_parts(&env.event_type, env.schema, &env.data).unwrap(),
+        );
+    }
+    case
+}
+
+async fn inbox_roles(model: &ReadModel, department: &str) -> Vec<(String, bool)> {
+    model
+        .inbox(department, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| (i.role, i.signed))
+        .collect()
+}
+
+async fn every_status_and_column_equals_the_aggregate(db: Db) {
+    let model = db.model().await;
+    let one_by_one = db.model().await;
+    let mut chain = Chain::new("k6");
+    let events = winding(&mut chain);
+    for (k, e) in events.iter().enumerate() {
+        model.apply(std::slice::from_ref(e)).await.unwrap();
+        let case = model.case(chain.case_id).await.unwrap().unwrap();
+        let expected = aggregate(&events[..=k]);
+        assert_eq!(
+            case.status, expected.status,
+            "after {}",
+            e.envelope.event_type
+        );
+        assert_eq!(case.version, k as u64 + 1);
+        assert_eq!(case.lead.as_deref(), expected.lead().map(|d| d.as_str()));
+        assert_eq!(
+            case.handle_due,
+            expected
+                .dispatch
+                .as_ref()
+                .map(|d| crate::summary::rfc3339(d.handle_due))
+        );
+        match k + 1 {
+            3 => {
+                // Returned: no dispatch, out of every inbox.
+                assert_eq!(case.status, Status::Received);
+                assert!(inbox_roles(&model, "dept.urban").await.is_empty());
+                assert!(inbox_roles(&model, "dept.ecology").await.is_empty());
+            }
+            6 => {
+                assert_eq!(
+                    inbox_roles(&model, "dept.urban").await,
+                    vec![("summoned".to_owned(), false)]
+                );
+                assert_eq!(
+                    inbox_roles(&model, "dept.police").await,
+                    vec![("summoned".to_owned(), false)]
+                );
+                assert_eq!(
+                    inbox_roles(&model, "street.hubin").await,
+                    vec![("whistling".to_owned(), true)]
+                );
+            }
+            7 => assert_eq!(
+                inbox_roles(&model, "dept.urban").await,
+                vec![("summoned".to_owned(), true)]
+            ),
+            8 => {
+                // Reported in: the summons leaves urban's inbox, police still waits.
+                assert!(inbox_roles(&model, "dept.urban").await.is_empty());
+                assert_eq!(inbox_roles(&model, "dept.police").await.len(), 1);
+                let page = model
+                    .list(
+                        &ListQuery {
+                            filter: crate::CaseFilter {
+                                department: Some("dept.police".into()),
+                                ..Default::default()
+                            },
+                            ..Default::default()
+                        },
+                        OffsetDateTime::now_utc(),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(page.items.len(), 1, "a summoned department lists the case");
+            }
+            9 => assert_eq!(case.status, Status::Suspended),
+            10 => assert_eq!(case.handle_due.as_deref(), Some("2026-12-03T09:30:00Z")),
+            14 => {
+                assert_eq!(case.status, Status::Received);
+                assert_eq!(case.reply_result, None);
+                assert!(inbox_roles(&model, "dept.housing").await.is_empty());
+            }
+            15 => assert_eq!(case.status, Status::InMediation),
+            16 => assert_eq!(case.status, Status::Replied),
+            _ => {}
+        }
+    }
+    // The stored state is the aggregate's, personal data masked only.
+    let state: String = sqlx::query_scalar("SELECT state FROM cases WHERE id = $1")
+        .bind(chain.case_id.to_string())
+        .fetch_one(model.pool())
+        .await
+        .unwrap();
+    let state: casegrid_domain::Case = serde_json::from_str(&state).unwrap();
+    let expected = aggregate(&events);
+    assert_eq!(state.status, expected.status);
+    assert_eq!(state.level, expected.level);
+    assert_eq!(state.reopened, 1);
+    assert_eq!(state.number.as_deref(), Some("NH-20261123-000001"));
+    assert_eq!(state.returned_by, expected.returned_by);
+    assert_eq!(
+        state.mediation.as_ref().unwrap().parties[1].name.masked,
+        "李**"
+    );
+    let dump = dump(&model).await;
+    for secret in [SEALED_NAME, SEALED_PHONE] {
+        assert!(!dump.contains(secret), "{secret} found in the read model");
+    }
+    let level: Option<String> = sqlx::query_scalar("SELECT level FROM cases WHERE id = $1")
+        .bind(chain.case_id.to_string())
+        .fetch_one(model.pool())
+        .await
+        .unwrap();
+    assert_eq!(level.as_deref(), Some("street"));
+
+    // Escalated by dept.housing: the case never counts against its figures, but the
+    // work order of dept.urban (which returned, did not escalate) still does.
+    let stats = model
+        .stats(&StatsQuery {
+            group_by: GroupBy::Department,
+            period: Period::All,
+            ..StatsQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !stats
+            .rows
+            .iter()
+            .any(|r| r.key.as_deref() == Some("dept.housing")),
+        "{stats:?}"
+    );
+    let urban = stats
+        .rows
+        .iter()
+        .find(|r| r.key.as_deref() == Some("dept.urban"))
+        .expect("urban's work order counts");
+    assert_eq!((urban.response.count, urban.response.of), (0, 1));
+
+    // One batch folds to exactly what sixteen did.
+    one_by_one.apply(&events).await.unwrap();
+    assert_eq!(model.diff(&one_by_one).await.unwrap(), Vec::<String>::new());
+    let timeline = model.timeline(chain.case_id).await.unwrap().unwrap();
+    let mediation = &timeline.events[14].summary;
+    assert!(
+        mediation.contains("王**") && mediation.contains("李**"),
+        "{mediation}"
+    );
+}
+
 /// Makes a `sqlite::name` and a `postgres::name` test of each `async fn name(db: Db)`.
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
@@ -806,4 +1076,59 @@ on_both!(
     duplicated_batches_count_once,
     two_writers_apply_each_event_once,
     connecting_again_keeps_the_data,
+    every_status_and_column_equals_the_aggregate,
 );
+
+/// How fast batches fold into a fresh SQLite file, without NATS:
+/// `cargo test --release -p casegrid-readmodel fold_speed -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a test"]
+async fn fold_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = ReadModel::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("speed.db").display()
+    ))
+    .await
+    .unwrap();
+    // 5,000 lifecycles of 6 events, interleaved a few cases at a time.
+    let mut chains: Vec<Chain> = (0..5000).map(|i| Chain::new(&format!("s{i}"))).collect();
+    let mut events = Vec::new();
+    let mut seq = 0;
+    for group in chains.chunks_mut(50) {
+        let lives: Vec<Vec<StoredEvent>> = group.iter_mut().map(lifecycle).collect();
+        for step in 0..6 {
+            for life in &lives {
+                seq += 1;
+                let mut e = life[step].clone();
+                e.seq = seq;
+                events.push(e);
+            }
+        }
+    }
+    let mut conn = model.pool().acquire().await.unwrap();
+    for pragma in [
+        "PRAGMA synchronous = OFF",
+        "PRAGMA cache_size = -65536",
+        "PRAGMA temp_store = MEMORY",
+    ] {
+        sqlx::query(pragma).execute(&mut *conn).await.unwrap();
+    }
+    let mut cache = crate::fold::Cache::default();
+    let t = std::time::Instant::now();
+    for batch in events.chunks(crate::REBUILD_BATCH) {
+        use sqlx::Connection;
+        let mut tx = conn.begin().await.unwrap();
+        model
+            .apply_in(&mut tx, batch, Some(&mut cache))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let took = t.elapsed();
+    eprintln!(
+        "folded {} events in {took:?}: {:.0} events/s",
+        events.len(),
+        events.len() as f64 / took.as_secs_f64()
+    );
+}

@@ -38,7 +38,10 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        self.0.lock().expect("clock lock").to_offset(time::UtcOffset::UTC)
+        self.0
+            .lock()
+            .expect("clock lock")
+            .to_offset(time::UtcOffset::UTC)
     }
 }
 

@@ -5,6 +5,17 @@
 //! at or below the checkpoint was applied before (acknowledged and skipped); one
 //! beyond checkpoint + 1 means an earlier one is being redelivered (negatively
 //! acknowledged, to come back after the missing one).
+//!
+//! ## Restart after a crash
+//! A process killed with messages in flight leaves them delivered but unacknowledged:
+//! the server would hold them until `ack_wait` runs out, and meanwhile deliver later
+//! ones, which wait behind the gap. So on start, when the consumer has delivered
+//! beyond the SQL checkpoint and no other replica is pulling from it (`num_waiting`
+//! is 0), it is recreated at checkpoint + 1: delivery restarts at once, in order.
+//! When another replica is pulling, the consumer is left alone (deleting it would
+//! only disturb that replica) and the short [`ACK_WAIT`] bounds the wait instead.
+//! Neither choice can apply anything twice: the checkpoint, read under the write
+//! lock, decides what is applied.
 
 use anyhow::{anyhow, Context};
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
@@ -19,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 pub const DURABLE: &str = "projection";
 /// Most events applied in one transaction.
 pub const BATCH: usize = 256;
-/// How long the server waits for an acknowledgement before redelivering.
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long the server waits for an acknowledgement before redelivering: how long
+/// events held by a crashed replica stay away while another replica runs. A batch
+/// applied slower than this is delivered again and skipped by the checkpoint.
+pub const ACK_WAIT: Duration = Duration::from_secs(5);
 /// Redelivery delay of a message that arrived ahead of a gap.
 const GAP_DELAY: Duration = Duration::from_millis(100);
 /// Pause after a failed batch (database busy) before it is delivered again.
@@ -85,25 +98,35 @@ async fn durable(log: &EventLog, checkpoint: u64) -> anyhow::Result<PullConsumer
         ..Default::default()
     };
     if let Ok(mut existing) = stream.get_consumer::<pull::Config>(DURABLE).await {
-        let floor = existing
+        let info = existing
             .info()
             .await
-            .context("reading the projection consumer")?
-            .ack_floor
-            .stream_sequence;
-        if floor <= checkpoint {
+            .context("reading the projection consumer")?;
+        let floor = info.ack_floor.stream_sequence;
+        let delivered = info.delivered.stream_sequence;
+        let pulling = info.num_waiting;
+        if floor > checkpoint {
+            tracing::warn!(
+                checkpoint,
+                ack_floor = floor,
+                "the consumer acknowledged events the read model lacks: recreating it"
+            );
+        } else if delivered > checkpoint && pulling == 0 {
+            tracing::info!(
+                checkpoint,
+                delivered,
+                "events in flight to a stopped replica: recreating the consumer at the checkpoint"
+            );
+        } else {
             tracing::info!(
                 checkpoint,
                 ack_floor = floor,
+                delivered,
+                pulling,
                 "resuming the projection consumer"
             );
             return Ok(existing);
         }
-        tracing::warn!(
-            checkpoint,
-            ack_floor = floor,
-            "the consumer acknowledged events the read model lacks: recreating it"
-        );
         stream
             .delete_consumer(DURABLE)
             .await

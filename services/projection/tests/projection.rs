@@ -2,8 +2,13 @@
 //! model, answers over NATS (cases, timelines, inboxes, lists, figures), resumes after
 //! a restart, and a rebuild equals the live model.
 //!
-//! One test binary; one scenario run on SQLite and on PostgreSQL (the test kit's
-//! throw-away server), where two replicas share the database.
+//! One test binary; each scenario runs on SQLite and on PostgreSQL (the test kit's
+//! throw-away server):
+//! - `projection_answers_resumes_and_rebuilds_equal_*`: queries, a graceful restart,
+//!   two replicas on one database (PostgreSQL), rebuild equals live;
+//! - `projection_killed_while_events_flow_*`: the `casegrid-projection` binary as a
+//!   child process, killed with SIGKILL while 2,000 events are appended, restarted:
+//!   the read model catches up and equals a fresh rebuild.
 
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{subjects, Answer};
@@ -402,4 +407,118 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
     let fresh = ReadModel::connect(rebuilt_url).await.unwrap();
     assert_eq!(casegrid_readmodel::rebuild(&log, &fresh).await.unwrap(), 8);
     assert_eq!(live.diff(&fresh).await.unwrap(), Vec::<String>::new());
+}
+
+/// The projection binary as a child process on `nats_url` and `db_url`, its log in `log`.
+fn spawn_child(nats_url: &str, db_url: &str, log: &Path) -> tokio::process::Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("child log file");
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_casegrid-projection"))
+        .env("CASEGRID__NATS__URL", nats_url)
+        .env("CASEGRID__DATABASE__URL", db_url)
+        .env(
+            "CASEGRID__DISTRICT__CONFIG_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config"),
+        )
+        .env("RUST_LOG", "casegrid_projection=info")
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting casegrid-projection")
+}
+
+#[tokio::test]
+async fn projection_killed_while_events_flow_catches_up_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    killed(
+        &sqlite_url(&dir.path().join("live.db")),
+        &sqlite_url(&dir.path().join("rebuilt.db")),
+        dir.path(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn projection_killed_while_events_flow_catches_up_on_postgres() {
+    let pg = TestPostgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (live, rebuilt) = (pg.database().await, pg.database().await);
+    killed(&live, &rebuilt, dir.path()).await;
+}
+
+/// 400 five-event lifecycles (2,000 events) appended by 16 writers; the projection
+/// process is killed (SIGKILL) mid-way, restarted, and must end equal to a rebuild.
+async fn killed(live_url: &str, rebuilt_url: &str, dir: &Path) {
+    const CASES: usize = 400;
+    const WRITERS: usize = 16;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let log = EventLog::open(client.clone(), LogConfig::default())
+        .await
+        .expect("event log");
+    let store = std::sync::Arc::new(CaseStore::new(log.clone(), Numbering::default(), 1000));
+    let child_log = dir.join("projection.log");
+    let mut child = spawn_child(&nats.url(), live_url, &child_log);
+
+    checkpoint_reaches(&client, 0).await;
+    // Each writer does half its cases, then waits until the kill has happened (so it
+    // surely comes while events flow), then does the rest.
+    let (killed_tx, killed_rx) = tokio::sync::watch::channel(false);
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            let mut killed_rx = killed_rx.clone();
+            tokio::spawn(async move {
+                for (n, i) in (w..CASES).step_by(WRITERS).enumerate() {
+                    if n == CASES / WRITERS / 2 {
+                        killed_rx.wait_for(|k| *k).await.expect("kill signal");
+                    }
+                    lifecycle(&store, &format!("kill-{i}")).await;
+                }
+            })
+        })
+        .collect();
+    checkpoint_reaches(&client, 300).await;
+    child.kill().await.expect("SIGKILL to the projection");
+    let killed_at = log.last_sequence().await.unwrap();
+    killed_tx.send(true).expect("writers wait");
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let last = log.last_sequence().await.unwrap();
+    assert_eq!(last, (CASES * 5) as u64);
+    assert!(killed_at < last, "the kill came while events were flowing");
+
+    let restarted = std::time::Instant::now();
+    let mut child = spawn_child(&nats.url(), live_url, &child_log);
+    checkpoint_reaches(&client, last).await;
+    eprintln!(
+        "killed at log sequence {killed_at}; restarted projection caught up with {last} in {:?}",
+        restarted.elapsed()
+    );
+    let child_said = std::fs::read_to_string(&child_log).unwrap_or_default();
+    for line in child_said.lines().filter(|l| l.contains("consumer")) {
+        eprintln!("projection: {line}");
+    }
+    child.kill().await.expect("stopping the projection");
+
+    let live = ReadModel::connect(live_url).await.unwrap();
+    assert_eq!(live.checkpoint().await.unwrap(), last);
+    let fresh = ReadModel::connect(rebuilt_url).await.unwrap();
+    assert_eq!(
+        casegrid_readmodel::rebuild(&log, &fresh).await.unwrap(),
+        last
+    );
+    let diff = live.diff(&fresh).await.unwrap();
+    assert!(
+        diff.is_empty(),
+        "{} differences, first: {:?}\nprojection log:\n{}",
+        diff.len(),
+        diff.first(),
+        std::fs::read_to_string(&child_log).unwrap_or_default()
+    );
 }

@@ -295,13 +295,18 @@ async fn consume_in_order(
         let mut batch = vec![first.map_err(|e| anyhow::anyhow!("receiving an event: {e}"))?];
         while batch.len() < BATCH {
             match messages.next().now_or_never() {
-                Some(Some(m)) => batch.push(m.map_err(|e| anyhow::anyhow!("receiving an event: {e}"))?),
+                Some(Some(m)) => {
+                    batch.push(m.map_err(|e| anyhow::anyhow!("receiving an event: {e}"))?)
+                }
                 _ => break,
             }
         }
         let mut events = Vec::with_capacity(batch.len());
         for message in &batch {
-            let seq = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence;
+            let seq = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .stream_sequence;
             match StoredEvent::parse(seq, &message.payload) {
                 Ok(stored) => events.push(stored),
                 Err(e) => tracing::error!(error = %e, "unreadable event; skipped by routing"),
@@ -310,7 +315,9 @@ async fn consume_in_order(
         react_all(routing, &events).await?;
         routing.state.apply(&events).await?;
         if let Some(last) = batch.last() {
-            last.ack().await.map_err(|e| anyhow::anyhow!("acknowledging: {e}"))?;
+            last.ack()
+                .await
+                .map_err(|e| anyhow::anyhow!("acknowledging: {e}"))?;
         }
     }
 }
