@@ -182,6 +182,15 @@ pub(crate) async fn hotline_case_to_closed(api: &Api, nats_url: &str, key: &str)
         .get(&format!("/api/v1/cases/{id}/log"), Some(URBAN))
         .await;
     assert_eq!(code, 403, "departments do not read raw envelopes");
+    let (code, audit) = api
+        .get(&format!("/api/v1/cases/{id}/audit"), Some(URBAN))
+        .await;
+    assert_eq!(code, 200, "{audit}");
+    assert_eq!(
+        (audit["verified"].clone(), audit["events"].clone()),
+        (json!(true), json!(5))
+    );
+    assert_eq!(audit["last_hash"], envelopes[4]["hash"]);
     id
 }
 

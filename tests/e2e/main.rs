@@ -3,6 +3,7 @@
 //! `scripts/test` builds the binaries before running these.
 //!
 //! - `kit`: starting the system (separate processes, or `casegrid dev`), an HTTP client.
+//! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
@@ -12,6 +13,7 @@
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod bad_input;
+mod config;
 mod jcs;
 mod kit;
 mod lifecycle;

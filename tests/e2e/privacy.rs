@@ -72,6 +72,19 @@ async fn personal_data_is_sealed_masked_revealed_on_record_and_erased_for_good()
             "no ciphertext on the timeline"
         );
     }
+    for token in ["demo-operator", "demo-housing"] {
+        let (code, list) = api.get("/api/v1/cases?q=电梯", Some(token)).await;
+        assert_eq!(code, 200, "{list}");
+        assert!(
+            list.to_string().contains(&id),
+            "{token} lists the case: {list}"
+        );
+        assert!(
+            list.to_string().contains("138****5678"),
+            "masked in lists: {list}"
+        );
+        assert_no_clear_value("list", &list.to_string());
+    }
     let (_, inbox) = api.get("/api/v1/inbox", Some("demo-housing")).await;
     assert!(inbox.to_string().contains(&id));
     assert_no_clear_value("inbox", &inbox.to_string());

@@ -284,14 +284,21 @@ async fn the_township_whistles_three_departments_and_rates_their_report_ins() {
     .await;
     // The summoned departments see the case once the whistle reaches the read models.
     for token in ["demo-housing", "demo-ecology", "demo-water"] {
-        eventually(Duration::from_secs(20), "the whistle in the read model", || async {
-            let (code, _) = api.get(&format!("/api/v1/cases/{id}"), Some(token)).await;
-            (code == 200).then_some(())
-        })
+        eventually(
+            Duration::from_secs(20),
+            "the whistle in the read model",
+            || async {
+                let (code, _) = api.get(&format!("/api/v1/cases/{id}"), Some(token)).await;
+                (code == 200).then_some(())
+            },
+        )
         .await;
     }
     let (_, inbox) = api.get("/api/v1/inbox", Some("demo-water")).await;
-    assert!(inbox.to_string().contains(&id), "in the summoned department's inbox: {inbox}");
+    assert!(
+        inbox.to_string().contains(&id),
+        "in the summoned department's inbox: {inbox}"
+    );
     // Report-in due two working hours later (11:30); two report on time, one late.
     act(api, &id, "report_in", "demo-housing", json!({})).await;
     act(api, &id, "report_in", "demo-ecology", json!({})).await;

@@ -26,6 +26,8 @@ pub mod subjects {
     pub const ROUTING_ACT: &str = "casegrid.routing.act";
     /// A case's envelopes exactly as stored, answered by intake.
     pub const INTAKE_LOG: &str = "casegrid.intake.log";
+    /// The server's own check of one case's hash chain, answered by intake.
+    pub const INTAKE_AUDIT: &str = "casegrid.intake.audit";
     pub const PROJECTION_CASE: &str = "casegrid.projection.case";
     pub const PROJECTION_TIMELINE: &str = "casegrid.projection.timeline";
     pub const PROJECTION_INBOX: &str = "casegrid.projection.inbox";

@@ -18,8 +18,8 @@ use axum::{Extension, Json};
 use casegrid_contracts::actions::{self, Owner};
 use casegrid_contracts::query::{AsOfQuery, AsOfView};
 use casegrid_contracts::subjects::{
-    INTAKE_ACT, INTAKE_AS_OF, INTAKE_FILE, INTAKE_LOG, PROJECTION_CASE, PROJECTION_INBOX,
-    PROJECTION_TIMELINE, ROUTING_ACT,
+    INTAKE_ACT, INTAKE_AS_OF, INTAKE_AUDIT, INTAKE_FILE, INTAKE_LOG, PROJECTION_CASE,
+    PROJECTION_INBOX, PROJECTION_TIMELINE, ROUTING_ACT,
 };
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{ActRequest, CaseQuery, CommandReply, FileRequest, InboxQuery, Problem};
@@ -36,6 +36,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         get_case_endpoint(),
         get_timeline_endpoint(),
         get_log_endpoint(),
+        get_audit_endpoint(),
         act_endpoint(),
         inbox_endpoint(),
         crate::queries::overdue_endpoint(),
@@ -312,6 +313,54 @@ fn get_log_endpoint() -> Endpoint {
         ),
     )
     .problems(&[403, 404, 503])
+}
+
+/// `GET /cases/{id}/audit`: the server's own check of the case's hash chain, for anyone
+/// who may read the case (it holds no personal data).
+pub(crate) async fn get_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let case_id = case_id(id)?;
+    if caller.scope != Scope::City {
+        visible_case(&state, &caller, case_id).await?;
+    }
+    let audit = bus::request(
+        &state,
+        Target::new(INTAKE_AUDIT, INTAKE),
+        &CaseQuery { case_id },
+    )
+    .await?;
+    Ok(Json(audit))
+}
+
+fn get_audit_endpoint() -> Endpoint {
+    case_id_param(Endpoint::new(
+        Method::GET,
+        "/api/v1/cases/{id}/audit",
+        get_audit,
+        "The server's check of a case's hash chain",
+    ))
+    .describe(
+        "Versions contiguous from 1, every prev_hash linked to the previous hash, every \
+         hash recomputed from the stored bytes (RFC 8785 + SHA-256).",
+    )
+    .json(
+        200,
+        "The check.",
+        object(
+            &[
+                ("case_id", string()),
+                ("events", json!({ "type": "integer" })),
+                ("last_hash", string()),
+                ("verified", json!({ "type": "boolean" })),
+                ("first_break", json!({ "type": ["object", "null"] })),
+            ],
+            &["case_id", "events", "verified"],
+        ),
+    )
+    .problems(&[404, 503])
 }
 
 /// `POST /cases/{id}/actions/{action}`: sent to the service that decides the action.

@@ -250,6 +250,32 @@ impl Intake {
         Ok(out)
     }
 
+    /// The server's own check of a case's chain: versions contiguous from 1, every
+    /// `prev_hash` linked, every `hash` recomputed from the stored bytes.
+    pub async fn audit(&self, payload: &[u8]) -> Result<serde_json::Value, Problem> {
+        let query: CaseQuery = parse_request(payload)?;
+        let events = self
+            .store
+            .log()
+            .load_case(query.case_id, 0)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if events.is_empty() {
+            return Err(Problem::case_not_found(query.case_id));
+        }
+        let check = casegrid_eventlog::envelope::verify_chain(query.case_id, &events);
+        Ok(serde_json::json!({
+            "case_id": query.case_id,
+            "events": events.len(),
+            "last_hash": events.last().map(|e| e.envelope.hash.clone()),
+            "verified": check.is_ok(),
+            "first_break": check.err().map(|b| serde_json::json!({
+                "version": b.version,
+                "reason": b.reason,
+            })),
+        }))
+    }
+
     /// The case's envelopes exactly as stored, for operators and supervisors.
     pub async fn log(&self, payload: &[u8]) -> Result<serde_json::Value, Problem> {
         let query: CaseQuery = parse_request(payload)?;
@@ -420,6 +446,13 @@ pub async fn run(
             async move { answer(intake.log(&payload).await) }
         }
     };
+    let audit = {
+        let intake = intake.clone();
+        move |payload: bytes::Bytes| {
+            let intake = intake.clone();
+            async move { answer(intake.audit(&payload).await) }
+        }
+    };
     let as_of = {
         let intake = intake.clone();
         move |payload: bytes::Bytes| {
@@ -431,6 +464,7 @@ pub async fn run(
         casegrid_runtime::service::serve(&service, subjects::INTAKE_FILE, file, shutdown.clone()),
         casegrid_runtime::service::serve(&service, subjects::INTAKE_ACT, act, shutdown.clone()),
         casegrid_runtime::service::serve(&service, subjects::INTAKE_LOG, log, shutdown.clone()),
+        casegrid_runtime::service::serve(&service, subjects::INTAKE_AUDIT, audit, shutdown.clone()),
         casegrid_runtime::service::serve(&service, subjects::INTAKE_AS_OF, as_of, shutdown.clone()),
     )?;
     Ok(())
