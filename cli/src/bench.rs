@@ -529,8 +529,23 @@ async fn measure(
     rebuilt.close().await;
 
     // 5. Rebuild of a generated stream, with its raw drain twin; 6b. memory at scale.
+    // Without --pg, a throw-away PostgreSQL from the test kit (fsync off, like the
+    // SQLite rebuild target), when Debian's server binaries are installed.
+    let (_pg_server, pg_url) = match args.pg.clone() {
+        Some(url) => (None, Some(url)),
+        None => match tokio::task::spawn_blocking(casegrid_testkit::TestPostgres::start).await {
+            Ok(server) => {
+                let url = server.database().await;
+                (Some(server), Some(url))
+            }
+            Err(_) => {
+                eprintln!("bench: no PostgreSQL server (scripts/install-postgres): rebuild_pg=n/a");
+                (None, None)
+            }
+        },
+    };
     let generated =
-        generate::run(temp, sizes.generated_cases, args.pg.as_deref(), &mut report).await?;
+        generate::run(temp, sizes.generated_cases, pg_url.as_deref(), &mut report).await?;
     let drain_rate = generated.drain_rate;
     let rebuild_ratio = generated.sqlite_rate / drain_rate.max(1e-9);
     let pg_ratio = match generated.pg_rate {
