@@ -291,11 +291,13 @@ impl Dev {
     }
 }
 
-/// A small HTTP client for the API: answers (status, headers, JSON body).
+/// A small HTTP client for the API: answers (status, headers, JSON body). Every JSON
+/// answer is checked against the gateway's own `/openapi.json`.
 #[derive(Clone)]
 pub(crate) struct Api {
     base: String,
     http: reqwest::Client,
+    doc: std::sync::Arc<tokio::sync::OnceCell<Value>>,
 }
 
 pub(crate) struct Response {
@@ -307,6 +309,7 @@ pub(crate) struct Response {
 impl Api {
     pub(crate) fn new(base: String) -> Self {
         Self {
+            doc: Default::default(),
             base,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
@@ -363,15 +366,62 @@ impl Api {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
+        let method = req
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .map(|r| r.method().to_string())
+            .unwrap_or_default();
         let resp = req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"));
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if content_type.ends_with("json") && path.starts_with("/api/") {
+            self.check_documented(&method, path, status, &content_type, &body)
+                .await;
+        }
         Response {
             status,
             headers,
             body,
         }
+    }
+
+    /// Every answer of the end-to-end tests must be what the OpenAPI document says.
+    async fn check_documented(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: &str,
+        body: &Value,
+    ) {
+        let doc = self
+            .doc
+            .get_or_init(|| async {
+                let r = self
+                    .http
+                    .get(format!("{}/openapi.json", self.base))
+                    .send()
+                    .await
+                    .expect("GET /openapi.json");
+                r.json().await.expect("the OpenAPI document is JSON")
+            })
+            .await;
+        let template = casegrid_testkit::openapi::template_for(doc, path)
+            .unwrap_or_else(|| panic!("{method} {path} is not in /openapi.json"));
+        casegrid_testkit::openapi::assert_documented(
+            doc,
+            method,
+            &template,
+            status,
+            content_type,
+            body,
+        );
     }
 }

@@ -4,8 +4,10 @@
 //! - [`TestNats`]: a `nats-server` with JetStream (`sync_interval: always`, as shipped).
 //! - [`TestPostgres`]: a throw-away PostgreSQL cluster (or a fresh database per test on
 //!   `CASEGRID_TEST_DATABASE_URL`); see [`postgres`] for how it runs as root.
+//! - [`openapi`]: checking real responses against the gateway's OpenAPI document.
 //! - [`init_tracing`]: quiet unless `TEST_LOG` is set.
 
+pub mod openapi;
 pub mod postgres;
 
 pub use postgres::TestPostgres;
