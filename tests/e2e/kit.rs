@@ -217,6 +217,37 @@ impl System {
         .await;
     }
 
+    /// `casegrid rebuild` into a fresh SQLite file `<name>.db`, compared with the live
+    /// read models: asserts they are identical; answers the URL and what it printed.
+    pub(crate) async fn rebuild_and_compare(&self, name: &str) -> (String, String) {
+        let into = format!("sqlite://{}/{name}.db?mode=rwc", self.nats.dir().display());
+        let out = Command::new(bin("casegrid"))
+            .args(["rebuild", "--nats", &self.nats.url(), "--into", &into])
+            .args(["--compare", &self.live_db])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "rebuild failed:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("identical"), "{stdout}");
+        (into, stdout)
+    }
+
+    /// `casegrid audit verify` on this system's log: asserts it passes; answers its output.
+    pub(crate) fn audit_verify(&self) -> String {
+        let out = Command::new(bin("casegrid"))
+            .args(["audit", "verify", "--nats", &self.nats.url()])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
     /// Every service's log, for failure messages.
     pub(crate) fn logs(&self) -> String {
         let mut out = String::new();

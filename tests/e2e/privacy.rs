@@ -235,34 +235,6 @@ async fn personal_data_is_sealed_masked_revealed_on_record_and_erased_for_good()
     )
     .await;
     system.wait_projection().await;
-    let into = format!(
-        "sqlite://{}/after-erase.db?mode=rwc",
-        system.nats.dir().display()
-    );
-    let out = std::process::Command::new(bin("casegrid"))
-        .args([
-            "rebuild",
-            "--nats",
-            &system.nats.url(),
-            "--into",
-            &into,
-            "--compare",
-            &system.live_db,
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("identical"),
-        "{stdout}"
-    );
-    let audit = std::process::Command::new(bin("casegrid"))
-        .args(["audit", "verify", "--nats", &system.nats.url()])
-        .output()
-        .unwrap();
-    assert!(
-        audit.status.success(),
-        "{}",
-        String::from_utf8_lossy(&audit.stdout)
-    );
+    system.rebuild_and_compare("after-erase").await;
+    system.audit_verify();
 }

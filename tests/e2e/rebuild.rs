@@ -27,26 +27,7 @@ async fn rebuild_reproduces_the_live_read_models() {
     let last = system.stream_messages().await;
     system.wait_projection().await;
 
-    let into = format!(
-        "sqlite://{}/rebuilt.db?mode=rwc",
-        system.nats.dir().display()
-    );
-    let out = std::process::Command::new(bin("casegrid"))
-        .args([
-            "rebuild",
-            "--nats",
-            &system.nats.url(),
-            "--into",
-            &into,
-            "--compare",
-            &system.live_db,
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "rebuild failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("identical"), "{stdout}");
+    let (into, stdout) = system.rebuild_and_compare("rebuilt").await;
     assert!(stdout.contains(&format!("{last} events")), "{stdout}");
 
     // Rebuilding into a database that is not fresh is refused.
@@ -57,16 +38,7 @@ async fn rebuild_reproduces_the_live_read_models() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 
-    let audit = std::process::Command::new(bin("casegrid"))
-        .args(["audit", "verify", "--nats", &system.nats.url()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&audit.stdout);
-    assert!(
-        audit.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&audit.stderr)
-    );
+    let text = system.audit_verify();
     assert!(
         text.contains("2 cases") && text.contains("all chains verify"),
         "{text}"

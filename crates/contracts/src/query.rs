@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 /// Filters of a case list; every one given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CaseFilter {
     /// Any of these statuses.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub status: Vec<String>,
-    /// Dispatched to this department (lead or assisting).
+    /// Concerning this department: lead, assisting, summoned or whistling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     /// The street/township as its grid code (`NH.HB`).
@@ -62,7 +62,7 @@ pub struct ListQuery {
 
 /// `casegrid.projection.overdue`: overdue cases, most overdue first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct OverdueQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
@@ -106,7 +106,7 @@ pub enum Period {
 
 /// `casegrid.projection.stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StatsQuery {
     pub group_by: GroupBy,
     pub period: Period,
@@ -125,6 +125,16 @@ pub struct Rate {
     pub count: u64,
     pub of: u64,
     pub permille: Option<u32>,
+}
+
+impl Rate {
+    pub fn new(count: u64, of: u64) -> Self {
+        Self {
+            count,
+            of,
+            permille: (of > 0).then(|| ((count * 2000 + of) / (2 * of)) as u32),
+        }
+    }
 }
 
 /// The figures of one group and period.

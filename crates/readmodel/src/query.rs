@@ -1,13 +1,12 @@
 //! Case lists with filters and keyset pagination, the overdue list, and the figures
 //! (响应率, 解决率, 满意率, 办结率) by department, street, category and period.
 //!
-//! The request and answer types live here for now; they serialize as the JSON the
-//! projection's NATS endpoints take and answer.
+//! The request and answer types are the contracts' (`casegrid_contracts::query`): the
+//! JSON the projection's NATS endpoints take and answer.
 
 use crate::model::case_from_row;
 use crate::{ReadModel, ReadModelError, Result};
-use casegrid_contracts::views::CaseView;
-use serde::{Deserialize, Serialize};
+
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Row};
@@ -22,143 +21,11 @@ pub const LIST_MAX: u32 = 500;
 /// Statuses in which a case no longer runs against its handling deadline.
 const NOT_RUNNING: &str = "'replied', 'closed', 'merged', 'withdrawn', 'declined', 'referred'";
 
-/// Filters of a case list; every one given must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CaseFilter {
-    /// Any of these statuses (`["dispatched", "in_progress"]`).
-    pub status: Vec<String>,
-    /// Dispatched to this department, as lead or assisting, by the current dispatch.
-    pub department: Option<String>,
-    /// The street/township as its grid prefix (`NH.HB`).
-    pub street: Option<String>,
-    /// In this grid or below it (`NH.HB.BJ` matches `NH.HB.BJ.03`).
-    pub grid_prefix: Option<String>,
-    pub category: Option<String>,
-    pub channel: Option<String>,
-    pub urgency: Option<String>,
-    /// `true`: past the handling deadline and still running (neither replied, closed,
-    /// merged, withdrawn, declined nor referred); `false`: not so.
-    pub overdue: Option<bool>,
-    /// Filed at or after this instant (RFC 3339).
-    pub filed_from: Option<String>,
-    /// Filed before this instant (RFC 3339).
-    pub filed_to: Option<String>,
-    /// Words found in the title or the description (case-insensitive for ASCII).
-    pub text: Option<String>,
-}
+pub use casegrid_contracts::query::{
+    CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, Rate, StatsQuery, StatsRow,
+    StatsView,
+};
 
-/// `casegrid.projection.list`: filters, a cursor from the previous page, a page size.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ListQuery {
-    #[serde(flatten)]
-    pub filter: CaseFilter,
-    /// `next_cursor` of the previous page; absent for the first.
-    pub cursor: Option<String>,
-    /// Default 50, at most 500.
-    pub limit: Option<u32>,
-}
-
-/// `casegrid.projection.overdue`: overdue cases, most overdue first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OverdueQuery {
-    pub department: Option<String>,
-    pub street: Option<String>,
-    pub category: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
-}
-
-/// A page of cases; `next_cursor` is absent on the last page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CasePage {
-    pub items: Vec<CaseView>,
-    #[serde(default)]
-    pub next_cursor: Option<String>,
-}
-
-/// What the figures are grouped by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupBy {
-    #[default]
-    Department,
-    Street,
-    Category,
-}
-
-/// The period of each row: the local day or month (district offset), or all time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Period {
-    Day,
-    Month,
-    #[default]
-    All,
-}
-
-/// `casegrid.projection.stats`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StatsQuery {
-    pub group_by: GroupBy,
-    pub period: Period,
-    /// Counted from this instant (RFC 3339, inclusive) …
-    pub from: Option<String>,
-    /// … to this one (exclusive).
-    pub to: Option<String>,
-}
-
-/// A rate with the counts behind it: `count` of `of`, in per-mille rounded half up
-/// (`None` when `of` is 0). No floats: the counts are what an audit re-checks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rate {
-    pub count: u64,
-    pub of: u64,
-    pub permille: Option<u32>,
-}
-
-impl Rate {
-    pub fn new(count: u64, of: u64) -> Self {
-        Self {
-            count,
-            of,
-            permille: (of > 0).then(|| ((count * 2000 + of) / (2 * of)) as u32),
-        }
-    }
-}
-
-/// The figures of one group and period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatsRow {
-    /// The department, street (`NH.HB`) or category; `null` for cases without one
-    /// (not dispatched, no grid).
-    pub key: Option<String>,
-    /// `2026-11-23`, `2026-11` or `all`.
-    pub period: String,
-    /// 响应率: work orders (one per department of a dispatch) signed before their sign
-    /// deadline / work orders, by dispatch time.
-    pub response: Rate,
-    /// 解决率: callbacks saying resolved / callbacks, by callback time.
-    pub resolution: Rate,
-    /// 满意率: callbacks satisfied or basically satisfied / callbacks.
-    pub satisfaction: Rate,
-    pub satisfied: u64,
-    pub basically_satisfied: u64,
-    /// 办结率: cases now replied or closed / cases filed, by filing time.
-    pub completion: Rate,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatsView {
-    pub group_by: GroupBy,
-    pub period: Period,
-    pub rows: Vec<StatsRow>,
-}
-
-/// A WHERE clause under construction, with its arguments numbered `$1`, `$2`, ….
 #[derive(Default)]
 struct Clause {
     conditions: Vec<String>,

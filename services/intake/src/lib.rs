@@ -412,6 +412,29 @@ fn key_problem(e: PrivacyError) -> Problem {
     Problem::unavailable("the key store is unavailable; retry with the same Idempotency-Key")
 }
 
+/// The requests intake answers, one per subject.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    File,
+    Act,
+    Log,
+    Audit,
+    AsOf,
+}
+
+impl Intake {
+    /// The JSON answer to one request.
+    async fn answer(&self, endpoint: Endpoint, payload: &[u8]) -> Vec<u8> {
+        match endpoint {
+            Endpoint::File => answer(self.file(payload).await),
+            Endpoint::Act => answer(self.act(payload).await),
+            Endpoint::Log => answer(self.log(payload).await),
+            Endpoint::Audit => answer(self.audit(payload).await),
+            Endpoint::AsOf => answer(self.as_of(payload).await),
+        }
+    }
+}
+
 /// Registers `casegrid-intake` and serves its subjects until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
@@ -425,47 +448,20 @@ pub async fn run(
         "files cases, records callbacks, closes; serves raw case logs",
     )
     .await?;
-    let file = {
+    let serve = |subject: &'static str, endpoint: Endpoint| {
         let intake = intake.clone();
-        move |payload: bytes::Bytes| {
+        let handler = move |payload: bytes::Bytes| {
             let intake = intake.clone();
-            async move { answer(intake.file(&payload).await) }
-        }
-    };
-    let act = {
-        let intake = intake.clone();
-        move |payload: bytes::Bytes| {
-            let intake = intake.clone();
-            async move { answer(intake.act(&payload).await) }
-        }
-    };
-    let log = {
-        let intake = intake.clone();
-        move |payload: bytes::Bytes| {
-            let intake = intake.clone();
-            async move { answer(intake.log(&payload).await) }
-        }
-    };
-    let audit = {
-        let intake = intake.clone();
-        move |payload: bytes::Bytes| {
-            let intake = intake.clone();
-            async move { answer(intake.audit(&payload).await) }
-        }
-    };
-    let as_of = {
-        let intake = intake.clone();
-        move |payload: bytes::Bytes| {
-            let intake = intake.clone();
-            async move { answer(intake.as_of(&payload).await) }
-        }
+            async move { intake.answer(endpoint, &payload).await }
+        };
+        casegrid_runtime::service::serve(&service, subject, handler, shutdown.clone())
     };
     tokio::try_join!(
-        casegrid_runtime::service::serve(&service, subjects::INTAKE_FILE, file, shutdown.clone()),
-        casegrid_runtime::service::serve(&service, subjects::INTAKE_ACT, act, shutdown.clone()),
-        casegrid_runtime::service::serve(&service, subjects::INTAKE_LOG, log, shutdown.clone()),
-        casegrid_runtime::service::serve(&service, subjects::INTAKE_AUDIT, audit, shutdown.clone()),
-        casegrid_runtime::service::serve(&service, subjects::INTAKE_AS_OF, as_of, shutdown.clone()),
+        serve(subjects::INTAKE_FILE, Endpoint::File),
+        serve(subjects::INTAKE_ACT, Endpoint::Act),
+        serve(subjects::INTAKE_LOG, Endpoint::Log),
+        serve(subjects::INTAKE_AUDIT, Endpoint::Audit),
+        serve(subjects::INTAKE_AS_OF, Endpoint::AsOf),
     )?;
     Ok(())
 }

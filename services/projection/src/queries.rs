@@ -15,17 +15,6 @@ use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Subjects of the list, overdue and figures endpoints (to move into
-/// `casegrid_contracts::subjects` with their request and answer types).
-pub mod subject {
-    /// [`casegrid_readmodel::ListQuery`] → [`casegrid_readmodel::CasePage`].
-    pub const LIST: &str = "casegrid.projection.list";
-    /// [`casegrid_readmodel::OverdueQuery`] → [`casegrid_readmodel::CasePage`].
-    pub const OVERDUE: &str = "casegrid.projection.overdue";
-    /// [`casegrid_readmodel::StatsQuery`] → [`casegrid_readmodel::StatsView`].
-    pub const STATS: &str = "casegrid.projection.stats";
-}
-
 /// What an endpoint answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Query {
@@ -55,9 +44,9 @@ impl Query {
             Query::Timeline => subjects::PROJECTION_TIMELINE,
             Query::Inbox => subjects::PROJECTION_INBOX,
             Query::Checkpoint => subjects::PROJECTION_CHECKPOINT,
-            Query::List => subject::LIST,
-            Query::Overdue => subject::OVERDUE,
-            Query::Stats => subject::STATS,
+            Query::List => subjects::PROJECTION_LIST,
+            Query::Overdue => subjects::PROJECTION_OVERDUE,
+            Query::Stats => subjects::PROJECTION_STATS,
         }
     }
 

@@ -20,7 +20,6 @@ use casegrid_domain::{
 };
 use casegrid_eventlog::store::Numbering;
 use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
-use casegrid_projection::queries::subject;
 use casegrid_readmodel::{CasePage, ReadModel, StatsView};
 use casegrid_testkit::{eventually, TestNats, TestPostgres};
 use serde::de::DeserializeOwned;
@@ -316,7 +315,7 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
     assert_eq!(problem.status, 400, "{problem:?}");
 
     // Lists, overdue cases and figures.
-    let page = ask::<CasePage>(&client, subject::LIST, &json!({"limit": 1}))
+    let page = ask::<CasePage>(&client, subjects::PROJECTION_LIST, &json!({"limit": 1}))
         .await
         .expect("list answered")
         .into_result()
@@ -328,7 +327,7 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
     let cursor = page.next_cursor.expect("a second page");
     let page = ask::<CasePage>(
         &client,
-        subject::LIST,
+        subjects::PROJECTION_LIST,
         &json!({"limit": 1, "cursor": cursor, "department": "dept.urban"}),
     )
     .await
@@ -340,13 +339,17 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
         vec![closed]
     );
     assert_eq!(page.next_cursor, None);
-    let problem = ask::<CasePage>(&client, subject::LIST, &json!({"cursor": "nope"}))
-        .await
-        .expect("list answered")
-        .into_result()
-        .unwrap_err();
+    let problem = ask::<CasePage>(
+        &client,
+        subjects::PROJECTION_LIST,
+        &json!({"cursor": "nope"}),
+    )
+    .await
+    .expect("list answered")
+    .into_result()
+    .unwrap_err();
     assert_eq!(problem.status, 400, "{problem:?}");
-    let overdue = ask::<CasePage>(&client, subject::OVERDUE, &json!({}))
+    let overdue = ask::<CasePage>(&client, subjects::PROJECTION_OVERDUE, &json!({}))
         .await
         .expect("overdue answered")
         .into_result()
@@ -354,7 +357,7 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
     assert!(overdue.items.is_empty(), "nothing is due yet");
     let stats = ask::<StatsView>(
         &client,
-        subject::STATS,
+        subjects::PROJECTION_STATS,
         &json!({"group_by": "department", "period": "all"}),
     )
     .await

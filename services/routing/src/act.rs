@@ -65,22 +65,10 @@ impl Routing {
         now: OffsetDateTime,
     ) -> Result<Command, Problem> {
         let district = self.config.get();
-        let missing = || Problem::not_found(format!("case {} does not exist", case.id));
         match incomplete {
             Incomplete::Dispatch(request) => {
-                let filed = case.filed.as_ref().ok_or_else(missing)?;
                 // A manual dispatch keeps the terms of the rule the case would follow.
-                let route = district
-                    .route_for(
-                        &filed.category,
-                        filed.location.grid.as_ref(),
-                        filed.urgency,
-                        &[],
-                    )
-                    .map_err(|e| {
-                        Problem::unprocessable(format!("no deadlines for this case: {e}"))
-                    })?;
-                let due = district.deadlines(&route, filed.urgency, now);
+                let due = rule_deadlines(&district, case, now)?;
                 Ok(request.complete(DispatchDeadlines {
                     sign_due: due.sign_due,
                     handle_due: due.handle_due,
@@ -122,17 +110,7 @@ impl Routing {
                 Ok(request.complete(handle_due))
             }
             Incomplete::Whistle(request) => {
-                let filed = case.filed.as_ref().ok_or_else(missing)?;
-                let route = district
-                    .route_for(
-                        &filed.category,
-                        filed.location.grid.as_ref(),
-                        filed.urgency,
-                        &[],
-                    )
-                    .map_err(|e| Problem::unprocessable(format!("no report-in deadline: {e}")))?;
-                let due = district.deadlines(&route, filed.urgency, now);
-                Ok(request.complete(due.report_due))
+                Ok(request.complete(rule_deadlines(&district, case, now)?.report_due))
             }
             Incomplete::OpenMediation(request) => {
                 let key = self
@@ -155,6 +133,27 @@ impl Routing {
             }
         }
     }
+}
+
+/// The deadlines of the rule a case follows, counted from `now`.
+fn rule_deadlines(
+    district: &casegrid_config::District,
+    case: &Case,
+    now: OffsetDateTime,
+) -> Result<casegrid_config::Deadlines, Problem> {
+    let filed = case
+        .filed
+        .as_ref()
+        .ok_or_else(|| Problem::case_not_found(case.id))?;
+    let route = district
+        .route_for(
+            &filed.category,
+            filed.location.grid.as_ref(),
+            filed.urgency,
+            &[],
+        )
+        .map_err(|e| Problem::unprocessable(format!("no rule gives this case deadlines: {e}")))?;
+    Ok(district.deadlines(&route, filed.urgency, now))
 }
 
 fn key_problem(e: PrivacyError) -> Problem {
