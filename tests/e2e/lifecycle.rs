@@ -235,6 +235,21 @@ async fn a_hotline_case_flows_through_four_separate_services() {
     .unwrap_or_else(|_| panic!("flow timed out; logs:\n{}", system.logs()));
     assert!(!id.is_empty());
     assert_no_personal_data_in_stream(&system.nats.url(), &["13800001234", "王女士"]).await;
+
+    // /metrics: the gateway's own figures and the system's, read when scraped.
+    system.wait_projection().await;
+    let (code, metrics) = system.api.get("/metrics", None).await;
+    assert_eq!(code, 200);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    for line in [
+        "casegrid_events_total 5",
+        "casegrid_consumer_lag{consumer=\"projection\"} 0",
+        "casegrid_cases{status=\"closed\"} 1",
+        "casegrid_service_requests_total{service=\"casegrid-intake\",subject=\"casegrid.intake.file\"} 2",
+        "casegrid_gateway_requests_total{method=\"POST\",route=\"/api/v1/cases\",status=\"201\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,8 @@ pub mod subjects {
     pub const PROJECTION_INBOX: &str = "casegrid.projection.inbox";
     /// Answered with the projection's checkpoint (last applied stream sequence).
     pub const PROJECTION_CHECKPOINT: &str = "casegrid.projection.checkpoint";
+    /// Answered with the number of cases in each status (`{"received": 3, …}`).
+    pub const PROJECTION_COUNTS: &str = "casegrid.projection.counts";
     /// [`crate::query::ListQuery`] → [`crate::query::CasePage`].
     pub const PROJECTION_LIST: &str = "casegrid.projection.list";
     /// [`crate::query::OverdueQuery`] → [`crate::query::CasePage`].

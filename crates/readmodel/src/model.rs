@@ -114,6 +114,20 @@ impl ReadModel {
         Ok(seq as u64)
     }
 
+    /// How many cases are in each status (for `/metrics`).
+    pub async fn cases_by_status(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM cases GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let status: String = row.try_get("status")?;
+            let n: i64 = row.try_get("n")?;
+            out.insert(status, n as u64);
+        }
+        Ok(out)
+    }
+
     /// The summary of one case, or `None` when it was never filed.
     pub async fn case(&self, id: CaseId) -> Result<Option<CaseView>> {
         let row = sqlx::query("SELECT * FROM cases WHERE id = $1")

@@ -36,6 +36,7 @@ mod openapi;
 mod queries;
 mod routes;
 pub mod startup;
+mod system_metrics;
 
 pub use error::ApiError;
 pub use jwt::JwtConfig;

@@ -22,17 +22,19 @@ pub enum Query {
     Timeline,
     Inbox,
     Checkpoint,
+    Counts,
     List,
     Overdue,
     Stats,
 }
 
 impl Query {
-    pub const ALL: [Query; 7] = [
+    pub const ALL: [Query; 8] = [
         Query::Case,
         Query::Timeline,
         Query::Inbox,
         Query::Checkpoint,
+        Query::Counts,
         Query::List,
         Query::Overdue,
         Query::Stats,
@@ -44,6 +46,7 @@ impl Query {
             Query::Timeline => subjects::PROJECTION_TIMELINE,
             Query::Inbox => subjects::PROJECTION_INBOX,
             Query::Checkpoint => subjects::PROJECTION_CHECKPOINT,
+            Query::Counts => subjects::PROJECTION_COUNTS,
             Query::List => subjects::PROJECTION_LIST,
             Query::Overdue => subjects::PROJECTION_OVERDUE,
             Query::Stats => subjects::PROJECTION_STATS,
@@ -56,6 +59,7 @@ impl Query {
             Query::Timeline => "timeline",
             Query::Inbox => "inbox",
             Query::Checkpoint => "checkpoint",
+            Query::Counts => "counts",
             Query::List => "list",
             Query::Overdue => "overdue",
             Query::Stats => "stats",
@@ -133,6 +137,7 @@ pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> 
         Query::Timeline => encode(timeline(model, payload).await),
         Query::Inbox => encode(inbox(model, payload).await),
         Query::Checkpoint => encode(model.checkpoint().await.map_err(internal)),
+        Query::Counts => encode(model.cases_by_status().await.map_err(internal)),
         Query::List => encode(list(model, payload).await),
         Query::Overdue => encode(overdue(model, payload).await),
         Query::Stats => encode(stats(model, payload).await),
