@@ -245,6 +245,8 @@ async fn a_hotline_case_flows_through_four_separate_services() {
         "casegrid_events_total 5",
         "casegrid_consumer_lag{consumer=\"projection\"} 0",
         "casegrid_cases{status=\"closed\"} 1",
+        "casegrid_appends_total{service=\"casegrid-routing\"} 3",
+        "casegrid_conflicts_total{service=\"casegrid-intake\"}",
         "casegrid_service_requests_total{service=\"casegrid-intake\",subject=\"casegrid.intake.file\"} 2",
         "casegrid_gateway_requests_total{method=\"POST\",route=\"/api/v1/cases\",status=\"201\"} 1",
     ] {

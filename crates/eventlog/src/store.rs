@@ -7,6 +7,7 @@ use crate::error::LogError;
 use crate::log::EventLog;
 use casegrid_domain::{Actor, Case, CaseId, Command, Event, Rejection};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::{OffsetDateTime, UtcOffset};
@@ -150,6 +151,14 @@ fn backoff(attempt: usize) -> Duration {
     Duration::from_micros(jitter)
 }
 
+/// What a store has done since it started, for metrics.
+#[derive(Debug, Default)]
+struct Counters {
+    appends: AtomicU64,
+    conflicts: AtomicU64,
+    reloads: AtomicU64,
+}
+
 /// Decides and appends commands; shared by every task of a service.
 #[derive(Clone)]
 pub struct CaseStore {
@@ -157,6 +166,7 @@ pub struct CaseStore {
     numbering: Numbering,
     cache: Arc<Mutex<HashMap<CaseId, Arc<Snapshot>>>>,
     capacity: usize,
+    counters: Arc<Counters>,
 }
 
 impl CaseStore {
@@ -166,7 +176,18 @@ impl CaseStore {
             numbering,
             cache: Arc::new(Mutex::new(HashMap::new())),
             capacity: capacity.max(1),
+            counters: Arc::default(),
         }
+    }
+
+    /// `{"appends", "conflicts", "reloads"}` since start: events appended, appends that
+    /// met another writer (or a duplicate), loads of case events from the stream.
+    pub fn counters(&self) -> serde_json::Value {
+        serde_json::json!({
+            "appends": self.counters.appends.load(Ordering::Relaxed),
+            "conflicts": self.counters.conflicts.load(Ordering::Relaxed),
+            "reloads": self.counters.reloads.load(Ordering::Relaxed),
+        })
     }
 
     pub fn log(&self) -> &EventLog {
@@ -188,6 +209,7 @@ impl CaseStore {
     /// Reads the case's events after the snapshot's and caches the result.
     pub async fn refresh(&self, snapshot: Arc<Snapshot>) -> Result<Arc<Snapshot>, LogError> {
         let case_id = snapshot.case.id;
+        self.counters.reloads.fetch_add(1, Ordering::Relaxed);
         let events = self.log.load_case(case_id, snapshot.last_seq).await?;
         if events.is_empty() {
             return Ok(snapshot);
@@ -267,6 +289,7 @@ impl CaseStore {
             )?;
             match self.log.append(&envelope, snapshot.last_seq).await {
                 Ok(seq) => {
+                    self.counters.appends.fetch_add(1, Ordering::Relaxed);
                     let mut next = (*snapshot).clone();
                     next.case.apply(&event);
                     if envelope.version == 1 {
@@ -286,6 +309,7 @@ impl CaseStore {
                     });
                 }
                 Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) => {
+                    self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
                     snapshot = self.refresh(snapshot).await?;
                     refreshed = true;
                     if attempt >= 2 {

@@ -15,9 +15,25 @@ pub async fn register(
     version: &str,
     description: &str,
 ) -> anyhow::Result<service::Service> {
+    register_with_stats(client, name, version, description, || {
+        serde_json::Value::Null
+    })
+    .await
+}
+
+/// Like [`register`], with `data()` reported as every endpoint's `data` in `$SRV.STATS`
+/// (the service's own counters, read by the gateway's `/metrics`).
+pub async fn register_with_stats(
+    client: &async_nats::Client,
+    name: &str,
+    version: &str,
+    description: &str,
+    data: impl Fn() -> serde_json::Value + Send + Sync + 'static,
+) -> anyhow::Result<service::Service> {
     client
         .service_builder()
         .description(description)
+        .stats_handler(move |_endpoint, _stats| data())
         .start(name, version)
         .await
         .map_err(|e| anyhow::anyhow!("registering service {name}: {e}"))

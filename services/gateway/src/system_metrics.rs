@@ -45,6 +45,22 @@ pub(crate) async fn render(nats: &async_nats::Client) -> String {
         let Ok(stats) = serde_json::from_slice::<serde_json::Value>(&reply.payload) else {
             continue;
         };
+        // The case store's counters, reported as every endpoint's data.
+        let data = &stats["endpoints"][0]["data"];
+        for (counter, help) in [
+            ("appends", "Events a service appended"),
+            (
+                "conflicts",
+                "Appends that met another writer and were decided again",
+            ),
+            ("reloads", "Loads of a case's events from the stream"),
+        ] {
+            if let Some(n) = data[counter].as_u64() {
+                let _ = writeln!(out, "# HELP casegrid_{counter}_total {help}.");
+                let _ = writeln!(out, "# TYPE casegrid_{counter}_total counter");
+                let _ = writeln!(out, "casegrid_{counter}_total{{service=\"{name}\"}} {n}");
+            }
+        }
         for e in stats["endpoints"].as_array().into_iter().flatten() {
             let subject = e["subject"].as_str().unwrap_or_default();
             let labels = format!("service=\"{name}\",subject=\"{subject}\"");

@@ -441,11 +441,15 @@ pub async fn run(
     intake: Intake,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let service = casegrid_runtime::service::register(
+    let service = casegrid_runtime::service::register_with_stats(
         &client,
         services::INTAKE,
         services::VERSION,
         "files cases, records callbacks, closes; serves raw case logs",
+        {
+            let store = intake.store.clone();
+            move || store.counters()
+        },
     )
     .await?;
     let serve = |subject: &'static str, endpoint: Endpoint| {

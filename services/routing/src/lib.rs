@@ -120,11 +120,15 @@ pub async fn run(
     tick: Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let service = casegrid_runtime::service::register(
+    let service = casegrid_runtime::service::register_with_stats(
         &client,
         services::ROUTING,
         services::VERSION,
         "dispatches cases by rule; decides department actions; watches deadlines",
+        {
+            let store = routing.store.clone();
+            move || store.counters()
+        },
     )
     .await?;
     let act = {
