@@ -166,4 +166,32 @@ async fn bad_requests_answer_problems_and_append_nothing() {
         before,
         "no bad request appended an event"
     );
+
+    // A supervisor scoped to 湖滨街道 reads its street's cases, not another street's.
+    let (code, _) = api
+        .get(
+            &format!("/api/v1/cases/{id}"),
+            Some("demo-supervisor-hubin"),
+        )
+        .await;
+    assert_eq!(code, 200, "NH.HB.BJ.03 lies under NH.HB");
+    let elsewhere = api
+        .post(
+            "/api/v1/cases",
+            "demo-operator",
+            &json!({"channel": "hotline", "kind": "complaint", "category": "wage_arrears",
+                    "title": "拖欠工资", "location": {"grid": "NH.CD.YL.02"},
+                    "reporter": {"phone": "13900004444"}}),
+            &[],
+        )
+        .await;
+    let other = elsewhere.body["id"].as_str().unwrap();
+    wait_status(api, other, "demo-supervisor", "dispatched").await;
+    let (code, _) = api
+        .get(
+            &format!("/api/v1/cases/{other}"),
+            Some("demo-supervisor-hubin"),
+        )
+        .await;
+    assert_eq!(code, 404, "城东街道 is outside the supervisor's scope");
 }

@@ -66,6 +66,10 @@ pub struct Principal {
     pub kind: ActorKind,
     pub id: String,
     pub name: String,
+    /// Supervisors only: a grid code (`NH.HB`) limiting them to that part of the tree;
+    /// absent or `city`, they see the whole city.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// Where a case goes.
@@ -467,6 +471,21 @@ impl District {
                 if !known {
                     problems.add(entry.as_str(), format!("unknown department {}", p.id));
                 }
+            }
+            match (p.kind, p.scope.as_deref()) {
+                (_, None | Some("city")) => {}
+                (ActorKind::Supervisor, Some(code)) => {
+                    if !grids.keys().any(|g| g.as_str() == code) {
+                        problems.add(
+                            entry.as_str(),
+                            format!("scope {code} is no grid code of this district"),
+                        );
+                    }
+                }
+                (kind, Some(_)) => problems.add(
+                    entry.as_str(),
+                    format!("only supervisors have a scope, not a {}", kind.as_str()),
+                ),
             }
             if principals.insert(p.token.clone(), p).is_some() {
                 problems.add(entry, "token used twice");

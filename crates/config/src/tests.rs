@@ -479,3 +479,34 @@ fn the_version_names_the_files_contents() {
     assert_ne!(District::load(&changed.0).unwrap().version(), d.version());
     assert_eq!(fnv1a64(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
 }
+
+#[test]
+fn only_supervisors_have_a_scope_and_it_names_a_grid() {
+    let copy = Copy::new(
+        "scopes",
+        &[(
+            "principals.toml",
+            "[[principal]]\ntoken = \"scoped-department\"\nkind = \"department\"\nid = \"dept.water\"\nname = \"x\"\nscope = \"NH.HB\"\n\n\
+             [[principal]]\ntoken = \"scoped-nowhere\"\nkind = \"supervisor\"\nid = \"sup.x\"\nname = \"x\"\nscope = \"NH.ZZ\"\n",
+        )],
+    );
+    let problems = copy.problems();
+    assert!(
+        problems.contains(&"principals.toml: principal dept.water: only supervisors have a scope, not a department".to_owned()),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.contains(
+            &"principals.toml: principal sup.x: scope NH.ZZ is no grid code of this district"
+                .to_owned()
+        ),
+        "{problems:#?}"
+    );
+    let district = District::load(&demo_dir()).unwrap();
+    assert_eq!(
+        district
+            .principal("demo-supervisor-hubin")
+            .and_then(|p| p.scope.as_deref()),
+        Some("NH.HB")
+    );
+}

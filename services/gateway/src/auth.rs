@@ -158,7 +158,11 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         .district
         .principal(token)
         .ok_or_else(|| ApiError::Unauthenticated("unknown bearer token".into()))?;
-    Caller::new(principal.kind, principal.id.clone(), None)
+    Caller::new(
+        principal.kind,
+        principal.id.clone(),
+        principal.scope.as_deref(),
+    )
 }
 
 #[cfg(test)]
