@@ -120,30 +120,10 @@ impl ReadModel {
             let p = clause.int(after);
             clause.and(format!("filed_seq < {p}"));
         }
-        let p = clause.int(i64::from(limit) + 1);
-        let sql = format!(
-            "SELECT * FROM cases {} ORDER BY filed_seq DESC LIMIT {p}",
-            clause.sql()
-        );
-        let rows = clause
-            .bind(sqlx::query(&sql))
-            .fetch_all(self.pool())
-            .await?;
-        let more = rows.len() > limit as usize;
-        let mut items = Vec::with_capacity(rows.len());
-        let mut last = None;
-        for row in rows.iter().take(limit as usize) {
-            items.push(case_from_row(row)?);
-            last = Some(row.try_get::<i64, _>("filed_seq")?);
-        }
-        Ok(CasePage {
-            items,
-            next_cursor: if more {
-                last.map(|s| s.to_string())
-            } else {
-                None
-            },
+        self.page(clause, "filed_seq DESC", limit, |row| {
+            Ok(row.try_get::<i64, _>("filed_seq")?.to_string())
         })
+        .await
     }
 
     /// Cases past their handling deadline and still running, most overdue first.
@@ -169,9 +149,28 @@ impl ReadModel {
                 "(handle_due_ms > {d1} OR (handle_due_ms = {d2} AND filed_seq > {s}))"
             ));
         }
+        self.page(clause, "handle_due_ms, filed_seq", limit, |row| {
+            Ok(format!(
+                "{}.{}",
+                row.try_get::<i64, _>("handle_due_ms")?,
+                row.try_get::<i64, _>("filed_seq")?
+            ))
+        })
+        .await
+    }
+
+    /// One page of cases under `clause` in `order`: one row more than `limit` says
+    /// whether another page follows; its cursor is `cursor_of` the page's last row.
+    async fn page(
+        &self,
+        mut clause: Clause,
+        order: &str,
+        limit: u32,
+        cursor_of: impl Fn(&sqlx::any::AnyRow) -> Result<String>,
+    ) -> Result<CasePage> {
         let p = clause.int(i64::from(limit) + 1);
         let sql = format!(
-            "SELECT * FROM cases {} ORDER BY handle_due_ms, filed_seq LIMIT {p}",
+            "SELECT * FROM cases {} ORDER BY {order} LIMIT {p}",
             clause.sql()
         );
         let rows = clause
@@ -183,16 +182,13 @@ impl ReadModel {
         let mut last = None;
         for row in rows.iter().take(limit as usize) {
             items.push(case_from_row(row)?);
-            last = Some(format!(
-                "{}.{}",
-                row.try_get::<i64, _>("handle_due_ms")?,
-                row.try_get::<i64, _>("filed_seq")?
-            ));
+            last = Some(row);
         }
-        Ok(CasePage {
-            items,
-            next_cursor: if more { last } else { None },
-        })
+        let next_cursor = match (more, last) {
+            (true, Some(row)) => Some(cursor_of(row)?),
+            _ => None,
+        };
+        Ok(CasePage { items, next_cursor })
     }
 
     fn filter(&self, c: &mut Clause, f: &CaseFilter, now: OffsetDateTime) -> Result<()> {

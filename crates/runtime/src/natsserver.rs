@@ -74,13 +74,17 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 /// The JetStream block casegrid's servers run with; the same as `deploy/nats/*.conf`.
 pub fn config_text(port: u16, store_dir: &Path, sync_always: bool) -> String {
+    config_text_named(port, store_dir, sync_always, "casegrid-local")
+}
+
+fn config_text_named(port: u16, store_dir: &Path, sync_always: bool, name: &str) -> String {
     let sync = if sync_always {
         "  sync_interval: always\n"
     } else {
         ""
     };
     format!(
-        "listen: 127.0.0.1:{port}\nserver_name: casegrid-local\nmax_payload: 1MB\n\
+        "listen: 127.0.0.1:{port}\nserver_name: {name}\nmax_payload: 1MB\n\
          jetstream {{\n  store_dir: {store:?}\n{sync}}}\n",
         store = store_dir.display().to_string()
     )
@@ -105,37 +109,73 @@ pub struct Options {
 }
 
 impl NatsServer {
+    /// Starts the server. With port 0 a free port is chosen, and another is tried when
+    /// the chosen one is taken before the server binds it.
     pub fn start(options: Options) -> anyhow::Result<Self> {
         let binary = locate()?;
         let version = binary_version(&binary)?;
-        let port = if options.port == 0 {
-            free_port()?
-        } else {
-            options.port
-        };
         std::fs::create_dir_all(&options.store_dir)
             .with_context(|| format!("creating {}", options.store_dir.display()))?;
         let store_dir = options.store_dir.canonicalize()?;
-        let parent = store_dir.parent().unwrap_or(&store_dir).to_path_buf();
+        let attempts = if options.port == 0 { 5 } else { 1 };
+        let mut last_error = None;
+        for attempt in 0..attempts {
+            let port = if options.port == 0 {
+                free_port()?
+            } else {
+                options.port
+            };
+            match Self::spawn(&binary, &store_dir, port, options.sync_always, attempt) {
+                Ok(child) => {
+                    let mut server = Self {
+                        child: Some(child),
+                        port,
+                        store_dir: store_dir.clone(),
+                        version: version.clone(),
+                    };
+                    let name = Self::name(port, attempt);
+                    match server.wait_ready(&name, Duration::from_secs(15)) {
+                        Ok(()) => return Ok(server),
+                        Err(e) => {
+                            server.kill();
+                            last_error = Some(e);
+                        }
+                    }
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    /// A name only this start uses, so readiness is not mistaken on a taken port.
+    fn name(port: u16, attempt: u32) -> String {
+        format!("casegrid-{}-{port}-{attempt}", std::process::id())
+    }
+
+    fn spawn(
+        binary: &Path,
+        store_dir: &Path,
+        port: u16,
+        sync_always: bool,
+        attempt: u32,
+    ) -> anyhow::Result<Child> {
+        let parent = store_dir.parent().unwrap_or(store_dir).to_path_buf();
         let config = parent.join(format!("nats-{port}.conf"));
-        std::fs::write(&config, config_text(port, &store_dir, options.sync_always))?;
+        let name = Self::name(port, attempt);
+        std::fs::write(
+            &config,
+            config_text_named(port, store_dir, sync_always, &name),
+        )?;
         let log = std::fs::File::create(parent.join(format!("nats-{port}.log")))?;
-        let child = Command::new(&binary)
+        Command::new(binary)
             .arg("-c")
             .arg(&config)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut server = Self {
-            child: Some(child),
-            port,
-            store_dir,
-            version,
-        };
-        server.wait_ready(Duration::from_secs(15))?;
-        Ok(server)
+            .with_context(|| format!("starting {}", binary.display()))
     }
 
     pub fn url(&self) -> String {
@@ -154,8 +194,9 @@ impl NatsServer {
         self.child.as_ref().map(Child::id)
     }
 
-    /// Waits until the server sends its INFO line; fails if the child exits first.
-    fn wait_ready(&mut self, within: Duration) -> anyhow::Result<()> {
+    /// Waits until this server (by its name) sends its INFO line; fails if the child
+    /// exits first.
+    fn wait_ready(&mut self, name: &str, within: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + within;
         loop {
             if let Some(child) = self.child.as_mut() {
@@ -169,7 +210,9 @@ impl NatsServer {
             if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 stream.set_read_timeout(Some(Duration::from_secs(2)))?;
                 let mut line = String::new();
-                if BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("INFO") {
+                let read = BufReader::new(stream).read_line(&mut line).is_ok();
+                // The INFO names the server: another one on this port is not ours.
+                if read && line.starts_with("INFO") && line.contains(&format!("\"{name}\"")) {
                     return Ok(());
                 }
             }

@@ -250,19 +250,25 @@ impl Intake {
         Ok(out)
     }
 
+    /// All events of a case as stored; 404 when it has none.
+    async fn stored_events(&self, case_id: CaseId) -> Result<Vec<StoredEvent>, Problem> {
+        let events = self
+            .store
+            .log()
+            .load_case(case_id, 0)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if events.is_empty() {
+            return Err(Problem::case_not_found(case_id));
+        }
+        Ok(events)
+    }
+
     /// The server's own check of a case's chain: versions contiguous from 1, every
     /// `prev_hash` linked, every `hash` recomputed from the stored bytes.
     pub async fn audit(&self, payload: &[u8]) -> Result<serde_json::Value, Problem> {
         let query: CaseQuery = parse_request(payload)?;
-        let events = self
-            .store
-            .log()
-            .load_case(query.case_id, 0)
-            .await
-            .map_err(|e| problem_of(e.into()))?;
-        if events.is_empty() {
-            return Err(Problem::case_not_found(query.case_id));
-        }
+        let events = self.stored_events(query.case_id).await?;
         let check = casegrid_eventlog::envelope::verify_chain(query.case_id, &events);
         Ok(serde_json::json!({
             "case_id": query.case_id,
@@ -279,15 +285,7 @@ impl Intake {
     /// The case's envelopes exactly as stored, for operators and supervisors.
     pub async fn log(&self, payload: &[u8]) -> Result<serde_json::Value, Problem> {
         let query: CaseQuery = parse_request(payload)?;
-        let events = self
-            .store
-            .log()
-            .load_case(query.case_id, 0)
-            .await
-            .map_err(|e| problem_of(e.into()))?;
-        if events.is_empty() {
-            return Err(Problem::case_not_found(query.case_id));
-        }
+        let events = self.stored_events(query.case_id).await?;
         Ok(serde_json::json!({
             "case_id": query.case_id,
             "events": events.into_iter().map(|e| e.raw).collect::<Vec<_>>(),
@@ -306,15 +304,7 @@ impl Intake {
                 query.as_of
             ))
         })?;
-        let events = self
-            .store
-            .log()
-            .load_case(query.case_id, 0)
-            .await
-            .map_err(|e| problem_of(e.into()))?;
-        if events.is_empty() {
-            return Err(Problem::case_not_found(query.case_id));
-        }
+        let events = self.stored_events(query.case_id).await?;
         state_as_of(&events, at, self.store.numbering())
     }
 }
