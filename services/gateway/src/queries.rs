@@ -137,10 +137,9 @@ fn scope_filter(caller: &Caller, mut filter: CaseFilter) -> Option<CaseFilter> {
     match &caller.scope {
         Scope::City => {}
         Scope::Department(me) => {
-            if filter.department.as_ref().is_some_and(|d| d != me) {
+            if !own_department(me, &mut filter.department) {
                 return None;
             }
-            filter.department = Some(me.clone());
         }
         Scope::District(code) => match &filter.grid_prefix {
             Some(g) if in_district(g.trim_end_matches('.'), code) => {}
@@ -238,6 +237,16 @@ pub(crate) struct OverdueParams {
     limit: Option<u32>,
 }
 
+/// A department sees only its own cases: `asked` becomes `me`; false when it asked for
+/// another department (the answer is then empty, never another unit's cases).
+fn own_department(me: &str, asked: &mut Option<String>) -> bool {
+    if asked.as_deref().is_some_and(|d| d != me) {
+        return false;
+    }
+    *asked = Some(me.to_owned());
+    true
+}
+
 /// `GET /overdue`: cases past their handling deadline and still running.
 pub(crate) async fn overdue(
     State(state): State<AppState>,
@@ -253,10 +262,9 @@ pub(crate) async fn overdue(
         limit: p.limit,
     };
     if let Scope::Department(me) = &caller.scope {
-        if query.department.as_ref().is_some_and(|d| d != me) {
+        if !own_department(me, &mut query.department) {
             return Ok(Json(empty_page()));
         }
-        query.department = Some(me.clone());
     }
     let page: CasePage =
         bus::request(&state, Target::new(PROJECTION_OVERDUE, PROJECTION), &query).await?;
