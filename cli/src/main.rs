@@ -88,7 +88,7 @@ enum PrivacyCmd {
         /// Why (recorded in the PersonalDataErased event).
         #[arg(long)]
         reason: String,
-        /// The operator who erases (recorded as the actor).
+        /// Who erases: recorded as the actor, a supervisor (erasure is a supervisor's act).
         #[arg(long, default_value = "cli")]
         operator: String,
         #[arg(long, default_value = DEV_NATS)]

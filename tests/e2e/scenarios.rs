@@ -460,27 +460,38 @@ async fn a_case_waiting_for_the_citizen_is_suspended_and_resumed_with_its_time_l
     let case = wait_status(api, &id, "demo-housing", "dispatched").await;
     let handle_due = case["handle_due"].as_str().unwrap().to_owned();
     act(api, &id, "sign", "demo-housing", json!({})).await;
-    let refused = api
+    // A department cannot name its approver, nor suspend by itself.
+    let named = api
         .post(
             &format!("/api/v1/cases/{id}/actions/suspend"),
             "demo-housing",
-            &json!({"reason": "等待市民提供维修合同", "approved_by": "dept.urban"}),
+            &json!({"reason": "等待市民提供维修合同", "approved_by": "sup.li"}),
             &[],
         )
         .await;
-    assert_eq!(
-        refused.status, 422,
-        "approval by a supervisor: {}",
-        refused.body
-    );
-    let suspended = act(
+    assert_eq!(named.status, 422, "{}", named.body);
+    let alone = api
+        .post(
+            &format!("/api/v1/cases/{id}/actions/suspend"),
+            "demo-housing",
+            &json!({"reason": "等待市民提供维修合同"}),
+            &[],
+        )
+        .await;
+    assert_eq!(alone.status, 403, "{}", alone.body);
+    let asked = act(
         api,
         &id,
-        "suspend",
+        "request_suspension",
         "demo-housing",
-        json!({"reason": "等待市民提供维修合同", "approved_by": "sup.li"}),
+        json!({"reason": "等待市民提供维修合同"}),
     )
     .await;
+    assert_eq!(
+        asked["status"], "in_progress",
+        "the clock runs until approval"
+    );
+    let suspended = act(api, &id, "suspend", "demo-supervisor", json!({})).await;
     assert_eq!(suspended["status"], "suspended");
     // Two working days later the citizen sends the contract.
     system.set_clock(datetime!(2026-11-26 10:00 +08:00));
@@ -509,6 +520,6 @@ async fn a_case_waiting_for_the_citizen_is_suspended_and_resumed_with_its_time_l
         after - before >= time::Duration::days(2),
         "the two suspended working days are given back: {before} → {after}"
     );
-    let events = timeline(api, &id, 5).await;
+    let events = timeline(api, &id, 6).await;
     assert_readable(&events);
 }

@@ -5,11 +5,22 @@
 //! - [`act`]: one `ActRequest` for the actions a service owns.
 //! - [`problem_of`]: how execution errors read to a person.
 //! - [`answer`]: the JSON bytes of an `Answer`.
+//! - [`http_command_id`], [`fingerprint`]: an API request's command id, namespaced by
+//!   the principal that sent it, and what it asked for.
+//!
+//! An `Idempotency-Key` belongs to its principal: the command id of an API request is
+//! `http:<actor kind>:<actor id>:<key>`, built here from the actor the gateway
+//! authenticated, so nobody can occupy another principal's id, and no key can become
+//! one of routing's own ids (`dispatch:…`, `escalate:…`, `missed:…`). A known id with
+//! the same fingerprint (action and RFC 8785 body) answers what it did; with another
+//! fingerprint it is refused with 422 `idempotency-key-reused` and nothing runs.
 
 use casegrid_contracts::actions::{self, Owner, Parsed};
 use casegrid_contracts::{ActRequest, Answer, CommandReply, Problem};
-use casegrid_domain::Command;
-use casegrid_eventlog::{CaseStore, CommandMeta, ExecuteError, LogError, Outcome};
+use casegrid_domain::{Actor, Command};
+use casegrid_eventlog::{
+    CaseStore, CommandMeta, ExecuteError, LogError, Outcome, RequestFingerprint,
+};
 use casegrid_runtime::clock::Clock;
 use serde::Serialize;
 
@@ -33,7 +44,51 @@ pub fn problem_of(e: ExecuteError) -> Problem {
             tracing::error!(error = %e, "event log failure");
             Problem::internal("the event log failed; the incident is logged")
         }
+        ExecuteError::KeyReused {
+            case,
+            command_id,
+            first,
+        } => key_reused(&command_id, &case, &first),
     }
+}
+
+/// 422 `idempotency-key-reused`, naming the key's first use.
+pub fn key_reused(command_id: &str, case: &str, first: &casegrid_eventlog::Applied) -> Problem {
+    let first_use = match &first.request {
+        Some(r) => format!("{} (version {} of case {case})", r.action, first.version),
+        None => format!(
+            "{} (version {} of case {case})",
+            first.event_type, first.version
+        ),
+    };
+    Problem::new(
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+        format!(
+            "Idempotency-Key {:?} was first used for {first_use}; this request asks for \
+             another action or body, so nothing was done: send it with a new key",
+            client_key(command_id)
+        ),
+    )
+}
+
+/// The command id of an API request: the principal's namespace, then its key.
+pub fn http_command_id(actor: &Actor, key: &str) -> String {
+    format!("http:{}:{}:{key}", actor.kind.as_str(), actor.id)
+}
+
+/// The client's key inside an id made by [`http_command_id`] (other ids as they are).
+pub fn client_key(command_id: &str) -> &str {
+    match command_id.strip_prefix("http:") {
+        Some(rest) => rest.splitn(3, ':').nth(2).unwrap_or(rest),
+        None => command_id,
+    }
+}
+
+/// What a request asks for: `action` and its body in RFC 8785 form, hashed.
+pub fn fingerprint(action: &str, body: &serde_json::Value) -> Result<RequestFingerprint, Problem> {
+    RequestFingerprint::of(action, body).map_err(|e| Problem::unprocessable(format!("body: {e}")))
 }
 
 /// The reply to a command that went through.
@@ -93,13 +148,14 @@ pub async fn execute(
     request: ActRequest,
     command: &Command,
 ) -> Result<Outcome, Problem> {
+    let command_id = http_command_id(&request.actor, &request.command_id);
     if let Some(expected) = request.if_match {
         let snapshot = store
             .snapshot(request.case_id)
             .await
             .map_err(|e| problem_of(e.into()))?;
         // A repeated command answers what it did, whatever the version is now.
-        if snapshot.version_of(&request.command_id).is_none() && snapshot.case.version != expected {
+        if snapshot.version_of(&command_id).is_none() && snapshot.case.version != expected {
             return Err(Problem::precondition_failed(format!(
                 "case {} is at version {}, not {expected}",
                 snapshot.case.label(),
@@ -108,7 +164,8 @@ pub async fn execute(
         }
     }
     let meta = CommandMeta {
-        command_id: request.command_id,
+        request: Some(fingerprint(&request.action, &request.body)?),
+        command_id,
         correlation_id: request.correlation_id,
         causation_id: None,
     };

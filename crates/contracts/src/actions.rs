@@ -47,6 +47,7 @@ pub const ACTIONS: &[(&str, Owner)] = &[
     ("request_extension", Owner::Routing),
     ("decide_extension", Owner::Routing),
     ("record_progress", Owner::Routing),
+    ("request_suspension", Owner::Routing),
     ("suspend", Owner::Routing),
     ("resume", Owner::Routing),
     ("reply", Owner::Routing),
@@ -67,6 +68,7 @@ pub const ACTIONS: &[(&str, Owner)] = &[
     ("annotate", Owner::Intake),
     ("withdraw", Owner::Intake),
     ("reveal", Owner::Intake),
+    ("request_erasure", Owner::Intake),
     ("erase", Owner::Intake),
 ];
 
@@ -264,6 +266,7 @@ pub fn parse(action: &str, body: &serde_json::Value) -> Result<Parsed, Problem> 
         "record_progress" => Ready(Command::RecordProgress(from_body::<RecordProgress>(
             action, b,
         )?)),
+        "request_suspension" => Ready(Command::RequestSuspension(from_body::<Reason>(action, b)?)),
         "suspend" => Ready(Command::Suspend(from_body::<Suspend>(action, b)?)),
         "resume" => Needs(Incomplete::Resume(from_body(action, b)?)),
         "reply" => Ready(Command::Reply(from_body::<Reply>(action, b)?)),
@@ -293,6 +296,7 @@ pub fn parse(action: &str, body: &serde_json::Value) -> Result<Parsed, Problem> 
         "annotate" => Ready(Command::Annotate(from_body::<Annotate>(action, b)?)),
         "withdraw" => Ready(Command::Withdraw(from_body::<Reason>(action, b)?)),
         "reveal" => Ready(Command::RevealPersonalData(from_body::<Reason>(action, b)?)),
+        "request_erasure" => Ready(Command::RequestErasure(from_body::<Reason>(action, b)?)),
         "erase" => Ready(Command::ErasePersonalData(from_body::<Reason>(action, b)?)),
         other => return Err(unknown_action(other)),
     })
@@ -380,10 +384,8 @@ mod tests {
             ),
             ("decide_extension", json!({"granted": true})),
             ("record_progress", json!({"text": "已现场查看"})),
-            (
-                "suspend",
-                json!({"reason": "等待司法鉴定", "approved_by": "sup.li"}),
-            ),
+            ("request_suspension", json!({"reason": "等待司法鉴定"})),
+            ("suspend", json!({"reason": "等待司法鉴定"})),
             ("resume", json!({})),
             (
                 "reply",
@@ -436,6 +438,7 @@ mod tests {
             ("annotate", json!({"text": "来电人再次来电"})),
             ("withdraw", json!({"reason": "来电人撤回"})),
             ("reveal", json!({"reason": "回访"})),
+            ("request_erasure", json!({"reason": "本人申请"})),
             ("erase", json!({"reason": "依法删除"})),
         ]
     }
@@ -458,13 +461,14 @@ mod tests {
             "annotate",
             "close",
             "reveal",
+            "request_erasure",
             "erase",
         ] {
             assert_eq!(owner(action), Some(Owner::Intake), "{action}");
         }
         assert_eq!(
             ACTIONS.iter().filter(|(_, o)| *o == Owner::Routing).count(),
-            ACTIONS.len() - 10
+            ACTIONS.len() - 11
         );
     }
 

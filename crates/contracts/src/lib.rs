@@ -59,6 +59,8 @@ pub mod services {
 pub struct FileRequest {
     pub actor: Actor,
     /// `Idempotency-Key`; absent, the gateway makes one up (the filing is not retriable).
+    /// The case id is a UUIDv5 of (actor id, key); the command id is the key in the
+    /// actor's namespace (`http:<kind>:<id>:<key>`), made by intake.
     pub idempotency_key: String,
     pub correlation_id: String,
     pub body: serde_json::Value,
@@ -70,7 +72,9 @@ pub struct ActRequest {
     pub case_id: CaseId,
     pub action: String,
     pub actor: Actor,
-    /// From `Idempotency-Key`, or made up by the gateway.
+    /// The client's `Idempotency-Key`, or one made up by the gateway. The deciding
+    /// service stores it in the actor's namespace (`http:<kind>:<id>:<key>`), so it can
+    /// never name another principal's command nor a system one.
     pub command_id: String,
     pub correlation_id: String,
     /// `If-Match`: the version the client last saw.

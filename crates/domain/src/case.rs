@@ -8,10 +8,10 @@ use crate::event::{
     AgreementReached, CallbackRecorded, CaseClosed, CaseDeclined, CaseDispatched, CaseEscalated,
     CaseFiled, CaseMerged, CaseReferred, CaseReopened, CaseReplied, CaseResumed, CaseSuspended,
     CaseWithdrawn, Deadline, DeadlineMissed, DeclineReason, DispatchReturned, DispatchSigned,
-    EscalationLevel, Event, ExtensionDecided, ExtensionRequested, MediationFailed, MediationOpened,
-    MediationSessionHeld, NoteAdded, Party, PersonalDataErased, PersonalDataRevealed,
-    ProgressRecorded, RepliedAtIntake, ReportInRated, ReportInRating, ReportedIn, Satisfaction,
-    SupervisionIssued, WhistleBlown,
+    ErasureRequested, EscalationLevel, Event, ExtensionDecided, ExtensionRequested,
+    MediationFailed, MediationOpened, MediationSessionHeld, NoteAdded, Party, PersonalDataErased,
+    PersonalDataRevealed, ProgressRecorded, RepliedAtIntake, ReportInRated, ReportInRating,
+    ReportedIn, Satisfaction, SupervisionIssued, SuspensionRequested, WhistleBlown,
 };
 use crate::ids::{CaseId, DepartmentId};
 use serde::{Deserialize, Serialize};
@@ -148,6 +148,9 @@ pub struct Case {
     /// Every department that ever returned the case (routing excludes them).
     pub returned_by: BTreeSet<DepartmentId>,
     pub pending_extension: Option<ExtensionRequested>,
+    /// A suspension the lead asked for, awaiting a supervisor.
+    #[serde(default)]
+    pub pending_suspension: Option<SuspensionRequested>,
     pub suspension: Option<CaseSuspended>,
     /// Departments summoned by whistles of the current dispatch.
     pub summoned: BTreeMap<DepartmentId, Summons>,
@@ -159,6 +162,9 @@ pub struct Case {
     pub mediation: Option<Mediation>,
     pub referral: Option<CaseReferred>,
     pub merged_into: Option<CaseId>,
+    /// An erasure an operator asked for, awaiting a supervisor.
+    #[serde(default)]
+    pub pending_erasure: Option<ErasureRequested>,
     /// The data key is erased: personal fields read as erased.
     pub personal_erased: bool,
     /// Number of events applied: the version of the last one.
@@ -182,6 +188,7 @@ impl Case {
             callback: None,
             returned_by: BTreeSet::new(),
             pending_extension: None,
+            pending_suspension: None,
             suspension: None,
             summoned: BTreeMap::new(),
             missed: BTreeSet::new(),
@@ -191,6 +198,7 @@ impl Case {
             mediation: None,
             referral: None,
             merged_into: None,
+            pending_erasure: None,
             personal_erased: false,
             version: 0,
         }
@@ -257,7 +265,10 @@ impl Case {
         };
         let after_final = matches!(
             command,
-            Command::Annotate(_) | Command::RevealPersonalData(_) | Command::ErasePersonalData(_)
+            Command::Annotate(_)
+                | Command::RevealPersonalData(_)
+                | Command::RequestErasure(_)
+                | Command::ErasePersonalData(_)
         ) || matches!(command, Command::Reopen(_))
             && self.status == Status::Closed;
         if self.status.is_final() && !after_final {
@@ -376,21 +387,41 @@ impl Case {
                     text: c.text.trim().to_owned(),
                 }))
             }
-            Command::Suspend(c) => {
+            Command::RequestSuspension(r) => {
                 d.allow(&[ActorKind::Department, ActorKind::Street])?;
                 d.lead()?;
                 d.status(&[Status::InProgress])?;
-                d.text("reason", &c.reason)?;
-                d.text("approved_by", &c.approved_by)?;
-                if c.approved_by.trim() == actor.id {
-                    return Err(d.invalid(
-                        "approved_by: a suspension is approved by a supervisor, not the department",
+                d.text("reason", &r.reason)?;
+                if self.pending_suspension.is_some() {
+                    return Err(d.state("a suspension request is already pending"));
+                }
+                Ok(Event::SuspensionRequested(SuspensionRequested {
+                    department: d.department()?,
+                    reason: r.reason.trim().to_owned(),
+                }))
+            }
+            Command::Suspend(c) => {
+                if matches!(actor.kind, ActorKind::Department | ActorKind::Street) {
+                    return Err(d.refuse(
+                        RejectionKind::Forbidden,
+                        "a department asks with request_suspension; a supervisor approves with suspend",
                     ));
                 }
+                d.allow(&[ActorKind::Supervisor])?;
+                d.status(&[Status::InProgress])?;
+                let Some(lead) = self.lead().cloned() else {
+                    return Err(d.state("it is not dispatched"));
+                };
+                // Approving a request keeps its reason unless the supervisor gives one.
+                let reason = match (&self.pending_suspension, c.reason.trim()) {
+                    (Some(asked), "") => asked.reason.clone(),
+                    (_, "") => return Err(d.invalid("reason: must not be empty")),
+                    (_, given) => given.to_owned(),
+                };
                 Ok(Event::CaseSuspended(CaseSuspended {
-                    department: d.department()?,
-                    reason: c.reason.trim().to_owned(),
-                    approved_by: c.approved_by.trim().to_owned(),
+                    department: lead,
+                    reason,
+                    approved_by: actor.id.clone(),
                     suspended_at: now,
                 }))
             }
@@ -664,14 +695,38 @@ impl Case {
                     reason: r.reason.trim().to_owned(),
                 }))
             }
+            Command::RequestErasure(r) => {
+                d.allow(&[ActorKind::Operator])?;
+                d.reason(&r.reason)?;
+                if self.personal_erased {
+                    return Err(d.state("its personal data is already erased"));
+                }
+                if self.pending_erasure.is_some() {
+                    return Err(d.state("an erasure request is already pending"));
+                }
+                Ok(Event::ErasureRequested(ErasureRequested {
+                    requested_by: actor.id.clone(),
+                    reason: r.reason.trim().to_owned(),
+                }))
+            }
             Command::ErasePersonalData(r) => {
-                d.allow(&[ActorKind::Operator, ActorKind::Supervisor])?;
+                if actor.kind == ActorKind::Operator {
+                    return Err(d.refuse(
+                        RejectionKind::Forbidden,
+                        "an operator asks with request_erasure; a supervisor erases",
+                    ));
+                }
+                d.allow(&[ActorKind::Supervisor])?;
                 d.reason(&r.reason)?;
                 if self.personal_erased {
                     return Err(d.state("its personal data is already erased"));
                 }
                 Ok(Event::PersonalDataErased(PersonalDataErased {
                     reason: r.reason.trim().to_owned(),
+                    requested_by: self
+                        .pending_erasure
+                        .as_ref()
+                        .map(|e| e.requested_by.clone()),
                 }))
             }
         }
@@ -818,7 +873,9 @@ impl Case {
                 }
             }
             Event::ProgressRecorded(_) | Event::NoteAdded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::SuspensionRequested(r) => self.pending_suspension = Some(r.clone()),
             Event::CaseSuspended(s) => {
+                self.pending_suspension = None;
                 self.suspension = Some(s.clone());
                 self.status = Status::Suspended;
             }
@@ -830,6 +887,7 @@ impl Case {
             Event::CaseReplied(r) => {
                 self.reply = Some(r.clone());
                 self.pending_extension = None;
+                self.pending_suspension = None;
                 self.status = Status::Replied;
             }
             Event::WhistleBlown(w) => {
@@ -916,7 +974,11 @@ impl Case {
                 self.status = Status::Merged;
             }
             Event::CaseWithdrawn(_) => self.status = Status::Withdrawn,
-            Event::PersonalDataErased(_) => self.personal_erased = true,
+            Event::ErasureRequested(r) => self.pending_erasure = Some(r.clone()),
+            Event::PersonalDataErased(_) => {
+                self.pending_erasure = None;
+                self.personal_erased = true;
+            }
         }
     }
 
@@ -928,6 +990,7 @@ impl Case {
         self.summoned.clear();
         self.missed.clear();
         self.pending_extension = None;
+        self.pending_suspension = None;
         self.suspension = None;
     }
 

@@ -31,6 +31,7 @@ pub enum Command {
     RequestExtension(RequestExtension),
     DecideExtension(DecideExtension),
     RecordProgress(RecordProgress),
+    RequestSuspension(Reason),
     Suspend(Suspend),
     Resume(Resume),
     Reply(Reply),
@@ -52,6 +53,7 @@ pub enum Command {
     Annotate(Annotate),
     Withdraw(Reason),
     RevealPersonalData(Reason),
+    RequestErasure(Reason),
     ErasePersonalData(Reason),
 }
 
@@ -69,6 +71,7 @@ impl Command {
             Self::RequestExtension(_) => "request an extension of",
             Self::DecideExtension(_) => "decide an extension of",
             Self::RecordProgress(_) => "record progress on",
+            Self::RequestSuspension(_) => "request suspension of",
             Self::Suspend(_) => "suspend",
             Self::Resume(_) => "resume",
             Self::Reply(_) => "reply",
@@ -90,6 +93,7 @@ impl Command {
             Self::Annotate(_) => "annotate",
             Self::Withdraw(_) => "withdraw",
             Self::RevealPersonalData(_) => "reveal personal data of",
+            Self::RequestErasure(_) => "request erasure of personal data of",
             Self::ErasePersonalData(_) => "erase personal data of",
         }
     }
@@ -172,13 +176,15 @@ pub struct RecordProgress {
     pub text: String,
 }
 
-/// 中止, asked by the lead department with a supervisor's approval: `approved_by`
-/// names the approving supervisor (the service checks that principal exists).
+/// 中止, by a supervisor: approving the lead department's pending request
+/// (`RequestSuspension`; `reason` may then be empty: the request's reason stands) or
+/// suspending directly (a reason is required). The approval is the supervisor's own
+/// command: nobody names an approver in a body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suspend {
+    #[serde(default)]
     pub reason: String,
-    pub approved_by: String,
 }
 
 /// 恢复: `handle_due` is the remaining working time at suspension counted from now,

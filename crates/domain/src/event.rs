@@ -36,6 +36,7 @@ pub enum Event {
     ExtensionRequested(ExtensionRequested),
     ExtensionDecided(ExtensionDecided),
     ProgressRecorded(ProgressRecorded),
+    SuspensionRequested(SuspensionRequested),
     CaseSuspended(CaseSuspended),
     CaseResumed(CaseResumed),
     CaseReplied(CaseReplied),
@@ -57,6 +58,7 @@ pub enum Event {
     NoteAdded(NoteAdded),
     CaseWithdrawn(CaseWithdrawn),
     PersonalDataRevealed(PersonalDataRevealed),
+    ErasureRequested(ErasureRequested),
     PersonalDataErased(PersonalDataErased),
 }
 
@@ -83,6 +85,7 @@ impl Event {
             Self::ExtensionRequested(_) => "ExtensionRequested",
             Self::ExtensionDecided(_) => "ExtensionDecided",
             Self::ProgressRecorded(_) => "ProgressRecorded",
+            Self::SuspensionRequested(_) => "SuspensionRequested",
             Self::CaseSuspended(_) => "CaseSuspended",
             Self::CaseResumed(_) => "CaseResumed",
             Self::CaseReplied(_) => "CaseReplied",
@@ -104,6 +107,7 @@ impl Event {
             Self::NoteAdded(_) => "NoteAdded",
             Self::CaseWithdrawn(_) => "CaseWithdrawn",
             Self::PersonalDataRevealed(_) => "PersonalDataRevealed",
+            Self::ErasureRequested(_) => "ErasureRequested",
             Self::PersonalDataErased(_) => "PersonalDataErased",
         }
     }
@@ -320,10 +324,23 @@ pub struct PersonalDataRevealed {
     pub reason: String,
 }
 
-/// 个人信息删除: the case's data key is deleted; its personal fields read as erased.
+/// 个人信息删除申请: an operator asks a supervisor to erase the case's personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureRequested {
+    /// The operator who asked (also the envelope's actor).
+    pub requested_by: String,
+    pub reason: String,
+}
+
+/// 个人信息删除: a supervisor erased (approving an operator's request, or on its own);
+/// the case's data key is deleted; its personal fields read as erased.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalDataErased {
     pub reason: String,
+    /// The operator whose request this approves; absent for a supervisor's own
+    /// erasure and in events written before approvals were commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
 }
 
 /// 直接答复: the operator answered at intake; no dispatch is needed.
@@ -396,12 +413,21 @@ pub struct ProgressRecorded {
     pub text: String,
 }
 
-/// 中止: the handling clock stops at `suspended_at`.
+/// 中止申请: the lead department asks a supervisor to suspend; the clock keeps running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaseSuspended {
+pub struct SuspensionRequested {
     pub department: DepartmentId,
     pub reason: String,
-    /// The supervisor who approved the suspension.
+}
+
+/// 中止: the handling clock stops at `suspended_at`, the approval's instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSuspended {
+    /// The lead department whose case is suspended.
+    pub department: DepartmentId,
+    pub reason: String,
+    /// The supervisor who approved: the actor of this event (before approvals were
+    /// commands, a name the department wrote; such events still load as they are).
     pub approved_by: String,
     #[serde(with = "time::serde::rfc3339")]
     pub suspended_at: OffsetDateTime,

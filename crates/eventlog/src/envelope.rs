@@ -29,8 +29,46 @@ pub struct Envelope {
     pub correlation_id: String,
     pub causation_id: Option<String>,
     pub data: Value,
+    /// The fingerprint of the HTTP request that made this event (absent for system
+    /// commands and for events written before fingerprints existed). Part of the
+    /// hashed content like every other member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestFingerprint>,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// What a request asked for: its action and the SHA-256 (lowercase hex) of the RFC 8785
+/// form of `{"action": …, "body": …}`. A repeated `Idempotency-Key` is the same request
+/// only when its fingerprint is equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestFingerprint {
+    pub action: String,
+    pub hash: String,
+}
+
+impl RequestFingerprint {
+    /// The fingerprint of `action` with `body` (`null` counts as `{}`); a body holding
+    /// a floating-point number has none.
+    pub fn of(action: &str, body: &Value) -> Result<Self, crate::canonical::NotCanonical> {
+        let body = if body.is_null() {
+            Value::Object(Default::default())
+        } else {
+            body.clone()
+        };
+        let canonical = to_canonical(&serde_json::json!({ "action": action, "body": body }))?;
+        Ok(Self {
+            action: action.to_owned(),
+            hash: hex_sha256(canonical.as_bytes()),
+        })
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Envelope {
@@ -66,15 +104,34 @@ impl Envelope {
             correlation_id,
             causation_id,
             data,
+            request: None,
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
-        let value = serde_json::to_value(&envelope).map_err(|e| LogError::Corrupt {
+        envelope.reseal()?;
+        Ok(envelope)
+    }
+
+    /// The same envelope made by the request with `fingerprint`, hashed again.
+    pub fn with_request(
+        mut self,
+        fingerprint: Option<RequestFingerprint>,
+    ) -> Result<Self, LogError> {
+        if fingerprint.is_some() {
+            self.request = fingerprint;
+            self.reseal()?;
+        }
+        Ok(self)
+    }
+
+    fn reseal(&mut self) -> Result<(), LogError> {
+        self.hash = String::new();
+        let value = serde_json::to_value(&*self).map_err(|e| LogError::Corrupt {
             seq: 0,
             reason: e.to_string(),
         })?;
-        envelope.hash = hash_of(&value).map_err(|reason| LogError::Corrupt { seq: 0, reason })?;
-        Ok(envelope)
+        self.hash = hash_of(&value).map_err(|reason| LogError::Corrupt { seq: 0, reason })?;
+        Ok(())
     }
 
     /// The bytes stored in the stream: the canonical JSON of the whole envelope.
@@ -94,8 +151,7 @@ pub fn hash_of(envelope: &Value) -> Result<String, String> {
     };
     members.remove("hash");
     let canonical = to_canonical(&value).map_err(|e| e.to_string())?;
-    let digest = Sha256::digest(canonical.as_bytes());
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex_sha256(canonical.as_bytes()))
 }
 
 /// One event as read back from the stream.

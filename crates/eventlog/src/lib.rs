@@ -16,7 +16,7 @@ pub mod error;
 pub mod log;
 pub mod store;
 
-pub use envelope::{ChainBreak, Envelope, StoredEvent};
+pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
 pub use error::LogError;
 pub use log::{EventLog, LogConfig};
-pub use store::{CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};
+pub use store::{Applied, CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};

@@ -2,7 +2,7 @@
 //! events with optimistic concurrency. The cache is refreshed only when an append
 //! meets a conflict, so the hot path does not reload a case from the stream.
 
-use crate::envelope::{Envelope, StoredEvent, GENESIS_HASH};
+use crate::envelope::{Envelope, RequestFingerprint, StoredEvent, GENESIS_HASH};
 use crate::error::LogError;
 use crate::log::EventLog;
 use casegrid_domain::{Actor, Case, CaseId, Command, Event, Rejection};
@@ -49,9 +49,22 @@ impl Numbering {
 /// Where a command comes from: its id makes it idempotent.
 #[derive(Debug, Clone)]
 pub struct CommandMeta {
+    /// Unique per principal and request: `http:<actor kind>:<actor id>:<key>` for API
+    /// requests, `dispatch:…`, `escalate:…`, `missed:…` for routing's own commands.
     pub command_id: String,
     pub correlation_id: String,
     pub causation_id: Option<String>,
+    /// The request's fingerprint (API requests): a known command id with another
+    /// fingerprint is refused as [`ExecuteError::KeyReused`].
+    pub request: Option<RequestFingerprint>,
+}
+
+/// What a command id did: the event it produced, and the request that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub version: u64,
+    pub event_type: String,
+    pub request: Option<RequestFingerprint>,
 }
 
 /// A case folded from its events, with what an append needs to know.
@@ -61,8 +74,8 @@ pub struct Snapshot {
     /// Stream sequence of the case's last event (0 before filing).
     pub last_seq: u64,
     pub last_hash: String,
-    /// Command id → version of the event it produced.
-    commands: HashMap<String, u64>,
+    /// Command id → what it did.
+    commands: HashMap<String, Applied>,
 }
 
 impl Snapshot {
@@ -102,7 +115,14 @@ impl Snapshot {
             if e.version == 1 {
                 self.case.number = Some(numbering.number(e.occurred_at, stored.seq));
             }
-            self.commands.insert(e.command_id.clone(), e.version);
+            self.commands.insert(
+                e.command_id.clone(),
+                Applied {
+                    version: e.version,
+                    event_type: e.event_type.clone(),
+                    request: e.request.clone(),
+                },
+            );
             self.last_seq = stored.seq;
             self.last_hash = e.hash.clone();
         }
@@ -111,7 +131,17 @@ impl Snapshot {
 
     /// The version of the event a command id produced, if it was already applied.
     pub fn version_of(&self, command_id: &str) -> Option<u64> {
-        self.commands.get(command_id).copied()
+        self.commands.get(command_id).map(|a| a.version)
+    }
+
+    /// What a command id did, if it was already applied.
+    pub fn applied(&self, command_id: &str) -> Option<&Applied> {
+        self.commands.get(command_id)
+    }
+
+    /// What made the event at `version` (1: the filing).
+    pub fn applied_at(&self, version: u64) -> Option<&Applied> {
+        self.commands.values().find(|a| a.version == version)
     }
 }
 
@@ -124,6 +154,9 @@ pub struct Outcome {
     pub version: u64,
     /// The command id had been applied before: nothing was appended now.
     pub already_done: bool,
+    /// The type of the event this command produced (now or before): side effects
+    /// follow the recorded event, never the request alone.
+    pub event_type: String,
     /// The event appended now (absent when `already_done`).
     pub envelope: Option<Envelope>,
 }
@@ -139,6 +172,14 @@ pub enum ExecuteError {
     /// Other writers kept winning; retry later with the same command id.
     #[error("case {0} is too busy: gave up after {1} conflicting attempts")]
     Contended(CaseId, usize),
+    /// The command id was used before for another request (action or body): nothing
+    /// was done; the caller must use a new key.
+    #[error("command id {command_id} was first used for {} (version {})", first.request.as_ref().map_or("another request", |r| r.action.as_str()), first.version)]
+    KeyReused {
+        case: String,
+        command_id: String,
+        first: Applied,
+    },
 }
 
 const MAX_ATTEMPTS: usize = 500;
@@ -252,11 +293,19 @@ impl CaseStore {
         let mut snapshot = self.snapshot(case_id).await?;
         let mut refreshed = false;
         for attempt in 0..MAX_ATTEMPTS {
-            if let Some(version) = snapshot.version_of(&meta.command_id) {
+            if let Some(applied) = snapshot.applied(&meta.command_id) {
+                if applied.request != meta.request {
+                    return Err(ExecuteError::KeyReused {
+                        case: snapshot.case.label(),
+                        command_id: meta.command_id.clone(),
+                        first: applied.clone(),
+                    });
+                }
                 return Ok(Outcome {
                     case: snapshot.case.clone(),
-                    version,
+                    version: applied.version,
                     already_done: true,
+                    event_type: applied.event_type.clone(),
                     envelope: None,
                 });
             }
@@ -286,7 +335,8 @@ impl CaseStore {
                 meta.correlation_id.clone(),
                 meta.causation_id.clone(),
                 now,
-            )?;
+            )?
+            .with_request(meta.request.clone())?;
             match self.log.append(&envelope, snapshot.last_seq).await {
                 Ok(seq) => {
                     self.counters.appends.fetch_add(1, Ordering::Relaxed);
@@ -295,8 +345,14 @@ impl CaseStore {
                     if envelope.version == 1 {
                         next.case.number = Some(self.numbering.number(envelope.occurred_at, seq));
                     }
-                    next.commands
-                        .insert(meta.command_id.clone(), envelope.version);
+                    next.commands.insert(
+                        meta.command_id.clone(),
+                        Applied {
+                            version: envelope.version,
+                            event_type: envelope.event_type.clone(),
+                            request: meta.request.clone(),
+                        },
+                    );
                     next.last_seq = seq;
                     next.last_hash = envelope.hash.clone();
                     let case = next.case.clone();
@@ -305,6 +361,7 @@ impl CaseStore {
                         case,
                         version: envelope.version,
                         already_done: false,
+                        event_type: envelope.event_type.clone(),
                         envelope: Some(envelope),
                     });
                 }

@@ -20,6 +20,7 @@ fn meta(id: &str) -> CommandMeta {
         command_id: id.to_owned(),
         correlation_id: id.to_owned(),
         causation_id: None,
+        request: None,
     }
 }
 

@@ -73,9 +73,18 @@ pub fn of(event: &Event) -> String {
             r.fields.join(", "),
             quote(&r.reason)
         ),
-        Event::PersonalDataErased(r) => {
-            format!("个人信息删除 personal data erased: {}", quote(&r.reason))
-        }
+        Event::ErasureRequested(r) => format!(
+            "个人信息删除申请 erasure of personal data asked by {}: {}",
+            r.requested_by,
+            quote(&r.reason)
+        ),
+        Event::PersonalDataErased(r) => match &r.requested_by {
+            Some(asker) => format!(
+                "个人信息删除 personal data erased, as {asker} asked: {}",
+                quote(&r.reason)
+            ),
+            None => format!("个人信息删除 personal data erased: {}", quote(&r.reason)),
+        },
         Event::RepliedAtIntake(r) => format!("直接答复 answered at intake: {}", quote(&r.text)),
         Event::CaseDeclined(d) => format!(
             "不予受理 declined: {}{}",
@@ -122,6 +131,11 @@ pub fn of(event: &Event) -> String {
         Event::ProgressRecorded(p) => {
             format!("办理进展 progress by {}: {}", p.department, quote(&p.text))
         }
+        Event::SuspensionRequested(r) => format!(
+            "中止申请 suspension asked by {}, clock still running: {}",
+            r.department,
+            quote(&r.reason)
+        ),
         Event::CaseSuspended(s) => format!(
             "中止 suspended by {} (approved by {}), clock stopped: {}",
             s.department,
@@ -442,7 +456,15 @@ mod tests {
                 "PersonalDataRevealed",
                 json!({"fields": ["reporter.phone"], "reason": "回访"}),
             ),
+            (
+                "ErasureRequested",
+                json!({"requested_by": "op.zhang", "reason": "本人申请"}),
+            ),
             ("PersonalDataErased", json!({"reason": "本人申请"})),
+            (
+                "SuspensionRequested",
+                json!({"department": "dept.housing", "reason": "等待鉴定"}),
+            ),
         ];
         samples
             .iter()
@@ -455,7 +477,7 @@ mod tests {
         let events = one_of_each();
         let types: std::collections::BTreeSet<&str> =
             events.iter().map(|e| e.event_type()).collect();
-        assert_eq!(types.len(), 31, "one sample of each of the 31 event types");
+        assert_eq!(types.len(), 33, "one sample of each of the 33 event types");
         for event in &events {
             let line = of(event);
             // A Chinese term first, then English; never the generic fallback.

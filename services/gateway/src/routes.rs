@@ -383,6 +383,9 @@ pub(crate) async fn act(
     let body = json_object(body?, true)?;
     if caller.scope != Scope::City {
         visible_case(&state, &caller, case_id).await?;
+        if action == "merge" {
+            merge_target_visible(&state, &caller, &body).await?;
+        }
     }
     let request = ActRequest {
         case_id,
@@ -575,6 +578,28 @@ async fn visible_case(
         Ok(view)
     } else {
         Err(Problem::case_not_found(case_id).into())
+    }
+}
+
+/// A merge's `into` must be a case the caller may see; one outside its scope reads
+/// as one that does not exist (intake checks it exists, is open and is not merged).
+async fn merge_target_visible(
+    state: &AppState,
+    caller: &Caller,
+    body: &Value,
+) -> Result<(), ApiError> {
+    let Some(into) = body
+        .get("into")
+        .and_then(Value::as_str)
+        .and_then(|s| CaseId::parse(s).ok())
+    else {
+        return Ok(()); // intake names the bad field
+    };
+    match visible_case(state, caller, into).await {
+        Err(ApiError::Problem(p)) if p.status == 404 => {
+            Err(Problem::unprocessable(format!("into: no case {into} to merge into")).into())
+        }
+        other => other.map(drop),
     }
 }
 

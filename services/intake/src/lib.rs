@@ -15,11 +15,11 @@ use casegrid_contracts::{services, subjects, CaseQuery, CommandReply, FileReques
 use casegrid_domain::command::FileCase;
 use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
 use casegrid_domain::ids::{mask_address, mask_id_number, mask_name, mask_phone};
-use casegrid_domain::personal::Reporter;
+use casegrid_domain::personal::{Reporter, Sealed};
 use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
 use casegrid_eventlog::store::{Numbering, Snapshot};
-use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, StoredEvent};
-use casegrid_privacy::{DataKey, KeyVault, PrivacyError};
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, ExecuteError, StoredEvent};
+use casegrid_privacy::{KeyVault, PrivacyError};
 use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
 use serde::Deserialize;
@@ -105,47 +105,39 @@ impl Intake {
         }
     }
 
-    /// 受理: validates the body, seals personal data, appends `CaseFiled`.
+    /// 受理: validates the body, lets the domain decide, then seals personal data and
+    /// appends `CaseFiled`. A data key is made only for a filing the domain accepts.
+    ///
+    /// The case id is a UUIDv5 of (principal, `Idempotency-Key`), so a retried filing
+    /// finds its case, compares the request's fingerprint with the one recorded in
+    /// `CaseFiled` and answers the case (same request) or 422 (another body), at no
+    /// durable write.
     pub async fn file(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
         let request: FileRequest = parse_request(payload)?;
-        let body: FileBody = serde_json::from_value(request.body)
-            .map_err(|e| Problem::unprocessable(format!("case: {e}")))?;
+        let fingerprint = casegrid_commandbus::fingerprint("file", &request.body)?;
         let case_id = CaseId::for_filing(&request.actor.id, &request.idempotency_key);
         let meta = CommandMeta {
-            command_id: request.idempotency_key.clone(),
+            command_id: casegrid_commandbus::http_command_id(
+                &request.actor,
+                &request.idempotency_key,
+            ),
             correlation_id: request.correlation_id,
             causation_id: None,
+            request: Some(fingerprint),
         };
-        // A retried filing answers the case it made, without writing anything.
         let snapshot = self
             .store
             .snapshot(case_id)
             .await
             .map_err(|e| problem_of(e.into()))?;
-        if snapshot.version_of(&meta.command_id).is_some() {
-            return Ok(CommandReply {
-                id: case_id,
-                number: snapshot.case.number.clone(),
-                version: 1,
-                status: snapshot.case.status,
-                created: false,
-                revealed: None,
-            });
+        if snapshot.case.exists() {
+            return self.filed_before(&snapshot, &meta);
         }
+        let body: FileBody = serde_json::from_value(request.body)
+            .map_err(|e| Problem::unprocessable(format!("case: {e}")))?;
         let unsealed = self.validate(&body)?;
-        let reporter = match body.reporter.as_ref() {
-            Some(r) if !r.is_empty() => {
-                let key = self.keys.key_for_filing(case_id).await.map_err(|e| {
-                    tracing::warn!(error = %e, "key store");
-                    Problem::unavailable(
-                        "the key store is unavailable; retry with the same Idempotency-Key",
-                    )
-                })?;
-                Some(seal_reporter(&key, r, &unsealed.phone))
-            }
-            _ => None,
-        };
-        let command = Command::FileCase(FileCase {
+        let reporter = body.reporter.as_ref().filter(|r| !r.is_empty());
+        let mut filing = FileCase {
             channel: body.channel,
             kind: body.kind,
             category: unsealed.category,
@@ -156,15 +148,89 @@ impl Intake {
                 address: body.location.address,
                 grid: unsealed.grid,
             },
-            reporter,
+            // Masked values only: the domain decides before any key exists.
+            reporter: reporter.map(|r| {
+                reporter_of(r, &unsealed.phone, |_, _, masked| Sealed {
+                    masked,
+                    sealed: String::new(),
+                })
+            }),
             source: body.source,
-        });
+        };
+        let now = self.clock.now();
+        if let Err(rejection) =
+            snapshot
+                .case
+                .decide(&request.actor, &Command::FileCase(filing.clone()), now)
+        {
+            return Err(rejection.into());
+        }
+        if let Some(r) = reporter {
+            let key = self.keys.key_for_filing(case_id).await.map_err(|e| {
+                tracing::warn!(error = %e, "key store");
+                Problem::unavailable(
+                    "the key store is unavailable; retry with the same Idempotency-Key",
+                )
+            })?;
+            filing.reporter = Some(reporter_of(r, &unsealed.phone, |field, clear, masked| {
+                key.seal(field, clear, masked)
+            }));
+        }
         let outcome = self
             .store
-            .execute(case_id, &request.actor, &command, &meta, self.clock.now())
-            .await
-            .map_err(problem_of)?;
-        Ok(casegrid_commandbus::reply_of(&outcome))
+            .execute(
+                case_id,
+                &request.actor,
+                &Command::FileCase(filing),
+                &meta,
+                now,
+            )
+            .await;
+        match outcome {
+            Ok(outcome) => Ok(casegrid_commandbus::reply_of(&outcome)),
+            // Another request with this key won the race: it is the filing.
+            Err(ExecuteError::Rejected(_)) => {
+                let snapshot = self
+                    .store
+                    .snapshot(case_id)
+                    .await
+                    .map_err(|e| problem_of(e.into()))?;
+                if snapshot.case.exists() {
+                    self.filed_before(&snapshot, &meta)
+                } else {
+                    Err(Problem::internal(
+                        "the filing was refused after the domain accepted it",
+                    ))
+                }
+            }
+            Err(e) => Err(problem_of(e)),
+        }
+    }
+
+    /// The answer to a filing whose case exists: the case, when the request is the
+    /// one recorded in `CaseFiled` (or the filing predates fingerprints); 422 otherwise.
+    fn filed_before(
+        &self,
+        snapshot: &Snapshot,
+        meta: &CommandMeta,
+    ) -> Result<CommandReply, Problem> {
+        if let Some(first) = snapshot.applied_at(1) {
+            if first.request.is_some() && first.request != meta.request {
+                return Err(casegrid_commandbus::key_reused(
+                    &meta.command_id,
+                    &snapshot.case.label(),
+                    first,
+                ));
+            }
+        }
+        Ok(CommandReply {
+            id: snapshot.case.id,
+            number: snapshot.case.number.clone(),
+            version: 1,
+            status: snapshot.case.status,
+            created: false,
+            revealed: None,
+        })
     }
 
     fn validate(&self, body: &FileBody) -> Result<Validated, Problem> {
@@ -206,24 +272,66 @@ impl Intake {
     }
 
     /// The actions intake owns; `reveal` answers the clear fields, `erase` deletes the key
-    /// once the erasure is recorded.
+    /// once the erasure is recorded. Side effects follow the event the command id
+    /// recorded: a replay of the same request (same principal, key, action and body)
+    /// answers the same result and appends nothing; a reveal replayed answers the clear
+    /// values again (the one `PersonalDataRevealed` covers them), an erase replayed
+    /// deletes the key again (a crash between the event and the deletion heals).
     pub async fn act(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
         let (request, parsed) = casegrid_commandbus::prepare(Owner::Intake, payload)?;
         let command = casegrid_commandbus::complete(&request.action, parsed)?;
+        if let Command::Merge(merge) = &command {
+            self.check_merge_target(merge.into).await?;
+        }
         let case_id = request.case_id;
         let outcome =
             casegrid_commandbus::execute(&self.store, self.clock.as_ref(), request, &command)
                 .await?;
         let mut reply = casegrid_commandbus::reply_of(&outcome);
-        match command {
-            Command::RevealPersonalData(_) => {
-                reply.revealed = Some(self.reveal(&outcome.case).await?)
-            }
+        match outcome.event_type.as_str() {
+            "PersonalDataRevealed" => reply.revealed = Some(self.reveal(&outcome.case).await?),
             // Recorded first, then the key goes: a retry finds the event and erases again.
-            Command::ErasePersonalData(_) => self.keys.erase(case_id).await.map_err(key_problem)?,
+            "PersonalDataErased" => self.keys.erase(case_id).await.map_err(key_problem)?,
             _ => {}
         }
         Ok(reply)
+    }
+
+    /// A merge target must exist, be open and not itself merged.
+    async fn check_merge_target(&self, into: CaseId) -> Result<(), Problem> {
+        let target = self
+            .store
+            .snapshot(into)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        let target = self
+            .store
+            .refresh(target)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if !target.case.exists() {
+            return Err(Problem::unprocessable(format!(
+                "into: no case {into} to merge into"
+            )));
+        }
+        if target.case.status == casegrid_domain::Status::Merged {
+            return Err(Problem::unprocessable(format!(
+                "into: case {} is itself merged into {}; merge into that case",
+                target.case.label(),
+                target
+                    .case
+                    .merged_into
+                    .map_or_else(|| "another case".to_owned(), |c| c.to_string())
+            )));
+        }
+        if target.case.status.is_final() {
+            return Err(Problem::unprocessable(format!(
+                "into: case {} is {}; a duplicate merges into an open case",
+                target.case.label(),
+                target.case.status
+            )));
+        }
+        Ok(())
     }
 
     /// The clear personal fields of a case; `[erased]` where its key is gone.
@@ -378,22 +486,27 @@ struct Validated {
     phone: Option<PhoneNumber>,
 }
 
-fn seal_reporter(key: &DataKey, r: &ReporterBody, phone: &Option<PhoneNumber>) -> Reporter {
-    let seal = |field: &str, clear: Option<&str>, mask: fn(&str) -> String| {
+/// The reporter with each given field sealed by `seal(field, clear, masked)`.
+fn reporter_of(
+    r: &ReporterBody,
+    phone: &Option<PhoneNumber>,
+    seal: impl Fn(&str, &str, String) -> Sealed,
+) -> Reporter {
+    let field = |name: &str, clear: Option<&str>, mask: fn(&str) -> String| {
         clear
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .map(|c| key.seal(field, c, mask(c)))
+            .map(|c| seal(name, c, mask(c)))
     };
     Reporter {
-        name: seal("reporter.name", r.name.as_deref(), mask_name),
-        phone: seal(
+        name: field("reporter.name", r.name.as_deref(), mask_name),
+        phone: field(
             "reporter.phone",
             phone.as_ref().map(PhoneNumber::as_str),
             mask_phone,
         ),
-        id_number: seal("reporter.id_number", r.id_number.as_deref(), mask_id_number),
-        address: seal("reporter.address", r.address.as_deref(), mask_address),
+        id_number: field("reporter.id_number", r.id_number.as_deref(), mask_id_number),
+        address: field("reporter.address", r.address.as_deref(), mask_address),
     }
 }
 
@@ -487,7 +600,6 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
 mod tests {
     use super::*;
     use casegrid_domain::command::Reason;
-    use casegrid_domain::personal::Sealed;
     use casegrid_domain::{Actor, ActorKind, Case, Status};
     use casegrid_eventlog::envelope::GENESIS_HASH;
     use casegrid_eventlog::Envelope;
@@ -536,8 +648,13 @@ mod tests {
         let mut case = Case::new(case_id);
         let mut prev = GENESIS_HASH.to_owned();
         let mut stored = Vec::new();
+        let supervisor = Actor::new(ActorKind::Supervisor, "sup.li");
         for (seq, (command, at)) in commands.into_iter().enumerate() {
-            let event = case.decide(&operator, &command, at).expect("decided");
+            let actor = match command {
+                Command::ErasePersonalData(_) => &supervisor,
+                _ => &operator,
+            };
+            let event = case.decide(actor, &command, at).expect("decided");
             case.apply(&event);
             let envelope = Envelope::seal(
                 case_id,
@@ -546,7 +663,7 @@ mod tests {
                 event.event_type(),
                 event.schema(),
                 event.data(),
-                operator.clone(),
+                actor.clone(),
                 format!("cmd-{seq}"),
                 "corr".into(),
                 None,

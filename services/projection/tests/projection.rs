@@ -45,6 +45,7 @@ fn meta(id: &str) -> CommandMeta {
         command_id: id.to_owned(),
         correlation_id: format!("corr-{id}"),
         causation_id: None,
+        request: None,
     }
 }
 

@@ -7,7 +7,7 @@ use casegrid_commandbus::{execute, prepare, problem_of, reply_of};
 use casegrid_contracts::actions::{DispatchDeadlines, Incomplete, Owner, Parsed};
 use casegrid_contracts::{CommandReply, Problem};
 use casegrid_domain::ids::{mask_name, mask_phone};
-use casegrid_domain::{ActorKind, Case, Command};
+use casegrid_domain::{Case, Command};
 use casegrid_privacy::PrivacyError;
 use time::OffsetDateTime;
 
@@ -17,12 +17,7 @@ impl Routing {
         let (request, parsed) = prepare(Owner::Routing, payload)?;
         let now = self.clock.now();
         let command = match parsed {
-            Parsed::Command(command) => {
-                if let Command::Suspend(s) = &command {
-                    self.check_supervisor(&s.approved_by)?;
-                }
-                command
-            }
+            Parsed::Command(command) => command,
             Parsed::Incomplete(incomplete) => {
                 let snapshot = self
                     .store
@@ -39,21 +34,6 @@ impl Routing {
         };
         let outcome = execute(&self.store, self.clock.as_ref(), request, &command).await?;
         Ok(reply_of(&outcome))
-    }
-
-    fn check_supervisor(&self, id: &str) -> Result<(), Problem> {
-        let district = self.config.get();
-        let known = district
-            .principals
-            .values()
-            .any(|p| p.kind == ActorKind::Supervisor && p.id == id);
-        if known {
-            Ok(())
-        } else {
-            Err(Problem::unprocessable(format!(
-                "approved_by: {id:?} is not a supervisor of this district"
-            )))
-        }
     }
 
     /// Fills in what only routing knows: deadlines from the rules and the calendar,

@@ -118,6 +118,7 @@ impl Routing {
             command_id: format!("{kind}:{}", e.event_id),
             correlation_id: e.correlation_id.clone(),
             causation_id: Some(e.event_id.to_string()),
+            request: None,
         };
         match self
             .store

@@ -34,6 +34,7 @@ impl Routing {
                 .to_lowercase(),
                 correlation_id: format!("timer:{}", due.case_id),
                 causation_id: None,
+                request: None,
             };
             match self
                 .store

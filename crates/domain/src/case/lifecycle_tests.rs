@@ -196,22 +196,49 @@ fn extensions_are_asked_by_the_cutoff_and_decided_by_supervisors() {
 #[test]
 fn suspension_needs_an_approver_and_resuming_never_shortens_the_deadline() {
     let mut case = given(&signed());
-    let suspend = |approved_by: &str| {
+    let suspend = |reason: &str| {
         Command::Suspend(Suspend {
-            reason: "等待业主提供材料".into(),
-            approved_by: approved_by.into(),
+            reason: reason.into(),
         })
     };
-    refused(&case, &housing(), suspend(""), RejectionKind::Invalid);
+    let ask = Command::RequestSuspension(reason("等待业主提供材料"));
+    // A department cannot suspend by itself, whatever it writes.
     refused(
         &case,
-        &hubin(),
-        suspend("sup.li"),
-        RejectionKind::NotAssigned,
+        &housing(),
+        suspend("等待业主提供材料"),
+        RejectionKind::Forbidden,
     );
+    refused(&case, &hubin(), ask.clone(), RejectionKind::NotAssigned);
+    refused(
+        &case,
+        &housing(),
+        Command::RequestSuspension(reason(" ")),
+        RejectionKind::Invalid,
+    );
+    // The lead asks: the clock keeps running until a supervisor approves.
+    let asked_at = datetime!(2026-11-24 10:00 UTC);
+    let event = accept(&mut case, &housing(), ask.clone(), asked_at);
+    assert!(matches!(event, Event::SuspensionRequested(_)));
+    assert_eq!(case.status, Status::InProgress);
+    assert!(case.suspension.is_none());
+    refused(&case, &housing(), ask, RejectionKind::InvalidState);
     let at = datetime!(2026-11-25 10:00 UTC);
-    accept(&mut case, &housing(), suspend("sup.li"), at);
+    let event = accept(&mut case, &supervisor(), suspend(""), at);
+    let Event::CaseSuspended(s) = event else {
+        panic!("not a suspension")
+    };
+    assert_eq!(
+        (
+            s.approved_by.as_str(),
+            s.department.as_str(),
+            s.reason.as_str()
+        ),
+        ("sup.li", "dept.housing", "等待业主提供材料")
+    );
+    assert_eq!(s.suspended_at, at, "the clock stops at approval");
     assert_eq!(case.status, Status::Suspended);
+    assert!(case.pending_suspension.is_none());
     let reply = Command::Reply(Reply {
         result: ReplyResult::Resolved,
         text: "x".into(),
@@ -695,4 +722,66 @@ fn replies_are_written_at_schema_2_and_schema_1_replies_still_read() {
         panic!("not a dispatch")
     };
     assert_eq!(d.return_due, None);
+}
+
+#[test]
+fn a_supervisor_suspends_directly_with_a_reason() {
+    let mut case = given(&signed());
+    let suspend = |reason: &str| {
+        Command::Suspend(Suspend {
+            reason: reason.into(),
+        })
+    };
+    refused(&case, &supervisor(), suspend(""), RejectionKind::Invalid);
+    refused(
+        &case,
+        &operator(),
+        suspend("等待鉴定"),
+        RejectionKind::Forbidden,
+    );
+    let event = accept(&mut case, &supervisor(), suspend("等待鉴定"), NOW);
+    assert!(matches!(event, Event::CaseSuspended(s) if s.approved_by == "sup.li"));
+}
+
+#[test]
+fn an_erasure_is_asked_by_an_operator_and_done_by_a_supervisor() {
+    let mut case = given(&signed());
+    let erase = Command::ErasePersonalData(reason("依法删除"));
+    refused(&case, &operator(), erase.clone(), RejectionKind::Forbidden);
+    refused(
+        &case,
+        &housing(),
+        Command::RequestErasure(reason("x")),
+        RejectionKind::Forbidden,
+    );
+    let event = accept(
+        &mut case,
+        &operator(),
+        Command::RequestErasure(reason("本人申请")),
+        NOW,
+    );
+    assert!(matches!(event, Event::ErasureRequested(r) if r.requested_by == "op.zhang"));
+    assert!(!case.personal_erased, "asking erases nothing");
+    refused(&case, &operator(), erase.clone(), RejectionKind::Forbidden);
+    let event = accept(&mut case, &supervisor(), erase.clone(), NOW);
+    assert!(
+        matches!(&event, Event::PersonalDataErased(e) if e.requested_by.as_deref() == Some("op.zhang")),
+        "{event:?}"
+    );
+    assert!(case.personal_erased && case.pending_erasure.is_none());
+    refused(&case, &supervisor(), erase, RejectionKind::InvalidState);
+}
+
+#[test]
+fn an_old_suspension_naming_its_approver_in_data_still_applies() {
+    let old = serde_json::json!({"department": "dept.housing", "reason": "等待",
+        "approved_by": "sup.li", "suspended_at": "2026-11-24T04:00:00Z"});
+    let event = Event::from_parts("CaseSuspended", 1, &old).expect("old event loads");
+    let mut case = given(&signed());
+    case.apply(&event);
+    assert_eq!(case.status, Status::Suspended);
+    let old = serde_json::json!({"reason": "本人申请"});
+    let event = Event::from_parts("PersonalDataErased", 1, &old).expect("old erasure loads");
+    case.apply(&event);
+    assert!(case.personal_erased);
 }

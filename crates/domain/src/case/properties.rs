@@ -173,14 +173,19 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
             comment: None,
         }),
         7 => Command::RecordProgress(RecordProgress { text: text(s) }),
-        8 => Command::Suspend(Suspend {
-            reason: "等待鉴定".into(),
-            approved_by: if s.pick == 0 {
-                String::new()
+        8 => {
+            if s.pick == 0 {
+                Command::RequestSuspension(reason())
             } else {
-                "sup.a".into()
-            },
-        }),
+                Command::Suspend(Suspend {
+                    reason: if s.flag {
+                        String::new()
+                    } else {
+                        "等待鉴定".into()
+                    },
+                })
+            }
+        }
         9 => Command::Resume(Resume {
             handle_due: at(s.hours * 2),
         }),
@@ -282,6 +287,7 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
             },
         }),
         28 => Command::RevealPersonalData(reason()),
+        29 if s.flag => Command::RequestErasure(reason()),
         _ => Command::ErasePersonalData(reason()),
     }
 }
@@ -292,7 +298,10 @@ fn check_rules(before: &Case, actor: &Actor, event: &Event) -> Result<(), TestCa
     if before.status.is_final() {
         let allowed = matches!(
             event,
-            Event::NoteAdded(_) | Event::PersonalDataRevealed(_) | Event::PersonalDataErased(_)
+            Event::NoteAdded(_)
+                | Event::PersonalDataRevealed(_)
+                | Event::ErasureRequested(_)
+                | Event::PersonalDataErased(_)
         ) || matches!(event, Event::CaseReopened(_))
             && before.status == Status::Closed;
         prop_assert!(allowed, "{} after {}", event.event_type(), before.status);
@@ -308,9 +317,16 @@ fn check_rules(before: &Case, actor: &Actor, event: &Event) -> Result<(), TestCa
             prop_assert!(before.is_assigned_to(s.department.as_str()) || summoned(&s.department));
         }
         Event::DispatchReturned(r) => prop_assert_eq!(before.lead(), Some(&r.department)),
-        Event::ExtensionDecided(_) | Event::SupervisionIssued(_) => {
-            prop_assert_eq!(kind, ActorKind::Supervisor)
+        // Approvals are the supervisor's own commands.
+        Event::ExtensionDecided(_)
+        | Event::SupervisionIssued(_)
+        | Event::CaseSuspended(_)
+        | Event::PersonalDataErased(_) => prop_assert_eq!(kind, ActorKind::Supervisor),
+        Event::SuspensionRequested(r) => {
+            prop_assert_eq!(before.lead(), Some(&r.department));
+            prop_assert_eq!(&actor.id, r.department.as_str());
         }
+        Event::ErasureRequested(_) => prop_assert_eq!(kind, ActorKind::Operator),
         Event::ReportInRated(r) => {
             prop_assert_eq!(kind, ActorKind::Street);
             prop_assert_eq!(&actor.id, r.street.as_str());

@@ -287,11 +287,12 @@ fn an_erased_case_reveals_nothing_and_erases_once() {
     let erase = Command::ErasePersonalData(Reason {
         reason: "来电人依法申请删除".into(),
     });
-    let event = case.decide(&operator(), &erase, NOW).unwrap();
+    let supervisor = Actor::new(ActorKind::Supervisor, "sup.li");
+    let event = case.decide(&supervisor, &erase, NOW).unwrap();
     case.apply(&event);
     assert!(case.personal_erased);
     assert_eq!(
-        case.decide(&operator(), &erase, NOW).unwrap_err().kind,
+        case.decide(&supervisor, &erase, NOW).unwrap_err().kind,
         RejectionKind::InvalidState
     );
     let reveal = Command::RevealPersonalData(Reason { reason: "x".into() });
