@@ -65,7 +65,8 @@ pub(crate) async fn rebuild(
     }
 }
 
-/// `casegrid audit verify`.
+/// `casegrid audit verify`: exits 1 naming the first break and listing every
+/// message that is not applied (the quarantine), by stream sequence.
 pub(crate) async fn audit_verify(nats: &str) -> anyhow::Result<ExitCode> {
     let log = open_log(nats).await?;
     let report = casegrid_eventlog::audit::verify_log(&log).await?;
@@ -82,6 +83,20 @@ pub(crate) async fn audit_verify(nats: &str) -> anyhow::Result<ExitCode> {
                 "{} events, {} cases: {} broken event(s); first: {brk}",
                 report.events, report.cases, report.broken_events
             );
+            println!("quarantined (not applied by any service):");
+            for q in &report.quarantined {
+                println!(
+                    "  sequence {} {} {}{}: {} ({})",
+                    q.seq,
+                    q.reason,
+                    q.subject,
+                    q.version
+                        .map(|v| format!(" version {v}"))
+                        .unwrap_or_default(),
+                    q.detail,
+                    q.head.escape_debug()
+                );
+            }
             Ok(ExitCode::FAILURE)
         }
     }

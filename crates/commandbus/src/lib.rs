@@ -40,6 +40,15 @@ pub fn problem_of(e: ExecuteError) -> Problem {
                 "the event log is unavailable; retry with the same Idempotency-Key",
             )
         }
+        ExecuteError::Log(LogError::ChainBroken(brk)) => Problem::new(
+            409,
+            "chain-broken",
+            "Case chain broken",
+            format!(
+                "case {} refuses commands: its chain breaks at version {} ({}); a supervisor must look at `casegrid audit verify`",
+                brk.case_id, brk.version, brk.reason
+            ),
+        ),
         ExecuteError::Log(e) => {
             tracing::error!(error = %e, "event log failure");
             Problem::internal("the event log failed; the incident is logged")

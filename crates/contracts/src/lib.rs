@@ -41,6 +41,9 @@ pub mod subjects {
     pub const PROJECTION_OVERDUE: &str = "casegrid.projection.overdue";
     /// [`crate::query::StatsQuery`] → [`crate::query::StatsView`].
     pub const PROJECTION_STATS: &str = "casegrid.projection.stats";
+    /// `{}` → [`crate::views::QuarantineView`]: the stored messages the projection did
+    /// not apply (unreadable, chain breaks, version gaps or duplicates, newer versions).
+    pub const PROJECTION_QUARANTINE: &str = "casegrid.projection.quarantine";
     /// [`crate::query::AsOfQuery`] → [`crate::query::AsOfView`], folded from the log
     /// by intake.
     pub const INTAKE_AS_OF: &str = "casegrid.intake.as_of";

@@ -121,3 +121,25 @@ pub struct InboxView {
     pub department: String,
     pub items: Vec<InboxItem>,
 }
+
+/// One stored message that is not applied: where it is and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedMessage {
+    /// Stream sequence.
+    pub seq: u64,
+    pub subject: String,
+    pub case_id: Option<String>,
+    pub version: Option<u64>,
+    /// `newer_version`, `unreadable`, `chain_break`, `version_gap` or `duplicate_version`.
+    pub reason: String,
+    pub detail: String,
+    /// The first bytes of the payload.
+    pub head: String,
+}
+
+/// The quarantine: how many messages per reason, and the messages (oldest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineView {
+    pub counts: std::collections::BTreeMap<String, u64>,
+    pub items: Vec<QuarantinedMessage>,
+}

@@ -20,6 +20,10 @@ pub enum LogError {
     /// Stop and alert: the log has been tampered with or written by a foreign tool.
     #[error("corrupt event at stream sequence {seq}: {reason}")]
     Corrupt { seq: u64, reason: String },
+    /// The case's chain is broken at a version (a forged, missing or newer-version
+    /// event): nothing may be appended to it. Answer 409 and alert a supervisor.
+    #[error("{0}: the case's chain is broken, so it accepts no more commands")]
+    ChainBroken(crate::envelope::ChainBreak),
     /// The stream exists but is not append-only as casegrid requires. Refuse to run.
     #[error("stream {stream} is misconfigured: {problem}")]
     Misconfigured { stream: String, problem: String },

@@ -2,6 +2,9 @@
 //!
 //! - [`canonical`]: RFC 8785 (JCS) canonical JSON, the form every hash is taken over.
 //! - [`envelope`]: the event envelope, its hash chain and [`envelope::verify_chain`].
+//! - [`classify`]: the one judgement of a stored message — a valid envelope, or
+//!   quarantined as written by a newer version, unreadable, a chain break, a version
+//!   gap or a duplicate version — so no stored message can stop a consumer.
 //! - [`log`]: [`EventLog`] — the append-only stream: creation and configuration checks,
 //!   optimistic idempotent appends, loading one case by batched direct get, reading the
 //!   whole log from any sequence.
@@ -11,11 +14,13 @@
 
 pub mod audit;
 pub mod canonical;
+pub mod classify;
 pub mod envelope;
 pub mod error;
 pub mod log;
 pub mod store;
 
+pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
 pub use error::LogError;
 pub use log::{EventLog, LogConfig};

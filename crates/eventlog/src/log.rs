@@ -1,6 +1,7 @@
 //! [`EventLog`]: the append-only JetStream stream holding every case's events, one
 //! subject per case (`casegrid.events.<case_id>`).
 
+use crate::classify::{classify, Classified, Head, RawMessage};
 use crate::envelope::{Envelope, StoredEvent};
 use crate::error::LogError;
 use async_nats::jetstream::{self, consumer, context::PublishErrorKind, stream};
@@ -144,33 +145,68 @@ impl EventLog {
     }
 
     /// Loads a case's events after stream sequence `after_seq` (0 for all), in order,
-    /// by batched direct get: no consumer is created.
+    /// by batched direct get: no consumer is created. A stored message that is not an
+    /// envelope fails the load; [`Self::load_case_raw`] reads everything as stored.
     pub async fn load_case(
         &self,
         case_id: CaseId,
         after_seq: u64,
     ) -> Result<Vec<StoredEvent>, LogError> {
+        self.load_case_raw(case_id, after_seq)
+            .await?
+            .iter()
+            .map(|m| StoredEvent::parse(m.seq, &m.payload))
+            .collect()
+    }
+
+    /// Every message on a case's subject after stream sequence `after_seq`, as stored,
+    /// in order (for [`crate::classify`]).
+    pub async fn load_case_raw(
+        &self,
+        case_id: CaseId,
+        after_seq: u64,
+    ) -> Result<Vec<RawMessage>, LogError> {
         let subject = self.subject(case_id);
-        let mut events = Vec::new();
+        let mut messages = Vec::new();
         let mut next = after_seq + 1;
         loop {
             let (batch, more) = self.direct_get_batch(&subject, next).await?;
             if let Some(last) = batch.last() {
                 next = last.seq + 1;
             }
-            events.extend(batch);
+            messages.extend(batch);
             if !more {
-                return Ok(events);
+                return Ok(messages);
             }
         }
     }
 
-    /// One batched direct get (server ≥ 2.11): returns the events and whether more remain.
+    /// The head of a case as classified from its messages before stream sequence
+    /// `seq` (`None`: no valid event of the case comes before it).
+    pub async fn head_before(&self, case_id: CaseId, seq: u64) -> Result<Option<Head>, LogError> {
+        let mut head: Option<Head> = None;
+        for message in self.load_case_raw(case_id, 0).await? {
+            if message.seq >= seq {
+                break;
+            }
+            if let Classified::Valid(e) =
+                classify(&self.config.subject_prefix, &message, head.as_ref())
+            {
+                head = Some(Head {
+                    version: e.envelope.version,
+                    hash: e.envelope.hash,
+                });
+            }
+        }
+        Ok(head)
+    }
+
+    /// One batched direct get (server ≥ 2.11): returns the messages and whether more remain.
     async fn direct_get_batch(
         &self,
         subject: &str,
         from_seq: u64,
-    ) -> Result<(Vec<StoredEvent>, bool), LogError> {
+    ) -> Result<(Vec<RawMessage>, bool), LogError> {
         let inbox = self.client.new_inbox();
         let mut sub = self
             .client
@@ -187,7 +223,7 @@ impl EventLog {
             )
             .await
             .map_err(LogError::unavailable)?;
-        let mut events = Vec::new();
+        let mut messages = Vec::new();
         loop {
             let msg = tokio::time::timeout(REQUEST_TIMEOUT, sub.next())
                 .await
@@ -205,9 +241,9 @@ impl EventLog {
                     let pending: u64 = header("Nats-Num-Pending")
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(0);
-                    return Ok((events, pending > 0));
+                    return Ok((messages, pending > 0));
                 }
-                Some(404) => return Ok((events, false)),
+                Some(404) => return Ok((messages, false)),
                 Some(503) => {
                     return Err(LogError::Unavailable("no responders for direct get".into()))
                 }
@@ -223,7 +259,11 @@ impl EventLog {
                         .ok_or_else(|| {
                             LogError::Unavailable("direct get reply without Nats-Sequence".into())
                         })?;
-                    events.push(StoredEvent::parse(seq, &msg.payload)?);
+                    messages.push(RawMessage {
+                        seq,
+                        subject: header("Nats-Subject").unwrap_or_else(|| subject.to_owned()),
+                        payload: msg.payload.clone(),
+                    });
                 }
             }
         }
@@ -245,11 +285,23 @@ impl EventLog {
 
     /// Reads every event from stream sequence `from_seq` on, in order, through an
     /// ordered consumer; the stream ends only when the connection does, so callers
-    /// stop at a sequence they chose (e.g. [`Self::last_sequence`]).
+    /// stop at a sequence they chose (e.g. [`Self::last_sequence`]). A message that is
+    /// not an envelope comes as an error; [`Self::read_raw_from`] reads them all.
     pub async fn read_from(
         &self,
         from_seq: u64,
     ) -> Result<impl Stream<Item = Result<StoredEvent, LogError>> + use<>, LogError> {
+        Ok(self
+            .read_raw_from(from_seq)
+            .await?
+            .map(|m| m.and_then(|m| StoredEvent::parse(m.seq, &m.payload))))
+    }
+
+    /// Every message from stream sequence `from_seq` on, as stored, in order.
+    pub async fn read_raw_from(
+        &self,
+        from_seq: u64,
+    ) -> Result<impl Stream<Item = Result<RawMessage, LogError>> + use<>, LogError> {
         let consumer = self
             .stream
             .create_consumer(consumer::pull::OrderedConfig {
@@ -265,7 +317,11 @@ impl EventLog {
         Ok(messages.map(|m| {
             let m = m.map_err(LogError::unavailable)?;
             let info = m.info().map_err(LogError::unavailable)?;
-            StoredEvent::parse(info.stream_sequence, &m.payload)
+            Ok(RawMessage {
+                seq: info.stream_sequence,
+                subject: m.subject.to_string(),
+                payload: m.payload.clone(),
+            })
         }))
     }
 

@@ -2,7 +2,8 @@
 //! events with optimistic concurrency. The cache is refreshed only when an append
 //! meets a conflict, so the hot path does not reload a case from the stream.
 
-use crate::envelope::{Envelope, RequestFingerprint, StoredEvent, GENESIS_HASH};
+use crate::classify::{classify, Classified, Head, RawMessage};
+use crate::envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent, GENESIS_HASH};
 use crate::error::LogError;
 use crate::log::EventLog;
 use casegrid_domain::{Actor, Case, CaseId, Command, Event, Rejection};
@@ -74,6 +75,9 @@ pub struct Snapshot {
     /// Stream sequence of the case's last event (0 before filing).
     pub last_seq: u64,
     pub last_hash: String,
+    /// Where the case's chain cannot be extended (a forged or missing event, or one
+    /// written by a newer version): commands on the case are refused.
+    pub broken: Option<ChainBreak>,
     /// Command id → what it did.
     commands: HashMap<String, Applied>,
 }
@@ -84,33 +88,53 @@ impl Snapshot {
             case: Case::new(case_id),
             last_seq: 0,
             last_hash: GENESIS_HASH.to_owned(),
+            broken: None,
             commands: HashMap::new(),
         }
     }
 
-    /// Folds events read from the stream (in order) into the snapshot.
+    /// Folds events read from the stream (in order) into the snapshot, verifying the
+    /// chain: see [`Self::extend_raw`].
     pub fn extend(
         &mut self,
         events: &[StoredEvent],
         numbering: &Numbering,
     ) -> Result<(), LogError> {
-        for stored in events {
-            let e = &stored.envelope;
-            if e.version != self.case.version + 1 {
-                return Err(LogError::Corrupt {
-                    seq: stored.seq,
-                    reason: format!(
-                        "case {} version {} follows version {}",
-                        e.case_id, e.version, self.case.version
-                    ),
-                });
+        let prefix = crate::log::LogConfig::default().subject_prefix;
+        let messages: Vec<RawMessage> = events.iter().map(|e| RawMessage::of(&prefix, e)).collect();
+        self.extend_raw(&prefix, &messages, numbering);
+        Ok(())
+    }
+
+    /// Folds the case's messages read from the stream (in order): each is classified
+    /// against the snapshot's head ([`classify`]); valid events apply, the others are
+    /// passed over (the sequence still moves, so appends expect the subject's real
+    /// last message), and one that breaks the chain marks the snapshot
+    /// [`Self::broken`]: nothing may be appended after it.
+    pub fn extend_raw(&mut self, prefix: &str, messages: &[RawMessage], numbering: &Numbering) {
+        for message in messages {
+            if message.seq <= self.last_seq {
+                continue;
             }
-            let event = Event::from_parts(&e.event_type, e.schema, &e.data).map_err(|err| {
-                LogError::Corrupt {
-                    seq: stored.seq,
-                    reason: err.to_string(),
+            self.last_seq = message.seq;
+            if self.broken.is_some() {
+                continue;
+            }
+            let head = Head {
+                version: self.case.version,
+                hash: self.last_hash.clone(),
+            };
+            let stored = match classify(prefix, message, Some(&head)) {
+                Classified::Valid(stored) => stored,
+                Classified::Quarantined(q) => {
+                    tracing::warn!(seq = q.seq, reason = %q.reason, detail = %q.detail, "case store passes over a quarantined message");
+                    self.broken = q.chain_break();
+                    continue;
                 }
-            })?;
+            };
+            let e = &stored.envelope;
+            let event = Event::from_parts(&e.event_type, e.schema, &e.data)
+                .expect("classified valid: the event reads");
             self.case.apply(&event);
             if e.version == 1 {
                 self.case.number = Some(numbering.number(e.occurred_at, stored.seq));
@@ -123,10 +147,8 @@ impl Snapshot {
                     request: e.request.clone(),
                 },
             );
-            self.last_seq = stored.seq;
             self.last_hash = e.hash.clone();
         }
-        Ok(())
     }
 
     /// The version of the event a command id produced, if it was already applied.
@@ -251,12 +273,16 @@ impl CaseStore {
     pub async fn refresh(&self, snapshot: Arc<Snapshot>) -> Result<Arc<Snapshot>, LogError> {
         let case_id = snapshot.case.id;
         self.counters.reloads.fetch_add(1, Ordering::Relaxed);
-        let events = self.log.load_case(case_id, snapshot.last_seq).await?;
-        if events.is_empty() {
+        let messages = self.log.load_case_raw(case_id, snapshot.last_seq).await?;
+        if messages.is_empty() {
             return Ok(snapshot);
         }
         let mut next = (*snapshot).clone();
-        next.extend(&events, &self.numbering)?;
+        next.extend_raw(
+            &self.log.config().subject_prefix,
+            &messages,
+            &self.numbering,
+        );
         let next = Arc::new(next);
         self.remember(next.clone());
         Ok(next)
@@ -272,12 +298,13 @@ impl CaseStore {
             return;
         }
         let mut next = (*current).clone();
-        if next
-            .extend(std::slice::from_ref(stored), &self.numbering)
-            .is_ok()
-        {
-            self.remember(Arc::new(next));
-        }
+        let message = RawMessage::of(&self.log.config().subject_prefix, stored);
+        next.extend_raw(
+            &self.log.config().subject_prefix,
+            std::slice::from_ref(&message),
+            &self.numbering,
+        );
+        self.remember(Arc::new(next));
     }
 
     /// Decides `command` against the case and appends its event; on a conflict,
@@ -308,6 +335,9 @@ impl CaseStore {
                     event_type: applied.event_type.clone(),
                     envelope: None,
                 });
+            }
+            if let Some(brk) = &snapshot.broken {
+                return Err(LogError::ChainBroken(brk.clone()).into());
             }
             let event = match snapshot.case.decide(actor, command, now) {
                 Ok(event) => event,

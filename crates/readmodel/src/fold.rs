@@ -12,6 +12,9 @@ use crate::summary::{self, enum_str, rfc3339};
 use crate::{ReadModel, ReadModelError, Result};
 use casegrid_domain::personal::{Sealed, ERASED};
 use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event, Status};
+use casegrid_eventlog::classify::{
+    case_of_subject, classify, Classified, Head, Quarantined, RawMessage,
+};
 use casegrid_eventlog::StoredEvent;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,6 +37,8 @@ pub(crate) struct Folded {
     /// Units (departments, streets) that escalated the case: the case never counts
     /// against their figures.
     escalated_by: BTreeSet<String>,
+    /// Hash of the case's last applied event: the head the next one must chain to.
+    last_hash: String,
 }
 
 /// One inbox row: (department, role, signed).
@@ -71,14 +76,29 @@ struct Batch<'a> {
     /// (case, unit): that unit's rows of the case stop counting (escalated by it).
     excuse: Vec<(CaseId, String)>,
     erased: Vec<CaseId>,
+    /// Messages of the batch that are not applied.
+    quarantined: Vec<Quarantined>,
 }
 
 impl ReadModel {
-    /// Applies a batch of events in stream order, in one transaction with the
-    /// checkpoint. Events at or below the checkpoint were applied before and are
-    /// skipped, so a redelivered batch changes nothing. Returns the checkpoint after
-    /// the batch. Events this version cannot read still get a timeline row.
+    /// Applies a batch of events in stream order: [`Self::apply_raw`] of the messages
+    /// they were read from.
     pub async fn apply(&self, events: &[StoredEvent]) -> Result<u64> {
+        let messages: Vec<RawMessage> = events
+            .iter()
+            .map(|e| RawMessage::of(&self.subject_prefix, e))
+            .collect();
+        self.apply_raw(&messages).await
+    }
+
+    /// Applies a batch of stored messages in stream order, in one transaction with
+    /// the checkpoint. Messages at or below the checkpoint were applied before and
+    /// are skipped, so a redelivered batch changes nothing. Each message is
+    /// classified against its case's head as this database holds it
+    /// ([`casegrid_eventlog::classify`]): valid envelopes are folded, every other
+    /// message is written to the quarantine, and the checkpoint passes both. Returns
+    /// the checkpoint after the batch.
+    pub async fn apply_raw(&self, events: &[RawMessage]) -> Result<u64> {
         // The write lock comes first (SQLite: BEGIN IMMEDIATE; PostgreSQL: the
         // checkpoint row FOR UPDATE): a second writer waits here, then reads the
         // checkpoint the first committed and skips what it applied.
@@ -93,22 +113,38 @@ impl ReadModel {
     pub(crate) async fn apply_in(
         &self,
         conn: &mut AnyConnection,
-        events: &[StoredEvent],
+        events: &[RawMessage],
         cache: Option<&mut Cache>,
     ) -> Result<u64> {
         let before: i64 = sqlx::query_scalar(self.backend().lock_checkpoint())
             .fetch_one(&mut *conn)
             .await?;
         let before = before as u64;
-        let fresh: Vec<&StoredEvent> = events.iter().filter(|e| e.seq > before).collect();
+        let fresh: Vec<&RawMessage> = events.iter().filter(|e| e.seq > before).collect();
         let Some(last) = fresh.iter().map(|e| e.seq).max() else {
             return Ok(before);
         };
         let mut batch = Batch::new(self);
         let mut cache = cache;
-        batch.load(conn, &fresh, cache.as_deref_mut()).await?;
-        for stored in fresh {
-            batch.fold(stored);
+        let touched: Vec<CaseId> = fresh
+            .iter()
+            .filter_map(|m| case_of_subject(&self.subject_prefix, &m.subject))
+            .collect();
+        batch.load(conn, &touched, cache.as_deref_mut()).await?;
+        for message in fresh {
+            let head = case_of_subject(&self.subject_prefix, &message.subject)
+                .and_then(|id| batch.cases.get(&id))
+                .map(|(folded, _)| Head {
+                    version: folded.case.version,
+                    hash: folded.last_hash.clone(),
+                });
+            match classify(&self.subject_prefix, message, head.as_ref()) {
+                Classified::Valid(stored) => batch.fold(&stored),
+                Classified::Quarantined(q) => {
+                    tracing::warn!(seq = q.seq, subject = %q.subject, reason = %q.reason, detail = %q.detail, "quarantined");
+                    batch.quarantined.push(q);
+                }
+            }
         }
         batch.write(conn).await?;
         if let Some(cache) = cache {
@@ -139,6 +175,7 @@ impl<'a> Batch<'a> {
             callbacks: Vec::new(),
             excuse: Vec::new(),
             erased: Vec::new(),
+            quarantined: Vec::new(),
         }
     }
 
@@ -150,12 +187,11 @@ impl<'a> Batch<'a> {
     async fn load(
         &mut self,
         conn: &mut AnyConnection,
-        events: &[&StoredEvent],
+        touched: &[CaseId],
         mut cache: Option<&mut Cache>,
     ) -> Result<()> {
         let mut missing = Vec::new();
-        for e in events {
-            let id = e.envelope.case_id;
+        for &id in touched {
             if self.cases.contains_key(&id) || missing.contains(&id) {
                 continue;
             }
@@ -173,8 +209,9 @@ impl<'a> Batch<'a> {
         for chunk in rows::chunks(&missing) {
             let sql = format!(
                 "SELECT id, state, filed_seq, filed_at, filed_ms, filed_day, updated_at,
-                        dispatch_version, dispatched_ms, escalated_by
-                 FROM cases WHERE id IN ({})",
+                        dispatch_version, dispatched_ms, escalated_by, t.hash AS last_hash
+                 FROM cases c LEFT JOIN timeline t ON t.case_id = c.id AND t.version = c.version
+                 WHERE c.id IN ({})",
                 rows::placeholders(self.model.backend(), 1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
@@ -194,6 +231,9 @@ impl<'a> Batch<'a> {
                     dispatched_ms: row.try_get("dispatched_ms")?,
                     escalated_by: serde_json::from_str(&row.try_get::<String, _>("escalated_by")?)
                         .map_err(|e| ReadModelError::Corrupt(format!("escalated_by: {e}")))?,
+                    last_hash: row
+                        .try_get::<Option<String>, _>("last_hash")?
+                        .unwrap_or_default(),
                 };
                 let inbox = inbox_of(&folded);
                 self.cases.insert(folded.case.id, (folded, inbox));
@@ -252,6 +292,7 @@ impl<'a> Batch<'a> {
                     dispatch_version: None,
                     dispatched_ms: None,
                     escalated_by: BTreeSet::new(),
+                    last_hash: String::new(),
                 };
                 self.cases.insert(id, (folded, Vec::new()));
                 self.order.push(id);
@@ -337,12 +378,39 @@ impl<'a> Batch<'a> {
         // The envelope's version is the truth, also past an event this version
         // cannot read.
         folded.case.version = e.version;
+        folded.last_hash = e.hash.clone();
         folded.updated_at = occurred_at;
         masked_only(&mut folded.case);
     }
 
     /// Writes everything the batch changed.
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
+        let quarantined: Vec<Vec<Val>> = self
+            .quarantined
+            .iter()
+            .map(|q| {
+                vec![
+                    Val::int(q.seq as i64),
+                    Val::text(q.subject.clone()),
+                    Val::opt_text(q.case_id.map(|id| id.to_string())),
+                    Val::opt_int(q.version.map(|v| v as i64)),
+                    Val::text(q.reason.as_str()),
+                    Val::text(q.detail.clone()),
+                    Val::text(q.head.clone()),
+                ]
+            })
+            .collect();
+        rows::insert(
+            conn,
+            self.model.backend(),
+            "quarantine",
+            &[
+                "seq", "subject", "case_id", "version", "reason", "detail", "head",
+            ],
+            "ON CONFLICT (seq) DO NOTHING",
+            &quarantined,
+        )
+        .await?;
         let deduped = dedup(&self.timeline, 2);
         rows::insert(
             conn,

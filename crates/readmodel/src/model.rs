@@ -2,7 +2,9 @@
 
 use crate::schema::{self, Backend};
 use crate::{ReadModelError, Result};
-use casegrid_contracts::views::{CaseView, InboxItem, InboxView, TimelineEntry, TimelineView};
+use casegrid_contracts::views::{
+    CaseView, InboxItem, InboxView, QuarantineView, QuarantinedMessage, TimelineEntry, TimelineView,
+};
 use casegrid_domain::{Actor, ActorKind, CaseId, Status};
 use casegrid_eventlog::store::Numbering;
 use sqlx::any::AnyRow;
@@ -18,6 +20,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("inbox", &["department", "case_id"]),
     ("dispatches", &["case_id", "version", "department"]),
     ("callbacks", &["case_id", "version"]),
+    ("quarantine", &["seq"]),
 ];
 
 /// Default and largest number of items of an inbox query.
@@ -30,6 +33,8 @@ pub struct ReadModel {
     pool: AnyPool,
     backend: Backend,
     pub(crate) numbering: Numbering,
+    /// Events of case `X` are on `<subject_prefix>.X` (the log's configuration).
+    pub(crate) subject_prefix: String,
     names: Arc<HashMap<String, String>>,
 }
 
@@ -76,6 +81,7 @@ impl ReadModel {
             pool,
             backend,
             numbering: Numbering::default(),
+            subject_prefix: casegrid_eventlog::LogConfig::default().subject_prefix,
             names: Arc::new(HashMap::new()),
         })
     }
@@ -112,6 +118,43 @@ impl ReadModel {
             .fetch_one(&self.pool)
             .await?;
         Ok(seq as u64)
+    }
+
+    /// The quarantine: counts per reason (every reason, 0 included) and up to `limit`
+    /// messages, oldest first.
+    pub async fn quarantine(&self, limit: u32) -> Result<QuarantineView> {
+        let mut counts: BTreeMap<String, u64> = casegrid_eventlog::Reason::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), 0))
+            .collect();
+        let rows = sqlx::query("SELECT reason, COUNT(*) AS n FROM quarantine GROUP BY reason")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            counts.insert(r.try_get("reason")?, r.try_get::<i64, _>("n")? as u64);
+        }
+        let rows = sqlx::query(
+            "SELECT seq, subject, case_id, version, reason, detail, head
+             FROM quarantine ORDER BY seq LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(QuarantinedMessage {
+                    seq: r.try_get::<i64, _>("seq")? as u64,
+                    subject: r.try_get("subject")?,
+                    case_id: r.try_get("case_id")?,
+                    version: r.try_get::<Option<i64>, _>("version")?.map(|v| v as u64),
+                    reason: r.try_get("reason")?,
+                    detail: r.try_get("detail")?,
+                    head: r.try_get("head")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(QuarantineView { counts, items })
     }
 
     /// How many cases are in each status (for `/metrics`).

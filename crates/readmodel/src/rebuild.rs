@@ -13,7 +13,7 @@
 use crate::fold::Cache;
 use crate::schema::Backend;
 use crate::{ReadModel, Result};
-use casegrid_eventlog::{EventLog, LogError, StoredEvent};
+use casegrid_eventlog::{EventLog, LogError, RawMessage};
 use futures_util::StreamExt;
 use sqlx::Connection;
 use std::time::Duration;
@@ -29,7 +29,9 @@ const READ_AHEAD: usize = 2;
 
 /// Replays the log into `into` from just after its checkpoint (sequence 1 for a
 /// fresh database) up to the log's last sequence as of the call, in batches of
-/// [`REBUILD_BATCH`]. Returns the checkpoint reached. `into` must have no other
+/// [`REBUILD_BATCH`]. Every message is classified again by this build, so what a
+/// service quarantined as written by a newer version is applied once the build
+/// reading it runs the rebuild. Returns the checkpoint reached. `into` must have no other
 /// writer while this runs (it keeps case states in memory).
 pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
     let last = log.last_sequence().await?;
@@ -37,8 +39,8 @@ pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
     if start >= last {
         return Ok(start);
     }
-    let events = log.read_from(start + 1).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<StoredEvent>>>(READ_AHEAD);
+    let events = log.read_raw_from(start + 1).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<RawMessage>>>(READ_AHEAD);
     let reader = tokio::spawn(async move {
         let mut events = std::pin::pin!(events);
         let mut seq = start;

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Version of the schema below. A database holding another version (or none: the
 /// first, SQLite-only schema) is emptied and recreated at checkpoint 0, and the
 /// projection replays the log into it: a read model is always rebuildable.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// Portable DDL: `BIGINT` and `TEXT` only, so SQLite and PostgreSQL read the same
 /// types through sqlx `Any`. Every statement is idempotent.
@@ -115,6 +115,16 @@ const SCHEMA: &[&str] = &[
         excused BIGINT NOT NULL,
         PRIMARY KEY (case_id, version)
     )",
+    // Stored messages not applied (see casegrid_eventlog::classify), by stream sequence.
+    "CREATE TABLE IF NOT EXISTS quarantine (
+        seq BIGINT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        case_id TEXT,
+        version BIGINT,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        head TEXT NOT NULL
+    )",
 ];
 
 /// Every table of the schema, dropped when the version changes.
@@ -125,6 +135,7 @@ const ALL_TABLES: &[&str] = &[
     "inbox",
     "dispatches",
     "callbacks",
+    "quarantine",
 ];
 
 /// Which database a URL names; the SQL is the same, only locking differs.

@@ -15,6 +15,7 @@
 //! - `queries`: case lists, the overdue list and the figures, scoped per principal.
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
+//! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
 //! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
 //!
@@ -33,6 +34,7 @@ mod mask;
 mod metrics;
 mod open311;
 mod openapi;
+mod quarantine;
 mod queries;
 mod routes;
 pub mod startup;

@@ -42,6 +42,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         crate::queries::overdue_endpoint(),
         crate::queries::stats_endpoint(),
         crate::events::endpoint(),
+        crate::quarantine::endpoint(),
         openapi_endpoint(),
         metrics_endpoint(),
         healthz_endpoint(),

@@ -1,6 +1,7 @@
 //! The system's figures for `/metrics`, read when scraped: events appended (the stream's
 //! message count), each durable consumer's lag, requests and errors of every service
-//! endpoint (from the NATS service API's `$SRV.STATS`), and cases by status (projection).
+//! endpoint (from the NATS service API's `$SRV.STATS`), cases by status and quarantined
+//! messages by reason (projection).
 
 use async_nats::jetstream;
 use casegrid_contracts::{services, subjects};
@@ -89,6 +90,28 @@ pub(crate) async fn render(nats: &async_nats::Client) -> String {
                     let _ = writeln!(
                         out,
                         "casegrid_cases{{status=\"{status}\"}} {}",
+                        n.as_u64().unwrap_or(0)
+                    );
+                }
+            }
+        }
+    }
+    let quarantine = tokio::time::timeout(
+        WAIT,
+        nats.request(subjects::PROJECTION_QUARANTINE, "{}".into()),
+    )
+    .await;
+    if let Ok(Ok(reply)) = quarantine {
+        if let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&reply.payload) {
+            if let Some(counts) = answer["ok"]["counts"].as_object() {
+                out.push_str(
+                    "# HELP casegrid_quarantined_events Stored messages not applied, by reason.\n",
+                );
+                out.push_str("# TYPE casegrid_quarantined_events gauge\n");
+                for (reason, n) in counts {
+                    let _ = writeln!(
+                        out,
+                        "casegrid_quarantined_events{{reason=\"{reason}\"}} {}",
                         n.as_u64().unwrap_or(0)
                     );
                 }

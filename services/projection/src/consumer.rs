@@ -20,7 +20,7 @@
 use anyhow::{anyhow, Context};
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::{AckKind, Message};
-use casegrid_eventlog::{EventLog, StoredEvent};
+use casegrid_eventlog::{EventLog, RawMessage};
 use casegrid_readmodel::ReadModel;
 use futures_util::{FutureExt, StreamExt};
 use std::time::Duration;
@@ -39,9 +39,9 @@ const GAP_DELAY: Duration = Duration::from_millis(100);
 /// Pause after a failed batch (database busy) before it is delivered again.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
-/// Consumes the log into `model` until `shutdown` is cancelled. Fails on an event
-/// that cannot be read (the log is corrupt: stop and alert) or when the consumer
-/// cannot be set up.
+/// Consumes the log into `model` until `shutdown` is cancelled. No stored message
+/// stops it: the read model classifies each and quarantines what it cannot apply.
+/// Fails only when the consumer cannot be set up.
 pub async fn consume(
     log: &EventLog,
     model: &ReadModel,
@@ -158,12 +158,7 @@ async fn handle(model: &ReadModel, batch: Vec<Message>) -> anyhow::Result<()> {
     let mut events = Vec::new();
     let mut done = Vec::new();
     let mut later = Vec::new();
-    let mut corrupt = None;
     for m in batch {
-        if corrupt.is_some() {
-            later.push(m);
-            continue;
-        }
         let seq = m
             .info()
             .map_err(|e| anyhow!("reading a message's metadata: {e}"))?
@@ -171,24 +166,20 @@ async fn handle(model: &ReadModel, batch: Vec<Message>) -> anyhow::Result<()> {
         if seq < expected {
             done.push(m);
         } else if seq == expected {
-            match StoredEvent::parse(seq, &m.payload) {
-                Ok(event) => {
-                    events.push(event);
-                    done.push(m);
-                    expected += 1;
-                }
-                Err(e) => {
-                    corrupt = Some(e);
-                    later.push(m);
-                }
-            }
+            events.push(RawMessage {
+                seq,
+                subject: m.subject.to_string(),
+                payload: m.payload.clone(),
+            });
+            done.push(m);
+            expected += 1;
         } else {
             tracing::debug!(seq, expected, "ahead of a gap: redeliver later");
             later.push(m);
         }
     }
     if !events.is_empty() {
-        if let Err(e) = model.apply(&events).await {
+        if let Err(e) = model.apply_raw(&events).await {
             done.extend(later);
             return retry_later(done, e).await;
         }
@@ -204,10 +195,7 @@ async fn handle(model: &ReadModel, batch: Vec<Message>) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "negative acknowledgement not sent");
         }
     }
-    match corrupt {
-        Some(e) => Err(anyhow::Error::new(e).context("the projection stops at a corrupt event")),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// The database failed: nothing of the batch was written, so all of it comes back.

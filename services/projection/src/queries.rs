@@ -26,10 +26,11 @@ pub enum Query {
     List,
     Overdue,
     Stats,
+    Quarantine,
 }
 
 impl Query {
-    pub const ALL: [Query; 8] = [
+    pub const ALL: [Query; 9] = [
         Query::Case,
         Query::Timeline,
         Query::Inbox,
@@ -38,6 +39,7 @@ impl Query {
         Query::List,
         Query::Overdue,
         Query::Stats,
+        Query::Quarantine,
     ];
 
     pub fn subject(self) -> &'static str {
@@ -50,6 +52,7 @@ impl Query {
             Query::List => subjects::PROJECTION_LIST,
             Query::Overdue => subjects::PROJECTION_OVERDUE,
             Query::Stats => subjects::PROJECTION_STATS,
+            Query::Quarantine => subjects::PROJECTION_QUARANTINE,
         }
     }
 
@@ -63,6 +66,7 @@ impl Query {
             Query::List => "list",
             Query::Overdue => "overdue",
             Query::Stats => "stats",
+            Query::Quarantine => "quarantine",
         }
     }
 }
@@ -130,6 +134,9 @@ pub async fn start(
     Ok(Running { service, tasks })
 }
 
+/// Most quarantined messages listed in one answer (the counts cover all).
+const QUARANTINE_LIMIT: u32 = 1000;
+
 /// The JSON answer (`{"ok": …}` or `{"problem": …}`) to one request.
 pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> {
     match query {
@@ -141,6 +148,7 @@ pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> 
         Query::List => encode(list(model, payload).await),
         Query::Overdue => encode(overdue(model, payload).await),
         Query::Stats => encode(stats(model, payload).await),
+        Query::Quarantine => encode(model.quarantine(QUARANTINE_LIMIT).await.map_err(internal)),
     }
 }
 

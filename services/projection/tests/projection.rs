@@ -526,3 +526,45 @@ async fn killed(live_url: &str, rebuilt_url: &str, dir: &Path) {
         std::fs::read_to_string(&child_log).unwrap_or_default()
     );
 }
+
+/// Publishes `payload` straight into the stream on `subject`, as a foreign tool with
+/// the admin credential could; returns its stream sequence.
+async fn publish_raw(client: &async_nats::Client, subject: String, payload: Vec<u8>) -> u64 {
+    let js = async_nats::jetstream::new(client.clone());
+    js.publish(subject, payload.into())
+        .await
+        .expect("raw publish")
+        .await
+        .expect("raw publish acknowledged")
+        .sequence
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_an_envelope_does_not_stop_the_projection() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let log = EventLog::open(client.clone(), LogConfig::default())
+        .await
+        .expect("event log");
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    lifecycle(&store, "before").await;
+    let projection =
+        Projection::start(&client, &log, &sqlite_url(&dir.path().join("live.db"))).await;
+    checkpoint_reaches(&client, 5).await;
+
+    let garbage = publish_raw(
+        &client,
+        log.subject(CaseId::for_filing("x", "garbage")),
+        b"this is not an envelope".to_vec(),
+    )
+    .await;
+    assert_eq!(garbage, 6);
+    lifecycle(&store, "after").await;
+    checkpoint_reaches(&client, 11).await;
+    assert!(
+        !projection.task.is_finished(),
+        "the projection keeps running"
+    );
+    projection.stop().await;
+}

@@ -26,7 +26,9 @@ use casegrid_commandbus::answer;
 use casegrid_config::District;
 use casegrid_contracts::{services, Problem};
 use casegrid_eventlog::store::Numbering;
-use casegrid_eventlog::{CaseStore, EventLog, StoredEvent};
+use casegrid_eventlog::{
+    CaseStore, Classified, EventLog, ExecuteError, Heads, LogError, RawMessage, StoredEvent,
+};
 use casegrid_privacy::KeyVault;
 use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
@@ -223,8 +225,9 @@ async fn consume(
 ) -> anyhow::Result<()> {
     let name = consumer_name(replica);
     while !shutdown.is_cancelled() {
-        let consumer = open_consumer(&log, &routing.state, &name).await?;
-        if let Err(e) = consume_in_order(&consumer, &routing, &shutdown).await {
+        let (consumer, from) = open_consumer(&log, &routing.state, &name).await?;
+        let mut heads = Heads::new(from);
+        if let Err(e) = consume_in_order(&log, &consumer, &mut heads, &routing, &shutdown).await {
             // Start again from the state's checkpoint: strict stream order matters more
             // than the events in flight, which are simply delivered again.
             tracing::warn!(error = %e, "routing consumer restarts from its checkpoint");
@@ -246,7 +249,7 @@ async fn open_consumer(
     log: &EventLog,
     state: &RoutingState,
     name: &str,
-) -> anyhow::Result<consumer::Consumer<pull::Config>> {
+) -> anyhow::Result<(consumer::Consumer<pull::Config>, u64)> {
     let checkpoint = state.checkpoint().await?;
     if log
         .stream()
@@ -256,7 +259,8 @@ async fn open_consumer(
     {
         log.stream().delete_consumer(name).await?;
     }
-    log.stream()
+    let consumer = log
+        .stream()
         .create_consumer(pull::Config {
             durable_name: Some(name.to_owned()),
             filter_subject: format!("{}.>", log.config().subject_prefix),
@@ -268,15 +272,20 @@ async fn open_consumer(
             ..Default::default()
         })
         .await
-        .with_context(|| format!("creating routing's durable consumer {name}"))
+        .with_context(|| format!("creating routing's durable consumer {name}"))?;
+    Ok((consumer, checkpoint + 1))
 }
 
 /// Handles batches in stream order: take what has arrived (without waiting for a
 /// batch to fill), react to each event — cases in parallel, each case's events in
 /// order — fold the batch into the state in one transaction, then acknowledge its
-/// last message (ack-all).
+/// last message (ack-all). Each message is classified first ([`Heads`]): only valid
+/// envelopes are reacted to and folded; the others are logged and passed over, so
+/// no stored message (garbage, a duplicate version, a forged chain) holds routing up.
 async fn consume_in_order(
+    log: &EventLog,
     consumer: &consumer::Consumer<pull::Config>,
+    heads: &mut Heads,
     routing: &Routing,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -311,9 +320,20 @@ async fn consume_in_order(
                 .info()
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .stream_sequence;
-            match StoredEvent::parse(seq, &message.payload) {
-                Ok(stored) => events.push(stored),
-                Err(e) => tracing::error!(error = %e, "unreadable event; skipped by routing"),
+            let raw = RawMessage {
+                seq,
+                subject: message.subject.to_string(),
+                payload: message.payload.clone(),
+            };
+            match heads.classify(log, &raw).await? {
+                Classified::Valid(stored) => events.push(stored),
+                Classified::Quarantined(q) => tracing::warn!(
+                    seq,
+                    subject = %q.subject,
+                    reason = %q.reason,
+                    detail = %q.detail,
+                    "quarantined message passed over by routing"
+                ),
             }
         }
         react_all(routing, &events).await?;
@@ -337,9 +357,17 @@ async fn react_all(routing: &Routing, events: &[StoredEvent]) -> anyhow::Result<
     }
     futures_util::future::try_join_all(by_case.into_iter().map(|(_, list)| async move {
         for e in list {
-            routing.react(e).await?;
+            match routing.react(e).await {
+                // A case whose chain is broken takes no reaction; retrying cannot help.
+                Err(ExecuteError::Log(LogError::ChainBroken(brk))) => {
+                    tracing::warn!(%brk, seq = e.seq, "no reaction: the case's chain is broken");
+                }
+                other => {
+                    other?;
+                }
+            }
         }
-        Ok::<_, casegrid_eventlog::ExecuteError>(())
+        Ok::<_, ExecuteError>(())
     }))
     .await?;
     Ok(())

@@ -1,0 +1,466 @@
+//! Classifying stored messages: the one place that decides whether a message of the
+//! stream is an event this build may apply, or goes to quarantine, and why.
+//!
+//! Every consumer of the log (projection, routing, the SSE feed, rebuild, the case
+//! store) reads raw messages ([`RawMessage`]) and passes each through [`classify`]
+//! with the head of the message's case as that consumer knows it ([`Head`]: the last
+//! applied version and its hash). Only [`Classified::Valid`] envelopes are applied;
+//! everything else is [`Quarantined`] with a [`Reason`], and processing goes on: no
+//! stored message can stop a consumer. A quarantined message never moves its case's
+//! head, so the next event of that case is judged against the last valid one.
+//!
+//! [`Heads`] keeps heads for a consumer that folds nothing else (routing, the SSE
+//! feed): a case met for the first time is read from the log up to the message, by
+//! batched direct get, and classified the same way.
+
+use crate::envelope::{hash_of, ChainBreak, Envelope, StoredEvent, GENESIS_HASH};
+use crate::error::LogError;
+use crate::log::EventLog;
+use bytes::Bytes;
+use casegrid_domain::{event::schema_of, CaseId, Event};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// How many bytes of a quarantined payload are kept for people to look at.
+pub const HEAD_BYTES: usize = 200;
+
+/// One message as stored in the stream, before anyone trusts it.
+#[derive(Debug, Clone)]
+pub struct RawMessage {
+    /// Stream sequence.
+    pub seq: u64,
+    pub subject: String,
+    pub payload: Bytes,
+}
+
+impl RawMessage {
+    /// The message a stored event was read from (its canonical bytes).
+    pub fn of(prefix: &str, event: &StoredEvent) -> Self {
+        let payload = crate::canonical::to_canonical(&event.raw)
+            .map(String::into_bytes)
+            .unwrap_or_else(|_| serde_json::to_vec(&event.raw).unwrap_or_default());
+        Self {
+            seq: event.seq,
+            subject: format!("{prefix}.{}", event.envelope.case_id),
+            payload: payload.into(),
+        }
+    }
+}
+
+/// Why a message is not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// An event type or schema this build does not know: written by a newer version.
+    /// A rebuild after the upgrade applies it.
+    NewerVersion,
+    /// Not JSON, not an event envelope, data this build cannot read, or on a subject
+    /// that does not name its case.
+    Unreadable,
+    /// `prev_hash` is not the hash of the case's previous event, or the stored hash
+    /// does not recompute: forged or edited.
+    ChainBreak,
+    /// A version beyond the next one: an event in between is missing or quarantined.
+    VersionGap,
+    /// A version the case already has.
+    DuplicateVersion,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Self::NewerVersion,
+        Self::Unreadable,
+        Self::ChainBreak,
+        Self::VersionGap,
+        Self::DuplicateVersion,
+    ];
+
+    /// The stable name stored in the quarantine and used as a metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewerVersion => "newer_version",
+            Self::Unreadable => "unreadable",
+            Self::ChainBreak => "chain_break",
+            Self::VersionGap => "version_gap",
+            Self::DuplicateVersion => "duplicate_version",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the case's chain cannot be extended past such a message: appending the
+    /// next version after it would fork the case's history.
+    pub fn blocks_case(self) -> bool {
+        !matches!(self, Self::Unreadable | Self::DuplicateVersion)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message that is not applied, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub seq: u64,
+    pub subject: String,
+    /// The case the subject names, when it names one.
+    pub case_id: Option<CaseId>,
+    /// The version the envelope claims, when it is an envelope.
+    pub version: Option<u64>,
+    pub reason: Reason,
+    /// A sentence saying what is wrong ("written by a newer version: …").
+    pub detail: String,
+    /// The first [`HEAD_BYTES`] bytes of the payload (lossy UTF-8).
+    pub head: String,
+}
+
+impl Quarantined {
+    /// The break a case store reports for a message that blocks its case.
+    pub fn chain_break(&self) -> Option<ChainBreak> {
+        let (case_id, version) = (self.case_id?, self.version?);
+        self.reason.blocks_case().then(|| ChainBreak {
+            case_id,
+            version,
+            reason: format!("stream sequence {}: {}", self.seq, self.detail),
+        })
+    }
+}
+
+/// What a message is.
+#[derive(Debug, Clone)]
+pub enum Classified {
+    Valid(StoredEvent),
+    Quarantined(Quarantined),
+}
+
+/// The last applied event of a case: its version and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub version: u64,
+    pub hash: String,
+}
+
+impl Head {
+    /// Before version 1.
+    pub fn genesis() -> Self {
+        Self {
+            version: 0,
+            hash: GENESIS_HASH.to_owned(),
+        }
+    }
+}
+
+/// The case a subject `<prefix>.<case id>` names.
+pub fn case_of_subject(prefix: &str, subject: &str) -> Option<CaseId> {
+    let id = subject.strip_prefix(prefix)?.strip_prefix('.')?;
+    CaseId::parse(id).ok()
+}
+
+/// Classifies one message of a case whose last applied event is `head` (`None`: the
+/// case has none). Pure: the same message against the same head is always judged the
+/// same, so a rebuild re-evaluates the quarantine exactly as the consumers did.
+pub fn classify(prefix: &str, message: &RawMessage, head: Option<&Head>) -> Classified {
+    let case_id = case_of_subject(prefix, &message.subject);
+    let quarantine = |reason: Reason, version: Option<u64>, detail: String| {
+        let end = message.payload.len().min(HEAD_BYTES);
+        Classified::Quarantined(Quarantined {
+            seq: message.seq,
+            subject: message.subject.clone(),
+            case_id,
+            version,
+            reason,
+            detail,
+            // PostgreSQL text holds no NUL.
+            head: String::from_utf8_lossy(&message.payload[..end]).replace('\0', "\u{fffd}"),
+        })
+    };
+    let Some(case_id) = case_id else {
+        return quarantine(
+            Reason::Unreadable,
+            None,
+            format!(
+                "subject {} does not name a case ({prefix}.<case id>)",
+                message.subject
+            ),
+        );
+    };
+    let raw: Value = match serde_json::from_slice(&message.payload) {
+        Ok(v) => v,
+        Err(e) => return quarantine(Reason::Unreadable, None, format!("not JSON: {e}")),
+    };
+    let envelope: Envelope = match serde_json::from_value(raw.clone()) {
+        Ok(e) => e,
+        Err(e) => {
+            let version = raw["version"].as_u64();
+            return quarantine(
+                Reason::Unreadable,
+                version,
+                format!("not an event envelope: {e}"),
+            );
+        }
+    };
+    let version = Some(envelope.version);
+    if envelope.case_id != case_id {
+        return quarantine(
+            Reason::Unreadable,
+            version,
+            format!(
+                "the subject names case {case_id} but the envelope case {}",
+                envelope.case_id
+            ),
+        );
+    }
+    let genesis = Head::genesis();
+    let head = head.unwrap_or(&genesis);
+    if envelope.version <= head.version {
+        return quarantine(
+            Reason::DuplicateVersion,
+            version,
+            format!(
+                "version {} again: the case is at version {}",
+                envelope.version, head.version
+            ),
+        );
+    }
+    if envelope.version > head.version + 1 {
+        return quarantine(
+            Reason::VersionGap,
+            version,
+            format!(
+                "version {} follows version {}: version {} is missing or quarantined",
+                envelope.version,
+                head.version,
+                head.version + 1
+            ),
+        );
+    }
+    if envelope.prev_hash != head.hash {
+        return quarantine(
+            Reason::ChainBreak,
+            version,
+            format!(
+                "prev_hash {} is not the hash {} of version {}",
+                envelope.prev_hash, head.hash, head.version
+            ),
+        );
+    }
+    match hash_of(&raw) {
+        Ok(h) if h == envelope.hash => {}
+        Ok(h) => {
+            return quarantine(
+                Reason::ChainBreak,
+                version,
+                format!(
+                    "stored hash {} but the content hashes to {h}",
+                    envelope.hash
+                ),
+            )
+        }
+        Err(e) => return quarantine(Reason::Unreadable, version, e),
+    }
+    if let Err(e) = Event::from_parts(&envelope.event_type, envelope.schema, &envelope.data) {
+        let known = schema_of(&envelope.event_type);
+        let unknown_type = e.to_string().contains("unknown variant");
+        let newer = envelope.schema > known || unknown_type;
+        return if newer {
+            quarantine(
+                Reason::NewerVersion,
+                version,
+                format!(
+                    "written by a newer version: {} schema {} (this build reads {})",
+                    envelope.event_type,
+                    envelope.schema,
+                    if unknown_type {
+                        "no such type".to_owned()
+                    } else {
+                        format!("up to schema {known}")
+                    }
+                ),
+            )
+        } else {
+            quarantine(Reason::Unreadable, version, e.to_string())
+        };
+    }
+    Classified::Valid(StoredEvent {
+        seq: message.seq,
+        envelope,
+        raw,
+    })
+}
+
+/// Heads of the cases a consumer has met, for consumers that keep no case state of
+/// their own. A case met for the first time is read from the log before the message.
+#[derive(Debug, Default)]
+pub struct Heads {
+    heads: HashMap<CaseId, Head>,
+    /// The consumer read the log from sequence 1: a case not met has no events.
+    complete: bool,
+}
+
+/// Cases kept before the map is emptied (a miss only costs one case load).
+const MAX_HEADS: usize = 200_000;
+
+impl Heads {
+    /// For a consumer starting at `from_seq`: at 1 every case's history is seen.
+    pub fn new(from_seq: u64) -> Self {
+        Self {
+            heads: HashMap::new(),
+            complete: from_seq <= 1,
+        }
+    }
+
+    /// Classifies `message`, loading its case's head from `log` when unknown, and
+    /// moves the head on a valid event.
+    pub async fn classify(
+        &mut self,
+        log: &EventLog,
+        message: &RawMessage,
+    ) -> Result<Classified, LogError> {
+        let prefix = &log.config().subject_prefix;
+        let case_id = case_of_subject(prefix, &message.subject);
+        if let Some(id) = case_id {
+            if !self.complete && !self.heads.contains_key(&id) {
+                if self.heads.len() >= MAX_HEADS {
+                    self.heads.clear();
+                }
+                if let Some(head) = log.head_before(id, message.seq).await? {
+                    self.heads.insert(id, head);
+                }
+            }
+        }
+        let head = case_id.and_then(|id| self.heads.get(&id));
+        let classified = classify(prefix, message, head);
+        if let Classified::Valid(e) = &classified {
+            self.heads.insert(
+                e.envelope.case_id,
+                Head {
+                    version: e.envelope.version,
+                    hash: e.envelope.hash.clone(),
+                },
+            );
+        }
+        Ok(classified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casegrid_domain::{Actor, ActorKind};
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    const PREFIX: &str = "casegrid.events";
+
+    fn sealed(case_id: CaseId, version: u64, prev: &str, kind: &str, schema: u32) -> Envelope {
+        Envelope::seal(
+            case_id,
+            version,
+            prev,
+            kind,
+            schema,
+            json!({"text": "note"}),
+            Actor::new(ActorKind::Operator, "op"),
+            format!("cmd-{version}"),
+            "corr".into(),
+            None,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+    }
+
+    fn message(seq: u64, case_id: CaseId, payload: Vec<u8>) -> RawMessage {
+        RawMessage {
+            seq,
+            subject: format!("{PREFIX}.{case_id}"),
+            payload: payload.into(),
+        }
+    }
+
+    fn reason(c: &Classified) -> Option<Reason> {
+        match c {
+            Classified::Valid(_) => None,
+            Classified::Quarantined(q) => Some(q.reason),
+        }
+    }
+
+    #[test]
+    fn every_kind_of_message_is_named() {
+        let id = CaseId::for_filing("op", "k");
+        let v1 = sealed(id, 1, GENESIS_HASH, "NoteAdded", 1);
+        let head = Head {
+            version: 1,
+            hash: v1.hash.clone(),
+        };
+        let ok = classify(PREFIX, &message(1, id, v1.to_payload()), None);
+        assert_eq!(reason(&ok), None);
+
+        let garbage = classify(PREFIX, &message(2, id, b"not json".to_vec()), Some(&head));
+        assert_eq!(reason(&garbage), Some(Reason::Unreadable));
+        let bad_subject = RawMessage {
+            subject: "casegrid.events.nope".into(),
+            ..message(2, id, v1.to_payload())
+        };
+        assert_eq!(
+            reason(&classify(PREFIX, &bad_subject, None)),
+            Some(Reason::Unreadable)
+        );
+        let dup = classify(PREFIX, &message(3, id, v1.to_payload()), Some(&head));
+        assert_eq!(reason(&dup), Some(Reason::DuplicateVersion));
+        let v3 = sealed(id, 3, &v1.hash, "NoteAdded", 1);
+        let gap = classify(PREFIX, &message(4, id, v3.to_payload()), Some(&head));
+        assert_eq!(reason(&gap), Some(Reason::VersionGap));
+        let forged = sealed(id, 2, GENESIS_HASH, "NoteAdded", 1);
+        let brk = classify(PREFIX, &message(5, id, forged.to_payload()), Some(&head));
+        assert_eq!(reason(&brk), Some(Reason::ChainBreak));
+        let newer = sealed(id, 2, &v1.hash, "NoteAdded", 99);
+        let Classified::Quarantined(q) =
+            classify(PREFIX, &message(6, id, newer.to_payload()), Some(&head))
+        else {
+            panic!("a newer schema is quarantined");
+        };
+        assert_eq!(q.reason, Reason::NewerVersion);
+        assert!(
+            q.detail.starts_with("written by a newer version"),
+            "{}",
+            q.detail
+        );
+        assert_eq!(q.chain_break().unwrap().version, 2);
+        let unknown = sealed(id, 2, &v1.hash, "CaseTeleported", 1);
+        assert_eq!(
+            reason(&classify(
+                PREFIX,
+                &message(7, id, unknown.to_payload()),
+                Some(&head)
+            )),
+            Some(Reason::NewerVersion)
+        );
+        let next = sealed(id, 2, &v1.hash, "NoteAdded", 1);
+        assert_eq!(
+            reason(&classify(
+                PREFIX,
+                &message(8, id, next.to_payload()),
+                Some(&head)
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn the_head_of_a_quarantined_payload_is_kept_short() {
+        let id = CaseId::for_filing("op", "k");
+        let Classified::Quarantined(q) = classify(PREFIX, &message(1, id, vec![b'x'; 1000]), None)
+        else {
+            panic!("garbage is quarantined");
+        };
+        assert_eq!(q.head.len(), HEAD_BYTES);
+        assert!(
+            q.chain_break().is_none(),
+            "unreadable bytes do not block a case"
+        );
+    }
+}
