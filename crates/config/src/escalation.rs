@@ -54,6 +54,15 @@ pub struct EscalationLevel {
     pub respond: Option<Span>,
 }
 
+impl crate::District {
+    /// The configured level a case escalated to `rank` climbs to next (the first
+    /// level for rank 0); `None` at the top. By rank, so a case escalated under an
+    /// older ladder, or before levels had ids, still climbs one level at a time.
+    pub fn escalation_above(&self, rank: u32) -> Option<&EscalationLevel> {
+        self.escalation.iter().find(|l| l.rank as u32 > rank)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EscalationFile {

@@ -157,6 +157,12 @@ pub struct Case {
     /// Deadlines already marked missed in the current dispatch.
     pub missed: BTreeSet<(Deadline, DepartmentId)>,
     pub level: Option<EscalationLevel>,
+    /// The configured escalation level reached (`escalation.toml` id), if recorded.
+    #[serde(default)]
+    pub level_id: Option<String>,
+    /// The rank of the escalation level reached; 0 before any escalation.
+    #[serde(default)]
+    pub level_rank: u32,
     pub supervisions: u32,
     pub reopened: u32,
     pub mediation: Option<Mediation>,
@@ -170,8 +176,6 @@ pub struct Case {
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
-
-const HANDLING: &[Status] = &[Status::Dispatched, Status::InProgress, Status::Suspended];
 
 impl Case {
     /// A case that has no events yet.
@@ -193,6 +197,8 @@ impl Case {
             summoned: BTreeMap::new(),
             missed: BTreeSet::new(),
             level: None,
+            level_id: None,
+            level_rank: 0,
             supervisions: 0,
             reopened: 0,
             mediation: None,
@@ -379,7 +385,7 @@ impl Case {
             }
             Command::RecordProgress(c) => {
                 d.allow(&[ActorKind::Department, ActorKind::Street])?;
-                d.status(HANDLING)?;
+                d.status_in(Status::is_in_handling)?;
                 d.assigned_or_summoned()?;
                 d.text("text", &c.text)?;
                 Ok(Event::ProgressRecorded(ProgressRecorded {
@@ -483,7 +489,7 @@ impl Case {
             Command::BlowWhistle(c) => d.whistle(c),
             Command::ReportIn => {
                 d.allow(&[ActorKind::Department, ActorKind::Street])?;
-                d.status(HANDLING)?;
+                d.status_in(Status::is_in_handling)?;
                 let Some(summons) = self.summons_of(&actor.id) else {
                     return Err(d.refuse(
                         RejectionKind::NotAssigned,
@@ -518,17 +524,20 @@ impl Case {
                 ])?;
                 d.text("reason", &c.reason)?;
                 if let Some(level) = self.level {
-                    if c.level <= level {
-                        return Err(d.state(format_args!(
-                            "it is already escalated to {}",
-                            level_name(level)
-                        )));
+                    if c.rank.unwrap_or_else(|| c.level.rank()) <= self.level_rank {
+                        let name = match &self.level_id {
+                            Some(id) => format!("level {id}"),
+                            None => level_name(level).to_owned(),
+                        };
+                        return Err(d.state(format_args!("it is already escalated to {name}")));
                     }
                 }
                 Ok(Event::CaseEscalated(CaseEscalated {
                     level: c.level,
                     by: actor.clone(),
                     reason: c.reason.trim().to_owned(),
+                    level_id: c.level_id.clone(),
+                    rank: c.rank,
                 }))
             }
             Command::Supervise(c) => {
@@ -919,7 +928,11 @@ impl Case {
             Event::DeadlineMissed(m) => {
                 self.missed.insert((m.deadline, m.department.clone()));
             }
-            Event::CaseEscalated(e) => self.level = Some(e.level),
+            Event::CaseEscalated(e) => {
+                self.level = Some(e.level);
+                self.level_id = e.level_id.clone();
+                self.level_rank = e.rank();
+            }
             Event::SupervisionIssued(_) => self.supervisions += 1,
             Event::CallbackRecorded(c) => {
                 self.callback = Some(c.clone());
@@ -1094,6 +1107,15 @@ impl Decision<'_> {
 
     fn status(&self, allowed: &[Status]) -> Result<(), Rejection> {
         if allowed.contains(&self.case.status) {
+            Ok(())
+        } else {
+            Err(self.state(format_args!("it is {}", self.case.status)))
+        }
+    }
+
+    /// The case's status must be of `class` (`Status::is_in_handling`, …).
+    fn status_in(&self, class: fn(&Status) -> bool) -> Result<(), Rejection> {
+        if class(&self.case.status) {
             Ok(())
         } else {
             Err(self.state(format_args!("it is {}", self.case.status)))
@@ -1340,69 +1362,64 @@ impl Decision<'_> {
         }))
     }
 
+    /// Accepted exactly for an open deadline ([`Case::open_deadlines`]) that has passed.
     fn missed(&self, c: &crate::command::MarkDeadlineMissed) -> Result<Event, Rejection> {
         self.allow(&[ActorKind::System])?;
-        let case = self.case;
         let department = &c.department;
-        let due = match c.deadline {
-            Deadline::Sign => {
-                self.status(&[Status::Dispatched, Status::InProgress])?;
-                let Some(dispatch) = case.dispatch.as_ref() else {
-                    return Err(self.state("it is not dispatched"));
-                };
-                if !case.is_assigned_to(department.as_str()) {
-                    return Err(self.invalid(format_args!(
-                        "department: it is not dispatched to {department}"
-                    )));
-                }
-                if case.signed.contains(department) {
-                    return Err(self.state(format_args!("{department} has signed")));
-                }
-                dispatch.sign_due
-            }
-            Deadline::Handle => {
-                self.status(&[Status::Dispatched, Status::InProgress])?;
-                match case.dispatch.as_ref() {
-                    Some(d) if &d.lead == department => d.handle_due,
-                    _ => {
-                        return Err(
-                            self.invalid(format_args!("department: {department} does not lead it"))
-                        )
-                    }
-                }
-            }
-            Deadline::Report => {
-                self.status(HANDLING)?;
-                let Some(summons) = case.summoned.get(department) else {
-                    return Err(
-                        self.invalid(format_args!("department: {department} was not summoned"))
-                    );
-                };
-                if summons.reported.is_some() {
-                    return Err(self.state(format_args!("{department} has reported in")));
-                }
-                summons.report_due
-            }
+        let Some(open) = self.case.open_deadline(c.deadline, department) else {
+            return Err(self.why_not_open(c));
         };
-        if self.now <= due {
+        if self.now <= open.due {
             return Err(self.state(format_args!(
                 "the deadline of {department} runs until {}",
-                rfc3339(due)
-            )));
-        }
-        if case.missed.contains(&(c.deadline, department.clone())) {
-            return Err(self.state(format_args!(
-                "this deadline of {department} is already marked missed"
+                rfc3339(open.due)
             )));
         }
         Ok(Event::DeadlineMissed(DeadlineMissed {
             deadline: c.deadline,
             department: department.clone(),
-            due,
+            due: open.due,
         }))
+    }
+
+    /// Why a deadline is not open, in words a person can act on.
+    fn why_not_open(&self, c: &crate::command::MarkDeadlineMissed) -> Rejection {
+        let case = self.case;
+        let department = &c.department;
+        if let Err(r) = self.status_in(Status::is_overdue_able) {
+            return r;
+        }
+        let why = match c.deadline {
+            Deadline::Sign if !case.is_assigned_to(department.as_str()) => {
+                return self.invalid(format_args!(
+                    "department: it is not dispatched to {department}"
+                ))
+            }
+            Deadline::Sign if case.signed.contains(department) => {
+                format!("{department} has signed")
+            }
+            Deadline::Handle if case.lead() != Some(department) => {
+                return self.invalid(format_args!("department: {department} does not lead it"))
+            }
+            Deadline::Report => match case.summoned.get(department) {
+                None => {
+                    return self.invalid(format_args!("department: {department} was not summoned"))
+                }
+                Some(s) if s.reported.is_some() => format!("{department} has reported in"),
+                Some(_) => format!("this deadline of {department} is already marked missed"),
+            },
+            _ => format!("this deadline of {department} is already marked missed"),
+        };
+        self.state(why)
     }
 }
 
+mod deadlines;
+
+pub use deadlines::OpenDeadline;
+
+#[cfg(test)]
+mod escalation_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]

@@ -243,6 +243,12 @@ pub struct MarkDeadlineMissed {
 pub struct Escalate {
     pub level: EscalationLevel,
     pub reason: String,
+    /// The configured ladder's level (routing fills it in; never from a request body).
+    #[serde(default, skip_deserializing)]
+    pub level_id: Option<String>,
+    /// The configured level's rank (1 = first); absent: the rank of `level`.
+    #[serde(default, skip_deserializing)]
+    pub rank: Option<u32>,
 }
 
 /// 督办.

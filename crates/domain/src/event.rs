@@ -503,12 +503,47 @@ pub enum EscalationLevel {
     Leadership,
 }
 
+impl EscalationLevel {
+    /// 1 for the community level, counting up: a configured ladder's rank maps onto it.
+    pub fn rank(self) -> u32 {
+        match self {
+            Self::Community => 1,
+            Self::Street => 2,
+            Self::Department => 3,
+            Self::Leadership => 4,
+        }
+    }
+
+    /// The grid level of a configured ladder's rank (a rank above 4 is leadership).
+    pub fn of_rank(rank: u32) -> Self {
+        match rank {
+            0 | 1 => Self::Community,
+            2 => Self::Street,
+            3 => Self::Department,
+            _ => Self::Leadership,
+        }
+    }
+}
+
 /// 升级. `by` is who escalated; escalating never counts against that unit's figures.
+/// `level_id` and `rank` name the level of the configured ladder (`escalation.toml`);
+/// events written before the ladder was configured lack them and rank by `level`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseEscalated {
     pub level: EscalationLevel,
     pub by: Actor,
     pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<u32>,
+}
+
+impl CaseEscalated {
+    /// The rank reached: the configured one, else the grid level's.
+    pub fn rank(&self) -> u32 {
+        self.rank.unwrap_or_else(|| self.level.rank())
+    }
 }
 
 /// 督办.

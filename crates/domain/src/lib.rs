@@ -7,6 +7,8 @@
 //! - [`case`]: the aggregate — [`Case::decide`] holds every business rule and
 //!   [`Case::apply`] folds events into state.
 //! - [`personal`]: personal data as it may enter the log (masked + sealed, never clear).
+//! - [`status`]: the classes of statuses (open, in handling, final, overdue-able, Open311).
+//!   Which deadlines run is [`Case::open_deadlines`].
 
 pub mod actor;
 pub mod case;
@@ -14,13 +16,14 @@ pub mod command;
 pub mod event;
 pub mod ids;
 pub mod personal;
+pub mod status;
 
 /// The `time` crate the domain's instants come from, so that callers (API bodies
 /// parsing deadlines) use the very same version and serde helpers.
 pub use time;
 
 pub use actor::{Actor, ActorKind};
-pub use case::{Case, Mediation, Rejection, RejectionKind, Status, Summons};
+pub use case::{Case, Mediation, OpenDeadline, Rejection, RejectionKind, Status, Summons};
 pub use command::Command;
 pub use event::{schema_of, Event};
 pub use ids::{CaseId, Category, DepartmentId, GridCode, ParseError, PhoneNumber};

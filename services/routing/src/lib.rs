@@ -337,7 +337,7 @@ async fn consume_in_order(
             }
         }
         react_all(routing, &events).await?;
-        routing.state.apply(&events).await?;
+        routing.apply(&events).await?;
         if let Some(last) = batch.last() {
             last.ack()
                 .await

@@ -1,4 +1,5 @@
-//! Reactions to events: automatic dispatch, re-dispatch, escalation.
+//! Reactions to events: automatic dispatch, re-dispatch, escalation one level up
+//! the configured ladder (`escalation.toml`) after a missed deadline.
 
 use crate::Routing;
 use casegrid_domain::command::{Dispatch, Escalate};
@@ -18,16 +19,6 @@ pub enum Reaction {
     Ignored,
 }
 
-/// The level above `current` (a case starts at 村居主战, the community level).
-pub fn next_level(current: Option<EscalationLevel>) -> Option<EscalationLevel> {
-    match current {
-        None | Some(EscalationLevel::Community) => Some(EscalationLevel::Street),
-        Some(EscalationLevel::Street) => Some(EscalationLevel::Department),
-        Some(EscalationLevel::Department) => Some(EscalationLevel::Leadership),
-        Some(EscalationLevel::Leadership) => None,
-    }
-}
-
 impl Routing {
     /// Reacts to one event. `Err` means "retry later".
     pub async fn react(&self, stored: &StoredEvent) -> Result<Reaction, ExecuteError> {
@@ -44,15 +35,22 @@ impl Routing {
             Event::DeadlineMissed(m) => {
                 let snapshot = self.store.snapshot(e.case_id).await?;
                 let snapshot = self.store.refresh(snapshot).await?;
-                let Some(level) = next_level(snapshot.case.level) else {
+                let district = self.config.get();
+                let Some(next) = district.escalation_above(snapshot.case.level_rank) else {
                     return Ok(Reaction::Ignored);
                 };
+                let rank = next.rank as u32;
                 let reason = format!(
                     "{:?} deadline of {} missed (due {})",
                     m.deadline, m.department, m.due
                 )
                 .to_lowercase();
-                let command = Command::Escalate(Escalate { level, reason });
+                let command = Command::Escalate(Escalate {
+                    level: EscalationLevel::of_rank(rank),
+                    reason: format!("{reason}; {} {}", next.id, next.name),
+                    level_id: Some(next.id.clone()),
+                    rank: Some(rank),
+                });
                 self.execute(stored, "escalate", command, Reaction::Escalated)
                     .await
             }

@@ -1,14 +1,22 @@
-//! Routing's own durable state, in its own SQLite database: the open deadlines of
-//! every case (sign, handle, report-in, per department), the cases waiting for a human
-//! dispatcher, and the checkpoint (last stream sequence applied) — all written in one
-//! transaction per batch, so a crash applies nothing twice and loses nothing.
+//! Routing's own durable state, in its own SQLite database: a cache of the open
+//! deadlines of every case, the cases waiting for a human dispatcher, and the
+//! checkpoint (last stream sequence applied) — all written in one transaction per
+//! batch, so a crash applies nothing twice and loses nothing.
+//!
+//! The deadline table holds, for each case, exactly [`Case::open_deadlines`] of the
+//! case's state: every batch rewrites the rows of each case it touches, and the timer
+//! rewrites a case's rows after it fired or was refused. The domain alone decides which
+//! deadlines are open, so no row can outlive what the domain would accept as missed.
+//! Each case's rows carry the version they were computed from; an older state never
+//! overwrites a newer one.
 
 use anyhow::Context;
 use casegrid_domain::event::Deadline;
-use casegrid_domain::{CaseId, DepartmentId, Event};
+use casegrid_domain::{Case, CaseId, DepartmentId, Status};
 use casegrid_eventlog::StoredEvent;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use std::collections::HashMap;
 use std::str::FromStr;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -20,7 +28,7 @@ const SCHEMA: &[&str] = &[
         case_id TEXT NOT NULL, kind TEXT NOT NULL, department TEXT NOT NULL,
         due_at INTEGER NOT NULL, PRIMARY KEY (case_id, kind, department))",
     "CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_at)",
-    "CREATE TABLE IF NOT EXISTS leads (case_id TEXT PRIMARY KEY, lead TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS deadline_cases (case_id TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS queue (case_id TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL)",
 ];
 
@@ -98,21 +106,33 @@ impl RoutingState {
     }
 
     /// Applies a batch of events (in stream order) and the checkpoint in one
-    /// transaction; events at or below the checkpoint change nothing.
-    pub async fn apply(&self, events: &[StoredEvent]) -> anyhow::Result<u64> {
+    /// transaction: the deadline rows of every case the batch touches become the open
+    /// deadlines of its state in `cases` (at or after the batch's last event of the
+    /// case). Events at or below the checkpoint change nothing.
+    pub async fn apply(
+        &self,
+        events: &[StoredEvent],
+        cases: &HashMap<CaseId, Case>,
+    ) -> anyhow::Result<u64> {
         let mut tx = self.pool.begin().await?;
         let mut checkpoint: i64 = sqlx::query_scalar("SELECT seq FROM checkpoint WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
+        let mut touched: Vec<CaseId> = Vec::new();
         for stored in events {
             if stored.seq as i64 <= checkpoint {
                 continue;
             }
-            let e = &stored.envelope;
-            if let Ok(event) = Event::from_parts(&e.event_type, e.schema, &e.data) {
-                fold(&mut tx, &e.case_id.to_string(), &event, e.occurred_at).await?;
+            let id = stored.envelope.case_id;
+            if !touched.contains(&id) {
+                touched.push(id);
             }
             checkpoint = stored.seq as i64;
+        }
+        for id in touched {
+            if let Some(case) = cases.get(&id) {
+                write_case(&mut tx, case).await?;
+            }
         }
         sqlx::query("UPDATE checkpoint SET seq = ? WHERE id = 1")
             .bind(checkpoint)
@@ -122,14 +142,46 @@ impl RoutingState {
         Ok(checkpoint as u64)
     }
 
-    /// Open deadlines due at or before `now`, oldest first.
+    /// Rewrites one case's deadline rows from its state (after the timer fired or was
+    /// refused), unless rows of a newer version are already there.
+    pub async fn rewrite(&self, case: &Case) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        write_case(&mut tx, case).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Drops every deadline row of a case.
+    pub async fn forget(&self, case_id: CaseId) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM deadlines WHERE case_id = ?")
+            .bind(case_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every deadline row, sorted (for tests and audits): `(case, kind, unit, due)`.
+    pub async fn all_deadlines(&self) -> anyhow::Result<Vec<DueDeadline>> {
+        self.due_rows(None, None).await
+    }
+
+    /// Open deadlines past by `now` (the domain accepts a miss only after the due
+    /// instant), oldest first.
     pub async fn due(&self, now: OffsetDateTime, limit: u32) -> anyhow::Result<Vec<DueDeadline>> {
+        self.due_rows(Some(now), Some(limit)).await
+    }
+
+    async fn due_rows(
+        &self,
+        now: Option<OffsetDateTime>,
+        limit: Option<u32>,
+    ) -> anyhow::Result<Vec<DueDeadline>> {
         let rows = sqlx::query(
             "SELECT case_id, kind, department, due_at FROM deadlines
-             WHERE due_at <= ? ORDER BY due_at, case_id, kind, department LIMIT ?",
+             WHERE due_at < ? ORDER BY due_at, case_id, kind, department LIMIT ?",
         )
-        .bind(secs(now))
-        .bind(i64::from(limit))
+        .bind(now.map(secs).unwrap_or(i64::MAX))
+        .bind(limit.map(i64::from).unwrap_or(-1))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -189,133 +241,81 @@ impl RoutingState {
     }
 }
 
-async fn set_deadline(
-    tx: &mut Transaction<'_, Sqlite>,
-    case_id: &str,
-    kind: Deadline,
-    department: &DepartmentId,
-    due: OffsetDateTime,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT OR REPLACE INTO deadlines (case_id, kind, department, due_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(case_id)
-    .bind(kind_str(kind))
-    .bind(department.as_str())
-    .bind(secs(due))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn clear(
-    tx: &mut Transaction<'_, Sqlite>,
-    case_id: &str,
-    kind: Option<Deadline>,
-    department: Option<&DepartmentId>,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "DELETE FROM deadlines WHERE case_id = ?
-         AND (? IS NULL OR kind = ?) AND (? IS NULL OR department = ?)",
-    )
-    .bind(case_id)
-    .bind(kind.map(kind_str))
-    .bind(kind.map(kind_str))
-    .bind(department.map(DepartmentId::as_str))
-    .bind(department.map(DepartmentId::as_str))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// How one event changes the open deadlines.
-async fn fold(
-    tx: &mut Transaction<'_, Sqlite>,
-    case_id: &str,
-    event: &Event,
-    _at: OffsetDateTime,
-) -> anyhow::Result<()> {
-    match event {
-        Event::CaseDispatched(d) => {
-            clear(tx, case_id, Some(Deadline::Sign), None).await?;
-            clear(tx, case_id, Some(Deadline::Handle), None).await?;
-            for department in std::iter::once(&d.lead).chain(&d.assisting) {
-                set_deadline(tx, case_id, Deadline::Sign, department, d.sign_due).await?;
-            }
-            set_deadline(tx, case_id, Deadline::Handle, &d.lead, d.handle_due).await?;
-            sqlx::query("INSERT OR REPLACE INTO leads (case_id, lead) VALUES (?, ?)")
-                .bind(case_id)
-                .bind(d.lead.as_str())
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("DELETE FROM queue WHERE case_id = ?")
-                .bind(case_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Event::DispatchSigned(s) => {
-            clear(tx, case_id, Some(Deadline::Sign), Some(&s.department)).await?
-        }
-        Event::ReportedIn(r) => {
-            clear(tx, case_id, Some(Deadline::Report), Some(&r.department)).await?
-        }
-        Event::DeadlineMissed(m) => {
-            clear(tx, case_id, Some(m.deadline), Some(&m.department)).await?
-        }
-        Event::WhistleBlown(w) => {
-            for department in &w.departments {
-                set_deadline(tx, case_id, Deadline::Report, department, w.report_due).await?;
-            }
-        }
-        Event::ExtensionDecided(x) => {
-            if let (true, Some(due)) = (x.granted, x.handle_due) {
-                set_deadline(tx, case_id, Deadline::Handle, &x.department, due).await?;
-            }
-        }
-        // The clock stops while a case waits on the citizen or a third party.
-        Event::CaseSuspended(_) => {
-            clear(tx, case_id, Some(Deadline::Sign), None).await?;
-            clear(tx, case_id, Some(Deadline::Handle), None).await?;
-        }
-        Event::CaseResumed(r) => {
-            let lead: Option<String> =
-                sqlx::query_scalar("SELECT lead FROM leads WHERE case_id = ?")
-                    .bind(case_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            if let Some(lead) = lead {
-                set_deadline(
-                    tx,
-                    case_id,
-                    Deadline::Handle,
-                    &DepartmentId::parse(&lead)?,
-                    r.handle_due,
-                )
-                .await?;
-            }
-        }
-        // Back to dispatch: the next CaseDispatched sets new deadlines.
-        Event::DispatchReturned(_) | Event::CaseReopened(_) => {
-            clear(tx, case_id, Some(Deadline::Sign), None).await?;
-            clear(tx, case_id, Some(Deadline::Handle), None).await?;
-        }
-        Event::CaseReplied(_) => {
-            clear(tx, case_id, Some(Deadline::Sign), None).await?;
-            clear(tx, case_id, Some(Deadline::Handle), None).await?;
-        }
-        Event::CaseClosed(_)
-        | Event::CaseMerged(_)
-        | Event::CaseDeclined(_)
-        | Event::CaseWithdrawn(_)
-        | Event::CaseReferred(_)
-        | Event::RepliedAtIntake(_) => {
-            clear(tx, case_id, None, None).await?;
-            sqlx::query("DELETE FROM queue WHERE case_id = ?")
-                .bind(case_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        _ => {}
+/// Makes the case's rows exactly its open deadlines, unless a newer version wrote them.
+async fn write_case(tx: &mut Transaction<'_, Sqlite>, case: &Case) -> anyhow::Result<()> {
+    let id = case.id.to_string();
+    let written: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM deadline_cases WHERE case_id = ?")
+            .bind(&id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if written.is_some_and(|v| v > case.version as i64) {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM deadlines WHERE case_id = ?")
+        .bind(&id)
+        .execute(&mut **tx)
+        .await?;
+    for open in case.open_deadlines() {
+        sqlx::query(
+            "INSERT INTO deadlines (case_id, kind, department, due_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(kind_str(open.kind))
+        .bind(open.unit.as_str())
+        .bind(secs(open.due))
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("INSERT OR REPLACE INTO deadline_cases (case_id, version) VALUES (?, ?)")
+        .bind(&id)
+        .bind(case.version as i64)
+        .execute(&mut **tx)
+        .await?;
+    // Only a received case waits for a human dispatcher.
+    if case.status != Status::Received {
+        sqlx::query("DELETE FROM queue WHERE case_id = ?")
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
+}
+
+impl crate::Routing {
+    /// Folds a batch into the state: the deadline rows of each case it touches become
+    /// the open deadlines of the case as the store knows it, at or after the batch's
+    /// last event of that case (loading it when the cache is behind).
+    pub async fn apply(&self, events: &[StoredEvent]) -> anyhow::Result<u64> {
+        let mut latest: HashMap<CaseId, u64> = HashMap::new();
+        for stored in events {
+            let e = &stored.envelope;
+            let v = latest.entry(e.case_id).or_default();
+            *v = (*v).max(e.version);
+        }
+        let mut cases = HashMap::with_capacity(latest.len());
+        for (id, version) in latest {
+            let loaded = match self.store.snapshot(id).await {
+                Ok(s) if s.case.version < version => self.store.refresh(s).await,
+                other => other,
+            };
+            let snapshot = match loaded {
+                Ok(s) => s,
+                // A case the store cannot fold keeps its rows; the timer's refusal
+                // path removes them.
+                Err(e @ casegrid_eventlog::LogError::Corrupt { .. }) => {
+                    tracing::warn!(case = %id, error = %e, "case state unreadable; deadlines not rewritten");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            anyhow::ensure!(
+                snapshot.case.version >= version,
+                "case {id} loads to version {} only, before the event of version {version}",
+                snapshot.case.version
+            );
+            cases.insert(id, snapshot.case.clone());
+        }
+        self.state.apply(events, &cases).await
+    }
 }

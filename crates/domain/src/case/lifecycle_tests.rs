@@ -430,6 +430,8 @@ fn escalation_climbs_and_records_who_escalated() {
         Command::Escalate(Escalate {
             level,
             reason: "社区无法协调".into(),
+            level_id: None,
+            rank: None,
         })
     };
     refused(

@@ -223,6 +223,8 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
                 EscalationLevel::Leadership,
             ][usize::from(s.pick) % 4],
             reason: "无法解决".into(),
+            level_id: None,
+            rank: None,
         }),
         16 => Command::Supervise(Supervise {
             text: text(s),

@@ -1,0 +1,10 @@
+//! Routing in-process against a real `nats-server` (the test kit's), with the injected
+//! clock moved by hand: no sleeps decide a deadline.
+//!
+//! - `harness`: routing running in-process; a desk that appends as intake would.
+//! - `escalation`: the configured ladder, recorded by level id; a reloaded ladder.
+//! - `stall`: leftover deadline rows can never stop the district's timers.
+
+mod escalation;
+mod harness;
+mod stall;

@@ -1,0 +1,113 @@
+//! Rows the domain would refuse to mark missed (a case gone to mediation keeps its
+//! sign and handle deadlines in a fold that does not know mediation) must not fill
+//! the timer's 500 oldest due rows for ever: a fresh case's deadline still fires.
+
+use crate::harness::{demo_config, Harness};
+use casegrid_domain::command::OpenMediation;
+use casegrid_domain::event::{Deadline, Party, PartyRole};
+use casegrid_domain::personal::Sealed;
+use casegrid_domain::{Actor, ActorKind, Command, DepartmentId, Status};
+use casegrid_testkit::eventually;
+use futures_util::StreamExt;
+use std::time::Duration;
+use time::macros::datetime;
+
+fn party(role: PartyRole, masked: &str) -> Party {
+    Party {
+        role,
+        name: Sealed {
+            masked: masked.into(),
+            sealed: "sealed-for-test".into(),
+        },
+        phone: None,
+        consent: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_refused_rows_do_not_stop_a_fresh_deadline() {
+    // Tuesday 10:00 in the city.
+    let h = Harness::start(datetime!(2026-11-24 10:00 +08:00), demo_config()).await;
+    let n = 260; // each leaves a sign and a handle row: over 500 rows in all
+    let cases: Vec<_> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let h = &h;
+            async move { h.file_leak(&format!("leak-{i}")).await }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    h.caught_up().await;
+    let mediator = Actor::new(ActorKind::Mediator, "med.chen");
+    let open = Command::OpenMediation(OpenMediation {
+        parties: vec![
+            party(PartyRole::Applicant, "王**"),
+            party(PartyRole::Respondent, "李**"),
+        ],
+        mediation_due: datetime!(2026-12-24 10:00 +08:00),
+    });
+    futures_util::stream::iter(&cases)
+        .map(|case| {
+            let (h, mediator, open) = (&h, &mediator, &open);
+            async move {
+                let o = h
+                    .act(*case, mediator, open, &format!("mediate-{case}"))
+                    .await;
+                assert_eq!(o.expect("open mediation").case.status, Status::InMediation);
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    h.caught_up().await;
+
+    // A week later every old sign and handle deadline has passed; the mediated cases'
+    // clocks are stopped, so none of them may be marked missed.
+    h.clock.set(datetime!(2026-12-01 10:00 +08:00));
+    let fresh = h.file_leak("fresh").await;
+    h.caught_up().await;
+    assert_eq!(h.case(fresh).await.status, Status::Dispatched);
+    h.clock.set(datetime!(2026-12-01 11:30 +08:00));
+    let water = DepartmentId::parse("dept.water").unwrap();
+    let missed = async {
+        eventually(
+            Duration::from_secs(20),
+            "the fresh sign deadline to fire",
+            || async {
+                let case = h.case(fresh).await;
+                case.missed
+                    .contains(&(Deadline::Sign, water.clone()))
+                    .then_some(())
+            },
+        )
+        .await
+    };
+    missed.await;
+    // The table caches exactly the domain's open deadlines: the fresh handle deadline.
+    let fresh_open = h.case(fresh).await.open_deadlines();
+    assert_eq!(fresh_open.len(), 1, "{fresh_open:?}");
+    eventually(
+        Duration::from_secs(20),
+        "the table to hold only open deadlines",
+        || async {
+            let rows = h.routing.state().all_deadlines().await.ok()?;
+            let rows: Vec<_> = rows
+                .into_iter()
+                .map(|r| (r.case_id, r.deadline, r.department, r.due))
+                .collect();
+            let want: Vec<_> = fresh_open
+                .iter()
+                .map(|d| (fresh, d.kind, d.unit.clone(), d.due))
+                .collect();
+            (rows == want).then_some(())
+        },
+    )
+    .await;
+    for case in &cases {
+        let c = h.case(*case).await;
+        assert!(
+            c.missed.is_empty(),
+            "a mediated case had a deadline marked missed"
+        );
+    }
+}
