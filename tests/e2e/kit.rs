@@ -114,7 +114,8 @@ impl System {
                 format!("127.0.0.1:{}", self.http_port),
             )
             .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
-            .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0");
+            .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0")
+            .env("CASEGRID__AUTH__STATIC_TOKENS", "true");
         if let Some(clock) = &self.clock_file {
             command.env("CASEGRID_CLOCK_FILE", clock);
         }
