@@ -124,3 +124,91 @@ async fn a_caller_sending_routing_s_command_ids_cannot_stop_a_deadline() {
         "DeadlineMissed and CaseEscalated only"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_s_annotation_key_replayed_as_an_erase_erases_nothing() {
+    let system = System::start().await;
+    let api = &system.api;
+    let filed = api
+        .post(
+            "/api/v1/cases",
+            "demo-operator",
+            &json!({"channel": "hotline", "kind": "complaint", "category": "noise",
+                    "title": "夜间施工噪音扰民", "location": {"grid": "NH.HB.BJ.03"},
+                    "reporter": {"phone": "13800001234"}}),
+            &[],
+        )
+        .await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let case = filed.body["id"].as_str().unwrap().to_owned();
+    wait_type(&system, &case, "CaseDispatched").await;
+    let action = |name: &str| format!("/api/v1/cases/{case}/actions/{name}");
+    // dept.urban leads the case; it waits until its read model says so.
+    eventually(
+        Duration::from_secs(20),
+        "dept.urban sees the case",
+        || async {
+            let (code, _) = api
+                .get(&format!("/api/v1/cases/{case}"), Some("demo-urban"))
+                .await;
+            (code == 200).then_some(())
+        },
+    )
+    .await;
+    let noted = api
+        .post(
+            &action("annotate"),
+            "demo-urban",
+            &json!({"text": "现场已查看"}),
+            &[("Idempotency-Key", "k1")],
+        )
+        .await;
+    assert_eq!(noted.status, 200, "{}", noted.body);
+    let before = events_of(&system, &case).await.len();
+    let replay = api
+        .post(
+            &action("erase"),
+            "demo-urban",
+            &json!({"reason": "依法删除"}),
+            &[("Idempotency-Key", "k1")],
+        )
+        .await;
+    assert_eq!(replay.status, 422, "{}", replay.body);
+    assert_eq!(
+        replay.body["type"],
+        "https://casegrid.example/errors/idempotency-key-reused"
+    );
+    assert_eq!(
+        events_of(&system, &case).await.len(),
+        before,
+        "nothing appended"
+    );
+    let kv = async_nats::jetstream::new(system.nats.client().await)
+        .get_key_value("CASEGRID_KEYS")
+        .await
+        .unwrap();
+    assert!(
+        kv.get(format!("case.{case}")).await.unwrap().is_some(),
+        "the key is still there"
+    );
+    let revealed = api
+        .post(
+            &action("reveal"),
+            "demo-operator",
+            &json!({"reason": "回访"}),
+            &[],
+        )
+        .await;
+    assert_eq!(revealed.status, 200, "{}", revealed.body);
+    assert_eq!(
+        revealed.body["personal_data"]["reporter.phone"],
+        "13800001234"
+    );
+    let events = events_of(&system, &case).await;
+    let last = events.last().unwrap();
+    assert_eq!(
+        last["type"], "PersonalDataRevealed",
+        "the reveal is on the timeline"
+    );
+    assert_eq!(last["actor"]["id"], "op.zhang");
+}

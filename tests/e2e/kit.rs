@@ -153,7 +153,13 @@ impl System {
                 let client = client.clone();
                 let api = self.api.clone();
                 async move {
-                    let ready = api.get("/readyz", None).await.0 == 200;
+                    // Not listening yet is "not ready", not a failure.
+                    let ready = api
+                        .http
+                        .get(format!("{}/readyz", api.base))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200);
                     let mut all = ready;
                     for name in ["casegrid-intake", "casegrid-routing", "casegrid-projection"] {
                         all = all
