@@ -73,6 +73,8 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
     .context("starting nats-server")?;
 
     let mut settings = Settings::load(None)?;
+    // Development: the demo tokens of principals.toml are accepted (printed at start).
+    settings.auth.static_tokens = true;
     settings.nats.url = nats.url();
     settings.database.url = casegrid_runtime::Secret::new(format!(
         "sqlite://{}?mode=rwc",
@@ -165,6 +167,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         "DATA  {} (read models: casegrid.db, JetStream: nats/)",
         system.data_dir.display()
     );
+    println!("AUTH  static demo tokens are ON ([auth] static_tokens = true, development only)");
     println!("demo tokens (Authorization: Bearer <token>):");
     let mut principals: Vec<_> = district.principals.values().collect();
     principals.sort_by(|a, b| a.token.cmp(&b.token));

@@ -114,7 +114,8 @@ impl System {
                 format!("127.0.0.1:{}", self.http_port),
             )
             .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
-            .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0");
+            .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0")
+            .env("CASEGRID__AUTH__STATIC_TOKENS", "true");
         if let Some(clock) = &self.clock_file {
             command.env("CASEGRID_CLOCK_FILE", clock);
         }
@@ -152,7 +153,13 @@ impl System {
                 let client = client.clone();
                 let api = self.api.clone();
                 async move {
-                    let ready = api.get("/readyz", None).await.0 == 200;
+                    // Not listening yet is "not ready", not a failure.
+                    let ready = api
+                        .http
+                        .get(format!("{}/readyz", api.base))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200);
                     let mut all = ready;
                     for name in ["casegrid-intake", "casegrid-routing", "casegrid-projection"] {
                         all = all

@@ -7,6 +7,7 @@
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
+//! - `idempotency`: keys are the caller's own; routing's command ids cannot be taken over HTTP.
 //! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
 //! - `routing`: working-time deadlines, durable timers across kill -9, two replicas, returns.
 //! - `scenarios`: realistic cases of the demo district through the whole lifecycle.
@@ -14,6 +15,7 @@
 
 mod bad_input;
 mod config;
+mod idempotency;
 mod jcs;
 mod kit;
 mod lifecycle;

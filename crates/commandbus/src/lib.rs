@@ -63,13 +63,11 @@ pub fn problem_of(e: ExecuteError) -> Problem {
 
 /// 422 `idempotency-key-reused`, naming the key's first use.
 pub fn key_reused(command_id: &str, case: &str, first: &casegrid_eventlog::Applied) -> Problem {
-    let first_use = match &first.request {
-        Some(r) => format!("{} (version {} of case {case})", r.action, first.version),
-        None => format!(
-            "{} (version {} of case {case})",
-            first.event_type, first.version
-        ),
-    };
+    let first_use = format!(
+        "{} (version {} of case {case})",
+        first.action().unwrap_or(first.event_type),
+        first.version
+    );
     Problem::new(
         422,
         "idempotency-key-reused",

@@ -61,11 +61,62 @@ pub struct CommandMeta {
 }
 
 /// What a command id did: the event it produced, and the request that asked for it.
+/// Kept small: a cached case holds one per event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     pub version: u64,
-    pub event_type: String,
-    pub request: Option<RequestFingerprint>,
+    pub event_type: &'static str,
+    /// The request's action and its fingerprint's SHA-256.
+    request: Option<Box<(Box<str>, [u8; 32])>>,
+}
+
+impl Applied {
+    fn new(version: u64, event_type: &'static str, request: Option<&RequestFingerprint>) -> Self {
+        Self {
+            version,
+            event_type,
+            request: request.map(|r| Box::new((r.action.as_str().into(), digest(&r.hash)))),
+        }
+    }
+
+    /// The action of the request that made the event (absent for system commands and
+    /// events written before fingerprints).
+    pub fn action(&self) -> Option<&str> {
+        self.request.as_ref().map(|r| &*r.0)
+    }
+
+    /// Whether `request` is the one recorded (no fingerprint on either side counts).
+    pub fn same_request(&self, request: Option<&RequestFingerprint>) -> bool {
+        match (&self.request, request) {
+            (None, None) => true,
+            (Some(mine), Some(theirs)) => {
+                *mine.0 == *theirs.action && mine.1 == digest(&theirs.hash)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The 32 bytes of a hex SHA-256 (any other text: its own SHA-256, still comparable).
+fn digest(hex: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let bytes = hex.as_bytes();
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    if bytes.len() == 64 {
+        let mut ok = true;
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            match (nibble(pair[0]), nibble(pair[1])) {
+                (Some(h), Some(l)) => out[i] = h << 4 | l,
+                _ => ok = false,
+            }
+        }
+        if ok {
+            return out;
+        }
+    }
+    use sha2::Digest as _;
+    out.copy_from_slice(&sha2::Sha256::digest(hex.as_bytes()));
+    out
 }
 
 /// A case folded from its events, with what an append needs to know.
@@ -141,11 +192,7 @@ impl Snapshot {
             }
             self.commands.insert(
                 e.command_id.clone(),
-                Applied {
-                    version: e.version,
-                    event_type: e.event_type.clone(),
-                    request: e.request.clone(),
-                },
+                Applied::new(e.version, event.event_type(), e.request.as_ref()),
             );
             self.last_hash = e.hash.clone();
         }
@@ -178,7 +225,7 @@ pub struct Outcome {
     pub already_done: bool,
     /// The type of the event this command produced (now or before): side effects
     /// follow the recorded event, never the request alone.
-    pub event_type: String,
+    pub event_type: &'static str,
     /// The event appended now (absent when `already_done`).
     pub envelope: Option<Envelope>,
 }
@@ -196,7 +243,7 @@ pub enum ExecuteError {
     Contended(CaseId, usize),
     /// The command id was used before for another request (action or body): nothing
     /// was done; the caller must use a new key.
-    #[error("command id {command_id} was first used for {} (version {})", first.request.as_ref().map_or("another request", |r| r.action.as_str()), first.version)]
+    #[error("command id {command_id} was first used for {} (version {})", first.action().unwrap_or(first.event_type), first.version)]
     KeyReused {
         case: String,
         command_id: String,
@@ -321,7 +368,7 @@ impl CaseStore {
         let mut refreshed = false;
         for attempt in 0..MAX_ATTEMPTS {
             if let Some(applied) = snapshot.applied(&meta.command_id) {
-                if applied.request != meta.request {
+                if !applied.same_request(meta.request.as_ref()) {
                     return Err(ExecuteError::KeyReused {
                         case: snapshot.case.label(),
                         command_id: meta.command_id.clone(),
@@ -332,7 +379,7 @@ impl CaseStore {
                     case: snapshot.case.clone(),
                     version: applied.version,
                     already_done: true,
-                    event_type: applied.event_type.clone(),
+                    event_type: applied.event_type,
                     envelope: None,
                 });
             }
@@ -377,11 +424,7 @@ impl CaseStore {
                     }
                     next.commands.insert(
                         meta.command_id.clone(),
-                        Applied {
-                            version: envelope.version,
-                            event_type: envelope.event_type.clone(),
-                            request: meta.request.clone(),
-                        },
+                        Applied::new(envelope.version, event.event_type(), meta.request.as_ref()),
                     );
                     next.last_seq = seq;
                     next.last_hash = envelope.hash.clone();
@@ -391,7 +434,7 @@ impl CaseStore {
                         case,
                         version: envelope.version,
                         already_done: false,
-                        event_type: envelope.event_type.clone(),
+                        event_type: event.event_type(),
                         envelope: Some(envelope),
                     });
                 }
@@ -440,5 +483,36 @@ impl CaseStore {
 
     fn forget(&self, case_id: CaseId) {
         self.cache.lock().expect("cache lock").remove(&case_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_is_the_same_only_with_the_same_action_and_canonical_body() {
+        let first = RequestFingerprint::of("annotate", &json!({"text": "a", "n": 1})).unwrap();
+        let applied = Applied::new(2, "NoteAdded", Some(&first));
+        assert_eq!(applied.action(), Some("annotate"));
+        let reordered = RequestFingerprint::of("annotate", &json!({"n": 1, "text": "a"})).unwrap();
+        assert!(applied.same_request(Some(&reordered)));
+        let other_body = RequestFingerprint::of("annotate", &json!({"text": "b", "n": 1})).unwrap();
+        assert!(!applied.same_request(Some(&other_body)));
+        let other_action = RequestFingerprint::of("erase", &json!({"text": "a", "n": 1})).unwrap();
+        assert!(!applied.same_request(Some(&other_action)));
+        assert!(
+            !applied.same_request(None),
+            "a system command never matches a request"
+        );
+        let system = Applied::new(3, "DeadlineMissed", None);
+        assert!(system.same_request(None));
+        assert!(!system.same_request(Some(&first)));
+        assert!(RequestFingerprint::of("annotate", &json!({"x": 1.5})).is_err());
+        assert_eq!(
+            RequestFingerprint::of("sign", &serde_json::Value::Null).unwrap(),
+            RequestFingerprint::of("sign", &json!({})).unwrap()
+        );
     }
 }

@@ -35,6 +35,26 @@ pub struct Settings {
     pub http: HttpSettings,
     pub district: DistrictSettings,
     pub routing: RoutingSettings,
+    pub auth: AuthSettings,
+}
+
+/// How the gateway authenticates callers. It refuses to start with neither a JWT key
+/// nor `static_tokens`: there is no fail-open default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Accept the static demo tokens of `principals.toml` (development only; `casegrid
+    /// dev` turns it on). Off by default.
+    pub static_tokens: bool,
+    /// HS256 shared secret (at least 32 bytes). The older `CASEGRID_JWT_HS256_SECRET`
+    /// variable is read when this is unset.
+    #[serde(default)]
+    pub jwt_hs256_secret: Option<Secret<String>>,
+    /// PEM file with the RS256 public key (or `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`).
+    #[serde(default)]
+    pub jwt_rs256_public_key_file: Option<PathBuf>,
+    /// The `aud` tokens must carry (`CASEGRID_JWT_AUDIENCE` overrides the default).
+    pub jwt_audience: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +121,10 @@ case_prefix = "NH"
 database_url = "sqlite://data/routing.db?mode=rwc"
 replica = "1"
 tick_ms = 1000
+
+[auth]
+static_tokens = false
+jwt_audience = "casegrid"
 "#;
 
 impl Settings {
@@ -129,6 +153,7 @@ impl Settings {
             let parsed = value
                 .parse::<i64>()
                 .map(toml::Value::Integer)
+                .or_else(|_| value.parse::<bool>().map(toml::Value::Boolean))
                 .unwrap_or_else(|_| toml::Value::String(value.clone()));
             set(&mut tree, &path, parsed).with_context(|| format!("environment variable {key}"))?;
         }
@@ -157,6 +182,9 @@ fn set(tree: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::R
             let value = match (tree.get(last), value) {
                 (Some(toml::Value::String(_)), toml::Value::Integer(i)) => {
                     toml::Value::String(i.to_string())
+                }
+                (Some(toml::Value::String(_)), toml::Value::Boolean(b)) => {
+                    toml::Value::String(b.to_string())
                 }
                 (_, v) => v,
             };
@@ -191,6 +219,26 @@ mod tests {
         assert_eq!(s.nats.replicas, 3);
         assert_eq!(s.nats.url, "nats://127.0.0.1:4222");
         assert_eq!(format!("{:?}", s.database.url), "[redacted]");
+    }
+
+    #[test]
+    fn static_tokens_are_off_unless_the_settings_say_so() {
+        let s = Settings::load_from(None, &[]).unwrap();
+        assert!(!s.auth.static_tokens);
+        assert!(s.auth.jwt_hs256_secret.is_none());
+        let env = vec![
+            (
+                "CASEGRID__AUTH__STATIC_TOKENS".to_owned(),
+                "true".to_owned(),
+            ),
+            (
+                "CASEGRID__AUTH__JWT_HS256_SECRET".to_owned(),
+                "0123456789abcdef0123456789abcdef".to_owned(),
+            ),
+        ];
+        let s = Settings::load_from(None, &env).unwrap();
+        assert!(s.auth.static_tokens);
+        assert_eq!(format!("{:?}", s.auth.jwt_hs256_secret), "Some([redacted])");
     }
 
     #[test]

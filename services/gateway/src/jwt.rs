@@ -119,7 +119,40 @@ impl JwtConfig {
     pub fn from_env() -> anyhow::Result<Option<Self>> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let audience = var(ENV_AUDIENCE).unwrap_or_else(|| "casegrid".to_owned());
-        match (var(ENV_HS256_SECRET), var(ENV_RS256_PUBLIC_KEY_FILE)) {
+        Self::from_parts(
+            var(ENV_HS256_SECRET),
+            var(ENV_RS256_PUBLIC_KEY_FILE),
+            audience,
+        )
+    }
+
+    /// From `[auth]` of the settings tree (`jwt_hs256_secret` or
+    /// `jwt_rs256_public_key_file`, `jwt_audience`); the older `CASEGRID_JWT_*`
+    /// variables fill what the settings leave unset.
+    pub fn from_settings(
+        auth: &casegrid_runtime::settings::AuthSettings,
+    ) -> anyhow::Result<Option<Self>> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let secret = auth
+            .jwt_hs256_secret
+            .as_ref()
+            .map(|s| s.expose().clone())
+            .or_else(|| var(ENV_HS256_SECRET));
+        let file = auth
+            .jwt_rs256_public_key_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .or_else(|| var(ENV_RS256_PUBLIC_KEY_FILE));
+        let audience = var(ENV_AUDIENCE).unwrap_or_else(|| auth.jwt_audience.clone());
+        Self::from_parts(secret, file, audience)
+    }
+
+    fn from_parts(
+        secret: Option<String>,
+        file: Option<String>,
+        audience: String,
+    ) -> anyhow::Result<Option<Self>> {
+        match (secret, file) {
             (None, None) => Ok(None),
             (Some(_), Some(_)) => {
                 anyhow::bail!("set only one of {ENV_HS256_SECRET} and {ENV_RS256_PUBLIC_KEY_FILE}")

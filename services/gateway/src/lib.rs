@@ -19,10 +19,12 @@
 //! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
 //!
-//! Environment (read by [`serve_on`]): `CASEGRID_JWT_HS256_SECRET` or
-//! `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`, `CASEGRID_JWT_AUDIENCE` (default `casegrid`),
-//! `CASEGRID_STATIC_TOKENS=allow`, `CASEGRID_RATE_LIMIT_PER_SECOND`,
-//! `CASEGRID_RATE_LIMIT_BURST`.
+//! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
+//! `jwt_hs256_secret` or `jwt_rs256_public_key_file`, `jwt_audience`; with neither a
+//! JWT key nor static tokens the gateway refuses to start. The older variables
+//! `CASEGRID_JWT_HS256_SECRET`, `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`,
+//! `CASEGRID_JWT_AUDIENCE` and `CASEGRID_STATIC_TOKENS=allow` still work; the rate
+//! limit is `CASEGRID_RATE_LIMIT_PER_SECOND`, `CASEGRID_RATE_LIMIT_BURST`.
 
 mod auth;
 mod bus;

@@ -61,7 +61,13 @@ const OPEN: &[&str] = &[
 ];
 
 /// Event types of the timeline that are not for the public.
-const INTERNAL_EVENTS: &[&str] = &["NoteAdded", "PersonalDataRevealed", "PersonalDataErased"];
+const INTERNAL_EVENTS: &[&str] = &[
+    "NoteAdded",
+    "PersonalDataRevealed",
+    "ErasureRequested",
+    "PersonalDataErased",
+    "SuspensionRequested",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {

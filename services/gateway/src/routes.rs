@@ -110,7 +110,8 @@ fn file_case_endpoint() -> Endpoint {
     )
     .header(
         "Idempotency-Key",
-        "Makes the filing retriable: the same key answers the same case.",
+        "Makes the filing retriable: the same key and body answer the same case (200); \
+         the same key with another body answers 422 `idempotency-key-reused`.",
         string(),
     )
     .body(object(
@@ -432,14 +433,19 @@ fn act_endpoint() -> Endpoint {
     )
     .header(
         "Idempotency-Key",
-        "The command id: a retried action is done once.",
+        "Yours alone (stored as `http:<kind>:<id>:<key>`): the same action with the same \
+         body again answers the first result and does nothing more; another action or body \
+         with the same key answers 422 `idempotency-key-reused`.",
         string(),
     )
     .body(json!({
         "type": "object",
         "description": "The action's fields: `{}` for sign; `{\"result\": \"resolved\", \"text\": …}` \
             for reply; `{\"satisfaction\": \"satisfied\", \"resolved\": true}` for callback; \
-            `{\"reason\": …}` for reveal.",
+            `{\"reason\": …}` for reveal. Approvals are the approver's own action: a lead \
+            department asks with `request_suspension` and a supervisor approves with `suspend` \
+            (`{}` keeps the request's reason; the clock stops then), or suspends directly with a \
+            reason; an operator asks with `request_erasure` and a supervisor erases with `erase`.",
     }))
     .json(200, "The case after the action.", reference("CommandAnswer"))
     .problems(&[403, 404, 409, 412, 422, 503])

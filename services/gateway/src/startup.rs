@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Allows the static tokens of `principals.toml` next to JWTs when set to `allow`.
+/// Allows the static tokens of `principals.toml` when set to `allow` (older spelling
+/// of `[auth] static_tokens = true`).
 pub const ENV_STATIC_TOKENS: &str = "CASEGRID_STATIC_TOKENS";
 /// Sustained requests per second per principal (default 20).
 pub const ENV_RATE_PER_SECOND: &str = "CASEGRID_RATE_LIMIT_PER_SECOND";
@@ -54,8 +55,8 @@ pub(crate) struct Shared {
 }
 
 impl AppState {
-    /// Static tokens, the default rate limit, a 10 s request timeout and a 30 s
-    /// whole-request timeout.
+    /// No way in yet (add [`Self::with_jwt`] or [`Self::with_static_tokens`]), the
+    /// default rate limit, a 10 s request timeout and a 30 s whole-request timeout.
     pub fn new(nats: async_nats::Client, district: Arc<District>, body_limit: usize) -> Self {
         Self {
             nats,
@@ -64,7 +65,7 @@ impl AppState {
             request_timeout: Duration::from_secs(10),
             http_timeout: Duration::from_secs(30),
             jwt: None,
-            static_tokens: true,
+            static_tokens: false,
             events_stream: "CASEGRID_EVENTS".into(),
             shared: Arc::new(Shared::new(Some(RateLimit::default()))),
         }
@@ -84,6 +85,12 @@ impl AppState {
     pub fn with_jwt(mut self, config: JwtConfig, static_tokens: bool) -> Self {
         self.jwt = Some(Arc::new(config));
         self.static_tokens = static_tokens;
+        self
+    }
+
+    /// Accepts the static demo tokens of `principals.toml` (development only).
+    pub fn with_static_tokens(mut self, allow: bool) -> Self {
+        self.static_tokens = allow;
         self
     }
 
@@ -187,19 +194,36 @@ pub async fn run(
     Ok(())
 }
 
-/// Connects and loads the district from `settings`, reads the JWT key and rate limit
-/// from the environment (`CASEGRID_JWT_HS256_SECRET` or
-/// `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`, `CASEGRID_JWT_AUDIENCE`,
-/// `CASEGRID_STATIC_TOKENS=allow`, `CASEGRID_RATE_LIMIT_PER_SECOND`,
-/// `CASEGRID_RATE_LIMIT_BURST`), then serves on `listener` until `shutdown`; the NATS
-/// connection is drained before returning. With a JWT key configured, static tokens are
-/// refused unless `CASEGRID_STATIC_TOKENS=allow`.
+/// How callers get in, from `[auth]` of the settings: a JWT key, the static demo
+/// tokens, or both. Neither is an error naming the settings: the gateway fails closed.
+pub fn auth_from_settings(
+    auth: &casegrid_runtime::settings::AuthSettings,
+) -> anyhow::Result<(Option<JwtConfig>, bool)> {
+    let jwt = JwtConfig::from_settings(auth).context("reading the JWT settings ([auth])")?;
+    let static_tokens =
+        auth.static_tokens || std::env::var(ENV_STATIC_TOKENS).is_ok_and(|v| v == "allow");
+    if jwt.is_none() && !static_tokens {
+        anyhow::bail!(
+            "the gateway has no way to authenticate callers: set [auth] jwt_hs256_secret or \
+             [auth] jwt_rs256_public_key_file (CASEGRID__AUTH__JWT_HS256_SECRET, \
+             CASEGRID__AUTH__JWT_RS256_PUBLIC_KEY_FILE), or, for development only, \
+             [auth] static_tokens = true (CASEGRID__AUTH__STATIC_TOKENS=true; `casegrid dev` does)"
+        );
+    }
+    Ok((jwt, static_tokens))
+}
+
+/// Reads how callers get in ([`auth_from_settings`]: refusing to start with none),
+/// connects and loads the district from `settings`, reads the rate limit from the
+/// environment (`CASEGRID_RATE_LIMIT_PER_SECOND`, `CASEGRID_RATE_LIMIT_BURST`), then
+/// serves on `listener` until `shutdown`; the NATS connection is drained before
+/// returning.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     settings: &casegrid_runtime::Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let jwt = JwtConfig::from_env().context("reading the JWT configuration")?;
+    let (jwt, static_tokens) = auth_from_settings(&settings.auth)?;
     let rate_limit = rate_limit_from_env()?;
     let client = casegrid_runtime::nats::connect(&settings.nats.url, "casegrid-gateway").await?;
     let district = District::load(&settings.district.config_dir).with_context(|| {
@@ -211,10 +235,16 @@ pub async fn serve_on(
     let mut state = AppState::new(client.clone(), Arc::new(district), settings.http.body_limit)
         .with_rate_limit(rate_limit);
     if let Some(jwt) = jwt {
-        let allow_static = std::env::var(ENV_STATIC_TOKENS).is_ok_and(|v| v == "allow");
-        tracing::info!(?jwt, allow_static, "JWT bearer tokens enabled");
-        state = state.with_jwt(jwt, allow_static);
+        tracing::info!(?jwt, "JWT bearer tokens enabled");
+        state = state.with_jwt(jwt, static_tokens);
     }
+    if static_tokens {
+        tracing::warn!(
+            "the static demo tokens of principals.toml are accepted ([auth] static_tokens): \
+             development only"
+        );
+    }
+    state = state.with_static_tokens(static_tokens);
     run(listener, state, shutdown).await?;
     client
         .drain()

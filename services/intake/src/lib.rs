@@ -215,7 +215,7 @@ impl Intake {
         meta: &CommandMeta,
     ) -> Result<CommandReply, Problem> {
         if let Some(first) = snapshot.applied_at(1) {
-            if first.request.is_some() && first.request != meta.request {
+            if first.action().is_some() && !first.same_request(meta.request.as_ref()) {
                 return Err(casegrid_commandbus::key_reused(
                     &meta.command_id,
                     &snapshot.case.label(),
@@ -288,7 +288,7 @@ impl Intake {
             casegrid_commandbus::execute(&self.store, self.clock.as_ref(), request, &command)
                 .await?;
         let mut reply = casegrid_commandbus::reply_of(&outcome);
-        match outcome.event_type.as_str() {
+        match outcome.event_type {
             "PersonalDataRevealed" => reply.revealed = Some(self.reveal(&outcome.case).await?),
             // Recorded first, then the key goes: a retry finds the event and erases again.
             "PersonalDataErased" => self.keys.erase(case_id).await.map_err(key_problem)?,

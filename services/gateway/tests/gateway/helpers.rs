@@ -63,6 +63,7 @@ pub(crate) async fn spawn_app_with(configure: impl FnOnce(AppState) -> AppState)
     let district = District::load(&dir).unwrap_or_else(|e| panic!("demo district: {e}"));
     let state = configure(
         AppState::new(nats.clone(), Arc::new(district), BODY_LIMIT)
+            .with_static_tokens(true)
             .with_request_timeout(Duration::from_secs(5))
             .with_rate_limit(None),
     );

@@ -149,3 +149,38 @@ async fn rs256_tokens_and_supervisor_scopes() {
     assert_eq!(status(&app, &case, SUPERVISOR).await.0, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn without_jwt_settings_or_static_tokens_the_gateway_refuses_to_start() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let settings = casegrid_runtime::Settings::load_from(None, &[]).expect("defaults");
+    assert!(!settings.auth.static_tokens, "fail closed by default");
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        casegrid_gateway::serve_on(listener, &settings, Default::default()),
+    )
+    .await
+    .expect("refuses at once");
+    let err = format!("{:#}", started.expect_err("no way in: no start"));
+    assert!(err.contains("[auth] jwt_hs256_secret"), "{err}");
+    assert!(err.contains("static_tokens"), "{err}");
+
+    // With static tokens on, the same settings get past authentication (and then
+    // fail on the unreachable NATS server instead).
+    let env = [
+        (
+            "CASEGRID__AUTH__STATIC_TOKENS".to_owned(),
+            "true".to_owned(),
+        ),
+        (
+            "CASEGRID__NATS__URL".to_owned(),
+            "nats://127.0.0.1:1".to_owned(),
+        ),
+    ];
+    let settings = casegrid_runtime::Settings::load_from(None, &env).expect("settings");
+    let (jwt, static_tokens) =
+        casegrid_gateway::startup::auth_from_settings(&settings.auth).expect("a way in");
+    assert!(jwt.is_none() && static_tokens);
+}
