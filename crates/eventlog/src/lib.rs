@@ -23,5 +23,5 @@ pub mod store;
 pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, StoredEvent};
 pub use error::LogError;
-pub use log::{EventLog, LogConfig};
+pub use log::{EventLog, LogConfig, StreamIdentity};
 pub use store::{CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};

@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the projection until `shutdown` is cancelled or the consumer fails: consumes
 /// the log into `model` and answers queries, naming actors with `names` (id → name).
+/// Refuses to start, or stops, when the stream is not the one the read model was
+/// built from (empty, deleted, re-created, another server).
 pub async fn run(
     client: async_nats::Client,
     log: EventLog,
@@ -31,12 +33,23 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let model = model.with_names(names);
+    // Never continue against an empty or different stream than the read model's.
+    let identity = model
+        .check_stream(&log)
+        .await
+        .context("checking the event stream against the read model")?;
     // Endpoints stop with the service, and also when the consumer fails.
     let stop = shutdown.child_token();
     let service = queries::start(&client, model.clone(), stop.clone())
         .await
         .context("registering the projection service")?;
-    let consumed = consumer::consume(&log, &model, &stop).await;
+    let consumed = tokio::select! {
+        consumed = consumer::consume(&log, &model, &stop) => consumed,
+        e = log.watch_identity(&identity) => {
+            tracing::error!(error = %e, "the event stream changed under the projection");
+            Err(anyhow::Error::new(e))
+        }
+    };
     stop.cancel();
     service.stop().await;
     consumed

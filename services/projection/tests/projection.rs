@@ -209,7 +209,7 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
     let live_url = live_url.to_owned();
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .expect("event log");
     let store = CaseStore::new(log.clone(), Numbering::default(), 100);
@@ -460,7 +460,7 @@ async fn killed(live_url: &str, rebuilt_url: &str, dir: &Path) {
     const WRITERS: usize = 16;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .expect("event log");
     let store = std::sync::Arc::new(CaseStore::new(log.clone(), Numbering::default(), 1000));
@@ -543,7 +543,7 @@ async fn a_message_that_is_not_an_envelope_does_not_stop_the_projection() {
     let dir = tempfile::tempdir().unwrap();
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .expect("event log");
     let store = CaseStore::new(log.clone(), Numbering::default(), 100);
