@@ -45,11 +45,24 @@ pub async fn run(
         .context("registering the projection service")?;
     let consumed = tokio::select! {
         consumed = consumer::consume(&log, &model, &stop) => consumed,
-        e = log.watch_identity(&identity) => {
-            tracing::error!(error = %e, "the event stream changed under the projection");
-            Err(anyhow::Error::new(e))
-        }
+        e = log.watch_identity(&identity) => Err(anyhow::Error::new(e)),
     };
+    // A consumer that failed because its stream went away says so.
+    let consumed = match consumed {
+        Err(e) if e.downcast_ref::<casegrid_eventlog::LogError>().is_none() => {
+            let checkpoint = model.checkpoint().await.unwrap_or(0);
+            match log.check_identity(Some(&identity), checkpoint).await {
+                Err(changed @ casegrid_eventlog::LogError::StreamMismatch { .. }) => {
+                    Err(anyhow::Error::new(changed))
+                }
+                _ => Err(e),
+            }
+        }
+        other => other,
+    };
+    if let Err(e) = &consumed {
+        tracing::error!(error = %e, "the projection stops");
+    }
     stop.cancel();
     service.stop().await;
     consumed

@@ -245,6 +245,8 @@ async fn consume(
 ) -> anyhow::Result<()> {
     let name = consumer_name(replica);
     while !shutdown.is_cancelled() {
+        // Each (re)start checks the stream first: one that went away is named as such.
+        routing.state.check_stream(&log).await?;
         let (consumer, from) = open_consumer(&log, &routing.state, &name).await?;
         let mut heads = Heads::new(from);
         if let Err(e) = consume_in_order(&log, &consumer, &mut heads, &routing, &shutdown).await {
