@@ -61,6 +61,8 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let data_dir = options.data_dir.canonicalize()?;
     let nats_dir = data_dir.join("nats");
+    // Only an empty data folder gets a new stream; one whose stream is gone must not.
+    let fresh = !nats_dir.exists();
     let (port, sync_always) = (options.nats_port, options.sync_always);
     let nats = tokio::task::spawn_blocking(move || {
         NatsServer::start(Options {
@@ -72,6 +74,12 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
     .await?
     .context("starting nats-server")?;
 
+    if fresh {
+        let client = casegrid_runtime::nats::connect(&nats.url(), "casegrid-dev").await?;
+        casegrid_eventlog::EventLog::create(client, casegrid_eventlog::LogConfig::default())
+            .await
+            .context("creating the event stream in the empty data folder")?;
+    }
     let mut settings = Settings::load(None)?;
     // Development: the demo tokens of principals.toml are accepted (printed at start).
     settings.auth.static_tokens = true;

@@ -3,6 +3,7 @@
 //! - `casegrid dev`: the whole system on one machine (nats-server child, four services,
 //!   SQLite, demo district).
 //! - `casegrid serve <service>`: one service as its own process.
+//! - `casegrid init`: create the event stream (services never create it).
 //! - `casegrid rebuild`: replay the log into fresh read models and compare with the live ones.
 //! - `casegrid audit verify`: check every case's hash chain and version contiguity.
 //! - `casegrid privacy erase <case>`: crypto-shred a case's personal data.
@@ -40,6 +41,14 @@ enum Cmd {
     /// Run one service against the NATS and database in the settings
     /// (defaults → file in CASEGRID_SETTINGS → CASEGRID__SECTION__KEY variables).
     Serve { service: Service },
+    /// Create the event stream, append-only (services refuse to start without it).
+    Init {
+        #[arg(long, default_value = DEV_NATS)]
+        nats: String,
+        /// Stream replicas: 1 on one machine, 3 in a cluster.
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+    },
     /// Replay the event log into a fresh read-model database and compare with the live one.
     Rebuild {
         #[arg(long, default_value = DEV_NATS)]
@@ -132,6 +141,7 @@ fn main() -> ExitCode {
                 match command {
                     Cmd::Dev(args) => dev::run(args).await,
                     Cmd::Bench(args) => bench::run(args).await,
+                    Cmd::Init { nats, replicas } => tools::init(&nats, replicas).await,
                     Cmd::Rebuild {
                         nats,
                         into,

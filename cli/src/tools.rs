@@ -1,4 +1,4 @@
-//! The operator tools: rebuild, audit, erase, config check.
+//! The operator tools: init, rebuild, audit, erase, config check.
 
 use anyhow::{bail, Context};
 use casegrid_domain::CaseId;
@@ -12,6 +12,24 @@ async fn open_log(nats: &str) -> anyhow::Result<EventLog> {
     EventLog::open(client, LogConfig::default())
         .await
         .context("opening the event log")
+}
+
+/// `casegrid init`: creates the event stream when absent (the one explicit way, with
+/// `casegrid dev` on an empty data folder); says which stream it is.
+pub(crate) async fn init(nats: &str, replicas: usize) -> anyhow::Result<ExitCode> {
+    let client = casegrid_runtime::nats::connect(nats, "casegrid-cli").await?;
+    let log = EventLog::create(
+        client,
+        LogConfig {
+            replicas,
+            ..LogConfig::default()
+        },
+    )
+    .await
+    .context("creating the event stream")?;
+    let (identity, last) = log.identity().await?;
+    println!("{identity}: {last} events");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `casegrid rebuild`: replay into a fresh database, then compare with the live one.

@@ -58,6 +58,11 @@ impl System {
     /// With `clock`, every service reads its time from this file (`CASEGRID_CLOCK_FILE`).
     pub(crate) async fn start_with_clock(clock: Option<time::OffsetDateTime>) -> Self {
         let nats = TestNats::start();
+        let init = Command::new(bin("casegrid"))
+            .args(["init", "--nats", &nats.url()])
+            .output()
+            .unwrap();
+        assert!(init.status.success(), "casegrid init: {init:?}");
         let http_port = casegrid_runtime::natsserver::free_port().unwrap();
         let live_db = format!("sqlite://{}/live.db?mode=rwc", nats.dir().display());
         let clock_file = clock.map(|at| {

@@ -11,6 +11,8 @@
 //! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
 //! - `routing`: working-time deadlines, durable timers across kill -9, two replicas, returns.
 //! - `scenarios`: realistic cases of the demo district through the whole lifecycle.
+//! - `quarantine`: poison in the stream is quarantined; nothing stops, a forged case answers 409.
+//! - `stream`: a stream deleted and re-created empty is refused by name, running or at start.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod bad_input;
@@ -20,6 +22,8 @@ mod jcs;
 mod kit;
 mod lifecycle;
 mod privacy;
+mod quarantine;
 mod rebuild;
 mod routing;
 mod scenarios;
+mod stream;

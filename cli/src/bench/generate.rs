@@ -325,7 +325,7 @@ async fn measure(
 ) -> anyhow::Result<Generated> {
     let client = casegrid_runtime::nats::connect(&server.url(), "casegrid-bench-generator").await?;
     let config = LogConfig::default();
-    let log = EventLog::open(client.clone(), config.clone()).await?;
+    let log = EventLog::create(client.clone(), config.clone()).await?;
     let js = jetstream::new(client.clone());
 
     let pid = server.pid().map(|p| p.to_string());

@@ -24,6 +24,17 @@ pub enum LogError {
     /// event): nothing may be appended to it. Answer 409 and alert a supervisor.
     #[error("{0}: the case's chain is broken, so it accepts no more commands")]
     ChainBroken(crate::envelope::ChainBreak),
+    /// The stream does not exist. Services never create it: run `casegrid init` (or
+    /// `casegrid dev` on an empty data folder), or point the service at the right server.
+    #[error("the event stream {stream} does not exist: create it with `casegrid init` (or `casegrid dev` on an empty data folder), or point the service at the server that holds it")]
+    Missing { stream: String },
+    /// The stream is not the one this consumer's state was built from. Refuse to run.
+    #[error("refusing to continue: this state was built from {recorded}, but the server holds {found}: {why}. Point the service at the right server, or give it fresh state to read this stream")]
+    StreamMismatch {
+        recorded: String,
+        found: String,
+        why: String,
+    },
     /// The stream exists but is not append-only as casegrid requires. Refuse to run.
     #[error("stream {stream} is misconfigured: {problem}")]
     Misconfigured { stream: String, problem: String },

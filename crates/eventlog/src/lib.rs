@@ -23,5 +23,5 @@ pub mod store;
 pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
 pub use error::LogError;
-pub use log::{EventLog, LogConfig};
+pub use log::{EventLog, LogConfig, StreamIdentity};
 pub use store::{Applied, CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};

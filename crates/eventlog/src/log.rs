@@ -41,30 +41,71 @@ pub struct EventLog {
     config: LogConfig,
 }
 
+/// How often running consumers check that the stream is still the one they read.
+pub const IDENTITY_CHECK: Duration = Duration::from_secs(1);
+
+/// Which stream a consumer read: what its state records, so it never continues
+/// against an empty or different stream (deleted and re-created, or another server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamIdentity {
+    pub stream: String,
+    /// The stream's creation time (RFC 3339, UTC).
+    pub created: String,
+    /// The stream's first sequence (0 while it is empty).
+    pub first_seq: u64,
+}
+
+impl std::fmt::Display for StreamIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stream {} created {} (first sequence {})",
+            self.stream, self.created, self.first_seq
+        )
+    }
+}
+
+fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
+    matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
+        if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
+}
+
 /// How many events one batched direct get asks for.
 const LOAD_BATCH: usize = 256;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl EventLog {
-    /// Opens the stream, creating it append-only when absent. Refuses a stream that
-    /// exists with a configuration allowing deletes, purges, rollups or limits.
+    /// Creates the stream append-only when absent, then opens it: the one place that
+    /// creates the event log (`casegrid init`, `casegrid dev` on an empty data folder,
+    /// tests). Services only [`Self::open`] it.
+    pub async fn create(client: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
+        let js = jetstream::new(client.clone());
+        match js.get_stream(&config.stream).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {
+                if let Err(e) = js.create_stream(stream_config(&config)).await {
+                    // Another creator may have won the race; anything else is an error.
+                    if js.get_stream(&config.stream).await.is_err() {
+                        return Err(LogError::unavailable(e));
+                    }
+                }
+            }
+            Err(e) => return Err(LogError::unavailable(e)),
+        }
+        Self::open(client, config).await
+    }
+
+    /// Opens the existing stream. Refuses a missing one (services never create it: a
+    /// stream re-created empty would silently stand in for the real log) and one whose
+    /// configuration allows deletes, purges, rollups or limits.
     pub async fn open(client: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
         let js = jetstream::new(client.clone());
-        let wanted = stream_config(&config);
         let stream = match js.get_stream(&config.stream).await {
             Ok(s) => s,
-            Err(e)
-                if matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
-                    if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
-            {
-                match js.create_stream(wanted).await {
-                    Ok(s) => s,
-                    // Another service created it at the same moment.
-                    Err(_) => js
-                        .get_stream(&config.stream)
-                        .await
-                        .map_err(LogError::unavailable)?,
-                }
+            Err(e) if is_not_found(&e) => {
+                return Err(LogError::Missing {
+                    stream: config.stream.clone(),
+                })
             }
             Err(e) => return Err(LogError::unavailable(e)),
         };
@@ -75,6 +116,95 @@ impl EventLog {
             stream,
             config,
         })
+    }
+
+    /// Which stream this is now: its creation time, first and last sequence.
+    pub async fn identity(&self) -> Result<(StreamIdentity, u64), LogError> {
+        // Asked by name each time: a re-created stream answers with its own info.
+        let info = match self.js.get_stream(&self.config.stream).await {
+            Ok(stream) => stream.cached_info().clone(),
+            Err(e) if is_not_found(&e) => {
+                return Err(LogError::Missing {
+                    stream: self.config.stream.clone(),
+                })
+            }
+            Err(e) => return Err(LogError::unavailable(e)),
+        };
+        let created = info
+            .created
+            .to_offset(time::UtcOffset::UTC)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Ok((
+            StreamIdentity {
+                stream: self.config.stream.clone(),
+                created,
+                first_seq: info.state.first_sequence,
+            },
+            info.state.last_sequence,
+        ))
+    }
+
+    /// Checks that the stream is the one a consumer's state was built from: `recorded`
+    /// (its identity when the state began) and `checkpoint` (the last sequence it
+    /// applied). A state past 0 refuses an empty or shorter stream, or one created at
+    /// another time. Answers the identity to record.
+    pub async fn check_identity(
+        &self,
+        recorded: Option<&StreamIdentity>,
+        checkpoint: u64,
+    ) -> Result<StreamIdentity, LogError> {
+        let (current, last) = self.identity().await?;
+        if checkpoint == 0 {
+            return Ok(current);
+        }
+        let mismatch = |why: String| LogError::StreamMismatch {
+            recorded: recorded.map_or_else(
+                || format!("an unrecorded stream, applied up to sequence {checkpoint}"),
+                |r| format!("{r}, applied up to sequence {checkpoint}"),
+            ),
+            found: format!("{current} (last sequence {last})"),
+            why,
+        };
+        if last < checkpoint {
+            return Err(mismatch(if last == 0 {
+                "the stream is empty".into()
+            } else {
+                format!("the stream ends at sequence {last}")
+            }));
+        }
+        if let Some(r) = recorded {
+            if r.created != current.created {
+                return Err(mismatch(
+                    "it is another stream (created at another time)".into(),
+                ));
+            }
+            if r.first_seq != 0 && current.first_seq != 0 && r.first_seq != current.first_seq {
+                return Err(mismatch(
+                    "it is another stream (another first sequence)".into(),
+                ));
+            }
+        }
+        Ok(current)
+    }
+
+    /// Returns only when the stream stops being `recorded` (deleted, or re-created):
+    /// checked every [`IDENTITY_CHECK`]; a server that does not answer is not a mismatch.
+    pub async fn watch_identity(&self, recorded: &StreamIdentity) -> LogError {
+        loop {
+            tokio::time::sleep(IDENTITY_CHECK).await;
+            match self.identity().await {
+                Ok((current, last)) if current.created != recorded.created => {
+                    return LogError::StreamMismatch {
+                        recorded: recorded.to_string(),
+                        found: format!("{current} (last sequence {last})"),
+                        why: "the stream was deleted and re-created".into(),
+                    }
+                }
+                Err(e @ LogError::Missing { .. }) => return e,
+                _ => {}
+            }
+        }
     }
 
     /// Connects as `name` to the NATS of `settings` (version-checked) and opens the log

@@ -9,6 +9,7 @@ use casegrid_eventlog::envelope::verify_chain;
 use casegrid_eventlog::store::Numbering;
 use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig, LogError};
 use casegrid_testkit::TestNats;
+use std::time::Duration;
 use time::OffsetDateTime;
 
 fn operator() -> Actor {
@@ -53,7 +54,7 @@ fn note(text: String) -> Command {
 }
 
 async fn open(nats: &TestNats) -> EventLog {
-    EventLog::open(nats.client().await, LogConfig::default())
+    EventLog::create(nats.client().await, LogConfig::default())
         .await
         .expect("open log")
 }
@@ -268,7 +269,7 @@ async fn an_edited_event_is_caught_by_verify() {
     }
     let original = log.load_case(id, 0).await.unwrap();
     // A copy of the stream, with version 3's text edited in its stored bytes.
-    let copy = EventLog::open(
+    let copy = EventLog::create(
         nats.client().await,
         LogConfig {
             stream: "TAMPERED".into(),
@@ -345,4 +346,137 @@ async fn the_log_reads_from_any_sequence_and_numbers_cases_by_filing() {
     let cold = CaseStore::new(log, Numbering::default(), 10);
     assert_eq!(cold.snapshot(b).await.unwrap().case.number, Some(number));
     assert_ne!(a, b);
+}
+
+#[tokio::test]
+async fn a_missing_stream_is_never_created_by_opening_it() {
+    let nats = TestNats::start();
+    let err = EventLog::open(nats.client().await, LogConfig::default())
+        .await
+        .err()
+        .expect("a missing stream is refused");
+    assert!(
+        matches!(err, casegrid_eventlog::LogError::Missing { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("casegrid init"), "{err}");
+    let js = async_nats::jetstream::new(nats.client().await);
+    assert!(
+        js.get_stream("CASEGRID_EVENTS").await.is_err(),
+        "nothing created"
+    );
+    // Creating is explicit, and creating again opens the same stream.
+    let log = open(&nats).await;
+    let (first, _) = log.identity().await.unwrap();
+    let (again, _) = open(&nats).await.identity().await.unwrap();
+    assert_eq!(first, again);
+}
+
+#[tokio::test]
+async fn a_state_past_zero_refuses_an_empty_or_different_stream() {
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    filed(&store, "a").await;
+    filed(&store, "b").await;
+    let recorded = log.check_identity(None, 0).await.unwrap();
+    assert_eq!(recorded.first_seq, 1);
+    assert_eq!(
+        log.check_identity(Some(&recorded), 2).await.unwrap(),
+        recorded
+    );
+
+    let js = async_nats::jetstream::new(nats.client().await);
+    js.delete_stream("CASEGRID_EVENTS").await.unwrap();
+    let watched = tokio::time::timeout(Duration::from_secs(10), log.watch_identity(&recorded))
+        .await
+        .expect("the watch notices the deleted stream");
+    assert!(
+        matches!(watched, casegrid_eventlog::LogError::Missing { .. }),
+        "{watched}"
+    );
+
+    let fresh = open(&nats).await;
+    // At checkpoint 0 any stream will do; past it, an empty one is refused by name.
+    fresh.check_identity(Some(&recorded), 0).await.unwrap();
+    let err = fresh
+        .check_identity(Some(&recorded), 2)
+        .await
+        .expect_err("an empty stream is refused");
+    let text = err.to_string();
+    assert!(
+        text.contains(&recorded.created),
+        "names the recorded stream: {text}"
+    );
+    assert!(text.contains("the stream is empty"), "{text}");
+    // Re-filled to the checkpoint, it is still another stream.
+    let store = CaseStore::new(fresh.clone(), Numbering::default(), 100);
+    filed(&store, "a").await;
+    filed(&store, "b").await;
+    let err = fresh.check_identity(Some(&recorded), 2).await.unwrap_err();
+    assert!(err.to_string().contains("another stream"), "{err}");
+    let (current, _) = fresh.identity().await.unwrap();
+    assert!(
+        err.to_string().contains(&current.created),
+        "names both: {err}"
+    );
+}
+
+#[tokio::test]
+async fn the_store_refuses_to_extend_a_broken_chain_and_passes_over_duplicates() {
+    use casegrid_eventlog::{envelope::Envelope, ExecuteError};
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let id = filed(&store, "a").await;
+    let js = async_nats::jetstream::new(nats.client().await);
+    // A duplicate of version 1 and garbage: the case still takes commands.
+    let v1 = log.load_case(id, 0).await.unwrap().remove(0);
+    for payload in [serde_json::to_vec(&v1.raw).unwrap(), b"garbage".to_vec()] {
+        js.publish(log.subject(id), payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let now = OffsetDateTime::now_utc();
+    let cold = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let done = cold
+        .execute(id, &operator(), &note("after".into()), &meta("n1"), now)
+        .await
+        .unwrap();
+    assert_eq!(done.version, 2);
+    // A version 3 whose prev_hash is forged: nothing more is appended to the case.
+    let forged = Envelope::seal(
+        id,
+        3,
+        &"f".repeat(64),
+        "NoteAdded",
+        1,
+        serde_json::json!({"text": "forged"}),
+        operator(),
+        "forged".into(),
+        "forged".into(),
+        None,
+        now,
+    )
+    .unwrap();
+    js.publish(log.subject(id), forged.to_payload().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    for store in [
+        &cold,
+        &CaseStore::new(log.clone(), Numbering::default(), 100),
+    ] {
+        let err = store
+            .execute(id, &operator(), &note("more".into()), &meta("n2"), now)
+            .await
+            .unwrap_err();
+        let ExecuteError::Log(LogError::ChainBroken(brk)) = err else {
+            panic!("a broken chain is refused, not {err}");
+        };
+        assert_eq!((brk.case_id, brk.version), (id, 3), "{brk}");
+    }
 }

@@ -7,6 +7,7 @@ use casegrid_contracts::views::{
 };
 use casegrid_domain::{Actor, ActorKind, CaseId, Status};
 use casegrid_eventlog::store::Numbering;
+use casegrid_eventlog::StreamIdentity;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Column, Row};
 use std::collections::{BTreeMap, HashMap};
@@ -155,6 +156,54 @@ impl ReadModel {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(QuarantineView { counts, items })
+    }
+
+    /// The identity of the stream this read model was built from, once recorded.
+    pub async fn stream_identity(&self) -> Result<Option<StreamIdentity>> {
+        let row =
+            sqlx::query("SELECT stream, created, first_seq FROM stream_identity WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            Ok(StreamIdentity {
+                stream: row.try_get("stream")?,
+                created: row.try_get("created")?,
+                first_seq: row.try_get::<i64, _>("first_seq")? as u64,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records the identity of the stream this read model reads.
+    pub async fn record_stream_identity(&self, identity: &StreamIdentity) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO stream_identity (id, stream, created, first_seq) VALUES (1, $1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET stream = excluded.stream,
+               created = excluded.created, first_seq = excluded.first_seq",
+        )
+        .bind(identity.stream.clone())
+        .bind(identity.created.clone())
+        .bind(identity.first_seq as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Checks that `log` is the stream this read model was built from (refusing an
+    /// empty or different one once past checkpoint 0) and records its identity;
+    /// answers it, for [`casegrid_eventlog::EventLog::watch_identity`].
+    pub async fn check_stream(&self, log: &casegrid_eventlog::EventLog) -> Result<StreamIdentity> {
+        let recorded = self.stream_identity().await?;
+        let current = log
+            .check_identity(recorded.as_ref(), self.checkpoint().await?)
+            .await?;
+        let keep = recorded
+            .as_ref()
+            .is_some_and(|r| r.created == current.created && r.first_seq == current.first_seq);
+        if !keep {
+            self.record_stream_identity(&current).await?;
+        }
+        Ok(current)
     }
 
     /// How many cases are in each status (for `/metrics`).

@@ -34,6 +34,7 @@ const READ_AHEAD: usize = 2;
 /// reading it runs the rebuild. Returns the checkpoint reached. `into` must have no other
 /// writer while this runs (it keeps case states in memory).
 pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
+    into.check_stream(log).await?;
     let last = log.last_sequence().await?;
     let start = into.checkpoint().await?;
     if start >= last {

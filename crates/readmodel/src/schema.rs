@@ -20,6 +20,15 @@ const SCHEMA: &[&str] = &[
         id BIGINT PRIMARY KEY,
         seq BIGINT NOT NULL
     )",
+    // The identity of the stream the checkpoint counts in (see
+    // casegrid_eventlog::StreamIdentity): a state past 0 never reads another stream.
+    // Beside the checkpoint, not in it: when it was recorded is not a read model.
+    "CREATE TABLE IF NOT EXISTS stream_identity (
+        id BIGINT PRIMARY KEY,
+        stream TEXT NOT NULL,
+        created TEXT NOT NULL,
+        first_seq BIGINT NOT NULL
+    )",
     "INSERT INTO checkpoint (id, seq) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
     "CREATE TABLE IF NOT EXISTS cases (
         id TEXT PRIMARY KEY,
@@ -136,6 +145,7 @@ const ALL_TABLES: &[&str] = &[
     "dispatches",
     "callbacks",
     "quarantine",
+    "stream_identity",
 ];
 
 /// Which database a URL names; the SQL is the same, only locking differs.

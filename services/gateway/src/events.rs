@@ -1,48 +1,49 @@
 //! `GET /api/v1/events`: the event log as server-sent events, scoped to the caller.
 //!
-//! Each SSE event is one envelope of the stream `CASEGRID_EVENTS`: `id:` its stream
-//! sequence, `event:` its type, `data:` the envelope with every `sealed` member dropped.
-//! A client resumes with `Last-Event-ID` (the last sequence it saw; `0` replays from the
-//! start); without it the stream starts with the next new event. The read is an
-//! ephemeral ordered consumer from that sequence.
+//! Each SSE event is one envelope of the event log: `id:` its stream sequence,
+//! `event:` its type, `data:` the envelope with every `sealed` member dropped. A
+//! client resumes with `Last-Event-ID` (the last sequence it saw; `0` replays from the
+//! start); without it the stream starts with the next new event. The log is read
+//! through [`casegrid_eventlog::EventLog`] (the stream and its subjects are named
+//! there, once), and every message is classified
+//! ([`casegrid_eventlog::classify`]): only valid envelopes are sent, so nothing a
+//! foreign tool writes into the stream reaches a client or stops the feed.
 //!
-//! **Scope, and why it is folded from the stream.** A department sees the events of a
-//! case from the moment the case concerns it: every event of the case at or after the
-//! first `CaseDispatched` naming it (lead or assisting) or `WhistleBlown` summoning it.
+//! **Scope follows the current assignment, folded from the stream.** A department
+//! sees a case's events while the case concerns it: dispatched to it (lead or
+//! assisting), or whistled to it (summoned, or the whistling street). The event that
+//! takes the case away (its own return, a re-dispatch elsewhere) is the last it sees.
 //! A district-scoped supervisor sees a case once its `CaseFiled` places it in the
-//! district. Whether event `s` is shown is therefore a function of the log up to `s`
-//! alone, never of when the client connected, so a resumed stream continues exactly
-//! where an unbroken one would have been, without gaps or repeats. Asking projection
-//! for a case's current `lead`/`assisting` instead would answer with today's
-//! departments (after a return and re-dispatch, say) and could lag behind the stream,
-//! so the same event would be shown or hidden depending on timing.
+//! district. Whether event `s` is shown is a function of the log up to `s` alone,
+//! never of when the client connected, so a resumed stream continues exactly where an
+//! unbroken one would have been, without gaps or repeats.
 //!
-//! The first time a connection meets a case, it folds that case's earlier events with
-//! direct gets by subject (a case has tens of events; the stream allows direct get),
-//! then keeps the case's facts up to date from the events it reads. Operators, grid
-//! workers, mediators and city-wide supervisors see everything and fold nothing.
-//! If the stream cannot be read, the SSE stream ends; the client resumes.
+//! The first time a connection meets a case, it folds that case's earlier events
+//! (one batched direct get by subject), with the domain's own `Case::apply`, then
+//! keeps the state up to date from the events it reads. City-wide callers see
+//! everything and keep only each case's chain head. If the stream cannot be read,
+//! the SSE stream ends; the client resumes.
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
 use crate::mask;
 use crate::openapi::{string, Endpoint};
 use crate::startup::AppState;
-use async_nats::jetstream::{self, consumer, stream::DirectGetErrorKind};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use casegrid_contracts::Problem;
+use casegrid_domain::{Case, CaseId};
+use casegrid_eventlog::classify::{case_of_subject, classify, Classified, Head, RawMessage};
+use casegrid_eventlog::{EventLog, LogConfig, LogError};
+use futures_util::stream::BoxStream;
 use futures_util::{stream, StreamExt};
-use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
-/// Subjects of the event stream.
-const SUBJECTS: &str = "casegrid.events.>";
-/// Forget the facts of cases met once a connection has met this many.
-const MAX_CASES: usize = 50_000;
+/// Forget the cases met once a connection has met this many (a miss costs one load).
+const MAX_CASES: usize = 20_000;
 
 pub(crate) fn endpoint() -> Endpoint {
     Endpoint::new(
@@ -86,35 +87,36 @@ pub(crate) async fn events(
             "the event stream cannot be read right now ({what}); try again shortly"
         )))
     };
-    let js = jetstream::new(state.nats.clone());
-    let log = js
-        .get_stream(&state.events_stream)
-        .await
-        .map_err(|e| unavailable("opening the stream", &e))?;
-    let deliver_policy = match last_seen {
-        Some(seq) => consumer::DeliverPolicy::ByStartSequence {
-            start_sequence: seq + 1,
+    let log = EventLog::open(
+        state.nats.clone(),
+        LogConfig {
+            stream: state.events_stream.clone(),
+            ..LogConfig::default()
         },
-        None => consumer::DeliverPolicy::New,
+    )
+    .await
+    .map_err(|e| unavailable("opening the stream", &e))?;
+    let from = match last_seen {
+        Some(seq) => seq + 1,
+        None => {
+            log.last_sequence()
+                .await
+                .map_err(|e| unavailable("reading the stream", &e))?
+                + 1
+        }
     };
-    let consumer = log
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: SUBJECTS.into(),
-            deliver_policy,
-            ..Default::default()
-        })
+    let messages = log
+        .read_raw_from(from)
         .await
-        .map_err(|e| unavailable("creating a consumer", &e))?;
-    let messages = consumer
-        .messages()
-        .await
-        .map_err(|e| unavailable("reading the stream", &e))?;
+        .map_err(|e| unavailable("reading the stream", &e))?
+        .boxed();
     tracing::debug!(caller = %caller.actor, ?last_seen, "SSE stream opened");
     let follower = Follower {
         messages,
         scope: caller.scope,
         log,
         cases: HashMap::new(),
+        complete: from <= 1,
         _client: state.shared.metrics.sse_client(),
     };
     let events = stream::unfold(follower, |mut f| async move {
@@ -135,132 +137,140 @@ pub(crate) async fn events(
 
 /// One SSE connection's reading position and what it knows of the cases it met.
 struct Follower {
-    messages: consumer::pull::Ordered,
+    messages: BoxStream<'static, Result<RawMessage, LogError>>,
     scope: Scope,
-    log: jetstream::stream::Stream,
-    cases: HashMap<String, CaseFacts>,
+    log: EventLog,
+    cases: HashMap<CaseId, Followed>,
+    /// Read from sequence 1: a case not met has no earlier events.
+    complete: bool,
     _client: crate::metrics::SseClient,
 }
 
-/// What decides a case's visibility, folded from its events.
-#[derive(Debug, Default)]
-struct CaseFacts {
-    departments: HashSet<String>,
-    grid: Option<String>,
+/// A case as one connection knows it: its chain head and (for scoped callers) state.
+struct Followed {
+    head: Option<Head>,
+    case: Option<Case>,
 }
 
-impl CaseFacts {
-    fn apply(&mut self, envelope: &Value) {
-        let data = &envelope["data"];
-        match envelope["type"].as_str() {
-            Some("CaseFiled") => {
-                if let Some(grid) = data["location"]["grid"].as_str() {
-                    self.grid = Some(grid.to_owned());
-                }
-            }
-            Some("CaseDispatched") => {
-                let lead = data["lead"].as_str();
-                let assisting = data["assisting"].as_array().into_iter().flatten();
-                self.departments.extend(
-                    lead.into_iter()
-                        .chain(assisting.filter_map(Value::as_str))
-                        .map(str::to_owned),
-                );
-            }
-            Some("WhistleBlown") => {
-                // Summoned departments, as ids or as `{"department": id, …}`.
-                let summoned = data["departments"].as_array().into_iter().flatten();
-                self.departments.extend(summoned.filter_map(|d| {
-                    d.as_str()
-                        .or_else(|| d["department"].as_str())
-                        .or_else(|| d["id"].as_str())
-                        .map(str::to_owned)
-                }));
-            }
-            _ => {}
-        }
+/// The units a case concerns now: its dispatched and summoned departments and the
+/// streets that whistled.
+fn concerned(case: &Case) -> Vec<String> {
+    let mut units = Vec::new();
+    if let Some(d) = &case.dispatch {
+        units.push(d.lead.to_string());
+        units.extend(d.assisting.iter().map(ToString::to_string));
     }
+    for (department, summons) in &case.summoned {
+        units.push(department.to_string());
+        units.push(summons.street.to_string());
+    }
+    units
 }
 
 impl Follower {
     /// The next event the caller may see; `None` when the stream ends.
     async fn next_event(&mut self) -> anyhow::Result<Option<Event>> {
+        let prefix = self.log.config().subject_prefix.clone();
         loop {
             let Some(message) = self.messages.next().await else {
                 return Ok(None);
             };
             let message = message?;
-            let seq = message
-                .info()
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .stream_sequence;
-            let Ok(mut envelope) = serde_json::from_slice::<Value>(&message.payload) else {
-                tracing::warn!(seq, "skipping an unreadable envelope");
+            let Some(case_id) = case_of_subject(&prefix, &message.subject) else {
+                tracing::debug!(seq = message.seq, "skipping a message outside any case");
                 continue;
             };
-            if !self
-                .admits(seq, message.subject.as_str(), &envelope)
-                .await?
-            {
+            self.meet(case_id, message.seq).await?;
+            let followed = self.cases.get_mut(&case_id).expect("met above");
+            let stored = match classify(&prefix, &message, followed.head.as_ref()) {
+                Classified::Valid(stored) => stored,
+                Classified::Quarantined(q) => {
+                    tracing::debug!(seq = q.seq, reason = %q.reason, "skipping a quarantined message");
+                    continue;
+                }
+            };
+            followed.head = Some(Head {
+                version: stored.envelope.version,
+                hash: stored.envelope.hash.clone(),
+            });
+            let admitted = match &mut followed.case {
+                None => true,
+                Some(case) => {
+                    let mut units = concerned(case);
+                    let e = &stored.envelope;
+                    if let Ok(event) =
+                        casegrid_domain::Event::from_parts(&e.event_type, e.schema, &e.data)
+                    {
+                        case.apply(&event);
+                    }
+                    units.extend(concerned(case));
+                    let grid = case
+                        .filed
+                        .as_ref()
+                        .and_then(|f| f.location.grid.as_ref())
+                        .map(|g| g.as_str().to_owned());
+                    self.scope
+                        .admits(units.iter().map(String::as_str), grid.as_deref())
+                }
+            };
+            if !admitted {
                 continue;
             }
+            let mut envelope = stored.raw;
             mask::drop_sealed(&mut envelope);
-            let kind = envelope["type"]
-                .as_str()
-                .filter(|t| !t.is_empty() && !t.contains(['\n', '\r']))
-                .unwrap_or("unknown")
-                .to_owned();
+            let kind = stored.envelope.event_type.as_str();
+            let kind = if kind.is_empty() || kind.contains(['\n', '\r']) {
+                "unknown"
+            } else {
+                kind
+            };
             return Ok(Some(
                 Event::default()
-                    .id(seq.to_string())
+                    .id(message.seq.to_string())
                     .event(kind)
                     .data(envelope.to_string()),
             ));
         }
     }
 
-    /// Whether the event at `seq` on `subject` is in the caller's scope.
-    async fn admits(&mut self, seq: u64, subject: &str, envelope: &Value) -> anyhow::Result<bool> {
-        if self.scope == Scope::City {
-            return Ok(true);
+    /// Makes sure the connection knows the case as of just before `seq`: its earlier
+    /// messages, classified and folded, when it has not met the case yet.
+    async fn meet(&mut self, case_id: CaseId, seq: u64) -> anyhow::Result<()> {
+        if self.cases.contains_key(&case_id) {
+            return Ok(());
         }
-        if !self.cases.contains_key(subject) {
-            if self.cases.len() >= MAX_CASES {
-                self.cases.clear();
-            }
-            let facts = fold_before(&self.log, subject, seq).await?;
-            self.cases.insert(subject.to_owned(), facts);
+        if self.cases.len() >= MAX_CASES {
+            self.cases.clear();
+            self.complete = false;
         }
-        let facts = self.cases.get_mut(subject).expect("inserted above");
-        facts.apply(envelope);
-        Ok(self.scope.admits(
-            facts.departments.iter().map(String::as_str),
-            facts.grid.as_deref(),
-        ))
-    }
-}
-
-/// The facts of the case on `subject` from its events before `seq`.
-async fn fold_before(
-    log: &jetstream::stream::Stream,
-    subject: &str,
-    seq: u64,
-) -> anyhow::Result<CaseFacts> {
-    let mut facts = CaseFacts::default();
-    let mut next = 1;
-    while next < seq {
-        let message = match log.direct_get_next_for_subject(subject, Some(next)).await {
-            Ok(m) => m,
-            Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => break,
-            Err(e) => return Err(anyhow::anyhow!("direct get on {subject}: {e}")),
+        let mut followed = Followed {
+            head: None,
+            case: (self.scope != Scope::City).then(|| Case::new(case_id)),
         };
-        if message.sequence >= seq {
-            break;
+        if !self.complete {
+            let prefix = &self.log.config().subject_prefix;
+            for message in self.log.load_case_raw(case_id, 0).await? {
+                if message.seq >= seq {
+                    break;
+                }
+                if let Classified::Valid(e) = classify(prefix, &message, followed.head.as_ref()) {
+                    if let Some(case) = &mut followed.case {
+                        if let Ok(event) = casegrid_domain::Event::from_parts(
+                            &e.envelope.event_type,
+                            e.envelope.schema,
+                            &e.envelope.data,
+                        ) {
+                            case.apply(&event);
+                        }
+                    }
+                    followed.head = Some(Head {
+                        version: e.envelope.version,
+                        hash: e.envelope.hash,
+                    });
+                }
+            }
         }
-        if let Ok(envelope) = serde_json::from_slice::<Value>(&message.payload) {
-            facts.apply(&envelope);
-        }
-        next = message.sequence + 1;
+        self.cases.insert(case_id, followed);
+        Ok(())
     }
-    Ok(facts)
 }

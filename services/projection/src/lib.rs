@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs the projection until `shutdown` is cancelled or the consumer fails: consumes
 /// the log into `model` and answers queries, naming actors with `names` (id → name).
+/// Refuses to start, or stops, when the stream is not the one the read model was
+/// built from (empty, deleted, re-created, another server).
 pub async fn run(
     client: async_nats::Client,
     log: EventLog,
@@ -31,12 +33,36 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let model = model.with_names(names);
+    // Never continue against an empty or different stream than the read model's.
+    let identity = model
+        .check_stream(&log)
+        .await
+        .context("checking the event stream against the read model")?;
     // Endpoints stop with the service, and also when the consumer fails.
     let stop = shutdown.child_token();
     let service = queries::start(&client, model.clone(), stop.clone())
         .await
         .context("registering the projection service")?;
-    let consumed = consumer::consume(&log, &model, &stop).await;
+    let consumed = tokio::select! {
+        consumed = consumer::consume(&log, &model, &stop) => consumed,
+        e = log.watch_identity(&identity) => Err(anyhow::Error::new(e)),
+    };
+    // A consumer that failed because its stream went away says so.
+    let consumed = match consumed {
+        Err(e) if e.downcast_ref::<casegrid_eventlog::LogError>().is_none() => {
+            let checkpoint = model.checkpoint().await.unwrap_or(0);
+            match log.check_identity(Some(&identity), checkpoint).await {
+                Err(changed @ casegrid_eventlog::LogError::StreamMismatch { .. }) => {
+                    Err(anyhow::Error::new(changed))
+                }
+                _ => Err(e),
+            }
+        }
+        other => other,
+    };
+    if let Err(e) = &consumed {
+        tracing::error!(error = %e, "the projection stops");
+    }
     stop.cancel();
     service.stop().await;
     consumed

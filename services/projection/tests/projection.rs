@@ -8,7 +8,9 @@
 //!   two replicas on one database (PostgreSQL), rebuild equals live;
 //! - `projection_killed_while_events_flow_*`: the `casegrid-projection` binary as a
 //!   child process, killed with SIGKILL while 2,000 events are appended, restarted:
-//!   the read model catches up and equals a fresh rebuild.
+//!   the read model catches up and equals a fresh rebuild;
+//! - `a_message_that_is_not_an_envelope_does_not_stop_the_projection*`: garbage in the
+//!   stream is quarantined, the projection goes on, a rebuild quarantines the same.
 
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{subjects, Answer};
@@ -210,7 +212,7 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
     let live_url = live_url.to_owned();
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .expect("event log");
     let store = CaseStore::new(log.clone(), Numbering::default(), 100);
@@ -461,7 +463,7 @@ async fn killed(live_url: &str, rebuilt_url: &str, dir: &Path) {
     const WRITERS: usize = 16;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .expect("event log");
     let store = std::sync::Arc::new(CaseStore::new(log.clone(), Numbering::default(), 1000));
@@ -542,21 +544,38 @@ async fn publish_raw(client: &async_nats::Client, subject: String, payload: Vec<
 #[tokio::test]
 async fn a_message_that_is_not_an_envelope_does_not_stop_the_projection() {
     let dir = tempfile::tempdir().unwrap();
+    poison(
+        &sqlite_url(&dir.path().join("live.db")),
+        &sqlite_url(&dir.path().join("rebuilt.db")),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_that_is_not_an_envelope_does_not_stop_the_projection_on_postgres() {
+    let pg = TestPostgres::start();
+    let (live, rebuilt) = (pg.database().await, pg.database().await);
+    poison(&live, &rebuilt).await;
+}
+
+/// Garbage (with a NUL byte, which PostgreSQL text cannot hold) between two cases:
+/// the projection applies the second, lists the garbage in its quarantine, and a
+/// rebuild quarantines the same and equals the live model.
+async fn poison(live_url: &str, rebuilt_url: &str) {
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .expect("event log");
     let store = CaseStore::new(log.clone(), Numbering::default(), 100);
     lifecycle(&store, "before").await;
-    let projection =
-        Projection::start(&client, &log, &sqlite_url(&dir.path().join("live.db"))).await;
+    let projection = Projection::start(&client, &log, live_url).await;
     checkpoint_reaches(&client, 5).await;
 
     let garbage = publish_raw(
         &client,
         log.subject(CaseId::for_filing("x", "garbage")),
-        b"this is not an envelope".to_vec(),
+        b"\x00this is not an envelope".to_vec(),
     )
     .await;
     assert_eq!(garbage, 6);
@@ -566,5 +585,27 @@ async fn a_message_that_is_not_an_envelope_does_not_stop_the_projection() {
         !projection.task.is_finished(),
         "the projection keeps running"
     );
+    let quarantine = ask::<casegrid_contracts::views::QuarantineView>(
+        &client,
+        subjects::PROJECTION_QUARANTINE,
+        &json!({}),
+    )
+    .await
+    .expect("quarantine answered")
+    .into_result()
+    .expect("quarantine");
+    assert_eq!(quarantine.items.len(), 1);
+    assert_eq!(
+        (quarantine.items[0].seq, quarantine.items[0].reason.as_str()),
+        (6, "unreadable")
+    );
+    assert!(quarantine.items[0]
+        .head
+        .ends_with("this is not an envelope"));
     projection.stop().await;
+
+    let live = ReadModel::connect(live_url).await.unwrap();
+    let fresh = ReadModel::connect(rebuilt_url).await.unwrap();
+    assert_eq!(casegrid_readmodel::rebuild(&log, &fresh).await.unwrap(), 11);
+    assert_eq!(live.diff(&fresh).await.unwrap(), Vec::<String>::new());
 }

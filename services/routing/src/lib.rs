@@ -122,6 +122,25 @@ pub async fn run(
     tick: Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Never continue against an empty or different stream than the state's.
+    let identity = routing
+        .state
+        .check_stream(&log)
+        .await
+        .context("checking the event stream against routing's state")?;
+    let watch = {
+        let log = log.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                () = shutdown.cancelled() => Ok(()),
+                e = log.watch_identity(&identity) => {
+                    tracing::error!(error = %e, "the event stream changed under routing");
+                    Err(anyhow::Error::new(e))
+                }
+            }
+        }
+    };
     let service = casegrid_runtime::service::register_with_stats(
         &client,
         services::ROUTING,
@@ -172,6 +191,7 @@ pub async fn run(
         consume(log, routing.clone(), replica, shutdown.clone()),
         timers::run(routing.clone(), tick, shutdown.clone()),
         sighup,
+        watch,
     )?;
     Ok(())
 }
@@ -225,6 +245,8 @@ async fn consume(
 ) -> anyhow::Result<()> {
     let name = consumer_name(replica);
     while !shutdown.is_cancelled() {
+        // Each (re)start checks the stream first: one that went away is named as such.
+        routing.state.check_stream(&log).await?;
         let (consumer, from) = open_consumer(&log, &routing.state, &name).await?;
         let mut heads = Heads::new(from);
         if let Err(e) = consume_in_order(&log, &consumer, &mut heads, &routing, &shutdown).await {

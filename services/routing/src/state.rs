@@ -30,6 +30,9 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_at)",
     "CREATE TABLE IF NOT EXISTS deadline_cases (case_id TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS queue (case_id TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL)",
+    // The stream the checkpoint counts in (casegrid_eventlog::StreamIdentity).
+    "CREATE TABLE IF NOT EXISTS stream_identity (id INTEGER PRIMARY KEY CHECK (id = 1),
+        stream TEXT NOT NULL, created TEXT NOT NULL, first_seq INTEGER NOT NULL)",
 ];
 
 /// An open deadline whose time has come.
@@ -96,6 +99,38 @@ impl RoutingState {
             sqlx::query(statement).execute(&pool).await?;
         }
         Ok(Self { pool })
+    }
+
+    /// Checks that `log` is the stream this state was built from (refusing an empty or
+    /// different one once past checkpoint 0) and records its identity; answers it.
+    pub async fn check_stream(
+        &self,
+        log: &casegrid_eventlog::EventLog,
+    ) -> anyhow::Result<casegrid_eventlog::StreamIdentity> {
+        let recorded = sqlx::query("SELECT stream, created, first_seq FROM stream_identity")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| casegrid_eventlog::StreamIdentity {
+                stream: r.get("stream"),
+                created: r.get("created"),
+                first_seq: r.get::<i64, _>("first_seq") as u64,
+            });
+        let current = log
+            .check_identity(recorded.as_ref(), self.checkpoint().await?)
+            .await?;
+        if recorded.as_ref() != Some(&current) {
+            sqlx::query(
+                "INSERT INTO stream_identity (id, stream, created, first_seq) VALUES (1, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET stream = excluded.stream,
+                   created = excluded.created, first_seq = excluded.first_seq",
+            )
+            .bind(&current.stream)
+            .bind(&current.created)
+            .bind(current.first_seq as i64)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(current)
     }
 
     pub async fn checkpoint(&self) -> anyhow::Result<u64> {

@@ -1,47 +1,95 @@
 //! `GET /api/v1/events`: scoped, ordered, resumable server-sent events read from a
-//! test stream named and shaped like the event log.
+//! test stream named and shaped like the event log, written with real sealed events.
 
 use crate::helpers::*;
+use casegrid_domain::command::{Annotate, Dispatch, FileCase, Return};
+use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
+use casegrid_domain::personal::{Reporter, Sealed};
+use casegrid_domain::{Actor, ActorKind, CaseId, Category, Command, DepartmentId, GridCode};
+use casegrid_eventlog::store::Numbering;
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
+use time::OffsetDateTime;
 
-const A: &str = "0192f0c4-3c1a-7d2e-8b4f-00000000000a";
-const B: &str = "0192f0c4-3c1a-7d2e-8b4f-00000000000b";
-
-/// Appends an envelope for `case` and returns its stream sequence.
-async fn append(
-    js: &async_nats::jetstream::Context,
-    case: &str,
-    version: u64,
-    event_type: &str,
-    data: Value,
-) -> u64 {
-    let envelope = json!({
-        "event_id": uuid::Uuid::now_v7(), "case_id": case, "version": version,
-        "type": event_type, "schema": 1, "occurred_at": "2026-11-23T22:10:00Z",
-        "actor": {"kind": "system", "id": "routing"}, "command_id": format!("c-{case}-{version}"),
-        "correlation_id": "x", "causation_id": null, "data": data,
-        "prev_hash": "0".repeat(64), "hash": "ab".repeat(32),
-    });
-    js.publish(
-        format!("casegrid.events.{case}"),
-        envelope.to_string().into(),
-    )
-    .await
-    .expect("publish")
-    .await
-    .expect("ack")
-    .sequence
+/// Real sealed events, decided by the domain and appended by the case store.
+struct Writer {
+    store: CaseStore,
+    n: usize,
 }
 
-fn filed() -> Value {
-    json!({"channel": "hotline", "title": "噪音", "location": {"grid": "NH.HB.BJ.03"},
-        "reporter": {"phone": {"masked": "138****1234", "sealed": CIPHERTEXT}}})
+impl Writer {
+    async fn new(nats: &async_nats::Client) -> Self {
+        let log = EventLog::open(nats.clone(), LogConfig::default())
+            .await
+            .expect("event log");
+        Self {
+            store: CaseStore::new(log, Numbering::default(), 100),
+            n: 0,
+        }
+    }
+
+    /// Appends the event of `command` on `case` and returns its stream sequence.
+    async fn act(&mut self, case: CaseId, actor: Actor, command: Command) -> u64 {
+        self.n += 1;
+        let meta = CommandMeta {
+            command_id: format!("sse-{}", self.n),
+            correlation_id: "sse".into(),
+            causation_id: None,
+        };
+        self.store
+            .execute(case, &actor, &command, &meta, OffsetDateTime::now_utc())
+            .await
+            .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        self.store.snapshot(case).await.unwrap().last_seq
+    }
 }
 
-fn dispatched(lead: &str) -> Value {
-    json!({"lead": lead, "assisting": [], "sign_due": "2026-11-24T10:00:00Z",
-        "handle_due": "2026-11-30T18:00:00Z", "rule": "rules.toml#noise"})
+fn operator() -> Actor {
+    Actor::new(ActorKind::Operator, "op.wang")
+}
+
+fn dept(id: &str) -> Actor {
+    Actor::new(ActorKind::Department, id)
+}
+
+fn file() -> Command {
+    Command::FileCase(FileCase {
+        channel: Channel::Hotline,
+        kind: CaseKind::Complaint,
+        category: Category::parse("noise").unwrap(),
+        urgency: Urgency::Normal,
+        title: "噪音".into(),
+        description: "夜间施工".into(),
+        location: Location {
+            address: None,
+            grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+        },
+        reporter: Some(Reporter {
+            phone: Some(Sealed {
+                masked: "138****1234".into(),
+                sealed: CIPHERTEXT.into(),
+            }),
+            ..Reporter::default()
+        }),
+        source: serde_json::Map::new(),
+    })
+}
+
+fn dispatch(lead: &str) -> Command {
+    let now = OffsetDateTime::now_utc();
+    Command::Dispatch(Dispatch {
+        lead: DepartmentId::parse(lead).unwrap(),
+        assisting: vec![],
+        sign_due: now + time::Duration::hours(2),
+        handle_due: now + time::Duration::days(5),
+        rule: "rules.toml#noise".into(),
+        return_due: None,
+    })
+}
+
+fn note(text: &str) -> Command {
+    Command::Annotate(Annotate { text: text.into() })
 }
 
 #[derive(Debug)]
@@ -126,65 +174,70 @@ fn ids(events: &[SseEvent]) -> Vec<u64> {
 async fn a_department_follows_its_cases_and_resumes_without_gaps() {
     let app = spawn_app(Duration::from_secs(5)).await;
     let js = create_event_stream(&app.nats).await;
-    let a1 = append(&js, A, 1, "CaseFiled", filed()).await;
-    let b1 = append(&js, B, 1, "CaseFiled", filed()).await;
-    let a2 = append(&js, A, 2, "CaseDispatched", dispatched("dept.urban")).await;
-    let b2 = append(&js, B, 2, "CaseDispatched", dispatched("dept.housing")).await;
-    let a3 = append(
-        &js,
-        A,
-        3,
-        "DispatchSigned",
-        json!({"department": "dept.urban", "on_time": true}),
-    )
-    .await;
+    let mut w = Writer::new(&app.nats).await;
+    let (a, b, c) = (
+        CaseId::for_filing("op.wang", "a"),
+        CaseId::for_filing("op.wang", "b"),
+        CaseId::for_filing("op.wang", "c"),
+    );
+    let a1 = w.act(a, operator(), file()).await;
+    let b1 = w.act(b, operator(), file()).await;
+    let a2 = w.act(a, Actor::routing(), dispatch("dept.urban")).await;
+    let b2 = w.act(b, Actor::routing(), dispatch("dept.housing")).await;
+    let a3 = w.act(a, dept("dept.urban"), Command::Sign).await;
+    // Garbage and a duplicate of a2 in the stream reach nobody.
+    let dup = w.store.log().load_case(a, 0).await.unwrap()[1].raw.clone();
+    for payload in [b"garbage".to_vec(), serde_json::to_vec(&dup).unwrap()] {
+        js.publish(format!("casegrid.events.{a}"), payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
 
     // dept.urban sees case A from its dispatch on, and nothing of case B.
     let mut urban = SseReader::open(&app, DEPT_IN, Some(0)).await;
     let seen = urban.take(2).await;
     assert_eq!(ids(&seen), [a2, a3]);
     assert_eq!(seen[0].event, "CaseDispatched");
-    assert_eq!(seen[0].data["case_id"], A);
+    assert_eq!(seen[0].data["case_id"], a.to_string());
     assert_eq!(seen[0].data["version"], 2);
     assert_eq!(seen[0].data["data"]["lead"], "dept.urban");
     assert_eq!(seen[1].event, "DispatchSigned");
-    let a4 = append(&js, A, 4, "NoteAdded", json!({"text": "在路上"})).await;
+    let a4 = w.act(a, operator(), note("在路上")).await;
     let live = urban.take(1).await;
     assert_eq!(ids(&live), [a4]);
     drop(urban);
 
-    // While disconnected: B is whistled to dept.urban, then goes on.
-    let b3 = append(
-        &js,
-        B,
-        3,
-        "WhistleBlown",
-        json!({"departments": ["dept.urban", "dept.water"],
-        "report_due": "2026-11-24T12:00:00Z"}),
-    )
-    .await;
-    let b4 = append(&js, B, 4, "NoteAdded", json!({"text": "报到"})).await;
-    let a5 = append(
-        &js,
-        A,
-        5,
-        "CaseReplied",
-        json!({"result": "resolved", "text": "已处理"}),
-    )
-    .await;
+    // While disconnected: dept.housing returns B, which is re-dispatched to dept.urban.
+    let b3 = w
+        .act(
+            b,
+            dept("dept.housing"),
+            Command::Return(Return {
+                reason: "噪音属城管执法职责".into(),
+                suggested_owner: DepartmentId::parse("dept.urban").unwrap(),
+            }),
+        )
+        .await;
+    let b4 = w.act(b, Actor::routing(), dispatch("dept.urban")).await;
+    let b5 = w.act(b, operator(), note("改派")).await;
+    let a5 = w.act(a, operator(), note("已处理")).await;
+    let c1 = w.act(c, operator(), file()).await;
+    let c2 = w.act(c, Actor::routing(), dispatch("dept.housing")).await;
 
     let mut urban = SseReader::open(&app, DEPT_IN, Some(a4)).await;
     let resumed = urban.take(3).await;
-    assert_eq!(ids(&resumed), [b3, b4, a5], "no gap, no repeat");
+    assert_eq!(ids(&resumed), [b4, b5, a5], "no gap, no repeat");
 
-    // dept.housing: case B only, including before the whistle.
+    // dept.housing: case B until its return (the last it sees), then case C.
     let mut housing = SseReader::open(&app, DEPT_OUT, Some(0)).await;
-    assert_eq!(ids(&housing.take(3).await), [b2, b3, b4]);
+    assert_eq!(ids(&housing.take(3).await), [b2, b3, c2]);
 
-    // An operator sees everything, in stream order, without ciphertexts.
-    let mut operator = SseReader::open(&app, OPERATOR, Some(0)).await;
-    let all = operator.take(8).await;
-    assert_eq!(ids(&all), [a1, b1, a2, b2, a3, a4, b3, b4]);
+    // An operator sees every valid event, in stream order, without ciphertexts.
+    let mut operator_feed = SseReader::open(&app, OPERATOR, Some(0)).await;
+    let all = operator_feed.take(12).await;
+    assert_eq!(ids(&all), [a1, b1, a2, b2, a3, a4, b3, b4, b5, a5, c1, c2]);
     assert_eq!(
         all[0].data["data"]["reporter"]["phone"],
         json!({"masked": "138****1234"})
@@ -194,7 +247,7 @@ async fn a_department_follows_its_cases_and_resumes_without_gaps() {
     // Without Last-Event-ID the stream starts with the next new event.
     let mut fresh = SseReader::open(&app, OPERATOR, None).await;
     // The consumer is created before the answer's head is sent, so this is "new".
-    let a6 = append(&js, A, 6, "CaseClosed", json!({})).await;
+    let a6 = w.act(a, operator(), note("结束")).await;
     assert_eq!(ids(&fresh.take(1).await), [a6]);
 
     let r = app
