@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Version of the schema below. A database holding another version (or none: the
 /// first, SQLite-only schema) is emptied and recreated at checkpoint 0, and the
 /// projection replays the log into it: a read model is always rebuildable.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// Portable DDL: `BIGINT` and `TEXT` only, so SQLite and PostgreSQL read the same
 /// types through sqlx `Any`. Every statement is idempotent.
