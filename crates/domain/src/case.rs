@@ -36,7 +36,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(&self) -> &'static str {
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Received => "received",
             Self::Dispatched => "dispatched",

@@ -11,7 +11,7 @@ use crate::rows::{self, Val};
 use crate::summary::{self, enum_str, rfc3339};
 use crate::{ReadModel, ReadModelError, Result};
 use casegrid_domain::personal::{Sealed, ERASED};
-use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event, Status};
+use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::classify::{
     case_of_subject, classify, Classified, Head, Quarantined, RawMessage,
 };
@@ -636,7 +636,10 @@ impl<'a> Batch<'a> {
             Val::opt_text(grid.as_deref().and_then(street_of)),
             Val::int(f.filed_ms),
             Val::text(f.filed_day.clone()),
-            Val::opt_int(dispatch.map(|d| millis(d.handle_due))),
+            // The handling deadline while its clock runs (the domain's rule): the
+            // overdue list and the inbox order read it; suspended or mediated cases
+            // have none.
+            Val::opt_int(c.running_handle_due().map(millis)),
             Val::text(state),
             Val::opt_text(c.level.as_ref().map(enum_str)),
             Val::text(list(f.escalated_by.iter().cloned().collect())),
@@ -738,10 +741,7 @@ fn work_order(f: &Folded, department: &DepartmentId, offset: UtcOffset) -> Optio
 /// it has reported in, then the whistling street when the case is not dispatched to it.
 fn inbox_of(f: &Folded) -> Vec<InboxRow> {
     let c = &f.case;
-    if !matches!(
-        c.status,
-        Status::Dispatched | Status::InProgress | Status::Suspended
-    ) {
+    if !c.status.is_in_handling() {
         return Vec::new();
     }
     let mut rows: Vec<InboxRow> = Vec::new();

@@ -6,7 +6,7 @@
 
 use crate::model::case_from_row;
 use crate::{ReadModel, ReadModelError, Result};
-
+use casegrid_domain::Status;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, Row};
@@ -19,7 +19,14 @@ pub const LIST_LIMIT: u32 = 50;
 pub const LIST_MAX: u32 = 500;
 
 /// Statuses in which a case no longer runs against its handling deadline.
-const NOT_RUNNING: &str = "'replied', 'closed', 'merged', 'withdrawn', 'declined', 'referred'";
+/// The statuses whose deadline clock runs, as an SQL list (the domain's class).
+fn overdue_able() -> String {
+    Status::names(Status::is_overdue_able)
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub use casegrid_contracts::query::{
     CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, Rate, StatsQuery, StatsRow,
@@ -126,7 +133,8 @@ impl ReadModel {
         .await
     }
 
-    /// Cases past their handling deadline and still running, most overdue first.
+    /// Cases past their handling deadline while its clock runs (`Case::is_overdue`:
+    /// never suspended or in mediation), most overdue first.
     pub async fn overdue(&self, q: &OverdueQuery, now: OffsetDateTime) -> Result<CasePage> {
         let limit = q.limit.unwrap_or(LIST_LIMIT).clamp(1, LIST_MAX);
         let filter = CaseFilter {
@@ -229,8 +237,11 @@ impl ReadModel {
         }
         if let Some(overdue) = f.overdue {
             let p = c.int(crate::fold::millis(now));
+            // `handle_due_ms` is the running handling deadline (`Case::running_handle_due`):
+            // null while the clock is stopped.
             let condition = format!(
-                "(handle_due_ms IS NOT NULL AND handle_due_ms < {p} AND status NOT IN ({NOT_RUNNING}))"
+                "(handle_due_ms IS NOT NULL AND handle_due_ms < {p} AND status IN ({}))",
+                overdue_able()
             );
             c.and(if overdue {
                 condition

@@ -724,6 +724,65 @@ async fn lists_filter_and_paginate(db: Db) {
     assert!(early.items.is_empty());
 }
 
+/// A suspended case and a case in mediation whose old handling deadline passed are not
+/// overdue: their clock is stopped (`Case::is_overdue`); a running one is.
+async fn stopped_clocks_are_never_overdue(db: Db) {
+    let model = db.model().await;
+    let mut events = Vec::new();
+    let mut seq = 0;
+    let mut ids = HashMap::new();
+    for (name, key) in [('R', "running"), ('S', "suspended"), ('M', "mediated")] {
+        let mut c = Chain::new(key);
+        let mut push = |t: &str, data: Value, actor: Actor| {
+            seq += 1;
+            events.push(c.event(seq, t, data, actor));
+        };
+        push(
+            "CaseFiled",
+            case_data("邻里纠纷", "NH.HB.BJ.03", "noise"),
+            operator(),
+        );
+        push(
+            "CaseDispatched",
+            dispatch_to("dept.urban", &[]),
+            Actor::routing(),
+        );
+        push(
+            "DispatchSigned",
+            json!({"department": "dept.urban", "on_time": true}),
+            dept("dept.urban"),
+        );
+        match name {
+            'S' => push(
+                "CaseSuspended",
+                json!({"department": "dept.urban", "reason": "等待鉴定",
+                       "approved_by": "sup.li", "suspended_at": "2026-11-24T02:00:00Z"}),
+                dept("dept.urban"),
+            ),
+            'M' => push(
+                "MediationOpened",
+                json!({"mediator": "med.chen", "mediation_due": "2026-12-24T02:00:00Z",
+                       "parties": [
+                           {"role": "applicant", "name": {"masked": "王**", "sealed": SEALED_NAME}, "consent": true},
+                           {"role": "respondent", "name": {"masked": "李**", "sealed": SEALED_NAME}, "consent": true}]}),
+                Actor::new(ActorKind::Mediator, "med.chen"),
+            ),
+            _ => {}
+        }
+        ids.insert(name, c.case_id);
+    }
+    model.apply(&events).await.unwrap();
+    let f = Fixture { events, ids };
+    let now = datetime!(2026-12-15 00:00 UTC);
+    let overdue = model.overdue(&OverdueQuery::default(), now).await.unwrap();
+    assert_eq!(ids_of(&f, &overdue), vec!['R']);
+    let q: ListQuery = serde_json::from_value(json!({"overdue": false})).unwrap();
+    let not = model.list(&q, now).await.unwrap();
+    assert_eq!(ids_of(&f, &not), vec!['M', 'S']);
+    let statuses: Vec<Status> = not.items.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [Status::InMediation, Status::Suspended]);
+}
+
 async fn duplicated_batches_count_once(db: Db) {
     let model = db.model().await;
     let once = db.model().await;
@@ -1078,6 +1137,7 @@ on_both!(
     unreadable_events_are_quarantined_and_never_fail,
     figures_match_the_hand_computed_ones,
     lists_filter_and_paginate,
+    stopped_clocks_are_never_overdue,
     duplicated_batches_count_once,
     two_writers_apply_each_event_once,
     connecting_again_keeps_the_data,

@@ -36,7 +36,7 @@ use casegrid_contracts::subjects::{
 };
 use casegrid_contracts::views::{CaseView, TimelineView};
 use casegrid_contracts::{CaseQuery, CommandReply, FileRequest};
-use casegrid_domain::{Actor, ActorKind, CaseId};
+use casegrid_domain::{Actor, ActorKind, CaseId, Status};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -50,15 +50,6 @@ pub(crate) const PUBLIC_ID: &str = "public.open311";
 
 /// Requests answered by one `GET requests` at most.
 const LIST_LIMIT: u32 = 200;
-
-/// Statuses Open311 calls `open`; every other one is `closed`.
-const OPEN: &[&str] = &[
-    "received",
-    "dispatched",
-    "in_progress",
-    "suspended",
-    "in_mediation",
-];
 
 /// Event types of the timeline that are not for the public.
 const INTERNAL_EVENTS: &[&str] = &[
@@ -400,11 +391,7 @@ fn service_definition_endpoint() -> Endpoint {
 
 /// A request as Open311 shows it: public fields only, never the reporter.
 fn request_of(state: &AppState, view: &CaseView, notes: Vec<Value>) -> Value {
-    let status = if OPEN.contains(&view.status.as_str()) {
-        "open"
-    } else {
-        "closed"
-    };
+    let status = view.status.open311();
     let status_notes = match &view.reply_result {
         Some(result) => format!("{}: {result}", view.status.as_str()),
         None => view.status.as_str().to_owned(),
@@ -513,16 +500,9 @@ async fn list_requests(
                 }
             }
             "status" => {
-                let statuses: &[&str] = match value.as_str() {
-                    "open" => OPEN,
-                    "closed" => &[
-                        "replied",
-                        "closed",
-                        "referred",
-                        "merged",
-                        "declined",
-                        "withdrawn",
-                    ],
+                // What Open311 calls open or closed is the domain's status class.
+                let statuses = match value.as_str() {
+                    "open" | "closed" => Status::names(|s| s.open311() == value),
                     other => {
                         return Err(bad(format!("status: {other:?} is neither open nor closed")))
                     }

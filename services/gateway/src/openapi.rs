@@ -264,20 +264,17 @@ pub(crate) fn object(properties: &[(&str, Value)], required: &[&str]) -> Value {
     json!({ "type": "object", "properties": props, "required": required })
 }
 
-/// Case statuses (DESIGN.md "Contract examples").
-pub(crate) const STATUSES: &[&str] = &[
-    "received",
-    "dispatched",
-    "in_progress",
-    "suspended",
-    "replied",
-    "closed",
-    "in_mediation",
-    "referred",
-    "merged",
-    "declined",
-    "withdrawn",
-];
+/// Case statuses (DESIGN.md "Contract examples"): the domain's list.
+pub(crate) const STATUSES: &[&str] = &{
+    let all = casegrid_domain::Status::ALL;
+    let mut names = [""; casegrid_domain::Status::ALL.len()];
+    let mut i = 0;
+    while i < all.len() {
+        names[i] = all[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 const ACTOR_KINDS: &[&str] = &[
     "operator",

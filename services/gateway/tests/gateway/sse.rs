@@ -36,6 +36,7 @@ impl Writer {
             command_id: format!("sse-{}", self.n),
             correlation_id: "sse".into(),
             causation_id: None,
+            request: None,
         };
         self.store
             .execute(case, &actor, &command, &meta, OffsetDateTime::now_utc())
