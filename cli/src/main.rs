@@ -25,6 +25,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// The NATS admin's credentials for the tools: an nkey seed file or a `.creds` file
+    /// (default: [nats] of the settings, else `data/nats-credentials/admin.nk` of `casegrid dev`).
+    #[arg(long, global = true)]
+    credentials: Option<PathBuf>,
 }
 
 /// Where the `casegrid dev` setup listens, the default of the tools.
@@ -128,6 +132,8 @@ fn main() -> ExitCode {
         command => {
             casegrid_runtime::telemetry::init("warn");
             let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let credentials = cli.credentials;
+            let admin = |url: &str| tools::admin_nats(url, credentials.as_deref());
             let result = runtime.block_on(async move {
                 match command {
                     Cmd::Dev(args) => dev::run(args).await,
@@ -137,10 +143,12 @@ fn main() -> ExitCode {
                         into,
                         compare,
                         no_compare,
-                    } => tools::rebuild(&nats, into, (!no_compare).then_some(compare)).await,
+                    } => {
+                        tools::rebuild(&admin(&nats)?, into, (!no_compare).then_some(compare)).await
+                    }
                     Cmd::Audit {
                         command: AuditCmd::Verify { nats },
-                    } => tools::audit_verify(&nats).await,
+                    } => tools::audit_verify(&admin(&nats)?).await,
                     Cmd::Privacy {
                         command:
                             PrivacyCmd::Erase {
@@ -150,7 +158,7 @@ fn main() -> ExitCode {
                                 nats,
                                 config,
                             },
-                    } => tools::erase(&nats, &config, &case, &operator, &reason).await,
+                    } => tools::erase(&admin(&nats)?, &config, &case, &operator, &reason).await,
                     Cmd::Config {
                         command: ConfigCmd::Check { dir },
                     } => tools::config_check(&dir),

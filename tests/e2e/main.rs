@@ -6,6 +6,7 @@
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
+//! - `nats_permissions`: the shipped NATS permissions, user by user, as an attacker would try them.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
 //! - `routing`: working-time deadlines, durable timers across kill -9, two replicas, returns.
@@ -17,6 +18,7 @@ mod config;
 mod jcs;
 mod kit;
 mod lifecycle;
+mod nats_permissions;
 mod privacy;
 mod rebuild;
 mod routing;

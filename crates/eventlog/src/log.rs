@@ -45,20 +45,19 @@ const LOAD_BATCH: usize = 256;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl EventLog {
-    /// Opens the stream, creating it append-only when absent. Refuses a stream that
-    /// exists with a configuration allowing deletes, purges, rollups or limits.
-    pub async fn open(client: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
-        let js = jetstream::new(client.clone());
+    /// Creates the stream append-only when absent, or opens it: the one place the
+    /// stream is made, for the admin (`casegrid dev`'s bootstrap, the init tool, tests).
+    /// Services never have the right to create it: they [`Self::attach`]. Refuses a
+    /// stream that exists with a configuration allowing deletes, purges, rollups or limits.
+    pub async fn create(admin: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
+        let js = jetstream::new(admin.clone());
         let wanted = stream_config(&config);
         let stream = match js.get_stream(&config.stream).await {
             Ok(s) => s,
-            Err(e)
-                if matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
-                    if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND) =>
-            {
+            Err(e) if stream_not_found(&e) => {
                 match js.create_stream(wanted).await {
                     Ok(s) => s,
-                    // Another service created it at the same moment.
+                    // Another process created it at the same moment.
                     Err(_) => js
                         .get_stream(&config.stream)
                         .await
@@ -67,6 +66,59 @@ impl EventLog {
             }
             Err(e) => return Err(LogError::unavailable(e)),
         };
+        Self::checked(admin, js, stream, config)
+    }
+
+    /// As the NATS admin, creates what the services may only open: the event stream
+    /// ([`Self::create`]) and the key bucket ([`casegrid_privacy::KeyVault::create`]).
+    /// `casegrid dev`, the init tool and the separate-process tests run it first.
+    pub async fn bootstrap(admin: async_nats::Client, replicas: usize) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let log = Self::create(
+            admin.clone(),
+            LogConfig {
+                replicas,
+                ..LogConfig::default()
+            },
+        )
+        .await
+        .context("creating the event stream")?;
+        casegrid_privacy::KeyVault::create(admin, replicas)
+            .await
+            .context("creating the key bucket")?;
+        Ok(log)
+    }
+
+    /// Like [`Self::create`] (kept for the tools and tests that open a fresh server).
+    pub async fn open(client: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
+        Self::create(client, config).await
+    }
+
+    /// Opens the existing stream without ever creating it: what a service does. A
+    /// missing stream is `Misconfigured`, naming who creates it.
+    pub async fn attach(client: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
+        let js = jetstream::new(client.clone());
+        let stream = match js.get_stream(&config.stream).await {
+            Ok(s) => s,
+            Err(e) if stream_not_found(&e) => {
+                return Err(LogError::Misconfigured {
+                    stream: config.stream.clone(),
+                    problem: "it does not exist: the NATS admin creates it (`casegrid dev` does \
+                              at start; on a deployment run the init tool as the admin user)"
+                        .into(),
+                })
+            }
+            Err(e) => return Err(LogError::unavailable(e)),
+        };
+        Self::checked(client, js, stream, config)
+    }
+
+    fn checked(
+        client: async_nats::Client,
+        js: jetstream::Context,
+        stream: stream::Stream,
+        config: LogConfig,
+    ) -> Result<Self, LogError> {
         check_append_only(&config.stream, &stream.cached_info().config)?;
         Ok(Self {
             client,
@@ -76,15 +128,16 @@ impl EventLog {
         })
     }
 
-    /// Connects as `name` to the NATS of `settings` (version-checked) and opens the log
-    /// with the configured replicas: what every service does first.
+    /// Connects as `name` to the NATS of `settings` with its credentials (version-checked)
+    /// and attaches to the existing log with the configured replicas: what every service
+    /// does first.
     pub async fn connect(
         settings: &casegrid_runtime::Settings,
         name: &str,
     ) -> anyhow::Result<(async_nats::Client, Self)> {
         use anyhow::Context;
-        let client = casegrid_runtime::nats::connect(&settings.nats.url, name).await?;
-        let log = Self::open(
+        let client = casegrid_runtime::nats::connect_with(&settings.nats, name).await?;
+        let log = Self::attach(
             client.clone(),
             LogConfig {
                 replicas: settings.nats.replicas,
@@ -273,6 +326,11 @@ impl EventLog {
     pub fn stream(&self) -> &stream::Stream {
         &self.stream
     }
+}
+
+fn stream_not_found(e: &jetstream::context::GetStreamError) -> bool {
+    matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
+        if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
 }
 
 fn stream_config(config: &LogConfig) -> stream::Config {
