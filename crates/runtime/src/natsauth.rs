@@ -140,12 +140,14 @@ fn never_configures() -> Vec<String> {
     ])
 }
 
-/// A service answers its own requests (queue group `q`, the service API's default) and
-/// its own `$SRV` verbs, and reads replies on its own inbox.
+/// A service answers its own requests, in its queue group only (`q`, the service API's
+/// default, or the service's name), its own `$SRV` verbs, and reads replies on its own
+/// inbox.
 fn serves(user: User, requests: &str) -> Vec<String> {
     let service = user.service().expect("a service user");
     vec![
         format!("{requests} q"),
+        format!("{requests} {service}"),
         "$SRV.*".to_owned(),
         format!("$SRV.*.{service}"),
         format!("$SRV.*.{service}.*"),
@@ -175,6 +177,8 @@ fn permissions(user: User) -> Option<Permissions> {
             // without a name in the subject cannot make a durable one), never acked.
             publish_allow.push(format!("$JS.API.CONSUMER.CREATE.{s}"));
             publish_allow.push(format!("$JS.API.CONSUMER.MSG.NEXT.{s}.*"));
+            // /metrics: every durable consumer's lag.
+            publish_allow.push(format!("$JS.API.CONSUMER.LIST.{s}"));
             let mut publish_deny = strings(&["casegrid.events.>", "$KV.>", "$JS.ACK.>"]);
             publish_deny.push(format!("$JS.API.*.*.KV_{KEYS_BUCKET}"));
             publish_deny.push(format!("$JS.API.*.*.KV_{KEYS_BUCKET}.>"));
