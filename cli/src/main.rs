@@ -7,6 +7,7 @@
 //! - `casegrid audit verify`: check every case's hash chain and version contiguity.
 //! - `casegrid privacy erase <case>`: crypto-shred a case's personal data.
 //! - `casegrid config check <dir>`: validate a district configuration folder.
+//! - `casegrid nats-credentials <dir>`: fresh NATS keys for every casegrid user.
 
 mod bench;
 mod dev;
@@ -68,6 +69,10 @@ enum Cmd {
         #[command(subcommand)]
         command: PrivacyCmd,
     },
+    /// Write fresh NATS keys for every casegrid user into DIR: one seed file per user
+    /// (mode 0600) for the processes' [nats] nkey_seed_file, nkeys.env (the public keys)
+    /// for the server's environment, and the accounts.conf the server includes.
+    NatsCredentials { dir: PathBuf },
     /// District configuration.
     Config {
         #[command(subcommand)]
@@ -162,6 +167,7 @@ fn main() -> ExitCode {
                     Cmd::Config {
                         command: ConfigCmd::Check { dir },
                     } => tools::config_check(&dir),
+                    Cmd::NatsCredentials { dir } => tools::nats_credentials(&dir),
                     Cmd::Serve { .. } => unreachable!("handled above"),
                 }
             });

@@ -186,3 +186,24 @@ pub(crate) fn config_check(dir: &Path) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// `casegrid nats-credentials <dir>`.
+pub(crate) fn nats_credentials(dir: &Path) -> anyhow::Result<ExitCode> {
+    let credentials = natsauth::Credentials::generate(dir)?;
+    println!("wrote fresh NATS keys to {}:", credentials.dir().display());
+    for user in User::ALL {
+        println!(
+            "  {:<11} {}",
+            user.name(),
+            natsauth::seed_file(dir, user).display()
+        );
+    }
+    println!(
+        "the server: environment from {} (e.g. systemd EnvironmentFile=), and include accounts.conf;",
+        dir.join("nkeys.env").display()
+    );
+    println!(
+        "each process: CASEGRID__NATS__USER=<user> CASEGRID__NATS__NKEY_SEED_FILE=<its .nk file>"
+    );
+    Ok(ExitCode::SUCCESS)
+}

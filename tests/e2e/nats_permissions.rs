@@ -380,3 +380,47 @@ async fn every_user_may_do_exactly_what_the_permission_table_says() {
         "not as the table says: {wrong:?}\n{table}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_cannot_create_the_stream_and_say_who_does() {
+    let nats = TestNats::start_secured();
+    for user in [User::Intake, User::Routing, User::Projection, User::Gateway] {
+        let mut settings = casegrid_runtime::Settings::load_from(None, &[]).unwrap();
+        settings.nats = nats.settings(user);
+        let err = match casegrid_eventlog::EventLog::connect(&settings, "casegrid-test").await {
+            Ok(_) => panic!("{} opened a stream nobody created", user.name()),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            err.contains("does not exist") && err.contains("admin"),
+            "{}: {err}",
+            user.name()
+        );
+        // Nor may it create the stream itself.
+        let client = nats.client_as(user).await;
+        let mut js = jetstream::new(client);
+        js.set_timeout(REFUSED_WITHIN);
+        let created = js
+            .create_stream(jetstream::stream::Config {
+                name: "CASEGRID_EVENTS".into(),
+                subjects: vec!["casegrid.events.>".into()],
+                ..Default::default()
+            })
+            .await;
+        assert!(created.is_err(), "{} created the stream", user.name());
+    }
+    let keys = casegrid_privacy::KeyVault::attach(nats.client_as(User::Intake).await).await;
+    assert!(keys.is_err_and(|e| e.to_string().contains("admin")));
+    // The admin's bootstrap makes both; then a service attaches.
+    casegrid_eventlog::EventLog::bootstrap(nats.client().await, 1)
+        .await
+        .unwrap();
+    let mut settings = casegrid_runtime::Settings::load_from(None, &[]).unwrap();
+    settings.nats = nats.settings(User::Intake);
+    casegrid_eventlog::EventLog::connect(&settings, "casegrid-test")
+        .await
+        .unwrap();
+    casegrid_privacy::KeyVault::attach(nats.client_as(User::Intake).await)
+        .await
+        .unwrap();
+}
