@@ -76,6 +76,7 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
             port,
             sync_always,
             auth,
+            tls: None,
         })
     })
     .await?

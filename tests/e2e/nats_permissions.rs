@@ -424,3 +424,116 @@ async fn services_cannot_create_the_stream_and_say_who_does() {
         .await
         .unwrap();
 }
+
+/// A throw-away CA, a server certificate for 127.0.0.1 and a client certificate, made
+/// with the `openssl` command line.
+fn make_certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is needed to make test certificates");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=casegrid-test-ca",
+    ]);
+    for (name, ext) in [("server", "server.ext"), ("client", "client.ext")] {
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={name}"),
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "1",
+            "-extfile",
+            ext,
+        ]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_connects_over_tls_with_the_ca_and_client_certificate_of_its_settings() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let file = |name: &str| certs.path().join(name);
+    let nats = TestNats::start_secured_with_tls(casegrid_testkit::ServerTls {
+        cert_file: file("server.pem"),
+        key_file: file("server.key"),
+        ca_file: Some(file("ca.pem")),
+        verify: true,
+    });
+    let mut settings = nats.settings(User::Intake);
+    settings.tls.required = true;
+    settings.tls.ca_file = Some(file("ca.pem"));
+    settings.tls.cert_file = Some(file("client.pem"));
+    settings.tls.key_file = Some(file("client.key"));
+    let client = casegrid_runtime::nats::connect_with(&settings, "casegrid-tls-test")
+        .await
+        .expect("TLS with the CA and the client certificate");
+    client.flush().await.unwrap();
+
+    let refused = |s: casegrid_runtime::settings::NatsSettings| async move {
+        let options = casegrid_runtime::nats::options(&s).await.unwrap();
+        options.connect(s.url.clone()).await.is_err()
+    };
+    let mut no_client_cert = settings.clone();
+    (no_client_cert.tls.cert_file, no_client_cert.tls.key_file) = (None, None);
+    assert!(refused(no_client_cert).await, "the server verifies clients");
+    let mut unknown_ca = settings.clone();
+    unknown_ca.tls.ca_file = None;
+    assert!(
+        refused(unknown_ca).await,
+        "the server's CA comes from the settings"
+    );
+    let mut no_key = settings.clone();
+    no_key.nkey_seed_file = None;
+    assert!(refused(no_key).await, "TLS does not replace the user's key");
+}

@@ -308,6 +308,7 @@ pub(super) async fn run(
             port: 0,
             sync_always: false,
             auth: None,
+            tls: None,
         })
     })
     .await?

@@ -113,6 +113,37 @@ pub struct Options {
     /// Run the shipped accounts and permissions ([`natsauth::accounts_conf`]) with these
     /// users' keys; `None` runs an open server (unit-level tests only).
     pub auth: Option<natsauth::Credentials>,
+    /// Serve clients over TLS only.
+    pub tls: Option<ServerTls>,
+}
+
+/// The server's TLS for clients (PEM files).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// With `verify`, the CA clients' certificates must be signed by.
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify a client certificate.
+    pub verify: bool,
+}
+
+impl ServerTls {
+    fn config_text(&self) -> String {
+        let mut out = format!(
+            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n",
+            self.cert_file.display().to_string(),
+            self.key_file.display().to_string()
+        );
+        if let Some(ca) = &self.ca_file {
+            out.push_str(&format!("  ca_file: {:?}\n", ca.display().to_string()));
+        }
+        if self.verify {
+            out.push_str("  verify: true\n");
+        }
+        out.push_str("}\n");
+        out
+    }
 }
 
 impl NatsServer {
@@ -172,6 +203,9 @@ impl NatsServer {
         let name = Self::name(port, attempt);
         let mut text = config_text_named(port, store_dir, options.sync_always, &name);
         let mut command = Command::new(binary);
+        if let Some(tls) = &options.tls {
+            text.push_str(&tls.config_text());
+        }
         if let Some(auth) = &options.auth {
             // Includes are relative to the config; the keys come from the environment.
             std::fs::write(parent.join(ACCOUNTS_FILE), natsauth::accounts_conf())?;

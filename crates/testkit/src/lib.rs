@@ -15,6 +15,7 @@ pub mod postgres;
 pub use postgres::TestPostgres;
 
 use casegrid_runtime::natsauth::{Credentials, User};
+pub use casegrid_runtime::natsserver::ServerTls;
 use casegrid_runtime::natsserver::{NatsServer, Options};
 use casegrid_runtime::settings::NatsSettings;
 use std::time::Duration;
@@ -37,7 +38,7 @@ impl TestNats {
     /// Starts an open server (no authorization); panics with install instructions when
     /// none is found.
     pub fn start() -> Self {
-        Self::start_with(false)
+        Self::start_with(false, None)
     }
 
     /// Starts a server running the shipped accounts and permissions
@@ -45,10 +46,15 @@ impl TestNats {
     /// with fresh keys per user under [`Self::dir`]`/nats-credentials`. [`Self::client`]
     /// connects as the admin; [`Self::settings`] says how each user connects.
     pub fn start_secured() -> Self {
-        Self::start_with(true)
+        Self::start_with(true, None)
     }
 
-    fn start_with(secured: bool) -> Self {
+    /// Like [`Self::start_secured`], serving clients over TLS only.
+    pub fn start_secured_with_tls(tls: ServerTls) -> Self {
+        Self::start_with(true, Some(tls))
+    }
+
+    fn start_with(secured: bool, tls: Option<ServerTls>) -> Self {
         init_tracing();
         let dir = tempfile::Builder::new()
             .prefix("casegrid-nats-")
@@ -63,6 +69,7 @@ impl TestNats {
             port: 0,
             sync_always: true,
             auth: credentials.clone(),
+            tls,
         })
         .unwrap_or_else(|e| panic!("test kit: {e:#}"));
         Self {
