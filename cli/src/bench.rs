@@ -194,7 +194,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         system.http
     );
     let target = Target {
-        nats_url: system.nats.url(),
+        nats: system.settings.nats.clone(),
         nats_pid: system.nats.pid(),
         http: system.http,
         database_url: system.settings.database.url.expose().to_owned(),
@@ -257,7 +257,8 @@ impl Drop for TempDir {
 
 /// Where the system under test answers.
 struct Target {
-    nats_url: String,
+    /// The admin's connection settings.
+    nats: casegrid_runtime::settings::NatsSettings,
     nats_pid: Option<u32>,
     http: std::net::SocketAddr,
     database_url: String,
@@ -274,7 +275,7 @@ async fn measure(
     let mut report = Report::default();
     let api = http::Api::new(system.http)?;
     api.wait_ready(Duration::from_secs(60)).await?;
-    let client = casegrid_runtime::nats::connect(&system.nats_url, "casegrid-bench").await?;
+    let client = casegrid_runtime::nats::connect_with(&system.nats, "casegrid-bench").await?;
     let log = EventLog::open(client.clone(), LogConfig::default())
         .await
         .context("opening the event log")?;

@@ -1,11 +1,13 @@
 //! `casegrid dev`: the embedded default. A local `nats-server` child (JetStream under
-//! `<data>/nats`, `sync_interval: always`), the four services in this process, each
-//! with its own NATS connection, SQLite read models in `<data>/casegrid.db`, and the
-//! demo district. Ctrl-C stops the services, then the server.
+//! `<data>/nats`, `sync_interval: always`, the shipped accounts and permissions with
+//! fresh nkeys per run under `<data>/nats-credentials`), the four services in this
+//! process, each with its own NATS connection as its own user, SQLite read models in
+//! `<data>/casegrid.db`, and the demo district. Ctrl-C stops the services, then the server.
 //!
 //! [`start_system`] is the same setup for `casegrid bench`.
 
 use anyhow::Context;
+use casegrid_runtime::natsauth::{Credentials, User};
 use casegrid_runtime::natsserver::{NatsServer, Options};
 use casegrid_runtime::Settings;
 use std::net::SocketAddr;
@@ -50,7 +52,11 @@ pub(crate) struct System {
     pub(crate) nats: NatsServer,
     pub(crate) http: SocketAddr,
     pub(crate) data_dir: PathBuf,
+    /// The settings of the system, connecting as the NATS admin (the services each
+    /// connect as their own user).
     pub(crate) settings: Settings,
+    /// This run's NATS users' keys.
+    pub(crate) credentials: Credentials,
     shutdown: CancellationToken,
     services: JoinSet<(&'static str, anyhow::Result<()>)>,
 }
@@ -63,27 +69,30 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
     let nats_dir = data_dir.join("nats");
     // Only an empty data folder gets a new stream; one whose stream is gone must not.
     let fresh = !nats_dir.exists();
+    let credentials = Credentials::generate(&credentials_dir(&data_dir))?;
     let (port, sync_always) = (options.nats_port, options.sync_always);
+    let auth = Some(credentials.clone());
     let nats = tokio::task::spawn_blocking(move || {
         NatsServer::start(Options {
             store_dir: nats_dir,
             port,
             sync_always,
+            auth,
+            tls: None,
         })
     })
     .await?
     .context("starting nats-server")?;
 
-    if fresh {
-        let client = casegrid_runtime::nats::connect(&nats.url(), "casegrid-dev").await?;
-        casegrid_eventlog::EventLog::create(client, casegrid_eventlog::LogConfig::default())
-            .await
-            .context("creating the event stream in the empty data folder")?;
-    }
     let mut settings = Settings::load(None)?;
     // Development: the demo tokens of principals.toml are accepted (printed at start).
     settings.auth.static_tokens = true;
-    settings.nats.url = nats.url();
+    settings.nats = credentials.settings(User::Admin, &nats.url());
+    if fresh {
+        bootstrap(&settings.nats)
+            .await
+            .context("creating the event stream in the empty data folder")?;
+    }
     settings.database.url = casegrid_runtime::Secret::new(format!(
         "sqlite://{}?mode=rwc",
         data_dir.join("casegrid.db").display()
@@ -101,22 +110,46 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
 
     let shutdown = CancellationToken::new();
     let mut services: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
-    let (s, t) = (settings.clone(), shutdown.clone());
+    // Each service connects as its own NATS user, as it would in its own process.
+    let as_user = |user: User| {
+        let mut s = settings.clone();
+        s.nats = credentials.settings(user, &s.nats.url);
+        s
+    };
+    let (s, t) = (as_user(User::Intake), shutdown.clone());
     services.spawn(async move { ("intake", casegrid_intake::serve(&s, t).await) });
-    let (s, t) = (settings.clone(), shutdown.clone());
+    let (s, t) = (as_user(User::Routing), shutdown.clone());
     services.spawn(async move { ("routing", casegrid_routing::serve(&s, t).await) });
-    let (s, t) = (settings.clone(), shutdown.clone());
+    let (s, t) = (as_user(User::Projection), shutdown.clone());
     services.spawn(async move { ("projection", casegrid_projection::serve(&s, t).await) });
-    let (s, t) = (settings.clone(), shutdown.clone());
+    let (s, t) = (as_user(User::Gateway), shutdown.clone());
     services.spawn(async move { ("gateway", casegrid_gateway::serve_on(listener, &s, t).await) });
     Ok(System {
         nats,
         http,
         data_dir,
         settings,
+        credentials,
         shutdown,
         services,
     })
+}
+
+/// Where `casegrid dev` writes this run's NATS keys: the tools find the admin's there.
+pub(crate) fn credentials_dir(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("nats-credentials")
+}
+
+/// As the NATS admin, creates the event stream and the key bucket when absent: the
+/// services may only open them.
+async fn bootstrap(admin: &casegrid_runtime::settings::NatsSettings) -> anyhow::Result<()> {
+    let client = casegrid_runtime::nats::connect_with(admin, "casegrid-bootstrap").await?;
+    casegrid_eventlog::EventLog::bootstrap(client.clone(), admin.replicas).await?;
+    client
+        .drain()
+        .await
+        .context("draining the admin connection")?;
+    Ok(())
 }
 
 impl System {
@@ -171,6 +204,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     println!("HTTP  http://{http}");
     println!("API   http://{http}/api/v1");
     println!("NATS  {}", system.nats.url());
+    println!(
+        "AUTH  {} (this run's nkeys, one per user; the tools use admin.nk there by default)",
+        system.credentials.dir().display()
+    );
     println!(
         "DATA  {} (read models: casegrid.db, JetStream: nats/)",
         system.data_dir.display()

@@ -8,6 +8,7 @@
 //! - `casegrid audit verify`: check every case's hash chain and version contiguity.
 //! - `casegrid privacy erase <case>`: crypto-shred a case's personal data.
 //! - `casegrid config check <dir>`: validate a district configuration folder.
+//! - `casegrid nats-credentials <dir>`: fresh NATS keys for every casegrid user.
 
 mod bench;
 mod dev;
@@ -26,6 +27,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// The NATS admin's credentials for the tools: an nkey seed file or a `.creds` file
+    /// (default: [nats] of the settings, else `data/nats-credentials/admin.nk` of `casegrid dev`).
+    #[arg(long, global = true)]
+    credentials: Option<PathBuf>,
 }
 
 /// Where the `casegrid dev` setup listens, the default of the tools.
@@ -73,6 +78,10 @@ enum Cmd {
         #[command(subcommand)]
         command: PrivacyCmd,
     },
+    /// Write fresh NATS keys for every casegrid user into DIR: one seed file per user
+    /// (mode 0600) for the processes' [nats] nkey_seed_file, nkeys.env (the public keys)
+    /// for the server's environment, and the accounts.conf the server includes.
+    NatsCredentials { dir: PathBuf },
     /// District configuration.
     Config {
         #[command(subcommand)]
@@ -137,20 +146,24 @@ fn main() -> ExitCode {
         command => {
             casegrid_runtime::telemetry::init("warn");
             let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+            let credentials = cli.credentials;
+            let admin = |url: &str| tools::admin_nats(url, credentials.as_deref());
             let result = runtime.block_on(async move {
                 match command {
                     Cmd::Dev(args) => dev::run(args).await,
                     Cmd::Bench(args) => bench::run(args).await,
-                    Cmd::Init { nats, replicas } => tools::init(&nats, replicas).await,
+                    Cmd::Init { nats, replicas } => tools::init(&admin(&nats)?, replicas).await,
                     Cmd::Rebuild {
                         nats,
                         into,
                         compare,
                         no_compare,
-                    } => tools::rebuild(&nats, into, (!no_compare).then_some(compare)).await,
+                    } => {
+                        tools::rebuild(&admin(&nats)?, into, (!no_compare).then_some(compare)).await
+                    }
                     Cmd::Audit {
                         command: AuditCmd::Verify { nats },
-                    } => tools::audit_verify(&nats).await,
+                    } => tools::audit_verify(&admin(&nats)?).await,
                     Cmd::Privacy {
                         command:
                             PrivacyCmd::Erase {
@@ -160,10 +173,11 @@ fn main() -> ExitCode {
                                 nats,
                                 config,
                             },
-                    } => tools::erase(&nats, &config, &case, &operator, &reason).await,
+                    } => tools::erase(&admin(&nats)?, &config, &case, &operator, &reason).await,
                     Cmd::Config {
                         command: ConfigCmd::Check { dir },
                     } => tools::config_check(&dir),
+                    Cmd::NatsCredentials { dir } => tools::nats_credentials(&dir),
                     Cmd::Serve { .. } => unreachable!("handled above"),
                 }
             });

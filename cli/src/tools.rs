@@ -4,11 +4,41 @@ use anyhow::{bail, Context};
 use casegrid_domain::CaseId;
 use casegrid_eventlog::{EventLog, LogConfig};
 use casegrid_readmodel::ReadModel;
+use casegrid_runtime::natsauth::{self, User};
+use casegrid_runtime::settings::NatsSettings;
 use std::path::Path;
 use std::process::ExitCode;
 
-async fn open_log(nats: &str) -> anyhow::Result<EventLog> {
-    let client = casegrid_runtime::nats::connect(nats, "casegrid-cli").await?;
+/// How the tools connect: the NATS of the settings (`CASEGRID_SETTINGS`, then
+/// `CASEGRID__NATS__…`) at `url`, as the admin. `credentials` (an nkey seed file, or a
+/// `.creds` file) wins; without any, the admin key of a `casegrid dev` run in `./data`.
+pub(crate) fn admin_nats(url: &str, credentials: Option<&Path>) -> anyhow::Result<NatsSettings> {
+    let file = std::env::var_os("CASEGRID_SETTINGS").map(std::path::PathBuf::from);
+    let mut nats = casegrid_runtime::Settings::load(file.as_deref())?.nats;
+    nats.url = url.to_owned();
+    let configured =
+        nats.password.is_some() || nats.nkey_seed_file.is_some() || nats.creds_file.is_some();
+    let dev_admin =
+        natsauth::seed_file(&crate::dev::credentials_dir(Path::new("data")), User::Admin);
+    let chosen = match credentials {
+        Some(file) => Some(file.to_path_buf()),
+        None if !configured && dev_admin.is_file() => Some(dev_admin),
+        None => None,
+    };
+    if let Some(file) = chosen {
+        nats.password = None;
+        if file.extension().is_some_and(|e| e == "creds") {
+            (nats.creds_file, nats.nkey_seed_file) = (Some(file), None);
+        } else {
+            (nats.creds_file, nats.nkey_seed_file) = (None, Some(file));
+        }
+        nats.user = User::Admin.name().to_owned();
+    }
+    Ok(nats)
+}
+
+async fn open_log(nats: &NatsSettings) -> anyhow::Result<EventLog> {
+    let client = casegrid_runtime::nats::connect_with(nats, "casegrid-cli").await?;
     EventLog::open(client, LogConfig::default())
         .await
         .context("opening the event log")
@@ -16,17 +46,9 @@ async fn open_log(nats: &str) -> anyhow::Result<EventLog> {
 
 /// `casegrid init`: creates the event stream when absent (the one explicit way, with
 /// `casegrid dev` on an empty data folder); says which stream it is.
-pub(crate) async fn init(nats: &str, replicas: usize) -> anyhow::Result<ExitCode> {
-    let client = casegrid_runtime::nats::connect(nats, "casegrid-cli").await?;
-    let log = EventLog::create(
-        client,
-        LogConfig {
-            replicas,
-            ..LogConfig::default()
-        },
-    )
-    .await
-    .context("creating the event stream")?;
+pub(crate) async fn init(nats: &NatsSettings, replicas: usize) -> anyhow::Result<ExitCode> {
+    let client = casegrid_runtime::nats::connect_with(nats, "casegrid-cli").await?;
+    let log = EventLog::bootstrap(client, replicas).await?;
     let (identity, last) = log.identity().await?;
     println!("{identity}: {last} events");
     Ok(ExitCode::SUCCESS)
@@ -34,7 +56,7 @@ pub(crate) async fn init(nats: &str, replicas: usize) -> anyhow::Result<ExitCode
 
 /// `casegrid rebuild`: replay into a fresh database, then compare with the live one.
 pub(crate) async fn rebuild(
-    nats: &str,
+    nats: &NatsSettings,
     into: Option<String>,
     compare: Option<String>,
 ) -> anyhow::Result<ExitCode> {
@@ -85,7 +107,7 @@ pub(crate) async fn rebuild(
 
 /// `casegrid audit verify`: exits 1 naming the first break and listing every
 /// message that is not applied (the quarantine), by stream sequence.
-pub(crate) async fn audit_verify(nats: &str) -> anyhow::Result<ExitCode> {
+pub(crate) async fn audit_verify(nats: &NatsSettings) -> anyhow::Result<ExitCode> {
     let log = open_log(nats).await?;
     let report = casegrid_eventlog::audit::verify_log(&log).await?;
     match report.first_break {
@@ -123,7 +145,7 @@ pub(crate) async fn audit_verify(nats: &str) -> anyhow::Result<ExitCode> {
 /// `casegrid privacy erase <case>`: records `PersonalDataErased`, then deletes the key,
 /// exactly as the API's `erase` action does.
 pub(crate) async fn erase(
-    nats: &str,
+    nats: &NatsSettings,
     config: &Path,
     case: &str,
     operator: &str,
@@ -189,4 +211,25 @@ pub(crate) fn config_check(dir: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `casegrid nats-credentials <dir>`.
+pub(crate) fn nats_credentials(dir: &Path) -> anyhow::Result<ExitCode> {
+    let credentials = natsauth::Credentials::generate(dir)?;
+    println!("wrote fresh NATS keys to {}:", credentials.dir().display());
+    for user in User::ALL {
+        println!(
+            "  {:<11} {}",
+            user.name(),
+            natsauth::seed_file(dir, user).display()
+        );
+    }
+    println!(
+        "the server: environment from {} (e.g. systemd EnvironmentFile=), and include accounts.conf;",
+        dir.join("nkeys.env").display()
+    );
+    println!(
+        "each process: CASEGRID__NATS__USER=<user> CASEGRID__NATS__NKEY_SEED_FILE=<its .nk file>"
+    );
+    Ok(ExitCode::SUCCESS)
 }

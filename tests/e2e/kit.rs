@@ -1,5 +1,8 @@
-//! Starting casegrid's real binaries and talking to them.
+//! Starting casegrid's real binaries and talking to them. The NATS server runs the
+//! shipped accounts and permissions, and every process connects as its own user.
 
+use casegrid_runtime::natsauth::User;
+use casegrid_runtime::settings::NatsSettings;
 use casegrid_testkit::{eventually, TestNats};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -26,6 +29,40 @@ pub(crate) fn config_dir() -> PathBuf {
         .join("../deploy/config")
         .canonicalize()
         .unwrap()
+}
+
+/// The admin's connection settings of each NATS server these tests started, by URL,
+/// so a helper given only a URL can read the stream.
+static ADMINS: std::sync::Mutex<Vec<NatsSettings>> = std::sync::Mutex::new(Vec::new());
+
+fn remember_admin(settings: NatsSettings) {
+    ADMINS.lock().unwrap().push(settings);
+}
+
+/// A client connected as the NATS admin of the server at `nats_url`.
+pub(crate) async fn admin_client(nats_url: &str) -> async_nats::Client {
+    let settings = ADMINS
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|s| s.url == nats_url)
+        .cloned()
+        .unwrap_or_else(|| panic!("no admin credentials for {nats_url}"));
+    casegrid_runtime::nats::connect_with(&settings, "casegrid-e2e-admin")
+        .await
+        .unwrap_or_else(|e| panic!("connecting as the admin to {nats_url}: {e:#}"))
+}
+
+/// Which NATS user runs `casegrid serve <service>`.
+fn user_of(service: &str) -> User {
+    match service {
+        "intake" => User::Intake,
+        "routing" => User::Routing,
+        "projection" => User::Projection,
+        "gateway" => User::Gateway,
+        other => panic!("no NATS user for service {other}"),
+    }
 }
 
 /// Child processes killed on drop.
@@ -57,12 +94,13 @@ impl System {
 
     /// With `clock`, every service reads its time from this file (`CASEGRID_CLOCK_FILE`).
     pub(crate) async fn start_with_clock(clock: Option<time::OffsetDateTime>) -> Self {
-        let nats = TestNats::start();
-        let init = Command::new(bin("casegrid"))
-            .args(["init", "--nats", &nats.url()])
-            .output()
-            .unwrap();
-        assert!(init.status.success(), "casegrid init: {init:?}");
+        let nats = TestNats::start_secured();
+        remember_admin(nats.settings(User::Admin));
+        // What the init tool does on a deployment: only the admin creates the stream
+        // and the key bucket; the services may only open them.
+        casegrid_eventlog::EventLog::bootstrap(nats.client().await, 1)
+            .await
+            .expect("creating the stream and the key bucket as the admin");
         let http_port = casegrid_runtime::natsserver::free_port().unwrap();
         let live_db = format!("sqlite://{}/live.db?mode=rwc", nats.dir().display());
         let clock_file = clock.map(|at| {
@@ -96,8 +134,18 @@ impl System {
             .unwrap();
     }
 
-    /// Starts `casegrid serve <service>` as the process named `name`.
+    /// The admin's nkey seed file, for the tools' `--credentials`.
+    pub(crate) fn admin_seed(&self) -> std::path::PathBuf {
+        self.nats
+            .settings(User::Admin)
+            .nkey_seed_file
+            .expect("a secured server")
+    }
+
+    /// Starts `casegrid serve <service>` as the process named `name`, connecting to
+    /// NATS as the service's own user.
     pub(crate) fn spawn(&mut self, name: &str, service: &str, env: &[(&str, String)]) {
+        let nats = self.nats.settings(user_of(service));
         let dir = self.nats.dir();
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -108,6 +156,11 @@ impl System {
         command
             .args(["serve", service])
             .env("CASEGRID__NATS__URL", self.nats.url())
+            .env("CASEGRID__NATS__USER", &nats.user)
+            .env(
+                "CASEGRID__NATS__NKEY_SEED_FILE",
+                nats.nkey_seed_file.expect("a secured server"),
+            )
             .env("CASEGRID__DATABASE__URL", &self.live_db)
             .env(
                 "CASEGRID__ROUTING__DATABASE_URL",
@@ -236,6 +289,8 @@ impl System {
         let out = Command::new(bin("casegrid"))
             .args(["rebuild", "--nats", &self.nats.url(), "--into", &into])
             .args(["--compare", &self.live_db])
+            .arg("--credentials")
+            .arg(self.admin_seed())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -249,6 +304,8 @@ impl System {
     pub(crate) fn audit_verify(&self) -> String {
         let out = Command::new(bin("casegrid"))
             .args(["audit", "verify", "--nats", &self.nats.url()])
+            .arg("--credentials")
+            .arg(self.admin_seed())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -273,7 +330,7 @@ impl System {
 }
 
 pub(crate) async fn stream_messages(nats_url: &str) -> u64 {
-    let client = async_nats::connect(nats_url).await.unwrap();
+    let client = admin_client(nats_url).await;
     let js = async_nats::jetstream::new(client);
     let mut stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
     stream.info().await.unwrap().state.messages
@@ -284,6 +341,8 @@ pub(crate) struct Dev {
     pub(crate) child: Child,
     pub(crate) api: Api,
     pub(crate) nats_url: String,
+    /// The folder of this run's NATS keys, as printed.
+    pub(crate) credentials: PathBuf,
     pub(crate) printed: String,
 }
 
@@ -307,7 +366,7 @@ impl Dev {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut http, mut nats, mut printed) = (None, None, String::new());
+        let (mut http, mut nats, mut auth, mut printed) = (None, None, None, String::new());
         while http.is_none() || nats.is_none() || !printed.contains("Ctrl-C stops") {
             let Some(Ok(line)) = lines.next() else {
                 panic!("casegrid dev stopped printing before its URLs:\n{printed}");
@@ -319,16 +378,24 @@ impl Dev {
                 match label {
                     "HTTP" => http = Some(url.to_owned()),
                     "NATS" => nats = Some(url.to_owned()),
+                    "AUTH" => auth = Some(PathBuf::from(url)),
                     _ => {}
                 }
             }
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        let (nats_url, credentials) = (nats.unwrap(), auth.expect("an AUTH line"));
+        remember_admin(casegrid_runtime::natsauth::settings_for(
+            &credentials,
+            User::Admin,
+            &nats_url,
+        ));
         Self {
             child,
             api: Api::new(http.unwrap()),
-            nats_url: nats.unwrap(),
+            nats_url,
+            credentials,
             printed,
         }
     }

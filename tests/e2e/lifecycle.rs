@@ -197,7 +197,7 @@ pub(crate) async fn hotline_case_to_closed(api: &Api, nats_url: &str, key: &str)
 /// Every message of the stream, as bytes: no reporter's name or phone in clear.
 pub(crate) async fn assert_no_personal_data_in_stream(nats_url: &str, clear: &[&str]) {
     use futures_util::StreamExt;
-    let client = async_nats::connect(nats_url).await.unwrap();
+    let client = crate::kit::admin_client(nats_url).await;
     let js = async_nats::jetstream::new(client);
     let stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
     let last = stream_messages(nats_url).await;
@@ -268,6 +268,20 @@ async fn the_same_flow_runs_under_casegrid_dev() {
         async move { (api.get("/readyz", None).await.0 == 200).then_some(()) }
     })
     .await;
+    // Authorization is on: no anonymous client, and this run's keys were printed.
+    let anonymous = async_nats::ConnectOptions::new()
+        .connect(dev.nats_url.as_str())
+        .await;
+    assert!(
+        anonymous.is_err(),
+        "casegrid dev refuses anonymous NATS clients"
+    );
+    for user in ["admin", "gateway", "intake", "routing", "projection"] {
+        assert!(
+            dev.credentials.join(format!("{user}.nk")).is_file(),
+            "{user}.nk"
+        );
+    }
     hotline_case_to_closed(&dev.api, &dev.nats_url, "dev-call-1").await;
     assert!(
         data.path().join("casegrid.db").is_file(),
@@ -290,7 +304,7 @@ async fn the_same_flow_runs_under_casegrid_dev() {
     .await;
     assert!(status.success(), "casegrid dev exited with {status}");
     assert!(
-        async_nats::connect(dev.nats_url.as_str()).await.is_err(),
+        std::net::TcpStream::connect(dev.nats_url.trim_start_matches("nats://")).is_err(),
         "the nats-server child is gone"
     );
 }

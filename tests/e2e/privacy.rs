@@ -222,6 +222,8 @@ async fn personal_data_is_sealed_masked_revealed_on_record_and_erased_for_good()
         ])
         .args(["--nats", &system.nats.url(), "--config"])
         .arg(crate::kit::config_dir())
+        .arg("--credentials")
+        .arg(system.admin_seed())
         .output()
         .unwrap();
     assert!(

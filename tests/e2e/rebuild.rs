@@ -33,6 +33,8 @@ async fn rebuild_reproduces_the_live_read_models() {
     // Rebuilding into a database that is not fresh is refused.
     let again = std::process::Command::new(bin("casegrid"))
         .args(["rebuild", "--nats", &system.nats.url(), "--into", &into])
+        .arg("--credentials")
+        .arg(system.admin_seed())
         .output()
         .unwrap();
     assert!(!again.status.success());

@@ -307,6 +307,8 @@ pub(super) async fn run(
             store_dir: dir.join("nats"),
             port: 0,
             sync_always: false,
+            auth: None,
+            tls: None,
         })
     })
     .await?

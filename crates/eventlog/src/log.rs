@@ -76,10 +76,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl EventLog {
     /// Creates the stream append-only when absent, then opens it: the one place that
-    /// creates the event log (`casegrid init`, `casegrid dev` on an empty data folder,
-    /// tests). Services only [`Self::open`] it.
-    pub async fn create(client: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
-        let js = jetstream::new(client.clone());
+    /// creates the event log, for the NATS admin (`casegrid init`, `casegrid dev` on an
+    /// empty data folder, tests). Services only [`Self::open`] it (and have no right to
+    /// create it).
+    pub async fn create(admin: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
+        let js = jetstream::new(admin.clone());
         match js.get_stream(&config.stream).await {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {
@@ -92,7 +93,27 @@ impl EventLog {
             }
             Err(e) => return Err(LogError::unavailable(e)),
         }
-        Self::open(client, config).await
+        Self::open(admin, config).await
+    }
+
+    /// As the NATS admin, creates what the services may only open: the event stream
+    /// ([`Self::create`]) and the key bucket ([`casegrid_privacy::KeyVault::create`]).
+    /// `casegrid init`, `casegrid dev` and the separate-process tests run it first.
+    pub async fn bootstrap(admin: async_nats::Client, replicas: usize) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let log = Self::create(
+            admin.clone(),
+            LogConfig {
+                replicas,
+                ..LogConfig::default()
+            },
+        )
+        .await
+        .context("creating the event stream")?;
+        casegrid_privacy::KeyVault::create(admin, replicas)
+            .await
+            .context("creating the key bucket")?;
+        Ok(log)
     }
 
     /// Opens the existing stream. Refuses a missing one (services never create it: a
@@ -207,14 +228,15 @@ impl EventLog {
         }
     }
 
-    /// Connects as `name` to the NATS of `settings` (version-checked) and opens the log
-    /// with the configured replicas: what every service does first.
+    /// Connects as `name` to the NATS of `settings` with its credentials (version-checked)
+    /// and opens the existing log with the configured replicas: what every service does
+    /// first.
     pub async fn connect(
         settings: &casegrid_runtime::Settings,
         name: &str,
     ) -> anyhow::Result<(async_nats::Client, Self)> {
         use anyhow::Context;
-        let client = casegrid_runtime::nats::connect(&settings.nats.url, name).await?;
+        let client = casegrid_runtime::nats::connect_with(&settings.nats, name).await?;
         let log = Self::open(
             client.clone(),
             LogConfig {

@@ -114,9 +114,10 @@ pub struct KeyVault {
 }
 
 impl KeyVault {
-    /// Opens (or creates) the bucket: file storage, history 1.
-    pub async fn open(client: async_nats::Client, replicas: usize) -> Result<Self, PrivacyError> {
-        let js = jetstream::new(client);
+    /// Creates the bucket when absent (file storage, history 1), or opens it: the one
+    /// place it is made, for the NATS admin. Services [`Self::attach`].
+    pub async fn create(admin: async_nats::Client, replicas: usize) -> Result<Self, PrivacyError> {
+        let js = jetstream::new(admin);
         let store = match js.get_key_value(BUCKET).await {
             Ok(s) => s,
             Err(_) => js
@@ -131,6 +132,23 @@ impl KeyVault {
                 .map_err(|e| PrivacyError::Unavailable(e.to_string()))?,
         };
         Ok(Self { store })
+    }
+
+    /// Like [`Self::create`] (kept for the tools and tests that open a fresh server).
+    pub async fn open(client: async_nats::Client, replicas: usize) -> Result<Self, PrivacyError> {
+        Self::create(client, replicas).await
+    }
+
+    /// Opens the existing bucket without ever creating it: what intake and routing do.
+    pub async fn attach(client: async_nats::Client) -> Result<Self, PrivacyError> {
+        let js = jetstream::new(client);
+        match js.get_key_value(BUCKET).await {
+            Ok(store) => Ok(Self { store }),
+            Err(e) => Err(PrivacyError::Unavailable(format!(
+                "the key bucket {BUCKET} cannot be opened ({e}); the NATS admin creates it \
+                 (`casegrid dev` does at start; on a deployment run the init tool as the admin user)"
+            ))),
+        }
     }
 
     fn key_name(case_id: CaseId) -> String {

@@ -5,12 +5,14 @@
 //! - [`settings`]: one typed settings tree: defaults → TOML file → `CASEGRID__…` env.
 //! - [`clock`]: the injected clock (system time, or a manual one in tests).
 //! - [`nats`]: connecting, refusing servers older than 2.12.
+//! - [`natsauth`]: the NATS accounts, per-user permissions and generated credentials.
 //! - [`natsserver`]: finding, version-checking and running `nats-server` as a child.
 //! - [`service`]: serving request endpoints registered with the NATS service API.
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
 pub mod clock;
 pub mod nats;
+pub mod natsauth;
 pub mod natsserver;
 pub mod service;
 pub mod settings;

@@ -1,5 +1,6 @@
 //! Connecting to NATS and refusing servers that cannot hold casegrid's log safely.
 
+use crate::settings::NatsSettings;
 use anyhow::{bail, Context};
 
 /// The oldest nats-server casegrid runs on: older ones cannot sync every write
@@ -35,21 +36,117 @@ pub fn check_version(v: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Connects as `name`, and refuses a server older than [`MIN_SERVER`].
+/// Connects as `name` without credentials (an open test server), and refuses a
+/// server older than [`MIN_SERVER`].
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
-    let client = async_nats::ConnectOptions::new()
+    connect_with(&NatsSettings::open(url), name).await
+}
+
+/// The inbox prefix of a casegrid NATS user: each user may read replies only there.
+pub fn inbox_prefix(user: &str) -> String {
+    if user.is_empty() {
+        "_INBOX".to_owned()
+    } else {
+        format!("_INBOX.{user}")
+    }
+}
+
+/// The connect options of `settings`: credentials (user and password, nkey seed file
+/// or creds file), TLS, and the user's own inbox prefix.
+pub async fn options(settings: &NatsSettings) -> anyhow::Result<async_nats::ConnectOptions> {
+    let mut options = async_nats::ConnectOptions::new();
+    let given = [
+        settings.password.is_some(),
+        settings.nkey_seed_file.is_some(),
+        settings.creds_file.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        bail!("nats: set only one of password, nkey_seed_file and creds_file");
+    }
+    if let Some(password) = &settings.password {
+        if settings.user.is_empty() {
+            bail!("nats.password is set but nats.user is empty");
+        }
+        options = options.user_and_password(settings.user.clone(), password.expose().clone());
+    }
+    if let Some(file) = &settings.nkey_seed_file {
+        let seed = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the nkey seed file {}", file.display()))?;
+        let seed = seed.trim().to_owned();
+        nkeys::KeyPair::from_seed(&seed)
+            .with_context(|| format!("{} holds no valid nkey seed", file.display()))?;
+        options = options.nkey(seed);
+    }
+    if let Some(file) = &settings.creds_file {
+        options = options
+            .credentials_file(file)
+            .await
+            .with_context(|| format!("reading the NATS creds file {}", file.display()))?;
+    }
+    let tls = &settings.tls;
+    if let Some(ca) = &tls.ca_file {
+        options = options.add_root_certificates(ca.clone());
+    }
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        (None, None) => {}
+        _ => bail!("nats.tls: cert_file and key_file go together"),
+    }
+    if tls.required {
+        options = options.require_tls(true);
+    }
+    Ok(options.custom_inbox_prefix(inbox_prefix(&settings.user)))
+}
+
+/// Connects as `name` with the credentials and TLS of `settings`, and refuses a
+/// server older than [`MIN_SERVER`]. A refusal by the server's permissions is logged
+/// with the subject it names.
+pub async fn connect_with(
+    settings: &NatsSettings,
+    name: &str,
+) -> anyhow::Result<async_nats::Client> {
+    let url = &settings.url;
+    let who = if settings.user.is_empty() {
+        "without credentials".to_owned()
+    } else {
+        format!("as user {}", settings.user)
+    };
+    let connection_name = name.to_owned();
+    let client = options(settings)
+        .await?
         .name(name)
+        .event_callback(move |event| {
+            let name = connection_name.clone();
+            async move {
+                if let async_nats::Event::ServerError(e) = event {
+                    tracing::error!(connection = %name, error = %e, "the NATS server refused");
+                }
+            }
+        })
         .retry_on_initial_connect()
         .connection_timeout(std::time::Duration::from_secs(5))
         .connect(url)
         .await
-        .with_context(|| format!("connecting to NATS at {url}"))?;
-    // The INFO arrives with the connection; wait for it briefly when retrying.
+        .with_context(|| format!("connecting to NATS at {url} {who}"))?;
+    // The INFO arrives with the connection; wait for it briefly when retrying. A
+    // server that refuses the credentials sends its INFO but never lets us connect.
+    let connected = |c: &async_nats::Client| {
+        c.connection_state() == async_nats::connection::State::Connected
+            && !c.server_info().version.is_empty()
+    };
     for _ in 0..100 {
-        if !client.server_info().version.is_empty() {
+        if connected(&client) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    if !connected(&client) {
+        bail!(
+            "NATS at {url} did not accept a connection {who} within 5 s: is the server up, \
+             and are the credentials in [nats] (user, password, nkey_seed_file, creds_file) right?"
+        );
     }
     check_version(&client.server_info().version).with_context(|| format!("NATS at {url}"))?;
     Ok(client)

@@ -3,6 +3,7 @@
 //! copy under `.tools/nats`, then `PATH`), checks its version, writes a config with
 //! `sync_interval: always`, waits until it answers, and stops it on drop.
 
+use crate::natsauth;
 use anyhow::{bail, Context};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -90,6 +91,9 @@ fn config_text_named(port: u16, store_dir: &Path, sync_always: bool, name: &str)
     )
 }
 
+/// The file the server config includes for [`Options::auth`], beside the config.
+pub const ACCOUNTS_FILE: &str = "nats-accounts.conf";
+
 /// A running `nats-server` child; stopped when dropped.
 pub struct NatsServer {
     child: Option<Child>,
@@ -106,6 +110,40 @@ pub struct Options {
     pub port: u16,
     /// `sync_interval: always` (the shipped configuration); false for the server default.
     pub sync_always: bool,
+    /// Run the shipped accounts and permissions ([`natsauth::accounts_conf`]) with these
+    /// users' keys; `None` runs an open server (unit-level tests only).
+    pub auth: Option<natsauth::Credentials>,
+    /// Serve clients over TLS only.
+    pub tls: Option<ServerTls>,
+}
+
+/// The server's TLS for clients (PEM files).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// With `verify`, the CA clients' certificates must be signed by.
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify a client certificate.
+    pub verify: bool,
+}
+
+impl ServerTls {
+    fn config_text(&self) -> String {
+        let mut out = format!(
+            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n",
+            self.cert_file.display().to_string(),
+            self.key_file.display().to_string()
+        );
+        if let Some(ca) = &self.ca_file {
+            out.push_str(&format!("  ca_file: {:?}\n", ca.display().to_string()));
+        }
+        if self.verify {
+            out.push_str("  verify: true\n");
+        }
+        out.push_str("}\n");
+        out
+    }
 }
 
 impl NatsServer {
@@ -125,7 +163,7 @@ impl NatsServer {
             } else {
                 options.port
             };
-            match Self::spawn(&binary, &store_dir, port, options.sync_always, attempt) {
+            match Self::spawn(&binary, &store_dir, port, &options, attempt) {
                 Ok(child) => {
                     let mut server = Self {
                         child: Some(child),
@@ -157,18 +195,26 @@ impl NatsServer {
         binary: &Path,
         store_dir: &Path,
         port: u16,
-        sync_always: bool,
+        options: &Options,
         attempt: u32,
     ) -> anyhow::Result<Child> {
         let parent = store_dir.parent().unwrap_or(store_dir).to_path_buf();
         let config = parent.join(format!("nats-{port}.conf"));
         let name = Self::name(port, attempt);
-        std::fs::write(
-            &config,
-            config_text_named(port, store_dir, sync_always, &name),
-        )?;
+        let mut text = config_text_named(port, store_dir, options.sync_always, &name);
+        let mut command = Command::new(binary);
+        if let Some(tls) = &options.tls {
+            text.push_str(&tls.config_text());
+        }
+        if let Some(auth) = &options.auth {
+            // Includes are relative to the config; the keys come from the environment.
+            std::fs::write(parent.join(ACCOUNTS_FILE), natsauth::accounts_conf())?;
+            text.push_str(&format!("include \"{ACCOUNTS_FILE}\"\n"));
+            command.envs(auth.server_env().iter().map(|(k, v)| (k, v)));
+        }
+        std::fs::write(&config, text)?;
         let log = std::fs::File::create(parent.join(format!("nats-{port}.log")))?;
-        Command::new(binary)
+        command
             .arg("-c")
             .arg(&config)
             .stdin(Stdio::null())
@@ -271,11 +317,17 @@ mod tests {
         let mut seen = 0;
         for entry in std::fs::read_dir(&deploy).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "conf") {
+            let accounts = path.file_name().is_some_and(|n| n == "accounts.conf");
+            if path.extension().is_some_and(|e| e == "conf") && !accounts {
                 let text = std::fs::read_to_string(&path).unwrap();
                 assert!(
                     text.contains("sync_interval: always"),
                     "{} lacks sync_interval: always",
+                    path.display()
+                );
+                assert!(
+                    text.contains("include \"accounts.conf\"") && !text.contains("no_auth_user:"),
+                    "{} must run the shipped accounts and permissions, with no anonymous user",
                     path.display()
                 );
                 seen += 1;

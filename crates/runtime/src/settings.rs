@@ -75,6 +75,56 @@ pub struct NatsSettings {
     pub url: String,
     /// Replicas of the event stream: 1 on one machine, 3 in a cluster.
     pub replicas: usize,
+    /// The casegrid NATS user this process is (`gateway`, `intake`, `routing`,
+    /// `projection`, `admin`): its replies arrive on `_INBOX.<user>.>`, the only inbox
+    /// the shipped permissions let it read. With `password` it is also the login name.
+    /// Empty: an open server (tests only).
+    #[serde(default)]
+    pub user: String,
+    /// Password of `user` (user-and-password authentication).
+    #[serde(default)]
+    pub password: Option<Secret<String>>,
+    /// File holding the user's nkey seed (`SU…`; what `casegrid dev` and
+    /// `casegrid nats credentials` write, one file per user, mode 0600).
+    #[serde(default)]
+    pub nkey_seed_file: Option<PathBuf>,
+    /// A `.creds` file (JWT and seed) for servers run in operator mode.
+    #[serde(default)]
+    pub creds_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: NatsTlsSettings,
+}
+
+/// TLS towards the NATS server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsTlsSettings {
+    /// Refuse to talk to a server without TLS.
+    #[serde(default)]
+    pub required: bool,
+    /// PEM file of the CA that signed the server's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for servers that verify clients (with `key_file`).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl NatsSettings {
+    /// An unauthenticated connection to `url` (an open test server).
+    pub fn open(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            replicas: 1,
+            user: String::new(),
+            password: None,
+            nkey_seed_file: None,
+            creds_file: None,
+            tls: NatsTlsSettings::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,6 +155,7 @@ const DEFAULTS: &str = r#"
 [nats]
 url = "nats://127.0.0.1:4222"
 replicas = 1
+user = ""
 
 [database]
 url = "sqlite://data/casegrid.db?mode=rwc"
@@ -150,11 +201,14 @@ impl Settings {
                 continue;
             };
             let path: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            let parsed = value
-                .parse::<i64>()
-                .map(toml::Value::Integer)
-                .or_else(|_| value.parse::<bool>().map(toml::Value::Boolean))
-                .unwrap_or_else(|_| toml::Value::String(value.clone()));
+            let parsed = match value.as_str() {
+                "true" => toml::Value::Boolean(true),
+                "false" => toml::Value::Boolean(false),
+                _ => value
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .unwrap_or_else(|_| toml::Value::String(value.clone())),
+            };
             set(&mut tree, &path, parsed).with_context(|| format!("environment variable {key}"))?;
         }
         toml::Value::Table(tree)
@@ -239,6 +293,41 @@ mod tests {
         let s = Settings::load_from(None, &env).unwrap();
         assert!(s.auth.static_tokens);
         assert_eq!(format!("{:?}", s.auth.jwt_hs256_secret), "Some([redacted])");
+    }
+
+    #[test]
+    fn nats_credentials_and_tls_come_from_the_tree() {
+        let env = vec![
+            ("CASEGRID__NATS__USER".to_owned(), "intake".to_owned()),
+            ("CASEGRID__NATS__PASSWORD".to_owned(), "s3cret".to_owned()),
+            (
+                "CASEGRID__NATS__NKEY_SEED_FILE".to_owned(),
+                "/run/casegrid/intake.nk".to_owned(),
+            ),
+            (
+                "CASEGRID__NATS__TLS__CA_FILE".to_owned(),
+                "/etc/ca.pem".to_owned(),
+            ),
+            (
+                "CASEGRID__NATS__TLS__REQUIRED".to_owned(),
+                "true".to_owned(),
+            ),
+        ];
+        let s = Settings::load_from(None, &env).unwrap();
+        assert_eq!(s.nats.user, "intake");
+        assert_eq!(s.nats.password.as_ref().unwrap().expose(), "s3cret");
+        assert!(!format!("{:?}", s.nats).contains("s3cret"));
+        assert_eq!(
+            s.nats.nkey_seed_file.as_deref(),
+            Some(Path::new("/run/casegrid/intake.nk"))
+        );
+        assert_eq!(
+            s.nats.tls.ca_file.as_deref(),
+            Some(Path::new("/etc/ca.pem"))
+        );
+        assert!(s.nats.tls.required);
+        let plain = Settings::load_from(None, &[]).unwrap();
+        assert!(plain.nats.user.is_empty() && plain.nats.password.is_none());
     }
 
     #[test]

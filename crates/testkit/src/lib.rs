@@ -1,7 +1,9 @@
 //! The test kit: real dependencies for integration tests, started on free ports in
 //! temporary directories and cleaned up on drop. No mocks.
 //!
-//! - [`TestNats`]: a `nats-server` with JetStream (`sync_interval: always`, as shipped).
+//! - [`TestNats`]: a `nats-server` with JetStream (`sync_interval: always`, as shipped):
+//!   open for unit-level tests ([`TestNats::start`]), or with the shipped accounts and
+//!   permissions and fresh keys per user ([`TestNats::start_secured`]).
 //! - [`TestPostgres`]: a throw-away PostgreSQL cluster (or a fresh database per test on
 //!   `CASEGRID_TEST_DATABASE_URL`); see [`postgres`] for how it runs as root.
 //! - [`openapi`]: checking real responses against the gateway's OpenAPI document.
@@ -12,7 +14,10 @@ pub mod postgres;
 
 pub use postgres::TestPostgres;
 
+use casegrid_runtime::natsauth::{Credentials, User};
+pub use casegrid_runtime::natsserver::ServerTls;
 use casegrid_runtime::natsserver::{NatsServer, Options};
+use casegrid_runtime::settings::NatsSettings;
 use std::time::Duration;
 
 /// Logs to stderr only when `TEST_LOG` is set.
@@ -26,23 +31,75 @@ pub fn init_tracing() {
 pub struct TestNats {
     pub server: NatsServer,
     dir: tempfile::TempDir,
+    credentials: Option<Credentials>,
 }
 
 impl TestNats {
-    /// Starts a server; panics with install instructions when none is found.
+    /// Starts an open server (no authorization); panics with install instructions when
+    /// none is found.
     pub fn start() -> Self {
+        Self::start_with(false, None)
+    }
+
+    /// Starts a server running the shipped accounts and permissions
+    /// ([`casegrid_runtime::natsauth`], the same as `casegrid dev` and `deploy/nats/`),
+    /// with fresh keys per user under [`Self::dir`]`/nats-credentials`. [`Self::client`]
+    /// connects as the admin; [`Self::settings`] says how each user connects.
+    pub fn start_secured() -> Self {
+        Self::start_with(true, None)
+    }
+
+    /// Like [`Self::start_secured`], serving clients over TLS only.
+    pub fn start_secured_with_tls(tls: ServerTls) -> Self {
+        Self::start_with(true, Some(tls))
+    }
+
+    fn start_with(secured: bool, tls: Option<ServerTls>) -> Self {
         init_tracing();
         let dir = tempfile::Builder::new()
             .prefix("casegrid-nats-")
             .tempdir()
             .expect("temp dir");
+        let credentials = secured.then(|| {
+            Credentials::generate(&dir.path().join("nats-credentials"))
+                .unwrap_or_else(|e| panic!("test kit: {e:#}"))
+        });
         let server = NatsServer::start(Options {
             store_dir: dir.path().join("jetstream"),
             port: 0,
             sync_always: true,
+            auth: credentials.clone(),
+            tls,
         })
         .unwrap_or_else(|e| panic!("test kit: {e:#}"));
-        Self { server, dir }
+        Self {
+            server,
+            dir,
+            credentials,
+        }
+    }
+
+    /// How `user` connects; on an open server, without credentials.
+    pub fn settings(&self, user: User) -> NatsSettings {
+        match &self.credentials {
+            Some(c) => c.settings(user, &self.url()),
+            None => NatsSettings::open(self.url()),
+        }
+    }
+
+    /// The keys of a secured server.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
+    }
+
+    /// A client connected as `user` (version-checked).
+    pub async fn client_as(&self, user: User) -> async_nats::Client {
+        casegrid_runtime::nats::connect_with(
+            &self.settings(user),
+            &format!("casegrid-test-{}", user.name()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("connect to test nats-server as {}: {e:#}", user.name()))
     }
 
     pub fn url(&self) -> String {
@@ -53,11 +110,9 @@ impl TestNats {
         self.dir.path()
     }
 
-    /// A connected client (version-checked).
+    /// A connected client (version-checked); the admin on a secured server.
     pub async fn client(&self) -> async_nats::Client {
-        casegrid_runtime::nats::connect(&self.url(), "casegrid-test")
-            .await
-            .expect("connect to test nats-server")
+        self.client_as(User::Admin).await
     }
 }
 

@@ -225,7 +225,7 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     let (jwt, static_tokens) = auth_from_settings(&settings.auth)?;
     let rate_limit = rate_limit_from_env()?;
-    let client = casegrid_runtime::nats::connect(&settings.nats.url, "casegrid-gateway").await?;
+    let client = casegrid_runtime::nats::connect_with(&settings.nats, "casegrid-gateway").await?;
     let district = District::load(&settings.district.config_dir).with_context(|| {
         format!(
             "loading the district from {}",

@@ -577,7 +577,7 @@ pub async fn run(
 pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     use anyhow::Context;
     let (client, log) = EventLog::connect(settings, services::INTAKE).await?;
-    let keys = KeyVault::open(client.clone(), settings.nats.replicas)
+    let keys = KeyVault::attach(client.clone())
         .await
         .context("opening the key vault")?;
     let district = Arc::new(

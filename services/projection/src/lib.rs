@@ -14,7 +14,6 @@ pub mod queries;
 use anyhow::Context;
 use casegrid_eventlog::store::Numbering;
 use casegrid_eventlog::EventLog;
-use casegrid_eventlog::LogConfig;
 use casegrid_readmodel::names_from;
 use casegrid_readmodel::ReadModel;
 use casegrid_runtime::Settings;
@@ -70,16 +69,7 @@ pub async fn run(
 
 /// Connects, opens the log and the read models from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, token: CancellationToken) -> anyhow::Result<()> {
-    let client = casegrid_runtime::nats::connect(&settings.nats.url, "casegrid-projection").await?;
-    let log = EventLog::open(
-        client.clone(),
-        LogConfig {
-            replicas: settings.nats.replicas,
-            ..LogConfig::default()
-        },
-    )
-    .await
-    .context("opening the event log")?;
+    let (client, log) = EventLog::connect(settings, "casegrid-projection").await?;
     let model = ReadModel::connect(settings.database.url.expose())
         .await
         .context("opening the read-model database")?

@@ -400,7 +400,7 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let (client, log) = EventLog::connect(settings, services::ROUTING).await?;
     let district = District::load(&settings.district.config_dir)
         .context("loading the district configuration")?;
-    let keys = KeyVault::open(client.clone(), settings.nats.replicas)
+    let keys = KeyVault::attach(client.clone())
         .await
         .context("opening the key vault")?;
     let state = RoutingState::connect(settings.routing.database_url.expose()).await?;
