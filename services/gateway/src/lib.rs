@@ -16,6 +16,8 @@
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
+//! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
+//!   ±(2^53 − 1), no duplicate members, no lone surrogates).
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
 //!
 //! Environment (read by [`serve_on`]): `CASEGRID_JWT_HS256_SECRET` or
@@ -27,6 +29,7 @@ mod auth;
 mod bus;
 pub mod error;
 mod events;
+mod ijson;
 pub mod jwt;
 pub mod limit;
 mod mask;

@@ -596,10 +596,14 @@ fn path_problem(e: PathRejection) -> ApiError {
     ApiError::bad_request(format!("path: {}", e.body_text()))
 }
 
-/// The body as a JSON object; `allow_empty` takes an empty body as `{}`.
+/// The body as a JSON object, I-JSON only (`ijson`: 422 naming the member); `allow_empty`
+/// takes an empty body as `{}`.
 fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
     if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
+    }
+    if let crate::ijson::Outcome::Violation(v) = crate::ijson::check(&body) {
+        return Err(Problem::new(422, "not-i-json", "Not I-JSON", v.to_string()).into());
     }
     match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => Ok(Value::Object(map)),
