@@ -41,6 +41,8 @@ pub mod subjects {
     pub const PROJECTION_OVERDUE: &str = "casegrid.projection.overdue";
     /// [`crate::query::StatsQuery`] → [`crate::query::StatsView`].
     pub const PROJECTION_STATS: &str = "casegrid.projection.stats";
+    /// `PublicQuery` → `PublicPage`: the Open311 list, cases and public notes in one.
+    pub const PROJECTION_PUBLIC: &str = "casegrid.projection.public";
     /// [`crate::query::AsOfQuery`] → [`crate::query::AsOfView`], folded from the log
     /// by intake.
     pub const INTAKE_AS_OF: &str = "casegrid.intake.as_of";

@@ -34,6 +34,8 @@ pub(crate) struct Folded {
     /// Units (departments, streets) that escalated the case: the case never counts
     /// against their figures.
     escalated_by: BTreeSet<String>,
+    /// The principal (id) whose `CaseFiled` made the case: a grid worker sees its own.
+    filed_by: Option<String>,
 }
 
 /// One inbox row: (department, role, signed).
@@ -173,7 +175,7 @@ impl<'a> Batch<'a> {
         for chunk in rows::chunks(&missing) {
             let sql = format!(
                 "SELECT id, state, filed_seq, filed_at, filed_ms, filed_day, updated_at,
-                        dispatch_version, dispatched_ms, escalated_by
+                        dispatch_version, dispatched_ms, escalated_by, filed_by
                  FROM cases WHERE id IN ({})",
                 rows::placeholders(self.model.backend(), 1, chunk.len())
             );
@@ -194,6 +196,7 @@ impl<'a> Batch<'a> {
                     dispatched_ms: row.try_get("dispatched_ms")?,
                     escalated_by: serde_json::from_str(&row.try_get::<String, _>("escalated_by")?)
                         .map_err(|e| ReadModelError::Corrupt(format!("escalated_by: {e}")))?,
+                    filed_by: row.try_get("filed_by")?,
                 };
                 let inbox = inbox_of(&folded);
                 self.cases.insert(folded.case.id, (folded, inbox));
@@ -252,6 +255,7 @@ impl<'a> Batch<'a> {
                     dispatch_version: None,
                     dispatched_ms: None,
                     escalated_by: BTreeSet::new(),
+                    filed_by: Some(e.actor.id.clone()),
                 };
                 self.cases.insert(id, (folded, Vec::new()));
                 self.order.push(id);
@@ -577,6 +581,8 @@ impl<'a> Batch<'a> {
             Val::text(list(summoned)),
             Val::opt_int(f.dispatch_version),
             Val::opt_int(f.dispatched_ms),
+            Val::opt_text(f.filed_by.clone()),
+            Val::opt_text(c.mediation.as_ref().map(|m| m.mediator.clone())),
         ])
     }
 }
@@ -620,6 +626,8 @@ const CASE_COLUMNS: &[&str] = &[
     "summoned",
     "dispatch_version",
     "dispatched_ms",
+    "filed_by",
+    "mediator",
 ];
 
 /// Rows with a repeated key (the columns before `key_len`) keep only the last (one

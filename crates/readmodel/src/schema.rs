@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Version of the schema below. A database holding another version (or none: the
 /// first, SQLite-only schema) is emptied and recreated at checkpoint 0, and the
 /// projection replays the log into it: a read model is always rebuildable.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// Portable DDL: `BIGINT` and `TEXT` only, so SQLite and PostgreSQL read the same
 /// types through sqlx `Any`. Every statement is idempotent.
@@ -58,7 +58,9 @@ const SCHEMA: &[&str] = &[
         whistled_by TEXT NOT NULL,
         summoned TEXT NOT NULL,
         dispatch_version BIGINT,
-        dispatched_ms BIGINT
+        dispatched_ms BIGINT,
+        filed_by TEXT,
+        mediator TEXT
     )",
     "CREATE INDEX IF NOT EXISTS cases_filed_seq ON cases (filed_seq)",
     "CREATE INDEX IF NOT EXISTS cases_status ON cases (status)",
@@ -66,6 +68,9 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS cases_street ON cases (street)",
     "CREATE INDEX IF NOT EXISTS cases_category ON cases (category)",
     "CREATE INDEX IF NOT EXISTS cases_handle_due ON cases (handle_due_ms)",
+    "CREATE INDEX IF NOT EXISTS cases_filed_by ON cases (filed_by)",
+    "CREATE INDEX IF NOT EXISTS cases_mediator ON cases (mediator)",
+    "CREATE INDEX IF NOT EXISTS cases_grid ON cases (grid)",
     "CREATE TABLE IF NOT EXISTS timeline (
         case_id TEXT NOT NULL,
         version BIGINT NOT NULL,

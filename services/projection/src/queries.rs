@@ -6,7 +6,8 @@ use async_nats::service::ServiceExt;
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{services, subjects, Answer, CaseQuery, InboxQuery, Problem};
 use casegrid_readmodel::{
-    CasePage, ListQuery, OverdueQuery, ReadModel, ReadModelError, StatsQuery, StatsView,
+    CasePage, ListQuery, OverdueQuery, PublicPage, PublicQuery, ReadModel, ReadModelError,
+    StatsQuery, StatsView,
 };
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -26,10 +27,12 @@ pub enum Query {
     List,
     Overdue,
     Stats,
+    /// The Open311 list: cases and their public notes in one answer.
+    Public,
 }
 
 impl Query {
-    pub const ALL: [Query; 8] = [
+    pub const ALL: [Query; 9] = [
         Query::Case,
         Query::Timeline,
         Query::Inbox,
@@ -38,6 +41,7 @@ impl Query {
         Query::List,
         Query::Overdue,
         Query::Stats,
+        Query::Public,
     ];
 
     pub fn subject(self) -> &'static str {
@@ -50,6 +54,7 @@ impl Query {
             Query::List => subjects::PROJECTION_LIST,
             Query::Overdue => subjects::PROJECTION_OVERDUE,
             Query::Stats => subjects::PROJECTION_STATS,
+            Query::Public => subjects::PROJECTION_PUBLIC,
         }
     }
 
@@ -63,6 +68,7 @@ impl Query {
             Query::List => "list",
             Query::Overdue => "overdue",
             Query::Stats => "stats",
+            Query::Public => "public",
         }
     }
 }
@@ -141,6 +147,7 @@ pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> 
         Query::List => encode(list(model, payload).await),
         Query::Overdue => encode(overdue(model, payload).await),
         Query::Stats => encode(stats(model, payload).await),
+        Query::Public => encode(public(model, payload).await),
     }
 }
 
@@ -163,6 +170,14 @@ async fn overdue(model: &ReadModel, payload: &[u8]) -> Result<CasePage, Problem>
 async fn stats(model: &ReadModel, payload: &[u8]) -> Result<StatsView, Problem> {
     let q: StatsQuery = parse_or_default(payload)?;
     model.stats(&q).await.map_err(refusal)
+}
+
+async fn public(model: &ReadModel, payload: &[u8]) -> Result<PublicPage, Problem> {
+    let q: PublicQuery = parse_or_default(payload)?;
+    model
+        .public(&q, OffsetDateTime::now_utc())
+        .await
+        .map_err(refusal)
 }
 
 /// An empty body asks with every default.

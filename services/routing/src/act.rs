@@ -113,6 +113,13 @@ impl Routing {
                 Ok(request.complete(rule_deadlines(&district, case, now)?.report_due))
             }
             Incomplete::OpenMediation(request) => {
+                if let Some(m) = request.mediator.as_deref() {
+                    if !district.has_principal(ActorKind::Mediator, m.trim()) {
+                        return Err(Problem::unprocessable(format!(
+                            "mediator: {m:?} is no mediator of this district (principals.toml)"
+                        )));
+                    }
+                }
                 let key = self
                     .keys
                     .key_for_filing(case.id)

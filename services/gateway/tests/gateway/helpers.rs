@@ -282,6 +282,8 @@ pub(crate) async fn stand_in_services(app: &App) {
         view["grid"] = json!("NH.HB.BJ.03");
         view["reporter_name"] = json!("王**");
         view["reporter_phone"] = json!("13800001234");
+        // In the demo grid worker's grid; its mediation assigned to the demo mediator.
+        view["mediator"] = json!("med.chen");
         case(p, view)
     })
     .await;
@@ -325,6 +327,8 @@ pub(crate) async fn stand_in_services(app: &App) {
         theirs["id"] = json!(OTHER_CASE);
         theirs["title"] = json!(OTHER_TITLE);
         let items = match q[department_key].as_str() {
+            // A grid worker's or a mediator's list: the stand-in has none of theirs.
+            _ if q["filed_by"].is_string() || q["mediator"].is_string() => vec![],
             Some("dept.urban") => vec![ours],
             Some("dept.housing") => vec![theirs],
             Some(_) => vec![],

@@ -18,6 +18,8 @@
 //!   in JSON and XML, tokens, errors in Open311's format.
 //! - `ijson`: floats, large integers, duplicate members and lone surrogates in any JSON
 //!   body get 422 naming the member, and reach no service.
+//! - `scope`: grid workers (their grid and filings), mediators (their mediations),
+//!   district supervisors (figures over their district).
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
@@ -27,4 +29,5 @@ mod ijson;
 mod jwt;
 mod limits;
 mod open311;
+mod scope;
 mod sse;
