@@ -9,7 +9,8 @@
 //!   in-flight requests and ending SSE streams).
 //! - [`error`]: [`ApiError`], the one error type every handler and extractor returns.
 //! - [`jwt`]: [`JwtConfig`], verifying HS256/RS256 bearer tokens.
-//! - [`limit`]: [`RateLimit`], the per-principal token bucket.
+//! - [`limit`]: [`RateLimit`], token buckets per principal and, on the routes without a
+//!   token, per client address.
 //! - `auth`: the caller extractor and its scope.
 //! - `routes`: the route table and the handlers; `openapi`: the document made from it.
 //! - `queries`: case lists, the overdue list and the figures, scoped per principal.
@@ -23,7 +24,8 @@
 //! Environment (read by [`serve_on`]): `CASEGRID_JWT_HS256_SECRET` or
 //! `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`, `CASEGRID_JWT_AUDIENCE` (default `casegrid`),
 //! `CASEGRID_STATIC_TOKENS=allow`, `CASEGRID_RATE_LIMIT_PER_SECOND`,
-//! `CASEGRID_RATE_LIMIT_BURST`.
+//! `CASEGRID_RATE_LIMIT_BURST`, `CASEGRID_PUBLIC_RATE_LIMIT_PER_SECOND`,
+//! `CASEGRID_PUBLIC_RATE_LIMIT_BURST` (per client address, routes without a token).
 
 mod auth;
 mod bus;

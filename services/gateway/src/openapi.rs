@@ -66,6 +66,11 @@ impl Endpoint {
         self
     }
 
+    /// Whether a token is needed.
+    pub(crate) fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
     pub(crate) fn describe(mut self, description: &'static str) -> Self {
         self.description = Some(description);
         self

@@ -494,25 +494,37 @@ pub(crate) async fn openapi(Extension(OpenApi(document)): Extension<OpenApi>) ->
 fn openapi_endpoint() -> Endpoint {
     Endpoint::new(Method::GET, "/openapi.json", openapi, "This document")
         .public()
+        .problems(&[429])
         .json(200, "OpenAPI 3.1.", json!({ "type": "object" }))
 }
 
-/// `/metrics`: Prometheus text exposition.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    (
+/// `/metrics`: Prometheus text exposition, for city-wide supervisors' tokens only
+/// (a scraper gets one): the figures are the whole system's.
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    if caller.actor.kind != ActorKind::Supervisor || caller.scope != Scope::City {
+        return Err(ApiError::forbidden(format!(
+            "{} cannot read the metrics: a city-wide supervisor's token (or a scraper's) can",
+            caller.actor
+        )));
+    }
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         state.shared.metrics.render() + &crate::system_metrics::render(&state.nats).await,
     )
-        .into_response()
+        .into_response())
 }
 
 fn metrics_endpoint() -> Endpoint {
     Endpoint::new(Method::GET, "/metrics", metrics, "Prometheus metrics")
-        .public()
+        .describe("A city-wide supervisor's token: scrape with `Authorization: Bearer …`.")
         .content(200, "Prometheus text format.", "text/plain", string())
+        .problems(&[403])
 }
 
 /// `/healthz`: the process answers.

@@ -64,7 +64,8 @@ pub(crate) async fn spawn_app_with(configure: impl FnOnce(AppState) -> AppState)
     let state = configure(
         AppState::new(nats.clone(), Arc::new(district), BODY_LIMIT)
             .with_request_timeout(Duration::from_secs(5))
-            .with_rate_limit(None),
+            .with_rate_limit(None)
+            .with_address_rate_limit(None),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
