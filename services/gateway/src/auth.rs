@@ -76,12 +76,23 @@ impl Scope {
         }
     }
 
-    /// Whether the caller may do `action` on a case it cannot see yet: a mediator opens
-    /// a mediation (after which it is assigned and sees it).
+    /// Whether the caller may do `action` on a case it cannot see (yet): a mediator's
+    /// mediation actions go to the domain, which refuses a mediator the mediation is not
+    /// assigned to. So a mediator can open a mediation, and act on it at once, before
+    /// the read models show it as assigned.
     pub(crate) fn acts_unseen(&self, action: &str) -> bool {
-        matches!(self, Self::Mediation(_)) && action == "open_mediation"
+        matches!(self, Self::Mediation(_)) && MEDIATION_ACTIONS.contains(&action)
     }
 }
+
+/// The actions the domain allows only the assigned mediator (or, to open, a mediator).
+const MEDIATION_ACTIONS: &[&str] = &[
+    "open_mediation",
+    "record_mediation_session",
+    "record_agreement",
+    "record_mediation_failure",
+    "refer",
+];
 
 /// Whether `grid` is the district `code` or lies below it.
 pub(crate) fn in_district(grid: &str, code: &str) -> bool {
@@ -234,6 +245,7 @@ mod tests {
         assert!(Scope::Mediation("med.li".into()).admits_view(&view));
         assert!(!Scope::Mediation("med.chen".into()).admits_view(&view));
         assert!(Scope::Mediation("med.chen".into()).acts_unseen("open_mediation"));
-        assert!(!Scope::Mediation("med.chen".into()).acts_unseen("record_agreement"));
+        assert!(Scope::Mediation("med.chen".into()).acts_unseen("record_agreement"));
+        assert!(!Scope::Mediation("med.chen".into()).acts_unseen("annotate"));
     }
 }
