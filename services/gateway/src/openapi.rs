@@ -351,6 +351,8 @@ fn components() -> Value {
                 ("satisfaction", nullable_string()),
                 ("filed_at", string()),
                 ("updated_at", string()),
+                ("filed_by", nullable_string()),
+                ("mediator", nullable_string()),
             ],
             &[
                 "id", "number", "status", "version", "channel", "kind", "category", "urgency",
