@@ -86,6 +86,17 @@ pub struct OverdueQuery {
     pub street: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// In this grid or below it (a district supervisor's part of the tree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_prefix: Option<String>,
+    /// Filed by this principal — or, with `or_grid`, in that grid ([`CaseFilter`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub or_grid: Option<String>,
+    /// Whose mediation is assigned to this mediator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mediator: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -141,6 +141,10 @@ impl ReadModel {
             department: q.department.clone(),
             street: q.street.clone(),
             category: q.category.clone(),
+            grid_prefix: q.grid_prefix.clone(),
+            filed_by: q.filed_by.clone(),
+            or_grid: q.or_grid.clone(),
+            mediator: q.mediator.clone(),
             overdue: Some(true),
             ..CaseFilter::default()
         };

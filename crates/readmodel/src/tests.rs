@@ -1178,6 +1178,46 @@ async fn filer_and_mediator_scope_lists(db: Db) {
         .await,
         [m.case_id]
     );
+    // The overdue list narrows the same way (E, dispatched in NH.HB.BJ, is overdue).
+    let overdue = |q: OverdueQuery| {
+        let model = &model;
+        async move {
+            let page = model
+                .overdue(&q, datetime!(2026-12-31 00:00 UTC))
+                .await
+                .unwrap();
+            page.items.iter().map(|v| v.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        overdue(OverdueQuery {
+            grid_prefix: Some("NH.HB".into()),
+            ..OverdueQuery::default()
+        })
+        .await,
+        [f.ids[&'E']]
+    );
+    assert!(overdue(OverdueQuery {
+        grid_prefix: Some("NH.XS".into()),
+        ..OverdueQuery::default()
+    })
+    .await
+    .is_empty());
+    assert_eq!(
+        overdue(OverdueQuery {
+            filed_by: Some("grid.x".into()),
+            or_grid: Some("NH.HB.BJ".into()),
+            ..OverdueQuery::default()
+        })
+        .await,
+        [f.ids[&'E']]
+    );
+    assert!(overdue(OverdueQuery {
+        mediator: Some("med.li".into()),
+        ..OverdueQuery::default()
+    })
+    .await
+    .is_empty());
     let view = model.case(m.case_id).await.unwrap().unwrap();
     assert_eq!(view.mediator.as_deref(), Some("med.li"));
     assert_eq!(view.filed_by.as_deref(), Some("op.wang"));

@@ -267,11 +267,21 @@ pub(crate) async fn overdue(
         category: p.category,
         cursor: p.cursor,
         limit: p.limit,
+        ..OverdueQuery::default()
     };
-    if let Scope::Department(me) = &caller.scope {
-        if !own_department(me, &mut query.department) {
-            return Ok(Json(empty_page()));
+    match &caller.scope {
+        Scope::City => {}
+        Scope::Department(me) => {
+            if !own_department(me, &mut query.department) {
+                return Ok(Json(empty_page()));
+            }
         }
+        Scope::District(code) => query.grid_prefix = Some(code.clone()),
+        Scope::Patrol { me, grid } => {
+            query.filed_by = Some(me.clone());
+            query.or_grid = grid.clone();
+        }
+        Scope::Mediation(me) => query.mediator = Some(me.clone()),
     }
     let page: CasePage =
         bus::request(&state, Target::new(PROJECTION_OVERDUE, PROJECTION), &query).await?;

@@ -38,7 +38,7 @@ async fn stand_ins(app: &App) -> Arc<Mutex<Vec<Value>>> {
     })
     .await;
     let asked = Arc::new(Mutex::new(Vec::new()));
-    for subject in [PROJECTION_LIST, PROJECTION_STATS] {
+    for subject in [PROJECTION_LIST, PROJECTION_OVERDUE, PROJECTION_STATS] {
         let asked = asked.clone();
         respond(&app.nats, subject, move |p| {
             let q: Value = serde_json::from_slice(p).unwrap();
@@ -91,6 +91,14 @@ async fn grid_workers_see_their_grid_and_their_filings_only() {
     assert_eq!(status(&app, &elsewhere, OPERATOR).await, 200);
     // Its list is asked for its filings and its grid.
     assert_eq!(status(&app, "/api/v1/cases", GRID_WORKER).await, 200);
+    let q = asked.lock().unwrap().pop().unwrap();
+    assert_eq!(
+        (q["filed_by"].as_str(), q["or_grid"].as_str()),
+        (Some("grid.wang"), Some("NH.HB.BJ.03")),
+        "{q}"
+    );
+    // And so is its overdue list.
+    assert_eq!(status(&app, "/api/v1/overdue", GRID_WORKER).await, 200);
     let q = asked.lock().unwrap().pop().unwrap();
     assert_eq!(
         (q["filed_by"].as_str(), q["or_grid"].as_str()),
@@ -157,5 +165,11 @@ async fn a_district_supervisor_asks_figures_over_its_district_only() {
         let q = asked.lock().unwrap().pop().unwrap();
         assert!(q.get("grid_prefix").is_none(), "city-wide: {q}");
     }
+    assert_eq!(
+        status(&app, "/api/v1/overdue", "demo-supervisor-hubin").await,
+        200
+    );
+    let q = asked.lock().unwrap().pop().unwrap();
+    assert_eq!(q["grid_prefix"], "NH.HB", "overdue: {q}");
     app.stop().await;
 }
