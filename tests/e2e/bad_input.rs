@@ -26,6 +26,9 @@ async fn bad_requests_answer_problems_and_append_nothing() {
     let mut bad_category = noise_complaint();
     bad_category["category"] = json!("ufo_sighting");
     let action = |a: &str| format!("/api/v1/cases/{id}/actions/{a}");
+    // Not I-JSON: a float (issue 17: it answered 500 after a data key was made).
+    let mut float = noise_complaint();
+    float["source"] = json!({"lat": 30.25});
 
     let cases: Vec<(&str, crate::kit::Response, u16, &str)> = vec![
         (
@@ -52,6 +55,24 @@ async fn bad_requests_answer_problems_and_append_nothing() {
                 .await,
             422,
             "ufo_sighting",
+        ),
+        (
+            "a float in a filing",
+            api.post("/api/v1/cases", "demo-operator", &float, &[])
+                .await,
+            422,
+            "/source/lat",
+        ),
+        (
+            "a duplicate member in an action",
+            api.post_raw(
+                &action("annotate"),
+                Some("demo-operator"),
+                r#"{"text": "a", "text": "b"}"#.into(),
+            )
+            .await,
+            422,
+            "/text",
         ),
         (
             "unknown action",
@@ -194,4 +215,69 @@ async fn bad_requests_answer_problems_and_append_nothing() {
         )
         .await;
     assert_eq!(code, 404, "城东街道 is outside the supervisor's scope");
+    // Nor is it the demo grid worker's (it patrols NH.HB.BJ.03 and did not file it).
+    let (code, _) = api
+        .get(&format!("/api/v1/cases/{other}"), Some("demo-grid"))
+        .await;
+    assert_eq!(code, 404, "outside the grid worker's grid");
+    let (code, _) = api
+        .get(&format!("/api/v1/cases/{id}"), Some("demo-grid"))
+        .await;
+    assert_eq!(code, 200, "in the grid worker's grid");
+    // The district supervisor's figures by department count its district's cases only:
+    // 区人社局 led the case in 城东街道 and is no row of 湖滨街道's figures.
+    for (token, hrss) in [("demo-supervisor", true), ("demo-supervisor-hubin", false)] {
+        let (code, stats) = api
+            .get("/api/v1/stats?group_by=department", Some(token))
+            .await;
+        assert_eq!(code, 200, "{stats}");
+        let keys: Vec<&str> = stats["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["key"].as_str())
+            .collect();
+        assert!(keys.contains(&"dept.urban"), "{token}: {stats}");
+        assert_eq!(keys.contains(&"dept.hrss"), hrss, "{token}: {stats}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_filings_that_are_not_i_json_leave_no_key_and_no_event() {
+    let system = System::start().await;
+    let api = &system.api;
+    let before = system.stream_messages().await;
+    let kv = async_nats::jetstream::new(system.nats.client().await)
+        .get_key_value("CASEGRID_KEYS")
+        .await
+        .unwrap();
+    let keys = || async {
+        use futures_util::TryStreamExt;
+        kv.keys()
+            .await
+            .unwrap()
+            .try_collect::<Vec<String>>()
+            .await
+            .unwrap()
+    };
+    let keys_before = keys().await;
+    for i in 0..1000 {
+        let mut float = noise_complaint();
+        float["source"] = json!({"lat": 30.25 + f64::from(i) / 1000.0});
+        let r = api
+            .post(
+                "/api/v1/cases",
+                "demo-operator",
+                &float,
+                &[("Idempotency-Key", &format!("float-{i}"))],
+            )
+            .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+    }
+    assert_eq!(
+        keys().await,
+        keys_before,
+        "no data key for a refused filing"
+    );
+    assert_eq!(system.stream_messages().await, before, "nothing appended");
 }

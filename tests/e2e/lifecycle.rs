@@ -238,7 +238,7 @@ async fn a_hotline_case_flows_through_four_separate_services() {
 
     // /metrics: the gateway's own figures and the system's, read when scraped.
     system.wait_projection().await;
-    let (code, metrics) = system.api.get("/metrics", None).await;
+    let (code, metrics) = system.api.get("/metrics", Some("demo-supervisor")).await;
     assert_eq!(code, 200);
     let metrics = metrics.as_str().unwrap().to_owned();
     for line in [

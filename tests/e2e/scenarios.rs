@@ -523,3 +523,65 @@ async fn a_case_waiting_for_the_citizen_is_suspended_and_resumed_with_its_time_l
     let events = timeline(api, &id, 6).await;
     assert_readable(&events);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_assigns_a_mediation_and_only_that_mediator_runs_and_sees_it() {
+    let system = System::start().await;
+    let api = &system.api;
+    let id = file(
+        api,
+        "demo-operator",
+        json!({"channel": "hotline", "kind": "dispute", "category": "neighbor_dispute",
+               "title": "楼上漏水引发邻里纠纷", "location": {"grid": "NH.HB.BJ.03"},
+               "reporter": {"name": "赵先生", "phone": "13700005555"}}),
+    )
+    .await;
+    wait_status(api, &id, "demo-operator", "dispatched").await;
+    let open = |mediator: &str| {
+        json!({"mediator": mediator, "parties": [
+            {"role": "applicant", "name": "赵先生", "consent": true},
+            {"role": "respondent", "name": "钱女士", "consent": true}]})
+    };
+    let path = format!("/api/v1/cases/{id}/actions/open_mediation");
+    let r = api
+        .post(&path, "demo-operator", &open("med.nobody"), &[])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["detail"].as_str().unwrap().contains("mediator"));
+    let opened = act(api, &id, "open_mediation", "demo-operator", open("med.li")).await;
+    assert_eq!(opened["status"], "in_mediation");
+    // med.chen is not assigned: the domain refuses it, and it does not see the case.
+    let session = json!({"summary": "双方陈述"});
+    let r = api
+        .post(
+            &format!("/api/v1/cases/{id}/actions/record_mediation_session"),
+            "demo-mediator",
+            &session,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    act(
+        api,
+        &id,
+        "record_mediation_session",
+        "demo-mediator-li",
+        session,
+    )
+    .await;
+    let case = wait_status(api, &id, "demo-mediator-li", "in_mediation").await;
+    assert_eq!(case["mediator"], "med.li");
+    let (code, _) = api
+        .get(&format!("/api/v1/cases/{id}"), Some("demo-mediator"))
+        .await;
+    assert_eq!(code, 404);
+    let (code, list) = api.get("/api/v1/cases", Some("demo-mediator-li")).await;
+    assert_eq!(code, 200);
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, [id.as_str()]);
+}

@@ -253,6 +253,7 @@ impl District0 {
                     let command = Command::OpenMediation(OpenMediation {
                         parties: vec![party(PartyRole::Applicant), party(PartyRole::Respondent)],
                         mediation_due: self.district.mediation_due(now),
+                        mediator: None,
                     });
                     self.act(id, &mediator(), command, &key("mediate")).await;
                     did(s, "mediate");

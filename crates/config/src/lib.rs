@@ -66,8 +66,9 @@ pub struct Principal {
     pub kind: ActorKind,
     pub id: String,
     pub name: String,
-    /// Supervisors only: a grid code (`NH.HB`) limiting them to that part of the tree;
-    /// absent or `city`, they see the whole city.
+    /// A grid code: for a supervisor (`NH.HB`) the part of the tree it oversees
+    /// (absent or `city`: the whole city); for a grid worker (`NH.HB.BJ.03`) the grid it
+    /// patrols (absent: it sees only the cases it filed). Nobody else has one.
     #[serde(default)]
     pub scope: Option<String>,
 }
@@ -436,6 +437,15 @@ impl District {
             same.push(r);
         }
         for (category, same) in &mut rules {
+            for r in same.iter() {
+                if r.public && (r.grid_prefix.is_some() || r.urgency.is_some()) {
+                    problems.add(
+                        format!("rule {}", r.id),
+                        "public = true belongs on the category's general rule (the one \
+                         without grid_prefix and urgency): a category is published or not",
+                    );
+                }
+            }
             if !same
                 .iter()
                 .any(|r| r.grid_prefix.is_none() && r.urgency.is_none())
@@ -474,7 +484,7 @@ impl District {
             }
             match (p.kind, p.scope.as_deref()) {
                 (_, None | Some("city")) => {}
-                (ActorKind::Supervisor, Some(code)) => {
+                (ActorKind::Supervisor | ActorKind::GridWorker, Some(code)) => {
                     if !grids.keys().any(|g| g.as_str() == code) {
                         problems.add(
                             entry.as_str(),
@@ -484,7 +494,10 @@ impl District {
                 }
                 (kind, Some(_)) => problems.add(
                     entry.as_str(),
-                    format!("only supervisors have a scope, not a {}", kind.as_str()),
+                    format!(
+                        "only supervisors and grid workers have a scope, not a {}",
+                        kind.as_str()
+                    ),
                 ),
             }
             if principals.insert(p.token.clone(), p).is_some() {
@@ -549,6 +562,32 @@ impl District {
 
     pub fn principal(&self, token: &str) -> Option<&Principal> {
         self.principals.get(token)
+    }
+
+    /// Whether `principals.toml` names a principal of `kind` with `id` (a mediator a
+    /// mediation may be assigned to, for one).
+    pub fn has_principal(&self, kind: ActorKind, id: &str) -> bool {
+        self.principals
+            .values()
+            .any(|p| p.kind == kind && p.id == id)
+    }
+
+    /// Whether the district publishes the cases of `category` (Open311): its general
+    /// rule says `public = true`. Unknown categories are not public.
+    pub fn is_public(&self, category: &str) -> bool {
+        self.rules
+            .iter()
+            .find(|(c, _)| c.as_str() == category)
+            .is_some_and(|(_, rules)| rules.iter().any(|r| r.public))
+    }
+
+    /// The categories the district publishes, in order.
+    pub fn public_categories(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|(_, rules)| rules.iter().any(|r| r.public))
+            .map(|(c, _)| c.as_str().to_owned())
+            .collect()
     }
 
     /// How many rules there are (`rules` holds them by category).

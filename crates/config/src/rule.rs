@@ -102,6 +102,9 @@ pub struct Rule {
     pub urgency: Option<Urgency>,
     /// Breaks ties between rules as specific as each other (higher wins).
     pub priority: i64,
+    /// The district publishes cases of this category (Open311 `GET requests`); set on
+    /// the category's general rule only. Default false: nothing is public unless said.
+    pub public: bool,
     terms: [Terms; 3],
 }
 
@@ -173,6 +176,8 @@ pub(crate) struct RuleEntry {
     report_in: String,
     #[serde(default)]
     calendar_time: bool,
+    #[serde(default)]
+    public: bool,
     /// `[rule.urgent]`-style overrides, and anything misspelt.
     #[serde(flatten)]
     rest: BTreeMap<String, toml::Value>,
@@ -306,6 +311,7 @@ impl RuleEntry {
             grid_prefix,
             urgency,
             priority: self.priority,
+            public: self.public,
             terms,
         })
     }

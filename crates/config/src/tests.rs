@@ -481,18 +481,26 @@ fn the_version_names_the_files_contents() {
 }
 
 #[test]
-fn only_supervisors_have_a_scope_and_it_names_a_grid() {
+fn only_supervisors_and_grid_workers_have_a_scope_and_it_names_a_grid() {
     let copy = Copy::new(
         "scopes",
         &[(
             "principals.toml",
             "[[principal]]\ntoken = \"scoped-department\"\nkind = \"department\"\nid = \"dept.water\"\nname = \"x\"\nscope = \"NH.HB\"\n\n\
-             [[principal]]\ntoken = \"scoped-nowhere\"\nkind = \"supervisor\"\nid = \"sup.x\"\nname = \"x\"\nscope = \"NH.ZZ\"\n",
+             [[principal]]\ntoken = \"scoped-nowhere\"\nkind = \"supervisor\"\nid = \"sup.x\"\nname = \"x\"\nscope = \"NH.ZZ\"\n\n\
+             [[principal]]\ntoken = \"grid-nowhere\"\nkind = \"grid_worker\"\nid = \"grid.x\"\nname = \"x\"\nscope = \"NH.HB.BJ.99\"\n",
         )],
     );
     let problems = copy.problems();
     assert!(
-        problems.contains(&"principals.toml: principal dept.water: only supervisors have a scope, not a department".to_owned()),
+        problems.contains(&"principals.toml: principal dept.water: only supervisors and grid workers have a scope, not a department".to_owned()),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.contains(
+            &"principals.toml: principal grid.x: scope NH.HB.BJ.99 is no grid code of this district"
+                .to_owned()
+        ),
         "{problems:#?}"
     );
     assert!(
@@ -509,4 +517,32 @@ fn only_supervisors_have_a_scope_and_it_names_a_grid() {
             .and_then(|p| p.scope.as_deref()),
         Some("NH.HB")
     );
+}
+
+#[test]
+fn a_category_is_public_only_when_its_general_rule_says_so() {
+    let d = demo();
+    assert!(d.is_public("noise"));
+    assert!(
+        !d.is_public("neighbor_dispute"),
+        "disputes are not published"
+    );
+    assert!(!d.is_public("wage_arrears"));
+    assert!(!d.is_public("no_such_category"));
+    assert!(d.public_categories().contains(&"road_damage".to_owned()));
+    let specific = "[[rule]]\nid = \"noise_hubin\"\ncategory = \"noise\"\nname = \"x\"\n\
+                    grid_prefix = \"NH.HB\"\npublic = true\nsign = \"2h\"\nhandle = \"5d\"\n\
+                    report_in = \"2h\"\n";
+    let problems = Copy::new("public-specific", &[(RULES, specific)]).problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("rules.toml: rule noise_hubin: public = true belongs")),
+        "{problems:#?}"
+    );
+    let typo = "[[rule]]\nid = \"typo\"\ncategory = \"typo\"\nname = \"x\"\n\
+                public = \"yes\"\nsign = \"2h\"\nhandle = \"5d\"\nreport_in = \"2h\"\n";
+    assert!(!Copy::new("public-typo", &[(RULES, typo)])
+        .problems()
+        .is_empty());
 }

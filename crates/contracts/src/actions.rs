@@ -182,6 +182,10 @@ impl WhistleRequest {
 #[serde(deny_unknown_fields)]
 pub struct MediationRequest {
     pub parties: Vec<PartyRequest>,
+    /// The mediator the mediation is assigned to (a mediator principal, checked by
+    /// the service); absent, the mediator who opens it.
+    #[serde(default)]
+    pub mediator: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -220,6 +224,7 @@ impl MediationRequest {
         Ok(Command::OpenMediation(OpenMediation {
             parties,
             mediation_due,
+            mediator: self.mediator,
         }))
     }
 }
@@ -541,6 +546,14 @@ mod tests {
         };
         assert_eq!(open.parties[0].name.masked, "王**");
         assert_eq!(open.mediation_due, due);
+        assert_eq!(open.mediator, None);
+        let Ok(Parsed::Incomplete(Incomplete::OpenMediation(m))) = parse(
+            "open_mediation",
+            &json!({"mediator": "med.li", "parties": []}),
+        ) else {
+            panic!("open_mediation needs completing")
+        };
+        assert_eq!(m.mediator.as_deref(), Some("med.li"));
         let Ok(Parsed::Incomplete(Incomplete::Dispatch(d))) =
             parse("dispatch", &json!({"lead": "dept.housing"}))
         else {

@@ -44,6 +44,8 @@ pub mod subjects {
     /// `{}` → [`crate::views::QuarantineView`]: the stored messages the projection did
     /// not apply (unreadable, chain breaks, version gaps or duplicates, newer versions).
     pub const PROJECTION_QUARANTINE: &str = "casegrid.projection.quarantine";
+    /// `PublicQuery` → `PublicPage`: the Open311 list, cases and public notes in one.
+    pub const PROJECTION_PUBLIC: &str = "casegrid.projection.public";
     /// [`crate::query::AsOfQuery`] → [`crate::query::AsOfView`], folded from the log
     /// by intake.
     pub const INTAKE_AS_OF: &str = "casegrid.intake.as_of";

@@ -44,6 +44,22 @@ pub struct CaseFilter {
     /// Words found in the title or the description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Filed by this principal (its id) — or, with `or_grid`, in that grid: a grid
+    /// worker's reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<String>,
+    /// With `filed_by`: also the cases in this grid or below it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub or_grid: Option<String>,
+    /// Whose mediation is assigned to this mediator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mediator: Option<String>,
+    /// Any of these categories.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// None of these kinds (`dispute`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_kinds: Vec<String>,
 }
 
 /// `casegrid.projection.list`: newest filing first, a page at a time.
@@ -70,6 +86,17 @@ pub struct OverdueQuery {
     pub street: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// In this grid or below it (a district supervisor's part of the tree).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_prefix: Option<String>,
+    /// Filed by this principal — or, with `or_grid`, in that grid ([`CaseFilter`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub or_grid: Option<String>,
+    /// Whose mediation is assigned to this mediator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mediator: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,6 +143,48 @@ pub struct StatsQuery {
     /// … to this one (exclusive).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// Only cases in this grid or below it (a district supervisor's part of the tree):
+    /// every row, whatever it is grouped by, counts those cases alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_prefix: Option<String>,
+}
+
+/// `casegrid.projection.public`: the Open311 list in one query — the cases (newest
+/// filing first) and, for each, its notes of the public event types.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicQuery {
+    /// Which cases; the asker puts the public categories in `filter.categories`.
+    pub filter: CaseFilter,
+    /// These cases only (Open311 `service_request_id`), when not empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<CaseId>,
+    /// Default 50, at most 500.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One public note: an event of a public type, said without free text or names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicNote {
+    /// RFC 3339.
+    pub datetime: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub summary: String,
+}
+
+/// A case with its public notes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicRequest {
+    pub case: CaseView,
+    pub notes: Vec<PublicNote>,
+}
+
+/// The answer to [`PublicQuery`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicPage {
+    pub items: Vec<PublicRequest>,
 }
 
 /// A rate with the counts behind it: `count` of `of`, in per mille rounded half up

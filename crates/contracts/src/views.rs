@@ -57,6 +57,12 @@ pub struct CaseView {
     pub satisfaction: Option<String>,
     pub filed_at: String,
     pub updated_at: String,
+    /// The principal (id) that filed the case.
+    #[serde(default)]
+    pub filed_by: Option<String>,
+    /// The mediator the case's mediation is assigned to.
+    #[serde(default)]
+    pub mediator: Option<String>,
 }
 
 impl CaseView {

@@ -592,7 +592,25 @@ impl Case {
                 }))
             }
             Command::OpenMediation(c) => {
-                d.allow(&[ActorKind::Mediator])?;
+                // A mediator opens its own mediation or assigns one to another
+                // mediator; an operator or supervisor assigns it (and must name whom).
+                d.allow(&[
+                    ActorKind::Mediator,
+                    ActorKind::Operator,
+                    ActorKind::Supervisor,
+                ])?;
+                let mediator = match (&c.mediator, actor.kind) {
+                    (Some(m), _) if m.trim().is_empty() => {
+                        return Err(d.invalid("mediator: empty"));
+                    }
+                    (Some(m), _) => m.trim().to_owned(),
+                    (None, ActorKind::Mediator) => actor.id.clone(),
+                    (None, _) => {
+                        return Err(
+                            d.invalid("mediator: name the mediator the mediation is assigned to")
+                        )
+                    }
+                };
                 d.status(&[Status::Received, Status::Dispatched, Status::InProgress])?;
                 if c.parties.len() < 2 {
                     return Err(d.invalid("parties: a mediation needs both parties"));
@@ -609,7 +627,7 @@ impl Case {
                     )));
                 }
                 Ok(Event::MediationOpened(MediationOpened {
-                    mediator: actor.id.clone(),
+                    mediator,
                     parties: c.parties.clone(),
                     mediation_due: c.mediation_due,
                 }))

@@ -277,10 +277,13 @@ pub struct Close {
 }
 
 /// 调解: parties' personal fields already sealed; `mediation_due` from configuration.
+/// `mediator` assigns the mediation (a mediator principal the service has checked);
+/// absent, the mediator who opens it runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenMediation {
     pub parties: Vec<Party>,
     pub mediation_due: OffsetDateTime,
+    pub mediator: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,6 +39,8 @@ pub(crate) struct Folded {
     escalated_by: BTreeSet<String>,
     /// Hash of the case's last applied event: the head the next one must chain to.
     last_hash: String,
+    /// The principal (id) whose `CaseFiled` made the case: a grid worker sees its own.
+    filed_by: Option<String>,
 }
 
 /// One inbox row: (department, role, signed).
@@ -209,7 +211,8 @@ impl<'a> Batch<'a> {
         for chunk in rows::chunks(&missing) {
             let sql = format!(
                 "SELECT id, state, filed_seq, filed_at, filed_ms, filed_day, updated_at,
-                        dispatch_version, dispatched_ms, escalated_by, t.hash AS last_hash
+                        dispatch_version, dispatched_ms, escalated_by, filed_by,
+                        t.hash AS last_hash
                  FROM cases c LEFT JOIN timeline t ON t.case_id = c.id AND t.version = c.version
                  WHERE c.id IN ({})",
                 rows::placeholders(self.model.backend(), 1, chunk.len())
@@ -234,6 +237,7 @@ impl<'a> Batch<'a> {
                     last_hash: row
                         .try_get::<Option<String>, _>("last_hash")?
                         .unwrap_or_default(),
+                    filed_by: row.try_get("filed_by")?,
                 };
                 let inbox = inbox_of(&folded);
                 self.cases.insert(folded.case.id, (folded, inbox));
@@ -293,6 +297,7 @@ impl<'a> Batch<'a> {
                     dispatched_ms: None,
                     escalated_by: BTreeSet::new(),
                     last_hash: String::new(),
+                    filed_by: Some(e.actor.id.clone()),
                 };
                 self.cases.insert(id, (folded, Vec::new()));
                 self.order.push(id);
@@ -648,6 +653,8 @@ impl<'a> Batch<'a> {
             Val::text(list(summoned)),
             Val::opt_int(f.dispatch_version),
             Val::opt_int(f.dispatched_ms),
+            Val::opt_text(f.filed_by.clone()),
+            Val::opt_text(c.mediation.as_ref().map(|m| m.mediator.clone())),
         ])
     }
 }
@@ -691,6 +698,8 @@ const CASE_COLUMNS: &[&str] = &[
     "summoned",
     "dispatch_version",
     "dispatched_ms",
+    "filed_by",
+    "mediator",
 ];
 
 /// Rows with a repeated key (the columns before `key_len`) keep only the last (one

@@ -5,7 +5,8 @@
 //!   events in one transaction together with the checkpoint (last applied stream
 //!   sequence), so redelivery changes nothing; queries answer the contract views
 //!   ([`ReadModel::case`], [`ReadModel::timeline`], [`ReadModel::inbox`]) and the
-//!   [`query`] types ([`ReadModel::list`], [`ReadModel::overdue`], [`ReadModel::stats`]).
+//!   [`query`] types ([`ReadModel::list`], [`ReadModel::overdue`], [`ReadModel::stats`],
+//!   and [`ReadModel::public`], the Open311 list with its public notes in one query).
 //! - [`rebuild`]: replays the log from sequence 1 into a fresh read model, fast (see
 //!   its module: large batches, states kept in memory, no fsync until done).
 //! - [`ReadModel::diff`]: compares two read models row by row (rebuild must equal live).
@@ -90,8 +91,8 @@ pub mod summary;
 pub use error::ReadModelError;
 pub use model::{names_from, ReadModel, INBOX_LIMIT, INBOX_MAX};
 pub use query::{
-    CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, Rate, StatsQuery, StatsRow,
-    StatsView,
+    CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, PublicNote, PublicPage,
+    PublicQuery, PublicRequest, Rate, StatsQuery, StatsRow, StatsView,
 };
 pub use rebuild::{rebuild, REBUILD_BATCH};
 pub use schema::Backend;

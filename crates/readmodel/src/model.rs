@@ -446,5 +446,7 @@ pub(crate) fn case_from_row(r: &AnyRow) -> Result<CaseView> {
         satisfaction: r.try_get("satisfaction")?,
         filed_at: r.try_get("filed_at")?,
         updated_at: r.try_get("updated_at")?,
+        filed_by: r.try_get("filed_by")?,
+        mediator: r.try_get("mediator")?,
     })
 }

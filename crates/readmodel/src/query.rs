@@ -29,8 +29,8 @@ fn overdue_able() -> String {
 }
 
 pub use casegrid_contracts::query::{
-    CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, Rate, StatsQuery, StatsRow,
-    StatsView,
+    CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, PublicNote, PublicPage,
+    PublicQuery, PublicRequest, Rate, StatsQuery, StatsRow, StatsView,
 };
 
 #[derive(Default)]
@@ -97,6 +97,14 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// `column` is the grid `g` or lies below it (`NH.HB` matches `NH.HB.BJ.03`, never
+/// `NH.HBX`).
+fn in_grid(c: &mut Clause, column: &str, g: &str) -> String {
+    let g = g.trim_end_matches('.');
+    let (p1, p2) = (c.text(g), c.text(&format!("{}.%", escape_like(g))));
+    format!("({column} = {p1} OR {column} LIKE {p2} ESCAPE '\\')")
+}
+
 /// `LIKE` pattern matching `s` anywhere.
 fn contains_pattern(s: &str) -> String {
     format!("%{}%", escape_like(s))
@@ -141,6 +149,10 @@ impl ReadModel {
             department: q.department.clone(),
             street: q.street.clone(),
             category: q.category.clone(),
+            grid_prefix: q.grid_prefix.clone(),
+            filed_by: q.filed_by.clone(),
+            or_grid: q.or_grid.clone(),
+            mediator: q.mediator.clone(),
             overdue: Some(true),
             ..CaseFilter::default()
         };
@@ -165,6 +177,75 @@ impl ReadModel {
             ))
         })
         .await
+    }
+
+    /// The Open311 list in one go: the cases `q` names (newest filing first) and, for
+    /// each, its notes of the public event types ([`crate::summary::PUBLIC_EVENTS`]),
+    /// said by [`crate::summary::public`] — two statements, however many cases.
+    pub async fn public(&self, q: &PublicQuery, now: OffsetDateTime) -> Result<PublicPage> {
+        let limit = q.limit.unwrap_or(LIST_LIMIT).clamp(1, LIST_MAX);
+        let mut clause = Clause::default();
+        self.filter(&mut clause, &q.filter, now)?;
+        if !q.ids.is_empty() {
+            let ps: Vec<String> = q
+                .ids
+                .iter()
+                .map(|id| clause.text(&id.to_string()))
+                .collect();
+            clause.and(format!("id IN ({})", ps.join(", ")));
+        }
+        let page = self
+            .page(clause, "filed_seq DESC", limit, |_| Ok(String::new()))
+            .await?;
+        let mut notes: BTreeMap<String, Vec<PublicNote>> = BTreeMap::new();
+        if !page.items.is_empty() {
+            let mut clause = Clause::default();
+            let ids: Vec<String> = page
+                .items
+                .iter()
+                .map(|v| clause.text(&v.id.to_string()))
+                .collect();
+            let types: Vec<String> = crate::summary::PUBLIC_EVENTS
+                .iter()
+                .map(|t| clause.text(t))
+                .collect();
+            clause.and(format!("case_id IN ({})", ids.join(", ")));
+            clause.and(format!("type IN ({})", types.join(", ")));
+            let sql = format!(
+                "SELECT case_id, type, occurred_at, data FROM timeline {} ORDER BY case_id, version",
+                clause.sql()
+            );
+            let rows = clause
+                .bind(sqlx::query(&sql))
+                .fetch_all(self.pool())
+                .await?;
+            for row in rows {
+                let event_type: String = row.try_get("type")?;
+                let data: serde_json::Value =
+                    serde_json::from_str(&row.try_get::<String, _>("data")?)
+                        .map_err(|e| ReadModelError::Corrupt(format!("timeline data: {e}")))?;
+                let Some(summary) = crate::summary::public(&event_type, &data) else {
+                    continue;
+                };
+                notes
+                    .entry(row.try_get("case_id")?)
+                    .or_default()
+                    .push(PublicNote {
+                        datetime: row.try_get("occurred_at")?,
+                        event_type,
+                        summary,
+                    });
+            }
+        }
+        let items = page
+            .items
+            .into_iter()
+            .map(|case| PublicRequest {
+                notes: notes.remove(&case.id.to_string()).unwrap_or_default(),
+                case,
+            })
+            .collect();
+        Ok(PublicPage { items })
     }
 
     /// One page of cases under `clause` in `order`: one row more than `limit` says
@@ -221,9 +302,29 @@ impl ReadModel {
             c.and(format!("street = {p}"));
         }
         if let Some(g) = &f.grid_prefix {
-            let g = g.trim_end_matches('.');
-            let (p1, p2) = (c.text(g), c.text(&format!("{}.%", escape_like(g))));
-            c.and(format!("(grid = {p1} OR grid LIKE {p2} ESCAPE '\\')"));
+            let condition = in_grid(c, "grid", g);
+            c.and(condition);
+        }
+        if let Some(me) = &f.filed_by {
+            let p = c.text(me);
+            let mine = format!("filed_by = {p}");
+            let condition = match &f.or_grid {
+                Some(g) => format!("({mine} OR {})", in_grid(c, "grid", g)),
+                None => mine,
+            };
+            c.and(condition);
+        }
+        if let Some(m) = &f.mediator {
+            let p = c.text(m);
+            c.and(format!("mediator = {p}"));
+        }
+        if !f.categories.is_empty() {
+            let ps: Vec<String> = f.categories.iter().map(|s| c.text(s)).collect();
+            c.and(format!("category IN ({})", ps.join(", ")));
+        }
+        if !f.not_kinds.is_empty() {
+            let ps: Vec<String> = f.not_kinds.iter().map(|s| c.text(s)).collect();
+            c.and(format!("kind NOT IN ({})", ps.join(", ")));
         }
         for (column, value) in [
             ("category", &f.category),
@@ -297,6 +398,10 @@ impl ReadModel {
         };
         let window = |column: &str| {
             let mut clause = Clause::default();
+            if let Some(g) = &q.grid_prefix {
+                let condition = in_grid(&mut clause, "c.grid", g);
+                clause.and(condition);
+            }
             if let Some(from) = from {
                 let p = clause.int(from);
                 clause.and(format!("{column} >= {p}"));

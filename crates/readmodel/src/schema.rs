@@ -67,7 +67,9 @@ const SCHEMA: &[&str] = &[
         whistled_by TEXT NOT NULL,
         summoned TEXT NOT NULL,
         dispatch_version BIGINT,
-        dispatched_ms BIGINT
+        dispatched_ms BIGINT,
+        filed_by TEXT,
+        mediator TEXT
     )",
     "CREATE INDEX IF NOT EXISTS cases_filed_seq ON cases (filed_seq)",
     "CREATE INDEX IF NOT EXISTS cases_status ON cases (status)",
@@ -75,6 +77,9 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS cases_street ON cases (street)",
     "CREATE INDEX IF NOT EXISTS cases_category ON cases (category)",
     "CREATE INDEX IF NOT EXISTS cases_handle_due ON cases (handle_due_ms)",
+    "CREATE INDEX IF NOT EXISTS cases_filed_by ON cases (filed_by)",
+    "CREATE INDEX IF NOT EXISTS cases_mediator ON cases (mediator)",
+    "CREATE INDEX IF NOT EXISTS cases_grid ON cases (grid)",
     "CREATE TABLE IF NOT EXISTS timeline (
         case_id TEXT NOT NULL,
         version BIGINT NOT NULL,

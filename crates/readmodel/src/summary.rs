@@ -14,6 +14,41 @@ use time::format_description::well_known::Rfc3339;
 /// Longest piece of free text (titles, replies, notes) quoted in a summary, in characters.
 pub const QUOTE_CHARS: usize = 60;
 
+/// The event types the public may see (Open311 `notes`). Everything else — mediation,
+/// agreements, decline and return reasons, supervision, notes, reveals, escalation,
+/// whistles — stays inside.
+pub const PUBLIC_EVENTS: &[&str] = &[
+    "CaseFiled",
+    "CaseDispatched",
+    "CaseReplied",
+    "CaseReopened",
+    "CaseClosed",
+];
+
+/// The public note of an event of a [`PUBLIC_EVENTS`] type, from its (masked) data:
+/// fixed words and ids only, never a text somebody typed (a reply's text may name
+/// people; its result is public). `None` for every other type.
+pub fn public(event_type: &str, data: &Value) -> Option<String> {
+    let str_of = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("?");
+    Some(match event_type {
+        "CaseFiled" => "受理 received".to_owned(),
+        "CaseDispatched" => format!("派单 dispatched to {}", str_of("lead")),
+        "CaseReplied" => format!(
+            "办结答复 replied by {}: {}",
+            str_of("department"),
+            match str_of("result") {
+                "resolved" => "resolved 已解决",
+                "explained" => "explained 已解释",
+                "unresolvable" => "unresolvable 无法解决",
+                _ => "replied",
+            }
+        ),
+        "CaseReopened" => "重办 reopened".to_owned(),
+        "CaseClosed" => "结案 closed".to_owned(),
+        _ => return None,
+    })
+}
+
 /// The summary of a readable event.
 pub fn of(event: &Event) -> String {
     match event {

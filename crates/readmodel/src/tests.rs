@@ -530,6 +530,7 @@ async fn figures(
             period,
             from: from.map(str::to_owned),
             to: None,
+            grid_prefix: None,
         })
         .await
         .unwrap();
@@ -1129,7 +1130,261 @@ macro_rules! on_both {
     };
 }
 
+async fn district_figures_count_only_cases_in_the_district(db: Db) {
+    let model = db.model().await;
+    let f = fixture();
+    model.apply(&f.events).await.unwrap();
+    let in_district = |group_by| {
+        let model = &model;
+        async move {
+            model
+                .stats(&StatsQuery {
+                    group_by,
+                    grid_prefix: Some("NH.HB".into()),
+                    ..StatsQuery::default()
+                })
+                .await
+        }
+    };
+    let view = in_district(GroupBy::Department).await.unwrap();
+    let keys: Vec<Option<&str>> = view.rows.iter().map(|r| r.key.as_deref()).collect();
+    // dept.traffic worked only in NH.XS, and the undispatched case D lies there too.
+    assert_eq!(keys, [Some("dept.ecology"), Some("dept.urban")]);
+    let urban = &view.rows[1];
+    assert_eq!(
+        (urban.response, urban.completion),
+        (Rate::new(1, 3), Rate::new(2, 3))
+    );
+    let streets = in_district(GroupBy::Street).await.unwrap();
+    let keys: Vec<Option<&str>> = streets.rows.iter().map(|r| r.key.as_deref()).collect();
+    assert_eq!(keys, [Some("NH.HB")]);
+    // A prefix matches whole codes only: NH.H is no part of NH.HB.
+    let none = model
+        .stats(&StatsQuery {
+            grid_prefix: Some("NH.H".into()),
+            ..StatsQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.rows.is_empty(), "{:?}", none.rows);
+}
+
+async fn filer_and_mediator_scope_lists(db: Db) {
+    let model = db.model().await;
+    let f = fixture();
+    model.apply(&f.events).await.unwrap();
+    let mut seq = f.events.len() as u64;
+    let mut next = || {
+        seq += 1;
+        seq
+    };
+    // A grid worker files a case outside its own grid; a mediation goes to med.li.
+    let mut g = Chain::new("grid-filed");
+    let worker = Actor::new(ActorKind::GridWorker, "grid.x");
+    let mut data = case_data("井盖缺失", "NH.XS.AA.09", "road_damage");
+    data["channel"] = json!("grid_patrol");
+    let mut events = vec![g.event(next(), "CaseFiled", data, worker)];
+    let mut m = Chain::new("mediated");
+    let mut data = case_data("邻里纠纷", "NH.XS.AA.02", "neighbor_dispute");
+    data["kind"] = json!("dispute");
+    events.push(m.event(next(), "CaseFiled", data, operator()));
+    let party = |role: &str| json!({"role": role, "name": {"masked": "王**", "sealed": SEALED_NAME}, "consent": true});
+    events.push(m.event(
+        next(),
+        "MediationOpened",
+        json!({"mediator": "med.li", "parties": [party("applicant"), party("respondent")],
+               "mediation_due": "2026-12-23T10:00:00Z"}),
+        operator(),
+    ));
+    model.apply(&events).await.unwrap();
+
+    let list = |filter: crate::CaseFilter| {
+        let model = &model;
+        async move {
+            let q = ListQuery {
+                filter,
+                ..ListQuery::default()
+            };
+            let page = model
+                .list(&q, datetime!(2026-11-24 00:00 UTC))
+                .await
+                .unwrap();
+            let mut ids: Vec<CaseId> = page.items.iter().map(|v| v.id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut reach = vec![g.case_id, f.ids[&'A'], f.ids[&'E']];
+    reach.sort();
+    assert_eq!(
+        list(crate::CaseFilter {
+            filed_by: Some("grid.x".into()),
+            or_grid: Some("NH.HB.BJ".into()),
+            ..Default::default()
+        })
+        .await,
+        reach,
+        "its own filing and the cases of its grid"
+    );
+    assert_eq!(
+        list(crate::CaseFilter {
+            filed_by: Some("grid.x".into()),
+            ..Default::default()
+        })
+        .await,
+        [g.case_id]
+    );
+    assert_eq!(
+        list(crate::CaseFilter {
+            mediator: Some("med.li".into()),
+            ..Default::default()
+        })
+        .await,
+        [m.case_id]
+    );
+    // The overdue list narrows the same way (E, dispatched in NH.HB.BJ, is overdue).
+    let overdue = |q: OverdueQuery| {
+        let model = &model;
+        async move {
+            let page = model
+                .overdue(&q, datetime!(2026-12-31 00:00 UTC))
+                .await
+                .unwrap();
+            page.items.iter().map(|v| v.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        overdue(OverdueQuery {
+            grid_prefix: Some("NH.HB".into()),
+            ..OverdueQuery::default()
+        })
+        .await,
+        [f.ids[&'E']]
+    );
+    assert!(overdue(OverdueQuery {
+        grid_prefix: Some("NH.XS".into()),
+        ..OverdueQuery::default()
+    })
+    .await
+    .is_empty());
+    assert_eq!(
+        overdue(OverdueQuery {
+            filed_by: Some("grid.x".into()),
+            or_grid: Some("NH.HB.BJ".into()),
+            ..OverdueQuery::default()
+        })
+        .await,
+        [f.ids[&'E']]
+    );
+    assert!(overdue(OverdueQuery {
+        mediator: Some("med.li".into()),
+        ..OverdueQuery::default()
+    })
+    .await
+    .is_empty());
+    let view = model.case(m.case_id).await.unwrap().unwrap();
+    assert_eq!(view.mediator.as_deref(), Some("med.li"));
+    assert_eq!(view.filed_by.as_deref(), Some("op.wang"));
+}
+
+async fn the_public_list_has_public_cases_and_notes_only(db: Db) {
+    let model = db.model().await;
+    let f = fixture();
+    model.apply(&f.events).await.unwrap();
+    let mut seq = f.events.len() as u64;
+    let mut next = || {
+        seq += 1;
+        seq
+    };
+    let mut p = Chain::new("public");
+    let mut events = vec![
+        p.event(
+            next(),
+            "CaseFiled",
+            case_data("施工噪音", "NH.HB.BJ.03", "noise"),
+            operator(),
+        ),
+        p.event(
+            next(),
+            "CaseDispatched",
+            dispatch_to("dept.urban", &[]),
+            Actor::routing(),
+        ),
+        p.event(
+            next(),
+            "NoteAdded",
+            json!({"text": "内部备注：举报人情绪激动"}),
+            dept("dept.urban"),
+        ),
+        p.event(
+            next(),
+            "CaseReplied",
+            json!({"department": "dept.urban", "result": "resolved", "text": "已约谈王女士"}),
+            dept("dept.urban"),
+        ),
+        p.event(
+            next(),
+            "CaseClosed",
+            json!({"reason": "回访满意"}),
+            operator(),
+        ),
+    ];
+    let mut d = Chain::new("dispute");
+    let mut data = case_data("噪音纠纷", "NH.HB.BJ.03", "noise");
+    data["kind"] = json!("dispute");
+    events.push(d.event(next(), "CaseFiled", data, operator()));
+    model.apply(&events).await.unwrap();
+
+    let query = crate::PublicQuery {
+        filter: crate::CaseFilter {
+            categories: vec!["noise".into()],
+            not_kinds: vec!["dispute".into()],
+            ..Default::default()
+        },
+        ids: vec![],
+        limit: Some(100),
+    };
+    let page = model
+        .public(&query, datetime!(2026-11-24 00:00 UTC))
+        .await
+        .unwrap();
+    let ids: Vec<CaseId> = page.items.iter().map(|r| r.case.id).collect();
+    assert!(
+        ids.contains(&p.case_id) && ids.contains(&f.ids[&'A']),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&d.case_id), "a dispute is never public");
+    assert!(!ids.contains(&f.ids[&'C']), "road_damage was not asked for");
+    let public = page.items.iter().find(|r| r.case.id == p.case_id).unwrap();
+    let types: Vec<&str> = public.notes.iter().map(|n| n.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["CaseFiled", "CaseDispatched", "CaseReplied", "CaseClosed"]
+    );
+    let text = serde_json::to_string(&public.notes).unwrap();
+    for secret in ["内部备注", "王女士", "回访满意"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(text.contains("resolved"), "{text}");
+    // By id: only those asked, still within the filter.
+    let by_id = model
+        .public(
+            &crate::PublicQuery {
+                ids: vec![p.case_id, d.case_id],
+                ..query.clone()
+            },
+            datetime!(2026-11-24 00:00 UTC),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<CaseId> = by_id.items.iter().map(|r| r.case.id).collect();
+    assert_eq!(ids, [p.case_id]);
+}
+
 on_both!(
+    district_figures_count_only_cases_in_the_district,
+    filer_and_mediator_scope_lists,
+    the_public_list_has_public_cases_and_notes_only,
     a_full_lifecycle_folds_into_case_timeline_and_inbox,
     reapplying_a_batch_changes_nothing,
     only_masked_personal_data_is_stored,

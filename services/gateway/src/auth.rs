@@ -3,11 +3,13 @@
 //! principal's rate limit.
 //!
 //! What a caller may see is its [`Scope`]:
-//! - operators, grid workers, mediators and city-wide supervisors see every case;
+//! - operators and city-wide supervisors see every case;
 //! - departments and street offices see the cases dispatched or whistled to them;
-//! - a supervisor whose JWT carries `scope: "<district code>"` sees the cases whose grid
-//!   lies in that district. `principals.toml` has no scope field yet (`casegrid_config::
-//!   Principal` lacks one), so static-token supervisors are city-wide.
+//! - a supervisor whose JWT (or `principals.toml` entry) carries `scope: "<grid code>"`
+//!   sees the cases whose grid lies in that part of the tree, and figures over it only;
+//! - a grid worker sees the cases it filed and those in its grid (its `scope`);
+//! - a mediator sees the cases whose mediation is assigned to it, and may open a
+//!   mediation on a case it names by id (the domain decides whether it may).
 //!
 //! Out of scope answers 404, exactly as a case that does not exist.
 
@@ -37,10 +39,19 @@ pub(crate) enum Scope {
     District(String),
     /// Cases dispatched (lead or assisting) or whistled to this department.
     Department(String),
+    /// A grid worker: the cases it filed, and those in its grid (when it has one).
+    Patrol {
+        me: String,
+        grid: Option<String>,
+    },
+    /// A mediator: the cases whose mediation is assigned to it.
+    Mediation(String),
 }
 
 impl Scope {
-    /// Whether a case with these departments and grid is in scope.
+    /// Whether a case with these departments and grid is in scope. Who filed a case and
+    /// who mediates it are not known here: a grid worker is admitted by its grid only,
+    /// a mediator never ([`Self::admits_view`] knows both).
     pub(crate) fn admits<'a>(
         &self,
         mut departments: impl Iterator<Item = &'a str>,
@@ -50,13 +61,38 @@ impl Scope {
             Self::City => true,
             Self::District(code) => grid.is_some_and(|g| in_district(g, code)),
             Self::Department(me) => departments.any(|d| d == me),
+            Self::Patrol { grid: mine, .. } => mine
+                .as_deref()
+                .is_some_and(|m| grid.is_some_and(|g| in_district(g, m))),
+            Self::Mediation(_) => false,
         }
     }
 
     pub(crate) fn admits_view(&self, view: &CaseView) -> bool {
-        self.admits(view.departments(), view.grid.as_deref())
+        match self {
+            Self::Patrol { me, .. } if view.filed_by.as_deref() == Some(me.as_str()) => true,
+            Self::Mediation(me) => view.mediator.as_deref() == Some(me.as_str()),
+            _ => self.admits(view.departments(), view.grid.as_deref()),
+        }
+    }
+
+    /// Whether the caller may do `action` on a case it cannot see (yet): a mediator's
+    /// mediation actions go to the domain, which refuses a mediator the mediation is not
+    /// assigned to. So a mediator can open a mediation, and act on it at once, before
+    /// the read models show it as assigned.
+    pub(crate) fn acts_unseen(&self, action: &str) -> bool {
+        matches!(self, Self::Mediation(_)) && MEDIATION_ACTIONS.contains(&action)
     }
 }
+
+/// The actions the domain allows only the assigned mediator (or, to open, a mediator).
+const MEDIATION_ACTIONS: &[&str] = &[
+    "open_mediation",
+    "record_mediation_session",
+    "record_agreement",
+    "record_mediation_failure",
+    "refer",
+];
 
 /// Whether `grid` is the district `code` or lies below it.
 pub(crate) fn in_district(grid: &str, code: &str) -> bool {
@@ -92,7 +128,14 @@ impl Caller {
                     ))
                 }
             },
-            ActorKind::Operator | ActorKind::GridWorker | ActorKind::Mediator => Scope::City,
+            ActorKind::Operator => Scope::City,
+            ActorKind::GridWorker => Scope::Patrol {
+                me: id.clone(),
+                grid: scope_claim
+                    .filter(|g| !g.is_empty() && *g != "city")
+                    .map(str::to_owned),
+            },
+            ActorKind::Mediator => Scope::Mediation(id.clone()),
             ActorKind::Public | ActorKind::System => {
                 return Err(ApiError::Unauthenticated(format!(
                     "a {} principal cannot use this API",
@@ -179,5 +222,30 @@ mod tests {
         assert!(!district.admits(std::iter::empty(), Some("NHX.1")));
         assert!(!district.admits(std::iter::empty(), None));
         assert!(Scope::City.admits(std::iter::empty(), None));
+    }
+
+    #[test]
+    fn grid_workers_see_their_grid_and_filings_mediators_their_mediations() {
+        let mut view: CaseView = serde_json::from_value(serde_json::json!({
+            "id": "0192f0c4-3c1a-7d2e-8b4f-2a9c1e5d7f30", "number": "NH-1", "status": "received",
+            "version": 1, "channel": "hotline", "kind": "dispute", "category": "noise",
+            "urgency": "normal", "title": "t", "description": "d", "grid": "NH.CD.YL.02",
+            "filed_at": "2026-11-23T00:00:00Z", "updated_at": "2026-11-23T00:00:00Z",
+            "filed_by": "op.zhang", "mediator": "med.li"
+        }))
+        .unwrap();
+        let patrol = |grid: &str| Scope::Patrol {
+            me: "grid.wang".into(),
+            grid: Some(grid.into()),
+        };
+        assert!(!patrol("NH.HB.BJ.03").admits_view(&view));
+        assert!(patrol("NH.CD").admits_view(&view));
+        view.filed_by = Some("grid.wang".into());
+        assert!(patrol("NH.HB.BJ.03").admits_view(&view), "its own filing");
+        assert!(Scope::Mediation("med.li".into()).admits_view(&view));
+        assert!(!Scope::Mediation("med.chen".into()).admits_view(&view));
+        assert!(Scope::Mediation("med.chen".into()).acts_unseen("open_mediation"));
+        assert!(Scope::Mediation("med.chen".into()).acts_unseen("record_agreement"));
+        assert!(!Scope::Mediation("med.chen".into()).acts_unseen("annotate"));
     }
 }

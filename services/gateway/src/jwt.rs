@@ -1,7 +1,8 @@
 //! JWT bearer tokens (RFC 7519), the production way in: HS256 with a shared secret or
 //! RS256 with the issuer's public key. `sub` is the principal's id, `kind` its
 //! [`ActorKind`], `aud` must name this gateway and `exp` must lie ahead; an optional
-//! `scope` claim (`city`, or a district's grid code such as `NH`) limits a supervisor.
+//! `scope` claim (`city`, or a grid code such as `NH`) limits a supervisor to that part of
+//! the grid tree, and names a grid worker's grid.
 //!
 //! Verification uses `ring` (already in the tree through async-nats) rather than a JWT
 //! crate: the subset needed — two algorithms, four registered claims — is small.

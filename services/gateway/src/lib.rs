@@ -9,7 +9,8 @@
 //!   in-flight requests and ending SSE streams).
 //! - [`error`]: [`ApiError`], the one error type every handler and extractor returns.
 //! - [`jwt`]: [`JwtConfig`], verifying HS256/RS256 bearer tokens.
-//! - [`limit`]: [`RateLimit`], the per-principal token bucket.
+//! - [`limit`]: [`RateLimit`], token buckets per principal and, on the routes without a
+//!   token, per client address.
 //! - `auth`: the caller extractor and its scope.
 //! - `routes`: the route table and the handlers; `openapi`: the document made from it.
 //! - `queries`: case lists, the overdue list and the figures, scoped per principal.
@@ -17,6 +18,8 @@
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
 //! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
+//! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
+//!   ±(2^53 − 1), no duplicate members, no lone surrogates).
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
@@ -24,12 +27,15 @@
 //! JWT key nor static tokens the gateway refuses to start. The older variables
 //! `CASEGRID_JWT_HS256_SECRET`, `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`,
 //! `CASEGRID_JWT_AUDIENCE` and `CASEGRID_STATIC_TOKENS=allow` still work; the rate
-//! limit is `CASEGRID_RATE_LIMIT_PER_SECOND`, `CASEGRID_RATE_LIMIT_BURST`.
+//! limits are `CASEGRID_RATE_LIMIT_PER_SECOND`, `CASEGRID_RATE_LIMIT_BURST` (per
+//! principal) and `CASEGRID_PUBLIC_RATE_LIMIT_PER_SECOND`,
+//! `CASEGRID_PUBLIC_RATE_LIMIT_BURST` (per client address, routes without a token).
 
 mod auth;
 mod bus;
 pub mod error;
 mod events;
+mod ijson;
 pub mod jwt;
 pub mod limit;
 mod mask;

@@ -1,7 +1,18 @@
-//! Per-principal rate limiting: one token bucket per authenticated principal, so one
-//! client flooding the gateway gets 429 while everyone else is served.
+//! Rate limiting by token buckets: one per authenticated principal (`kind:id`), and
+//! one per client address for the routes that need no token (Open311, `/openapi.json`),
+//! so one client flooding the gateway gets 429 while everyone else is served.
+//!
+//! The address is the TCP peer's ([`by_address`]; `run` serves with connect info). Behind
+//! a reverse proxy every client shares the proxy's address: limit there, or give the
+//! proxy its own, larger bucket. `X-Forwarded-For` is not read: any client could write it.
 
+use crate::error::ApiError;
+use crate::startup::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,6 +32,15 @@ impl Default for RateLimit {
             burst: 40,
         }
     }
+}
+
+impl RateLimit {
+    /// Per client address on the routes without a token: 5 requests per second, bursts
+    /// of 20 — a civic app's user browsing, not a scraper.
+    pub const PUBLIC: Self = Self {
+        per_second: 5.0,
+        burst: 20,
+    };
 }
 
 /// When to prune: buckets beyond this count that are full again are forgotten.
@@ -45,6 +65,11 @@ impl Limiter {
             limit,
             buckets: Mutex::default(),
         }
+    }
+
+    /// The bucket shape; `None` when limiting is off.
+    pub(crate) fn limit(&self) -> Option<RateLimit> {
+        self.limit
     }
 
     /// Takes one token from `key`'s bucket at `now`, or says how long until one is there.
@@ -77,6 +102,36 @@ impl Limiter {
         } else {
             Err(Duration::from_secs(3600))
         }
+    }
+}
+
+impl Limiter {
+    /// [`Self::take`] now, refused as 429 with the seconds until a token is back.
+    pub(crate) fn admit(&self, key: &str) -> Result<(), ApiError> {
+        self.take(key, Instant::now())
+            .map_err(|wait| ApiError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            })
+    }
+}
+
+/// Middleware of the routes without a token: one bucket per client address. A request
+/// without a peer address (served in-process, not by `run`) shares the bucket `local`.
+pub(crate) async fn by_address(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "local".to_owned(), |ConnectInfo(a)| a.ip().to_string());
+    match state.shared.address_limiter.admit(&key) {
+        Ok(()) => next.run(request).await,
+        Err(e) if request.uri().path().starts_with("/open311/") => {
+            crate::open311::refusal(request.uri().path(), e)
+        }
+        Err(e) => e.into_response(),
     }
 }
 

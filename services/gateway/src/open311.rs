@@ -4,10 +4,16 @@
 //! - `services`: the district's categories (`rules.toml`), `service_code` = category;
 //!   `services/{code}` defines the attributes a request may carry (`kind`, `urgency`,
 //!   `grid`).
-//! - `requests` GET (public, no key): cases with public fields only (no reporter),
-//!   `status` open/closed, `agency_responsible` the lead department's name,
-//!   `expected_datetime` the handling deadline and the `notes` extension the public
-//!   timeline (summaries of the events citizens may see).
+//! - `requests` GET (public, no key): only cases of the categories the district marks
+//!   `public = true` in `rules.toml`, never disputes (kind `dispute`); public fields only
+//!   (title, description, address, status, the lead department's name, the handling
+//!   deadline — never the reporter), `status` open/closed, and the `notes` extension:
+//!   the events of the public types alone (`casegrid_readmodel::summary::PUBLIC_EVENTS`:
+//!   filed, dispatched, replied with its result, reopened, closed), each said in fixed
+//!   words — no mediation, agreement, reason, supervision, note or reply text. One
+//!   projection query (`casegrid.projection.public`) answers a whole list, notes
+//!   included: a list never fans out per item.
+//! - Every route here needs no token and is limited per client address (`limit`).
 //! - `requests` POST (form-encoded, `api_key`): files through intake like
 //!   `POST /api/v1/cases`. The `api_key` is a principal's token: a static token of an
 //!   operator (channel hotline), a grid worker (grid_patrol) or a public principal
@@ -30,16 +36,12 @@ use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use casegrid_contracts::query::{CaseFilter, CasePage, ListQuery};
-use casegrid_contracts::subjects::{
-    INTAKE_FILE, PROJECTION_CASE, PROJECTION_LIST, PROJECTION_TIMELINE,
-};
-use casegrid_contracts::views::{CaseView, TimelineView};
-use casegrid_contracts::{CaseQuery, CommandReply, FileRequest};
+use casegrid_contracts::query::{CaseFilter, PublicNote, PublicPage, PublicQuery};
+use casegrid_contracts::subjects::{INTAKE_FILE, PROJECTION_PUBLIC};
+use casegrid_contracts::views::CaseView;
+use casegrid_contracts::{CommandReply, FileRequest};
 use casegrid_domain::{Actor, ActorKind, CaseId, Status};
-use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
-use std::time::Instant;
 
 /// The built-in public `api_key` (development, with static tokens): files anonymous
 /// suggestion-box cases as the principal [`PUBLIC_ID`], unless `principals.toml` names
@@ -51,14 +53,8 @@ pub(crate) const PUBLIC_ID: &str = "public.open311";
 /// Requests answered by one `GET requests` at most.
 const LIST_LIMIT: u32 = 200;
 
-/// Event types of the timeline that are not for the public.
-const INTERNAL_EVENTS: &[&str] = &[
-    "NoteAdded",
-    "PersonalDataRevealed",
-    "ErasureRequested",
-    "PersonalDataErased",
-    "SuspensionRequested",
-];
+/// Case kinds never published, whatever their category says.
+const NEVER_PUBLIC_KINDS: &[&str] = &["dispute"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -134,6 +130,16 @@ impl IntoResponse for Open311Error {
         }
         response
     }
+}
+
+/// A refusal made outside a handler (the per-address rate limit) in Open311's form.
+pub(crate) fn refusal(path: &str, e: ApiError) -> Response {
+    let format = if path.ends_with(".xml") {
+        Format::Xml
+    } else {
+        Format::Json
+    };
+    Open311Error::from_api(e, format).into_response()
 }
 
 /// An unknown route under `/open311/`.
@@ -258,7 +264,14 @@ async fn services(state: AppState, format: Format) -> Response {
             json!({
                 "service_code": code,
                 "service_name": name,
-                "description": format!("{name} ({code}); handled by {lead}"),
+                "description": format!(
+                    "{name} ({code}); handled by {lead}{}",
+                    if state.district.is_public(code) {
+                        ""
+                    } else {
+                        "; requests are not published"
+                    }
+                ),
                 "metadata": true,
                 "type": "realtime",
                 "keywords": code.replace('_', ","),
@@ -282,6 +295,7 @@ fn services_endpoint(format: Format) -> Endpoint {
     .public()
     .describe("The district's case categories: `service_code` is the category.")
     .content(200, "The services.", media(format), services_schema(format))
+    .pipe(errors(&[429]))
 }
 
 const KINDS: &[(&str, &str)] = &[
@@ -386,11 +400,11 @@ fn service_definition_endpoint() -> Endpoint {
         ),
     )
     .content(200, "The same in XML.", "application/xml", string())
-    .pipe(errors(&[404]))
+    .pipe(errors(&[404, 429]))
 }
 
 /// A request as Open311 shows it: public fields only, never the reporter.
-fn request_of(state: &AppState, view: &CaseView, notes: Vec<Value>) -> Value {
+fn request_of(state: &AppState, view: &CaseView, notes: &[PublicNote]) -> Value {
     let status = view.status.open311();
     let status_notes = match &view.reply_result {
         Some(result) => format!("{}: {result}", view.status.as_str()),
@@ -419,53 +433,38 @@ fn request_of(state: &AppState, view: &CaseView, notes: Vec<Value>) -> Value {
     })
 }
 
-/// The public timeline of a case: one note per event citizens may see.
-async fn notes(state: &AppState, case_id: CaseId) -> Vec<Value> {
-    let timeline: Result<TimelineView, _> = bus::request(
-        state,
-        Target::new(PROJECTION_TIMELINE, "projection"),
-        &CaseQuery { case_id },
-    )
-    .await;
-    match timeline {
-        Ok(t) => t
-            .events
-            .into_iter()
-            .filter(|e| !INTERNAL_EVENTS.contains(&e.event_type.as_str()))
-            .map(|e| json!({ "datetime": e.occurred_at, "type": e.event_type, "summary": e.summary }))
-            .collect(),
-        Err(e) => {
-            tracing::debug!(error = %e, %case_id, "no timeline for an Open311 request");
-            Vec::new()
-        }
+/// The public requests `filter` and `ids` name, with their public notes, in one
+/// projection query: only the district's public categories, never a dispute.
+async fn public_requests(
+    state: &AppState,
+    mut filter: CaseFilter,
+    ids: Vec<CaseId>,
+    format: Format,
+) -> Result<Vec<Value>, Open311Error> {
+    let public = state.district.public_categories();
+    filter.categories = match filter.category.take() {
+        Some(code) if public.contains(&code) => vec![code],
+        Some(_) => return Ok(Vec::new()),
+        None => public,
+    };
+    if filter.categories.is_empty() {
+        return Ok(Vec::new());
     }
-}
-
-/// The requests of these cases, with their notes (asked a few at a time).
-async fn requests_of(state: &AppState, views: Vec<CaseView>) -> Vec<Value> {
-    futures_util::stream::iter(views)
-        .map(|view| async move {
-            let notes = notes(state, view.id).await;
-            request_of(state, &view, notes)
-        })
-        .buffered(8)
-        .collect()
-        .await
-}
-
-/// A case by id from projection; `None` when it does not exist.
-async fn case_view(state: &AppState, case_id: CaseId) -> Result<Option<CaseView>, ApiError> {
-    match bus::request(
-        state,
-        Target::new(PROJECTION_CASE, "projection"),
-        &CaseQuery { case_id },
-    )
-    .await
-    {
-        Ok(view) => Ok(Some(view)),
-        Err(ApiError::Problem(p)) if p.status == 404 => Ok(None),
-        Err(e) => Err(e),
-    }
+    filter.not_kinds = NEVER_PUBLIC_KINDS.iter().map(|k| (*k).to_owned()).collect();
+    let query = PublicQuery {
+        filter,
+        ids,
+        limit: Some(LIST_LIMIT),
+    };
+    let page: PublicPage =
+        bus::request(state, Target::new(PROJECTION_PUBLIC, "projection"), &query)
+            .await
+            .map_err(|e| Open311Error::from_api(e, format))?;
+    Ok(page
+        .items
+        .iter()
+        .map(|r| request_of(state, &r.case, &r.notes))
+        .collect())
 }
 
 /// `GET requests.json|xml`: `service_request_id` (comma list), `service_code`,
@@ -519,30 +518,12 @@ async fn list_requests(
             }
         }
     }
-    let views = if ids.is_empty() {
-        let query = ListQuery {
-            filter,
-            cursor: None,
-            limit: Some(LIST_LIMIT),
-        };
-        let page: CasePage =
-            bus::request(&state, Target::new(PROJECTION_LIST, "projection"), &query)
-                .await
-                .map_err(|e| Open311Error::from_api(e, format))?;
-        page.items
-    } else {
-        let mut views = Vec::new();
-        for id in ids {
-            if let Some(v) = case_view(&state, id)
-                .await
-                .map_err(|e| Open311Error::from_api(e, format))?
-            {
-                views.push(v);
-            }
-        }
-        views
-    };
-    let requests = requests_of(&state, views).await;
+    if ids.len() > LIST_LIMIT as usize {
+        return Err(bad(format!(
+            "service_request_id: at most {LIST_LIMIT} ids at once"
+        )));
+    }
+    let requests = public_requests(&state, filter, ids, format).await?;
     Ok(answer(
         StatusCode::OK,
         format,
@@ -563,7 +544,10 @@ fn list_requests_endpoint(format: Format) -> Endpoint {
         format.pick("Open311: requests (JSON)", "Open311: requests (XML)"),
     )
     .public()
-    .describe("Newest first, at most 200; public fields only, with the `notes` extension.")
+    .describe(
+        "Newest first, at most 200; only the categories the district publishes (never \
+         disputes), public fields only, with the `notes` extension (public event types only).",
+    )
     .query(
         "service_request_id",
         "Request ids, comma separated.",
@@ -578,7 +562,7 @@ fn list_requests_endpoint(format: Format) -> Endpoint {
         crate::openapi::one_of(&["open", "closed"]),
     )
     .content(200, "The requests.", media(format), requests_schema(format))
-    .pipe(errors(&[400, 503]))
+    .pipe(errors(&[400, 429, 503]))
 }
 
 /// The principal an `api_key` names, and the channel it files through.
@@ -625,15 +609,8 @@ fn filer(
     state
         .shared
         .limiter
-        .take(&key, Instant::now())
-        .map_err(|wait| {
-            Open311Error::from_api(
-                ApiError::RateLimited {
-                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-                },
-                format,
-            )
-        })?;
+        .admit(&key)
+        .map_err(|e| Open311Error::from_api(e, format))?;
     Ok((Actor::new(kind, id), channel))
 }
 
@@ -888,11 +865,11 @@ async fn get_request(
     let (id, format) = resource(path)?;
     let not_found = || Open311Error::new(404, format!("no request {id:?}"), format);
     let case_id = CaseId::parse(&id).map_err(|_| not_found())?;
-    let view = case_view(&state, case_id)
-        .await
-        .map_err(|e| Open311Error::from_api(e, format))?
-        .ok_or_else(not_found)?;
-    let requests = requests_of(&state, vec![view]).await;
+    // A case that is not public reads exactly as one that does not exist.
+    let requests = public_requests(&state, CaseFilter::default(), vec![case_id], format).await?;
+    if requests.is_empty() {
+        return Err(not_found());
+    }
     Ok(answer(
         StatusCode::OK,
         format,
@@ -922,7 +899,7 @@ fn get_request_endpoint() -> Endpoint {
         requests_schema(Format::Json),
     )
     .content(200, "The same in XML.", "application/xml", string())
-    .pipe(errors(&[404, 503]))
+    .pipe(errors(&[404, 429, 503]))
 }
 
 /// `GET tokens/{token}.json|xml`: the request a filing's token (its idempotency key,
@@ -949,20 +926,26 @@ async fn get_token(
             })
             .map(|p| CaseId::for_filing(&p.id, &token)),
     );
-    for case_id in candidates {
-        if let Some(view) = case_view(&state, case_id)
+    // One query for every candidate; any category, as only the id is answered (the
+    // filer was given it when filing).
+    let query = PublicQuery {
+        ids: candidates,
+        limit: Some(1),
+        ..PublicQuery::default()
+    };
+    let page: PublicPage =
+        bus::request(&state, Target::new(PROJECTION_PUBLIC, "projection"), &query)
             .await
-            .map_err(|e| Open311Error::from_api(e, format))?
-        {
-            let found = json!({ "service_request_id": view.id.to_string(), "token": token });
-            return Ok(answer(
-                StatusCode::OK,
-                format,
-                "service_requests",
-                "request",
-                &[found],
-            ));
-        }
+            .map_err(|e| Open311Error::from_api(e, format))?;
+    if let Some(found) = page.items.first() {
+        let found = json!({ "service_request_id": found.case.id.to_string(), "token": token });
+        return Ok(answer(
+            StatusCode::OK,
+            format,
+            "service_requests",
+            "request",
+            &[found],
+        ));
     }
     Err(Open311Error::new(
         404,
@@ -994,7 +977,7 @@ fn get_token_endpoint() -> Endpoint {
         )),
     )
     .content(200, "The same in XML.", "application/xml", string())
-    .pipe(errors(&[404, 503]))
+    .pipe(errors(&[404, 429, 503]))
 }
 
 fn media(format: Format) -> &'static str {

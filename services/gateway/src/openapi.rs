@@ -66,6 +66,11 @@ impl Endpoint {
         self
     }
 
+    /// Whether a token is needed.
+    pub(crate) fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
     pub(crate) fn describe(mut self, description: &'static str) -> Self {
         self.description = Some(description);
         self
@@ -343,6 +348,8 @@ fn components() -> Value {
                 ("satisfaction", nullable_string()),
                 ("filed_at", string()),
                 ("updated_at", string()),
+                ("filed_by", nullable_string()),
+                ("mediator", nullable_string()),
             ],
             &[
                 "id", "number", "status", "version", "channel", "kind", "category", "urgency",

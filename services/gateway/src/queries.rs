@@ -1,8 +1,10 @@
 //! Lists and figures: `GET /cases` (filters), `GET /overdue`, `GET /stats`, and the
 //! scope rules they share. A department's lists are asked for its own cases only (the
 //! `department` filter is forced to its id; asking for another department answers an
-//! empty page), a district supervisor's for its district's grid (and re-checked);
-//! reporters' phones are masked for everyone but operators and supervisors.
+//! empty page), a district supervisor's for its district's grid, a grid worker's for
+//! its filings and its grid, a mediator's for its mediations (and re-checked);
+//! a district supervisor's figures count the cases of its part of the grid tree only.
+//! Reporters' phones are masked for everyone but operators and supervisors.
 
 use crate::auth::{in_district, Caller, Scope};
 use crate::bus::{self, Target};
@@ -38,7 +40,7 @@ pub(crate) fn mask_view(caller: &Caller, view: &mut CaseView) {
 /// with the cases dispatched or whistled to it; a whistle is not in `CaseView`, so
 /// re-checking the views here would hide the whistled ones.
 fn scoped_page(caller: &Caller, mut page: CasePage) -> CasePage {
-    if let Scope::District(_) = caller.scope {
+    if !matches!(caller.scope, Scope::City | Scope::Department(_)) {
         page.items.retain(|v| caller.scope.admits_view(v));
     }
     page.items.iter_mut().for_each(|v| mask_view(caller, v));
@@ -146,6 +148,11 @@ fn scope_filter(caller: &Caller, mut filter: CaseFilter) -> Option<CaseFilter> {
             Some(_) => return None,
             None => filter.grid_prefix = Some(code.clone()),
         },
+        Scope::Patrol { me, grid } => {
+            filter.filed_by = Some(me.clone());
+            filter.or_grid = grid.clone();
+        }
+        Scope::Mediation(me) => filter.mediator = Some(me.clone()),
     }
     Some(filter)
 }
@@ -260,11 +267,21 @@ pub(crate) async fn overdue(
         category: p.category,
         cursor: p.cursor,
         limit: p.limit,
+        ..OverdueQuery::default()
     };
-    if let Scope::Department(me) = &caller.scope {
-        if !own_department(me, &mut query.department) {
-            return Ok(Json(empty_page()));
+    match &caller.scope {
+        Scope::City => {}
+        Scope::Department(me) => {
+            if !own_department(me, &mut query.department) {
+                return Ok(Json(empty_page()));
+            }
         }
+        Scope::District(code) => query.grid_prefix = Some(code.clone()),
+        Scope::Patrol { me, grid } => {
+            query.filed_by = Some(me.clone());
+            query.or_grid = grid.clone();
+        }
+        Scope::Mediation(me) => query.mediator = Some(me.clone()),
     }
     let page: CasePage =
         bus::request(&state, Target::new(PROJECTION_OVERDUE, PROJECTION), &query).await?;
@@ -358,11 +375,18 @@ pub(crate) async fn stats(
             )))
         }
     };
+    // A district supervisor's figures count its part of the grid tree only, whatever
+    // they are grouped by: no unit's city-wide numbers.
+    let grid_prefix = match &caller.scope {
+        Scope::District(code) => Some(code.clone()),
+        _ => None,
+    };
     let query = StatsQuery {
         group_by: p.group_by,
         period: p.period,
         from: p.from,
         to: p.to,
+        grid_prefix,
     };
     let mut view: StatsView =
         bus::request(&state, Target::new(PROJECTION_STATS, PROJECTION), &query).await?;
@@ -382,8 +406,9 @@ pub(crate) fn stats_endpoint() -> Endpoint {
     )
     .describe(
         "Each rate with the counts behind it, by department, street or category and by day, \
-         month or all time. Operators and supervisors see every row; a department or street \
-         office its own row only; grid workers and mediators none.",
+         month or all time. Operators and city-wide supervisors see every row; a district \
+         supervisor the rows of its part of the grid tree, counting its cases only; a \
+         department or street office its own row only; grid workers and mediators none.",
     )
     .query(
         "group_by",

@@ -383,7 +383,7 @@ pub(crate) async fn act(
     let if_match = if_match(&headers)?;
     let command_id = idempotency_key(&headers)?;
     let body = json_object(body?, true)?;
-    if caller.scope != Scope::City {
+    if caller.scope != Scope::City && !caller.scope.acts_unseen(&action) {
         visible_case(&state, &caller, case_id).await?;
         if action == "merge" {
             merge_target_visible(&state, &caller, &body).await?;
@@ -504,25 +504,37 @@ pub(crate) async fn openapi(Extension(OpenApi(document)): Extension<OpenApi>) ->
 fn openapi_endpoint() -> Endpoint {
     Endpoint::new(Method::GET, "/openapi.json", openapi, "This document")
         .public()
+        .problems(&[429])
         .json(200, "OpenAPI 3.1.", json!({ "type": "object" }))
 }
 
-/// `/metrics`: Prometheus text exposition.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    (
+/// `/metrics`: Prometheus text exposition, for city-wide supervisors' tokens only
+/// (a scraper gets one): the figures are the whole system's.
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    if caller.actor.kind != ActorKind::Supervisor || caller.scope != Scope::City {
+        return Err(ApiError::forbidden(format!(
+            "{} cannot read the metrics: a city-wide supervisor's token (or a scraper's) can",
+            caller.actor
+        )));
+    }
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         state.shared.metrics.render() + &crate::system_metrics::render(&state.nats).await,
     )
-        .into_response()
+        .into_response())
 }
 
 fn metrics_endpoint() -> Endpoint {
     Endpoint::new(Method::GET, "/metrics", metrics, "Prometheus metrics")
-        .public()
+        .describe("A city-wide supervisor's token: scrape with `Authorization: Bearer …`.")
         .content(200, "Prometheus text format.", "text/plain", string())
+        .problems(&[403])
 }
 
 /// `/healthz`: the process answers.
@@ -628,10 +640,14 @@ fn path_problem(e: PathRejection) -> ApiError {
     ApiError::bad_request(format!("path: {}", e.body_text()))
 }
 
-/// The body as a JSON object; `allow_empty` takes an empty body as `{}`.
+/// The body as a JSON object, I-JSON only (`ijson`: 422 naming the member); `allow_empty`
+/// takes an empty body as `{}`.
 fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
     if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
+    }
+    if let crate::ijson::Outcome::Violation(v) = crate::ijson::check(&body) {
+        return Err(Problem::new(422, "not-i-json", "Not I-JSON", v.to_string()).into());
     }
     match serde_json::from_slice(&body) {
         Ok(Value::Object(map)) => Ok(Value::Object(map)),

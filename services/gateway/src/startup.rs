@@ -24,6 +24,11 @@ pub const ENV_STATIC_TOKENS: &str = "CASEGRID_STATIC_TOKENS";
 pub const ENV_RATE_PER_SECOND: &str = "CASEGRID_RATE_LIMIT_PER_SECOND";
 /// Burst size per principal (default 40).
 pub const ENV_RATE_BURST: &str = "CASEGRID_RATE_LIMIT_BURST";
+/// Sustained requests per second per client address on the routes without a token
+/// (Open311, `/openapi.json`; default 5; `0` disables).
+pub const ENV_PUBLIC_RATE_PER_SECOND: &str = "CASEGRID_PUBLIC_RATE_LIMIT_PER_SECOND";
+/// Burst size per client address (default 20).
+pub const ENV_PUBLIC_RATE_BURST: &str = "CASEGRID_PUBLIC_RATE_LIMIT_BURST";
 
 /// What every handler needs, made by the caller (binary or test).
 #[derive(Clone)]
@@ -49,6 +54,8 @@ pub struct AppState {
 /// State that lives as long as the server: counters, buckets, the SSE stop signal.
 pub(crate) struct Shared {
     pub(crate) limiter: Limiter,
+    /// Per client address, for the routes without a token.
+    pub(crate) address_limiter: Limiter,
     pub(crate) metrics: Arc<Metrics>,
     /// Cancelled when the server shuts down, ending every SSE stream.
     pub(crate) streams_stop: CancellationToken,
@@ -67,7 +74,10 @@ impl AppState {
             jwt: None,
             static_tokens: false,
             events_stream: "CASEGRID_EVENTS".into(),
-            shared: Arc::new(Shared::new(Some(RateLimit::default()))),
+            shared: Arc::new(Shared::new(
+                Some(RateLimit::default()),
+                Some(RateLimit::PUBLIC),
+            )),
         }
     }
 
@@ -94,17 +104,28 @@ impl AppState {
         self
     }
 
-    /// The per-principal rate limit; `None` disables it. Resets the buckets.
+    /// The per-principal rate limit; `None` disables it. Resets the buckets (the
+    /// per-address limit is kept).
     pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
-        self.shared = Arc::new(Shared::new(limit));
+        let public = self.shared.address_limiter.limit();
+        self.shared = Arc::new(Shared::new(limit, public));
+        self
+    }
+
+    /// The per-client-address limit of the routes without a token; `None` disables
+    /// it. Resets the buckets (the per-principal limit is kept).
+    pub fn with_address_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        let principal = self.shared.limiter.limit();
+        self.shared = Arc::new(Shared::new(principal, limit));
         self
     }
 }
 
 impl Shared {
-    fn new(limit: Option<RateLimit>) -> Self {
+    fn new(limit: Option<RateLimit>, public: Option<RateLimit>) -> Self {
         Self {
             limiter: Limiter::new(limit),
+            address_limiter: Limiter::new(public),
             metrics: Arc::default(),
             streams_stop: CancellationToken::new(),
         }
@@ -118,7 +139,16 @@ pub fn router(state: AppState) -> Router {
     let document = Arc::new(openapi::document(&endpoints));
     let mut router = Router::new();
     for endpoint in endpoints {
-        router = router.route(endpoint.path, endpoint.handler);
+        // Routes without a token are limited per client address (probes excepted).
+        let handler = if endpoint.is_authenticated() || PROBES.contains(&endpoint.path) {
+            endpoint.handler
+        } else {
+            endpoint.handler.route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::limit::by_address,
+            ))
+        };
+        router = router.route(endpoint.path, handler);
     }
     router
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
@@ -128,6 +158,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.body_limit))
         .with_state(state)
 }
+
+/// Liveness and readiness probes: no token and no rate limit (the orchestrator asks
+/// often, from one address).
+const PROBES: &[&str] = &["/healthz", "/readyz"];
 
 /// Counts and times each request by its matched route, and bounds it by `http_timeout`.
 async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -183,7 +217,10 @@ pub async fn run(
         .context("reading the listener address")?;
     tracing::info!(%addr, "gateway listening");
     let streams_stop = state.shared.streams_stop.clone();
-    axum::serve(listener, router(state))
+    // With the peer address in each request: the routes without a token are limited
+    // per client address.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.cancelled().await;
             streams_stop.cancel();
@@ -224,7 +261,13 @@ pub async fn serve_on(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (jwt, static_tokens) = auth_from_settings(&settings.auth)?;
-    let rate_limit = rate_limit_from_env()?;
+    let rate_limit =
+        rate_limit_from_env(ENV_RATE_PER_SECOND, ENV_RATE_BURST, RateLimit::default())?;
+    let public_limit = rate_limit_from_env(
+        ENV_PUBLIC_RATE_PER_SECOND,
+        ENV_PUBLIC_RATE_BURST,
+        RateLimit::PUBLIC,
+    )?;
     let client = casegrid_runtime::nats::connect_with(&settings.nats, "casegrid-gateway").await?;
     let district = District::load(&settings.district.config_dir).with_context(|| {
         format!(
@@ -233,7 +276,8 @@ pub async fn serve_on(
         )
     })?;
     let mut state = AppState::new(client.clone(), Arc::new(district), settings.http.body_limit)
-        .with_rate_limit(rate_limit);
+        .with_rate_limit(rate_limit)
+        .with_address_rate_limit(public_limit);
     if let Some(jwt) = jwt {
         tracing::info!(?jwt, "JWT bearer tokens enabled");
         state = state.with_jwt(jwt, static_tokens);
@@ -253,18 +297,22 @@ pub async fn serve_on(
     Ok(())
 }
 
-/// The rate limit from the environment; `0` requests per second disables it.
-fn rate_limit_from_env() -> anyhow::Result<Option<RateLimit>> {
-    let mut limit = RateLimit::default();
-    if let Ok(v) = std::env::var(ENV_RATE_PER_SECOND) {
+/// A rate limit from the variables `rate` and `burst`, else `limit`; `0` requests per
+/// second disables it.
+fn rate_limit_from_env(
+    rate: &str,
+    burst: &str,
+    mut limit: RateLimit,
+) -> anyhow::Result<Option<RateLimit>> {
+    if let Ok(v) = std::env::var(rate) {
         limit.per_second = v
             .parse()
-            .with_context(|| format!("{ENV_RATE_PER_SECOND}={v:?} is not a number"))?;
+            .with_context(|| format!("{rate}={v:?} is not a number"))?;
     }
-    if let Ok(v) = std::env::var(ENV_RATE_BURST) {
+    if let Ok(v) = std::env::var(burst) {
         limit.burst = v
             .parse()
-            .with_context(|| format!("{ENV_RATE_BURST}={v:?} is not a whole number"))?;
+            .with_context(|| format!("{burst}={v:?} is not a whole number"))?;
     }
     Ok((limit.per_second > 0.0).then_some(limit))
 }

@@ -6,7 +6,8 @@ use async_nats::service::ServiceExt;
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{services, subjects, Answer, CaseQuery, InboxQuery, Problem};
 use casegrid_readmodel::{
-    CasePage, ListQuery, OverdueQuery, ReadModel, ReadModelError, StatsQuery, StatsView,
+    CasePage, ListQuery, OverdueQuery, PublicPage, PublicQuery, ReadModel, ReadModelError,
+    StatsQuery, StatsView,
 };
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -27,10 +28,12 @@ pub enum Query {
     Overdue,
     Stats,
     Quarantine,
+    /// The Open311 list: cases and their public notes in one answer.
+    Public,
 }
 
 impl Query {
-    pub const ALL: [Query; 9] = [
+    pub const ALL: [Query; 10] = [
         Query::Case,
         Query::Timeline,
         Query::Inbox,
@@ -40,6 +43,7 @@ impl Query {
         Query::Overdue,
         Query::Stats,
         Query::Quarantine,
+        Query::Public,
     ];
 
     pub fn subject(self) -> &'static str {
@@ -53,6 +57,7 @@ impl Query {
             Query::Overdue => subjects::PROJECTION_OVERDUE,
             Query::Stats => subjects::PROJECTION_STATS,
             Query::Quarantine => subjects::PROJECTION_QUARANTINE,
+            Query::Public => subjects::PROJECTION_PUBLIC,
         }
     }
 
@@ -67,6 +72,7 @@ impl Query {
             Query::Overdue => "overdue",
             Query::Stats => "stats",
             Query::Quarantine => "quarantine",
+            Query::Public => "public",
         }
     }
 }
@@ -149,6 +155,7 @@ pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> 
         Query::Overdue => encode(overdue(model, payload).await),
         Query::Stats => encode(stats(model, payload).await),
         Query::Quarantine => encode(model.quarantine(QUARANTINE_LIMIT).await.map_err(internal)),
+        Query::Public => encode(public(model, payload).await),
     }
 }
 
@@ -171,6 +178,14 @@ async fn overdue(model: &ReadModel, payload: &[u8]) -> Result<CasePage, Problem>
 async fn stats(model: &ReadModel, payload: &[u8]) -> Result<StatsView, Problem> {
     let q: StatsQuery = parse_or_default(payload)?;
     model.stats(&q).await.map_err(refusal)
+}
+
+async fn public(model: &ReadModel, payload: &[u8]) -> Result<PublicPage, Problem> {
+    let q: PublicQuery = parse_or_default(payload)?;
+    model
+        .public(&q, OffsetDateTime::now_utc())
+        .await
+        .map_err(refusal)
 }
 
 /// An empty body asks with every default.

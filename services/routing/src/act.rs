@@ -7,7 +7,7 @@ use casegrid_commandbus::{execute, prepare, problem_of, reply_of};
 use casegrid_contracts::actions::{DispatchDeadlines, Incomplete, Owner, Parsed};
 use casegrid_contracts::{CommandReply, Problem};
 use casegrid_domain::ids::{mask_name, mask_phone};
-use casegrid_domain::{Case, Command};
+use casegrid_domain::{ActorKind, Case, Command};
 use casegrid_privacy::PrivacyError;
 use time::OffsetDateTime;
 
@@ -93,6 +93,13 @@ impl Routing {
                 Ok(request.complete(rule_deadlines(&district, case, now)?.report_due))
             }
             Incomplete::OpenMediation(request) => {
+                if let Some(m) = request.mediator.as_deref() {
+                    if !district.has_principal(ActorKind::Mediator, m.trim()) {
+                        return Err(Problem::unprocessable(format!(
+                            "mediator: {m:?} is no mediator of this district (principals.toml)"
+                        )));
+                    }
+                }
                 let key = self
                     .keys
                     .key_for_filing(case.id)

@@ -604,7 +604,16 @@ fn open_mediation(consent: bool) -> Command {
             party(PartyRole::Respondent, consent),
         ],
         mediation_due: datetime!(2026-12-23 18:00 UTC),
+        mediator: None,
     })
+}
+
+fn assigned_to(mediator: &str) -> Command {
+    let Command::OpenMediation(mut open) = open_mediation(true) else {
+        unreachable!()
+    };
+    open.mediator = Some(mediator.to_owned());
+    Command::OpenMediation(open)
 }
 
 #[test]
@@ -617,13 +626,15 @@ fn mediation_needs_consent_and_ends_in_an_agreement_within_its_deadline() {
         RejectionKind::Invalid,
     );
     assert!(detail.contains("parties[1].consent"), "{detail}");
-    refused(
+    let detail = refused(
         &case,
         &operator(),
         open_mediation(true),
-        RejectionKind::Forbidden,
+        RejectionKind::Invalid,
     );
+    assert!(detail.contains("mediator: name the mediator"), "{detail}");
     accept(&mut case, &mediator(), open_mediation(true), NOW);
+    assert_eq!(case.mediation.as_ref().unwrap().mediator, mediator().id);
     assert_eq!(case.status, Status::InMediation);
     assert!(case
         .personal_fields()
@@ -786,4 +797,35 @@ fn an_old_suspension_naming_its_approver_in_data_still_applies() {
     let event = Event::from_parts("PersonalDataErased", 1, &old).expect("old erasure loads");
     case.apply(&event);
     assert!(case.personal_erased);
+}
+
+#[test]
+fn a_mediation_is_assigned_when_it_is_opened() {
+    // An operator assigns the mediation to med.zhou: only med.zhou runs it.
+    let mut case = given(&replied()[..1]);
+    let event = accept(&mut case, &operator(), assigned_to("med.zhou"), NOW);
+    assert!(matches!(&event, Event::MediationOpened(m) if m.mediator == "med.zhou"));
+    let session = Command::RecordMediationSession(RecordMediationSession {
+        summary: "双方陈述".into(),
+    });
+    refused(
+        &case,
+        &mediator(),
+        session.clone(),
+        RejectionKind::NotAssigned,
+    );
+    let zhou = Actor::new(ActorKind::Mediator, "med.zhou");
+    accept(&mut case, &zhou, session, NOW);
+    // A mediator may hand a new mediation to a colleague; a department may not open one.
+    let mut other = given(&replied()[..1]);
+    let event = accept(&mut other, &mediator(), assigned_to("med.zhou"), NOW);
+    assert!(matches!(&event, Event::MediationOpened(m) if m.mediator == "med.zhou"));
+    let fresh = given(&replied()[..1]);
+    let urban = Actor::new(ActorKind::Department, "dept.urban");
+    refused(
+        &fresh,
+        &urban,
+        assigned_to("med.zhou"),
+        RejectionKind::Forbidden,
+    );
 }

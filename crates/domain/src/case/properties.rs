@@ -257,6 +257,7 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
                 },
             ],
             mediation_due: at(s.hours),
+            mediator: None,
         }),
         21 => Command::RecordMediationSession(RecordMediationSession { summary: text(s) }),
         22 => Command::RecordAgreement(RecordAgreement {

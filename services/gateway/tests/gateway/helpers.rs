@@ -65,7 +65,8 @@ pub(crate) async fn spawn_app_with(configure: impl FnOnce(AppState) -> AppState)
         AppState::new(nats.clone(), Arc::new(district), BODY_LIMIT)
             .with_static_tokens(true)
             .with_request_timeout(Duration::from_secs(5))
-            .with_rate_limit(None),
+            .with_rate_limit(None)
+            .with_address_rate_limit(None),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -283,6 +284,8 @@ pub(crate) async fn stand_in_services(app: &App) {
         view["grid"] = json!("NH.HB.BJ.03");
         view["reporter_name"] = json!("王**");
         view["reporter_phone"] = json!("13800001234");
+        // In the demo grid worker's grid; its mediation assigned to the demo mediator.
+        view["mediator"] = json!("med.chen");
         case(p, view)
     })
     .await;
@@ -326,6 +329,8 @@ pub(crate) async fn stand_in_services(app: &App) {
         theirs["id"] = json!(OTHER_CASE);
         theirs["title"] = json!(OTHER_TITLE);
         let items = match q[department_key].as_str() {
+            // A grid worker's or a mediator's list: the stand-in has none of theirs.
+            _ if q["filed_by"].is_string() || q["mediator"].is_string() => vec![],
             Some("dept.urban") => vec![ours],
             Some("dept.housing") => vec![theirs],
             Some(_) => vec![],

@@ -53,6 +53,7 @@ async fn a_flood_from_one_token_is_limited_while_another_is_served() {
     let metrics = app
         .http
         .get(app.url("/metrics"))
+        .bearer_auth(SUPERVISOR)
         .send()
         .await
         .unwrap()
@@ -102,6 +103,7 @@ async fn slow_requests_time_out_and_failures_are_counted() {
     let metrics = app
         .http
         .get(app.url("/metrics"))
+        .bearer_auth(SUPERVISOR)
         .send()
         .await
         .unwrap()

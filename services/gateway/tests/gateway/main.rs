@@ -16,12 +16,18 @@
 //!   served; request timeouts; `/metrics`.
 //! - `open311`: the GeoReport v2 facade: services, filing form-encoded and reading back
 //!   in JSON and XML, tokens, errors in Open311's format.
+//! - `ijson`: floats, large integers, duplicate members and lone surrogates in any JSON
+//!   body get 422 naming the member, and reach no service.
+//! - `scope`: grid workers (their grid and filings), mediators (their mediations),
+//!   district supervisors (figures over their district).
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
 mod basics;
 mod helpers;
+mod ijson;
 mod jwt;
 mod limits;
 mod open311;
+mod scope;
 mod sse;

@@ -9,6 +9,16 @@ use std::sync::{Arc, Mutex};
 
 /// Stand-ins answering for [`CASE`]: intake records what it was asked to file.
 async fn stand_ins(app: &App) -> Arc<Mutex<Vec<FileRequest>>> {
+    stand_ins_asked(app).await.0
+}
+
+/// A case of a category the district does not publish (wage arrears).
+const SECRET_TITLE: &str = "拖欠工资三个月";
+const SECRET_TEXT: &str = "张三在某工地被拖欠工资";
+
+/// [`stand_ins`], and the public-list queries the gateway asked.
+async fn stand_ins_asked(app: &App) -> (Arc<Mutex<Vec<FileRequest>>>, Arc<Mutex<Vec<Value>>>) {
+    let queries = Arc::new(Mutex::new(Vec::new()));
     let filed = Arc::new(Mutex::new(Vec::new()));
     let seen = filed.clone();
     respond(&app.nats, INTAKE_FILE, move |p| {
@@ -26,37 +36,48 @@ async fn stand_ins(app: &App) -> Arc<Mutex<Vec<FileRequest>>> {
         v["handle_due"] = json!("2026-11-30T18:00:00+08:00");
         v
     };
-    respond(&app.nats, PROJECTION_CASE, move |p| {
+    // Projection's public list: it applies the filter it is given, as the read model
+    // does; `asked` keeps each query. Besides the public noise case it holds a case of
+    // a category the district does not publish.
+    let asked = queries.clone();
+    respond(&app.nats, PROJECTION_PUBLIC, move |p| {
         let q: Value = serde_json::from_slice(p).unwrap();
-        if q["case_id"] == CASE {
-            json!({"ok": view()})
-        } else {
-            json!({"problem": {"status": 404, "slug": "not-found", "title": "Not found",
-                "detail": format!("case {} not found", q["case_id"])}})
-        }
-    })
-    .await;
-    respond(
-        &app.nats,
-        PROJECTION_LIST,
-        move |_| json!({"ok": {"items": [view()], "next_cursor": null}}),
-    )
-    .await;
-    respond(&app.nats, PROJECTION_TIMELINE, |_| {
-        let entry = |v: u64, t: &str, summary: &str| {
-            json!({
-            "version": v, "type": t, "occurred_at": "2026-11-23T22:10:00Z",
-            "actor": {"kind": "operator", "id": "op.zhang"}, "actor_name": "话务员张敏",
-            "summary": summary, "data": {}, "prev_hash": "0".repeat(64), "hash": "ab".repeat(32)})
+        asked.lock().unwrap().push(q.clone());
+        let note = |t: &str, summary: &str| {
+            json!({"datetime": "2026-11-23T22:10:00Z", "type": t, "summary": summary})
         };
-        json!({"ok": {"case_id": CASE, "number": "NH-20261123-000001", "events": [
-            entry(1, "CaseFiled", "受理 filed via hotline"),
-            entry(2, "NoteAdded", "备注 note: internal remark"),
-            entry(3, "CaseDispatched", "派单 dispatched to dept.urban (lead)"),
-        ]}})
+        let mut secret = view();
+        secret["id"] = json!(OTHER_CASE);
+        secret["category"] = json!("wage_arrears");
+        secret["title"] = json!(SECRET_TITLE);
+        secret["description"] = json!(SECRET_TEXT);
+        let all = [
+            json!({"case": view(), "notes": [
+                note("CaseFiled", "受理 received"),
+                note("CaseDispatched", "派单 dispatched to dept.urban"),
+            ]}),
+            json!({"case": secret, "notes": [note("CaseReplied", SECRET_TEXT)]}),
+        ];
+        let categories: Vec<&str> = q["filter"]["categories"]
+            .as_array()
+            .map(|c| c.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let ids: Vec<&str> = q["ids"]
+            .as_array()
+            .map(|c| c.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let items: Vec<&Value> = all
+            .iter()
+            .filter(|r| {
+                let c = &r["case"];
+                (categories.is_empty() || categories.contains(&c["category"].as_str().unwrap()))
+                    && (ids.is_empty() || ids.contains(&c["id"].as_str().unwrap()))
+            })
+            .collect();
+        json!({"ok": {"items": items}})
     })
     .await;
-    filed
+    (filed, queries)
 }
 
 #[tokio::test]
@@ -314,5 +335,116 @@ async fn errors_come_in_open311_format() {
         assert_eq!(answer.status, status, "{path}: {}", answer.body);
         assert_eq!(answer.body[0]["code"], status, "{path}: {}", answer.body);
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_public_categories_and_public_notes_are_published() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    let (_, asked) = stand_ins_asked(&app).await;
+    for path in [
+        "/open311/v2/requests.json",
+        "/open311/v2/requests.xml",
+        "/open311/v2/requests.json?status=open",
+    ] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains(CASE),
+            "{path}: the public case is listed: {text}"
+        );
+        for secret in [SECRET_TITLE, SECRET_TEXT, OTHER_CASE] {
+            assert!(!text.contains(secret), "{path}: {secret} published: {text}");
+        }
+        // One projection query per list, asking for the public categories only and
+        // never for disputes.
+        let q = asked.lock().unwrap().pop().expect("one query");
+        assert!(asked.lock().unwrap().is_empty(), "one query per list");
+        let categories = q["filter"]["categories"].as_array().unwrap();
+        assert!(categories.contains(&json!("noise")), "{q}");
+        assert!(!categories.contains(&json!("wage_arrears")), "{q}");
+        assert!(!categories.contains(&json!("neighbor_dispute")), "{q}");
+        assert_eq!(q["filter"]["not_kinds"], json!(["dispute"]), "{q}");
+    }
+    // Asked for by id or by its category, a case that is not public does not exist.
+    let r = app
+        .http
+        .get(app.url(&format!("/open311/v2/requests/{OTHER_CASE}.json")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = app
+        .http
+        .get(app.url(&format!(
+            "/open311/v2/requests.json?service_request_id={OTHER_CASE}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "[]");
+    let r = app
+        .http
+        .get(app.url("/open311/v2/requests.json?service_code=wage_arrears"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "[]");
+    app.stop().await;
+}
+
+/// Sends `n` Open311 list requests at once from `client`; the statuses answered.
+async fn burst(app: &App, client: &reqwest::Client, n: usize) -> Vec<u16> {
+    let url = app.url("/open311/v2/requests.json");
+    let sends = (0..n).map(|_| {
+        let request = client.get(&url);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    futures_util::future::join_all(sends).await
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_gets_429_while_another_address_is_served() {
+    let app = spawn_app_with(|s| {
+        s.with_request_timeout(std::time::Duration::from_secs(5))
+            .with_address_rate_limit(Some(casegrid_gateway::RateLimit::PUBLIC))
+    })
+    .await;
+    stand_ins(&app).await;
+    // Loopback answers on every 127.x address: two clients, two addresses.
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let (flooder, other) = (from([127, 0, 0, 2]), from([127, 0, 0, 1]));
+    let statuses = burst(&app, &flooder, 50).await;
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 25, "50 at once from one address: {statuses:?}");
+    assert!(
+        statuses.contains(&200),
+        "the burst is served first: {statuses:?}"
+    );
+    // The 429 is an Open311 error with Retry-After.
+    let r = flooder
+        .get(app.url("/open311/v2/requests.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body[0]["code"], 429, "{body}");
+    // /openapi.json shares the address's bucket; the other address is served.
+    let r = flooder.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(burst(&app, &other, 10).await.iter().all(|s| *s == 200));
+    let r = other.get(app.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Probes are never limited.
+    let r = flooder.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     app.stop().await;
 }

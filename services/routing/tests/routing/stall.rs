@@ -45,6 +45,7 @@ async fn five_hundred_refused_rows_do_not_stop_a_fresh_deadline() {
             party(PartyRole::Respondent, "李**"),
         ],
         mediation_due: datetime!(2026-12-24 10:00 +08:00),
+        mediator: None,
     });
     futures_util::stream::iter(&cases)
         .map(|case| {
