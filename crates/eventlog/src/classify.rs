@@ -131,6 +131,9 @@ impl Quarantined {
 }
 
 /// What a message is.
+// Short-lived (matched at once by every reader), and nearly every message is valid:
+// boxing the common variant would cost an allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Classified {
     Valid(StoredEvent),
