@@ -212,7 +212,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         "DATA  {} (read models: casegrid.db, JetStream: nats/)",
         system.data_dir.display()
     );
-    println!("AUTH  static demo tokens are ON ([auth] static_tokens = true, development only)");
+    println!("TOKENS static demo tokens are ON ([auth] static_tokens = true, development only)");
     println!("demo tokens (Authorization: Bearer <token>):");
     let mut principals: Vec<_> = district.principals.values().collect();
     principals.sort_by(|a, b| a.token.cmp(&b.token));

@@ -168,7 +168,7 @@ async fn poison_messages_are_quarantined_and_nothing_stops() {
         .await;
     assert_eq!(code, 403, "departments do not read the quarantine");
 
-    let (_, metrics) = system.api.get("/metrics", None).await;
+    let (_, metrics) = system.api.get("/metrics", Some(SUPERVISOR)).await;
     let metrics = metrics.as_str().unwrap();
     for reason in [
         "unreadable",

@@ -500,7 +500,7 @@ async fn a_year_in_a_district() {
 
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

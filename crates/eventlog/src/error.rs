@@ -26,7 +26,7 @@ pub enum LogError {
     ChainBroken(crate::envelope::ChainBreak),
     /// The stream does not exist. Services never create it: run `casegrid init` (or
     /// `casegrid dev` on an empty data folder), or point the service at the right server.
-    #[error("the event stream {stream} does not exist: create it with `casegrid init` (or `casegrid dev` on an empty data folder), or point the service at the server that holds it")]
+    #[error("the event stream {stream} does not exist: the NATS admin creates it with `casegrid init` (or `casegrid dev` on an empty data folder); or point the service at the server that holds it")]
     Missing { stream: String },
     /// The stream is not the one this consumer's state was built from. Refuse to run.
     #[error("refusing to continue: this state was built from {recorded}, but the server holds {found}: {why}. Point the service at the right server, or give it fresh state to read this stream")]

@@ -33,7 +33,7 @@ struct Kit {
 async fn kit() -> Kit {
     let nats = TestNats::start();
     let client = nats.client().await;
-    let log = EventLog::open(client.clone(), LogConfig::default())
+    let log = EventLog::create(client.clone(), LogConfig::default())
         .await
         .expect("open log");
     let keys = KeyVault::open(client.clone(), 1).await.expect("key vault");

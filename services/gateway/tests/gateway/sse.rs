@@ -20,7 +20,7 @@ struct Writer {
 
 impl Writer {
     async fn new(nats: &async_nats::Client) -> Self {
-        let log = EventLog::open(nats.clone(), LogConfig::default())
+        let log = EventLog::create(nats.clone(), LogConfig::default())
             .await
             .expect("event log");
         Self {

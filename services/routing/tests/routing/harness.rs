@@ -39,7 +39,7 @@ impl Harness {
     pub(crate) async fn start(at: OffsetDateTime, config_dir: PathBuf) -> Self {
         let nats = TestNats::start();
         let client = nats.client().await;
-        let log = EventLog::open(client.clone(), LogConfig::default())
+        let log = EventLog::create(client.clone(), LogConfig::default())
             .await
             .expect("open the event log");
         let dir = tempfile::tempdir().expect("temp dir");
