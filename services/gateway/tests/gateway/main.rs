@@ -16,6 +16,7 @@
 //!   served; request timeouts; `/metrics`.
 //! - `open311`: the GeoReport v2 facade: services, filing form-encoded and reading back
 //!   in JSON and XML, tokens, errors in Open311's format.
+//! - `merge`: a merge's target must be in the caller's scope.
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
@@ -23,5 +24,6 @@ mod basics;
 mod helpers;
 mod jwt;
 mod limits;
+mod merge;
 mod open311;
 mod sse;
