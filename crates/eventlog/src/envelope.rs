@@ -276,6 +276,27 @@ mod tests {
     }
 
     #[test]
+    fn the_request_fingerprint_is_hashed_and_old_envelopes_have_none() {
+        let (id, events) = chain(1);
+        assert!(events[0].raw.get("request").is_none(), "absent, not null");
+        let fingerprint = RequestFingerprint::of("annotate", &json!({"text": "x"})).unwrap();
+        let e = events[0]
+            .envelope
+            .clone()
+            .with_request(Some(fingerprint))
+            .unwrap();
+        assert_ne!(e.hash, events[0].envelope.hash, "the fingerprint is hashed");
+        let mut stored = StoredEvent::parse(1, &e.to_payload()).unwrap();
+        assert_eq!(stored.envelope.request, e.request);
+        verify_chain(id, std::slice::from_ref(&stored)).unwrap();
+        stored.raw["request"]["action"] = json!("erase");
+        assert!(
+            verify_chain(id, &[stored]).is_err(),
+            "an edited fingerprint is caught"
+        );
+    }
+
+    #[test]
     fn a_missing_version_is_named() {
         let (id, mut events) = chain(3);
         events.remove(1);

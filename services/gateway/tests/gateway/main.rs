@@ -20,6 +20,7 @@
 //!   body get 422 naming the member, and reach no service.
 //! - `scope`: grid workers (their grid and filings), mediators (their mediations),
 //!   district supervisors (figures over their district).
+//! - `merge`: a merge's target must be in the caller's scope.
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
@@ -28,6 +29,7 @@ mod helpers;
 mod ijson;
 mod jwt;
 mod limits;
+mod merge;
 mod open311;
 mod scope;
 mod sse;
