@@ -133,6 +133,14 @@ async fn poison_messages_are_quarantined_and_nothing_stops() {
         "{detail}"
     );
 
+    // The server's own check of the case with a duplicate names it.
+    let (code, audit) = system
+        .api
+        .get(&format!("/api/v1/cases/{dup_case}/audit"), Some(SUPERVISOR))
+        .await;
+    assert_eq!(code, 200, "{audit}");
+    assert_eq!(audit["verified"], false, "{audit}");
+
     // A restart works.
     system.kill("projection");
     system.kill("routing");

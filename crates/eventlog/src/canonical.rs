@@ -16,6 +16,39 @@ pub fn to_canonical(value: &Value) -> Result<String, NotCanonical> {
     Ok(out)
 }
 
+/// The canonical text of the object `value` without its member `except` (the form a
+/// hash is taken over), written without copying the value.
+pub fn to_canonical_except(value: &Value, except: &str) -> Result<String, NotCanonical> {
+    let Value::Object(members) = value else {
+        return to_canonical(value);
+    };
+    let mut out = String::with_capacity(512);
+    write_members(
+        members.iter().filter(|(k, _)| k.as_str() != except),
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+fn write_members<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut String,
+) -> Result<(), NotCanonical> {
+    let mut members: Vec<(&String, &Value)> = members.collect();
+    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    out.push('{');
+    for (i, (key, value)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(key, out);
+        out.push(':');
+        write(value, out)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
 fn write(value: &Value, out: &mut String) -> Result<(), NotCanonical> {
     match value {
         Value::Null => out.push_str("null"),
@@ -37,20 +70,7 @@ fn write(value: &Value, out: &mut String) -> Result<(), NotCanonical> {
             }
             out.push(']');
         }
-        Value::Object(members) => {
-            let mut keys: Vec<&String> = members.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                write(&members[key], out)?;
-            }
-            out.push('}');
-        }
+        Value::Object(members) => write_members(members.iter(), out)?,
     }
     Ok(())
 }

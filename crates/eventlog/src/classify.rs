@@ -195,7 +195,7 @@ pub fn classify(prefix: &str, message: &RawMessage, head: Option<&Head>) -> Clas
         Ok(v) => v,
         Err(e) => return quarantine(Reason::Unreadable, None, format!("not JSON: {e}")),
     };
-    let envelope: Envelope = match serde_json::from_value(raw.clone()) {
+    let envelope = match <Envelope as serde::Deserialize>::deserialize(&raw) {
         Ok(e) => e,
         Err(e) => {
             let version = raw["version"].as_u64();

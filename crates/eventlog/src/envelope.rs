@@ -145,12 +145,11 @@ impl Envelope {
 
 /// The hash of an envelope given as JSON: SHA-256 over its canonical form without `hash`.
 pub fn hash_of(envelope: &Value) -> Result<String, String> {
-    let mut value = envelope.clone();
-    let Some(members) = value.as_object_mut() else {
+    if !envelope.is_object() {
         return Err("an envelope must be a JSON object".into());
-    };
-    members.remove("hash");
-    let canonical = to_canonical(&value).map_err(|e| e.to_string())?;
+    }
+    let canonical =
+        crate::canonical::to_canonical_except(envelope, "hash").map_err(|e| e.to_string())?;
     Ok(hex_sha256(canonical.as_bytes()))
 }
 
