@@ -580,6 +580,10 @@ impl<'a> Batch<'a> {
             Val::text(list(summoned)),
             Val::opt_int(f.dispatch_version),
             Val::opt_int(f.dispatched_ms),
+            Val::text(
+                serde_json::to_string(&casegrid_contracts::views::DeadlineView::of(c))
+                    .expect("deadlines serialize"),
+            ),
         ])
     }
 }
@@ -623,6 +627,7 @@ const CASE_COLUMNS: &[&str] = &[
     "summoned",
     "dispatch_version",
     "dispatched_ms",
+    "deadlines",
 ];
 
 /// Rows with a repeated key (the columns before `key_len`) keep only the last (one

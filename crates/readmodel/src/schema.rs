@@ -58,7 +58,8 @@ const SCHEMA: &[&str] = &[
         whistled_by TEXT NOT NULL,
         summoned TEXT NOT NULL,
         dispatch_version BIGINT,
-        dispatched_ms BIGINT
+        dispatched_ms BIGINT,
+        deadlines TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS cases_filed_seq ON cases (filed_seq)",
     "CREATE INDEX IF NOT EXISTS cases_status ON cases (status)",

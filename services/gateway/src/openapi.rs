@@ -343,11 +343,21 @@ fn components() -> Value {
                 ("satisfaction", nullable_string()),
                 ("filed_at", string()),
                 ("updated_at", string()),
+                ("deadlines", array(reference("Deadline"))),
             ],
             &[
                 "id", "number", "status", "version", "channel", "kind", "category", "urgency",
                 "title", "description", "filed_at", "updated_at",
             ],
+        ),
+        "Deadline": object(
+            &[
+                ("kind", one_of(&["sign", "handle", "report"])),
+                ("unit", string()),
+                ("due", string()),
+                ("missed", boolean()),
+            ],
+            &["kind", "unit", "due", "missed"],
         ),
         "TimelineEntry": object(
             &[
@@ -384,6 +394,7 @@ fn components() -> Value {
                 ("sign_due", nullable_string()),
                 ("handle_due", nullable_string()),
                 ("version", integer()),
+                ("due", nullable_string()),
             ],
             &["id", "number", "title", "category", "urgency", "status", "role", "signed", "version"],
         ),

@@ -36,7 +36,8 @@ impl Routing {
                 let snapshot = self.store.snapshot(e.case_id).await?;
                 let snapshot = self.store.refresh(snapshot).await?;
                 let district = self.config.get();
-                let Some(next) = district.escalation_above(snapshot.case.level_rank) else {
+                // A case starts at the ladder's first level (村居主战): a miss moves it up.
+                let Some(next) = district.escalation_above(snapshot.case.level_rank.max(1)) else {
                     return Ok(Reaction::Ignored);
                 };
                 let rank = next.rank as u32;
