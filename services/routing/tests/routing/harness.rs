@@ -83,6 +83,11 @@ impl Harness {
         }
     }
 
+    /// Routing's state database, for a test that plants rows an older build left.
+    pub(crate) fn state_db(&self) -> PathBuf {
+        self._dir.path().join("routing.db")
+    }
+
     pub(crate) fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }
