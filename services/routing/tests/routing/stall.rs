@@ -154,3 +154,23 @@ async fn a_refused_row_never_stays() {
     .await;
     assert!(h.case(case).await.missed.is_empty());
 }
+
+/// Routing that reacts after the clock has moved past the sign deadline a filing would
+/// have had (it was down, or far behind) still dispatches: the deadlines then run from
+/// its own time, and no case stays received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_reaction_still_dispatches() {
+    let mut h = Harness::without_routing(datetime!(2026-11-24 10:00 +08:00), demo_config()).await;
+    let case = h.file_leak("late").await;
+    // Routing starts two days later.
+    h.clock.set(datetime!(2026-11-26 15:00 +08:00));
+    h.start_routing();
+    h.caught_up().await;
+    let c = h.case(case).await;
+    assert_eq!(
+        c.status,
+        Status::Dispatched,
+        "the case was never dispatched"
+    );
+    assert!(c.dispatch.unwrap().sign_due > h.now());
+}
