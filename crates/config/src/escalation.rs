@@ -55,8 +55,8 @@ pub struct EscalationLevel {
 }
 
 impl crate::District {
-    /// The configured level a case escalated to `rank` climbs to next (the first
-    /// level for rank 0); `None` at the top. By rank, so a case escalated under an
+    /// The configured level a case at `rank` climbs to next; `None` at the top. (A
+    /// case starts at the first level, rank 1; routing escalates it from there.) By rank, so a case escalated under an
     /// older ladder, or before levels had ids, still climbs one level at a time.
     pub fn escalation_above(&self, rank: u32) -> Option<&EscalationLevel> {
         self.escalation.iter().find(|l| l.rank as u32 > rank)

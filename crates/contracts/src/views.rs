@@ -63,6 +63,42 @@ pub struct CaseView {
     /// The mediator the case's mediation is assigned to.
     #[serde(default)]
     pub mediator: Option<String>,
+    /// The deadlines whose clock runs (`Case::running_deadlines`): none while the case
+    /// is suspended, in mediation, replied or final.
+    #[serde(default)]
+    pub deadlines: Vec<DeadlineView>,
+}
+
+/// A running deadline: `unit` must `sign`, `handle` or `report` (in) by `due`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineView {
+    pub kind: String,
+    pub unit: String,
+    /// RFC 3339.
+    pub due: String,
+    /// Already marked missed (超期).
+    pub missed: bool,
+}
+
+impl DeadlineView {
+    /// The running deadlines of a case, from the domain.
+    pub fn of(case: &casegrid_domain::Case) -> Vec<Self> {
+        case.running_deadlines()
+            .into_iter()
+            .map(|(d, missed)| Self {
+                kind: serde_json::to_value(d.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                unit: d.unit.to_string(),
+                due: d
+                    .due
+                    .format(&casegrid_domain::time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                missed,
+            })
+            .collect()
+    }
 }
 
 impl CaseView {
@@ -120,6 +156,10 @@ pub struct InboxItem {
     #[serde(default)]
     pub handle_due: Option<String>,
     pub version: u64,
+    /// This unit's own running deadline (to sign, handle, or report in), the inbox's
+    /// countdown; absent while the case's clock is stopped.
+    #[serde(default)]
+    pub due: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -695,13 +695,7 @@ impl Case {
             }
             Command::Withdraw(r) => {
                 d.allow(&[ActorKind::Operator])?;
-                d.status(&[
-                    Status::Received,
-                    Status::Dispatched,
-                    Status::InProgress,
-                    Status::Suspended,
-                    Status::InMediation,
-                ])?;
+                d.status_in(Status::is_open)?;
                 d.text("reason", &r.reason)?;
                 Ok(Event::CaseWithdrawn(CaseWithdrawn {
                     reason: r.reason.trim().to_owned(),

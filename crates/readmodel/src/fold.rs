@@ -655,6 +655,10 @@ impl<'a> Batch<'a> {
             Val::opt_int(f.dispatched_ms),
             Val::opt_text(f.filed_by.clone()),
             Val::opt_text(c.mediation.as_ref().map(|m| m.mediator.clone())),
+            Val::text(
+                serde_json::to_string(&casegrid_contracts::views::DeadlineView::of(c))
+                    .expect("deadlines serialize"),
+            ),
         ])
     }
 }
@@ -700,6 +704,7 @@ const CASE_COLUMNS: &[&str] = &[
     "dispatched_ms",
     "filed_by",
     "mediator",
+    "deadlines",
 ];
 
 /// Rows with a repeated key (the columns before `key_len`) keep only the last (one

@@ -3,7 +3,8 @@
 use crate::schema::{self, Backend};
 use crate::{ReadModelError, Result};
 use casegrid_contracts::views::{
-    CaseView, InboxItem, InboxView, QuarantineView, QuarantinedMessage, TimelineEntry, TimelineView,
+    CaseView, DeadlineView, InboxItem, InboxView, QuarantineView, QuarantinedMessage,
+    TimelineEntry, TimelineView,
 };
 use casegrid_domain::{Actor, ActorKind, CaseId, Status};
 use casegrid_eventlog::store::Numbering;
@@ -263,7 +264,7 @@ impl ReadModel {
         let limit = limit.unwrap_or(INBOX_LIMIT).clamp(1, INBOX_MAX);
         let rows = sqlx::query(
             "SELECT c.id, c.number, c.title, c.category, c.urgency, c.status, i.role, i.signed,
-                    c.sign_due, c.handle_due, c.version
+                    c.sign_due, c.handle_due, c.version, c.deadlines
              FROM inbox i JOIN cases c ON c.id = i.case_id
              WHERE i.department = $1
              ORDER BY CASE WHEN c.handle_due_ms IS NULL THEN 1 ELSE 0 END, c.handle_due_ms,
@@ -289,6 +290,12 @@ impl ReadModel {
                     sign_due: r.try_get("sign_due")?,
                     handle_due: r.try_get("handle_due")?,
                     version: r.try_get::<i64, _>("version")? as u64,
+                    // The countdown: this unit's own running deadline, soonest kind
+                    // first (sign before handle before report-in).
+                    due: deadlines_of(r)?
+                        .into_iter()
+                        .find(|d| d.unit == department)
+                        .map(|d| d.due),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -417,6 +424,12 @@ fn json_list(s: &str) -> Result<Vec<String>> {
     serde_json::from_str(s).map_err(|e| ReadModelError::Corrupt(format!("list {s:?}: {e}")))
 }
 
+/// The running deadlines the fold stored with the case (`Case::running_deadlines`).
+fn deadlines_of(r: &AnyRow) -> Result<Vec<DeadlineView>> {
+    let text: String = r.try_get("deadlines")?;
+    serde_json::from_str(&text).map_err(|e| ReadModelError::Corrupt(format!("deadlines: {e}")))
+}
+
 pub(crate) fn case_from_row(r: &AnyRow) -> Result<CaseView> {
     Ok(CaseView {
         id: parse_id(&r.try_get::<String, _>("id")?)?,
@@ -448,5 +461,6 @@ pub(crate) fn case_from_row(r: &AnyRow) -> Result<CaseView> {
         updated_at: r.try_get("updated_at")?,
         filed_by: r.try_get("filed_by")?,
         mediator: r.try_get("mediator")?,
+        deadlines: deadlines_of(r)?,
     })
 }

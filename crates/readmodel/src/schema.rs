@@ -69,7 +69,8 @@ const SCHEMA: &[&str] = &[
         dispatch_version BIGINT,
         dispatched_ms BIGINT,
         filed_by TEXT,
-        mediator TEXT
+        mediator TEXT,
+        deadlines TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS cases_filed_seq ON cases (filed_seq)",
     "CREATE INDEX IF NOT EXISTS cases_status ON cases (status)",

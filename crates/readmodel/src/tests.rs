@@ -782,6 +782,27 @@ async fn stopped_clocks_are_never_overdue(db: Db) {
     assert_eq!(ids_of(&f, &not), vec!['M', 'S']);
     let statuses: Vec<Status> = not.items.iter().map(|c| c.status).collect();
     assert_eq!(statuses, [Status::InMediation, Status::Suspended]);
+
+    // `GET /cases/{id}` and the inbox's countdown read the same running deadlines.
+    let running = model.case(f.ids[&'R']).await.unwrap().unwrap();
+    let d: Vec<_> = running
+        .deadlines
+        .iter()
+        .map(|d| (d.kind.as_str(), d.unit.as_str(), d.due.as_str(), d.missed))
+        .collect();
+    assert_eq!(d, [("handle", "dept.urban", "2026-11-30T09:30:00Z", false)]);
+    for stopped in ['S', 'M'] {
+        let view = model.case(f.ids[&stopped]).await.unwrap().unwrap();
+        assert!(view.deadlines.is_empty(), "{stopped}: {:?}", view.deadlines);
+    }
+    let inbox = model.inbox("dept.urban", None).await.unwrap();
+    let dues: Vec<(CaseId, Option<String>)> =
+        inbox.items.iter().map(|i| (i.id, i.due.clone())).collect();
+    assert!(
+        dues.contains(&(f.ids[&'R'], Some("2026-11-30T09:30:00Z".into()))),
+        "{dues:?}"
+    );
+    assert!(dues.contains(&(f.ids[&'S'], None)), "{dues:?}");
 }
 
 async fn duplicated_batches_count_once(db: Db) {

@@ -350,11 +350,21 @@ fn components() -> Value {
                 ("updated_at", string()),
                 ("filed_by", nullable_string()),
                 ("mediator", nullable_string()),
+                ("deadlines", array(reference("Deadline"))),
             ],
             &[
                 "id", "number", "status", "version", "channel", "kind", "category", "urgency",
                 "title", "description", "filed_at", "updated_at",
             ],
+        ),
+        "Deadline": object(
+            &[
+                ("kind", one_of(&["sign", "handle", "report"])),
+                ("unit", string()),
+                ("due", string()),
+                ("missed", boolean()),
+            ],
+            &["kind", "unit", "due", "missed"],
         ),
         "TimelineEntry": object(
             &[
@@ -391,6 +401,7 @@ fn components() -> Value {
                 ("sign_due", nullable_string()),
                 ("handle_due", nullable_string()),
                 ("version", integer()),
+                ("due", nullable_string()),
             ],
             &["id", "number", "title", "category", "urgency", "status", "role", "signed", "version"],
         ),

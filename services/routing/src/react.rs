@@ -36,7 +36,8 @@ impl Routing {
                 let snapshot = self.store.snapshot(e.case_id).await?;
                 let snapshot = self.store.refresh(snapshot).await?;
                 let district = self.config.get();
-                let Some(next) = district.escalation_above(snapshot.case.level_rank) else {
+                // A case starts at the ladder's first level (村居主战): a miss moves it up.
+                let Some(next) = district.escalation_above(snapshot.case.level_rank.max(1)) else {
                     return Ok(Reaction::Ignored);
                 };
                 let rank = next.rank as u32;
@@ -90,15 +91,24 @@ impl Routing {
             }
         };
         // Deadlines run in working time from the triggering event, so every replica and
-        // every redelivery computes the same command.
-        let due = district.deadlines(&route, urgency_of(case), e.occurred_at);
+        // every redelivery computes the same command. When routing reacts so late that
+        // the sign deadline would already be past (it was down, or far behind), they run
+        // from now instead: the domain refuses a past deadline, and the case would stay
+        // received for ever. The command id is the event's, so it is appended once.
+        let now = self.clock.now();
+        let mut from = e.occurred_at;
+        let mut due = district.deadlines(&route, urgency_of(case), from);
+        if due.sign_due <= now {
+            from = now;
+            due = district.deadlines(&route, urgency_of(case), from);
+        }
         let command = Command::Dispatch(Dispatch {
             lead: route.lead,
             assisting: route.assisting,
             sign_due: due.sign_due,
             handle_due: due.handle_due,
             rule: format!("{} (config {})", route.rule, district.version()),
-            return_due: Some(district.return_due(e.occurred_at)),
+            return_due: Some(district.return_due(from)),
         });
         self.execute(stored, "dispatch", command, Reaction::Dispatched)
             .await

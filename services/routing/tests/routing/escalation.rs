@@ -62,10 +62,11 @@ async fn escalation_follows_the_configured_ladder_and_a_reloaded_one() {
     let first = h.file_leak("first").await;
     h.caught_up().await;
     h.clock.set(datetime!(2026-11-24 11:30 +08:00));
-    // The demo ladder starts at 村居主战, id "village".
+    // A case starts at the demo ladder's first level, 村居主战: a miss moves it to the
+    // second, 镇街会战 ("street").
     assert_eq!(
         wait_levels(&h, first, 1).await,
-        [(Some("village".into()), Some(1), EscalationLevel::Community)]
+        [(Some("street".into()), Some(2), EscalationLevel::Street)]
     );
 
     std::fs::write(dir.path().join("escalation.toml"), LADDER).unwrap();
@@ -84,18 +85,18 @@ async fn escalation_follows_the_configured_ladder_and_a_reloaded_one() {
     h.clock.set(datetime!(2026-11-26 10:30 +08:00));
     assert_eq!(
         wait_levels(&h, second, 1).await,
-        [(Some("grid".into()), Some(1), EscalationLevel::Community)]
+        [(Some("hub".into()), Some(2), EscalationLevel::Street)]
     );
     assert_eq!(
         wait_levels(&h, first, 2).await,
         [
-            (Some("village".into()), Some(1), EscalationLevel::Community),
-            (Some("hub".into()), Some(2), EscalationLevel::Street),
+            (Some("street".into()), Some(2), EscalationLevel::Street),
+            (Some("mayor".into()), Some(3), EscalationLevel::Department),
         ]
     );
     let case = h.case(first).await;
     assert_eq!(
         (case.level_id.as_deref(), case.level_rank),
-        (Some("hub"), 2)
+        (Some("mayor"), 3)
     );
 }

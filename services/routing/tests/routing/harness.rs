@@ -37,6 +37,13 @@ pub(crate) struct Harness {
 
 impl Harness {
     pub(crate) async fn start(at: OffsetDateTime, config_dir: PathBuf) -> Self {
+        let mut h = Self::without_routing(at, config_dir).await;
+        h.start_routing();
+        h
+    }
+
+    /// Everything but routing's loops, which [`Harness::start_routing`] starts.
+    pub(crate) async fn without_routing(at: OffsetDateTime, config_dir: PathBuf) -> Self {
         let nats = TestNats::start();
         let client = nats.client().await;
         let log = EventLog::create(client.clone(), LogConfig::default())
@@ -62,14 +69,6 @@ impl Harness {
             state,
         );
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(casegrid_routing::run(
-            client.clone(),
-            log.clone(),
-            routing.clone(),
-            "test",
-            Duration::from_millis(20),
-            shutdown.clone(),
-        ));
         Self {
             desk: CaseStore::new(log.clone(), Numbering::default(), 100_000),
             clock,
@@ -77,10 +76,27 @@ impl Harness {
             log,
             client,
             shutdown,
-            task: Some(task),
+            task: None,
             _dir: dir,
             _nats: nats,
         }
+    }
+
+    /// Starts routing's consumer, timers and service.
+    pub(crate) fn start_routing(&mut self) {
+        self.task = Some(tokio::spawn(casegrid_routing::run(
+            self.client.clone(),
+            self.log.clone(),
+            self.routing.clone(),
+            "test",
+            Duration::from_millis(20),
+            self.shutdown.clone(),
+        )));
+    }
+
+    /// Routing's state database, for a test that plants rows an older build left.
+    pub(crate) fn state_db(&self) -> PathBuf {
+        self._dir.path().join("routing.db")
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {

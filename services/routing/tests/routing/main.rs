@@ -3,7 +3,8 @@
 //!
 //! - `harness`: routing running in-process; a desk that appends as intake would.
 //! - `escalation`: the configured ladder, recorded by level id; a reloaded ladder.
-//! - `stall`: leftover deadline rows can never stop the district's timers.
+//! - `stall`: leftover deadline rows can never stop the district's timers; a refused
+//!   row is removed.
 
 mod escalation;
 mod harness;

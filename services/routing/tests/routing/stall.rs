@@ -112,3 +112,67 @@ async fn five_hundred_refused_rows_do_not_stop_a_fresh_deadline() {
         );
     }
 }
+
+/// A row the domain refuses (here: planted as an older build's fold left it, for a
+/// case in mediation) is removed when it comes due, and nothing is marked missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_row_never_stays() {
+    let h = Harness::start(datetime!(2026-11-24 10:00 +08:00), demo_config()).await;
+    let case = h.file_leak("planted").await;
+    h.caught_up().await;
+    let mediator = Actor::new(ActorKind::Mediator, "med.chen");
+    let open = Command::OpenMediation(OpenMediation {
+        parties: vec![
+            party(PartyRole::Applicant, "王**"),
+            party(PartyRole::Respondent, "李**"),
+        ],
+        mediation_due: datetime!(2026-12-24 10:00 +08:00),
+        mediator: None,
+    });
+    h.act(case, &mediator, &open, "mediate").await.unwrap();
+    h.caught_up().await;
+    assert!(h.routing.state().all_deadlines().await.unwrap().is_empty());
+
+    let db = sqlx::SqlitePool::connect(&format!("sqlite:{}", h.state_db().display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO deadlines (case_id, kind, department, due_at) VALUES (?, 'sign', 'dept.water', ?)")
+        .bind(case.to_string())
+        .bind(datetime!(2026-11-24 11:00 +08:00).unix_timestamp())
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(h.routing.state().all_deadlines().await.unwrap().len(), 1);
+    h.clock.set(datetime!(2026-11-24 12:00 +08:00));
+    eventually(Duration::from_secs(20), "the refused row to go", || async {
+        h.routing
+            .state()
+            .all_deadlines()
+            .await
+            .ok()?
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    assert!(h.case(case).await.missed.is_empty());
+}
+
+/// Routing that reacts after the clock has moved past the sign deadline a filing would
+/// have had (it was down, or far behind) still dispatches: the deadlines then run from
+/// its own time, and no case stays received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_reaction_still_dispatches() {
+    let mut h = Harness::without_routing(datetime!(2026-11-24 10:00 +08:00), demo_config()).await;
+    let case = h.file_leak("late").await;
+    // Routing starts two days later.
+    h.clock.set(datetime!(2026-11-26 15:00 +08:00));
+    h.start_routing();
+    h.caught_up().await;
+    let c = h.case(case).await;
+    assert_eq!(
+        c.status,
+        Status::Dispatched,
+        "the case was never dispatched"
+    );
+    assert!(c.dispatch.unwrap().sign_due > h.now());
+}
