@@ -101,7 +101,7 @@ type Step = (fn() -> Actor, &'static str, Value, Value);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_pair_of_routing_actions_under_one_key_is_refused_and_appends_nothing() {
     let nats = TestNats::start();
-    let log = EventLog::open(nats.client().await, LogConfig::default())
+    let log = EventLog::create(nats.client().await, LogConfig::default())
         .await
         .expect("log");
     let store = CaseStore::new(log.clone(), Numbering::default(), 1000);
