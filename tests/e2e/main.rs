@@ -6,6 +6,7 @@
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
+//! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
 //! - `nats_permissions`: the shipped NATS permissions, user by user, as an attacker would try them.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `idempotency`: keys are the caller's own; routing's command ids cannot be taken over HTTP.
@@ -23,6 +24,7 @@ mod idempotency;
 mod jcs;
 mod kit;
 mod lifecycle;
+mod manifests;
 mod nats_permissions;
 mod privacy;
 mod quarantine;
