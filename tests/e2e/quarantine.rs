@@ -190,6 +190,8 @@ async fn poison_messages_are_quarantined_and_nothing_stops() {
 
     let out = std::process::Command::new(bin("casegrid"))
         .args(["audit", "verify", "--nats", &system.nats.url()])
+        .arg("--credentials")
+        .arg(system.admin_seed())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
