@@ -521,3 +521,24 @@ async fn a_service_for_three_replicas_refuses_a_stream_at_one() {
         .await
         .expect("opens at R1");
 }
+
+#[tokio::test]
+async fn a_service_given_a_cluster_list_connects_past_a_dead_node() {
+    let nats = TestNats::start();
+    open(&nats).await;
+    let dead = casegrid_runtime::natsserver::free_port().unwrap();
+    let settings = casegrid_runtime::Settings::load_from(
+        None,
+        &[(
+            "CASEGRID__NATS__URL".to_owned(),
+            format!("nats://127.0.0.1:{dead}, {}", nats.url()),
+        )],
+    )
+    .unwrap();
+    let (client, log) = EventLog::connect(&settings, "casegrid-test")
+        .await
+        .expect("connects to the node that is up");
+    assert!(log.last_sequence().await.is_ok());
+    let live: u16 = nats.url().rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(client.server_info().port, live);
+}
