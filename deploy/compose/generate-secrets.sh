@@ -40,9 +40,11 @@ header=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
 claims=$(printf '{"sub":"sup.prometheus","kind":"supervisor","aud":"casegrid","scope":"city","exp":%s}' "$exp" | b64url)
 sig=$(printf '%s.%s' "$header" "$claims" | openssl dgst -sha256 -hmac "$jwt" -binary | b64url)
 printf '%s.%s.%s' "$header" "$claims" "$sig" > secrets/metrics_token
-# The services run as uid 10001 and read their seed files through compose secrets
-# (bind mounts keep the host's owner and mode).
-if [ "$(id -u)" = 0 ]; then chown -R 10001:10001 secrets/nats; fi
+# Compose file secrets are bind mounts that keep the host's owner and mode, and the
+# containers run as other users (casegrid 10001, prometheus nobody, grafana 472). The
+# directories stay 0700, so no other user of the host reads them; the files inside are
+# readable, and each container mounts only its own.
+chmod 0644 secrets/pg_password secrets/grafana_admin secrets/metrics_token secrets/nats/*.nk
 curl -fsSL -o grafana/dashboards/nats-jetstream.json \
   https://grafana.com/api/dashboards/14725/revisions/latest/download \
   && sed -i "s/\${DS_PROMETHEUS}/prometheus/g" grafana/dashboards/nats-jetstream.json \
