@@ -114,6 +114,12 @@ enum PrivacyCmd {
         #[arg(long, default_value = "deploy/config")]
         config: PathBuf,
     },
+    /// Re-apply every PersonalDataErased of the log: delete those cases' keys again.
+    /// Run after every restore of the CASEGRID_KEYS bucket. Prints how many.
+    Reconcile {
+        #[arg(long, default_value = DEV_NATS)]
+        nats: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +180,9 @@ fn main() -> ExitCode {
                                 config,
                             },
                     } => tools::erase(&admin(&nats)?, &config, &case, &operator, &reason).await,
+                    Cmd::Privacy {
+                        command: PrivacyCmd::Reconcile { nats },
+                    } => tools::reconcile(&admin(&nats)?).await,
                     Cmd::Config {
                         command: ConfigCmd::Check { dir },
                     } => tools::config_check(&dir),

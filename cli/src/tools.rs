@@ -39,9 +39,15 @@ pub(crate) fn admin_nats(url: &str, credentials: Option<&Path>) -> anyhow::Resul
 
 async fn open_log(nats: &NatsSettings) -> anyhow::Result<EventLog> {
     let client = casegrid_runtime::nats::connect_with(nats, "casegrid-cli").await?;
-    EventLog::open(client, LogConfig::default())
-        .await
-        .context("opening the event log")
+    EventLog::open(
+        client,
+        LogConfig {
+            replicas: nats.replicas,
+            ..LogConfig::default()
+        },
+    )
+    .await
+    .context("opening the event log")
 }
 
 /// `casegrid init`: creates the event stream when absent (the one explicit way, with
@@ -183,6 +189,53 @@ pub(crate) async fn erase(
         }
         Err(problem) => bail!("{}", problem.detail),
     }
+}
+
+/// `casegrid privacy reconcile`: re-applies every `PersonalDataErased` of the log by
+/// deleting those cases' keys from `CASEGRID_KEYS`. A restored backup of the bucket
+/// holds the keys of people erased since; run this after every restore. Reads the
+/// log from sequence 1 (valid envelopes only, as every consumer does); deleting a key
+/// already gone changes nothing, so a second run re-erases 0.
+pub(crate) async fn reconcile(nats: &NatsSettings) -> anyhow::Result<ExitCode> {
+    use futures_util::StreamExt;
+    let log = open_log(nats).await?;
+    let keys = casegrid_privacy::KeyVault::attach(log.client().clone()).await?;
+    let last = log.last_sequence().await?;
+    let mut erased: Vec<CaseId> = Vec::new();
+    if last > 0 {
+        let mut heads = casegrid_eventlog::Heads::new(1);
+        let mut messages = std::pin::pin!(log.read_raw_from(1).await?);
+        while let Some(message) = messages.next().await {
+            let message = message?;
+            if let casegrid_eventlog::Classified::Valid(e) = heads.classify(&log, &message).await? {
+                if e.envelope.event_type == "PersonalDataErased"
+                    && !erased.contains(&e.envelope.case_id)
+                {
+                    erased.push(e.envelope.case_id);
+                }
+            }
+            if message.seq >= last {
+                break;
+            }
+        }
+    }
+    let mut restored = 0;
+    for case_id in &erased {
+        match keys.key(*case_id).await {
+            Ok(_) => {
+                keys.erase(*case_id).await?;
+                restored += 1;
+                println!("  case {case_id}: its key was back (a restored backup); erased again");
+            }
+            Err(casegrid_privacy::PrivacyError::Erased(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    println!(
+        "{} erasure(s) in the log up to sequence {last}; {restored} key(s) erased again",
+        erased.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn uuid_like() -> String {

@@ -6,6 +6,7 @@
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
+//! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
 //! - `nats_permissions`: the shipped NATS permissions, user by user, as an attacker would try them.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `idempotency`: keys are the caller's own; routing's command ids cannot be taken over HTTP.
@@ -14,6 +15,7 @@
 //! - `scenarios`: realistic cases of the demo district through the whole lifecycle.
 //! - `quarantine`: poison in the stream is quarantined; nothing stops, a forged case answers 409.
 //! - `stream`: a stream deleted and re-created empty is refused by name, running or at start.
+//! - `restore`: a restored key backup is erased again by `casegrid privacy reconcile`.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod bad_input;
@@ -22,10 +24,12 @@ mod idempotency;
 mod jcs;
 mod kit;
 mod lifecycle;
+mod manifests;
 mod nats_permissions;
 mod privacy;
 mod quarantine;
 mod rebuild;
+mod restore;
 mod routing;
 mod scenarios;
 mod stream;

@@ -82,7 +82,7 @@ impl EventLog {
     pub async fn create(admin: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
         let js = jetstream::new(admin.clone());
         match js.get_stream(&config.stream).await {
-            Ok(_) => {}
+            Ok(existing) => check_replicas(&config, &existing.cached_info().config)?,
             Err(e) if is_not_found(&e) => {
                 if let Err(e) = js.create_stream(stream_config(&config)).await {
                     // Another creator may have won the race; anything else is an error.
@@ -246,6 +246,7 @@ impl EventLog {
         )
         .await
         .context("opening the event log")?;
+        check_replicas(log.config(), &log.stream.cached_info().config)?;
         Ok((client, log))
     }
 
@@ -509,6 +510,27 @@ fn stream_config(config: &LogConfig) -> stream::Config {
         discard: stream::DiscardPolicy::Old,
         ..Default::default()
     }
+}
+
+/// A service started for `nats.replicas` refuses a stream replicated otherwise: a
+/// cluster whose log runs at R1 loses acknowledged events with one disk, and the
+/// operator believes it runs at R3. Changing replicas is the admin's act
+/// (`nats stream edit --replicas`), never a side effect of starting a service.
+fn check_replicas(config: &LogConfig, c: &stream::Config) -> Result<(), LogError> {
+    let found = c.num_replicas.max(1);
+    let wanted = config.replicas.max(1);
+    if found == wanted {
+        return Ok(());
+    }
+    Err(LogError::Misconfigured {
+        stream: config.stream.clone(),
+        problem: format!(
+            "it runs at {found} replica(s) but nats.replicas is {wanted}: set \
+             CASEGRID__NATS__REPLICAS={found}, or have the NATS admin change the stream \
+             (`nats stream edit {} --replicas {wanted}`)",
+            config.stream
+        ),
+    })
 }
 
 /// Every way a stream could lose or rewrite events, named.

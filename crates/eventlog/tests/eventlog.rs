@@ -480,3 +480,65 @@ async fn the_store_refuses_to_extend_a_broken_chain_and_passes_over_duplicates()
         assert_eq!((brk.case_id, brk.version), (id, 3), "{brk}");
     }
 }
+
+#[tokio::test]
+async fn a_service_for_three_replicas_refuses_a_stream_at_one() {
+    let nats = TestNats::start();
+    open(&nats).await;
+    let settings = |replicas: &str| {
+        casegrid_runtime::Settings::load_from(
+            None,
+            &[
+                ("CASEGRID__NATS__URL".to_owned(), nats.url()),
+                ("CASEGRID__NATS__REPLICAS".to_owned(), replicas.to_owned()),
+            ],
+        )
+        .unwrap()
+    };
+    let err = EventLog::connect(&settings("3"), "casegrid-test")
+        .await
+        .err()
+        .expect("refused");
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("runs at 1 replica(s) but nats.replicas is 3"),
+        "{err}"
+    );
+    // Creating (`casegrid init --replicas 3`) over the R1 stream refuses the same way.
+    let err = EventLog::create(
+        nats.client().await,
+        LogConfig {
+            replicas: 3,
+            ..LogConfig::default()
+        },
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("nats.replicas is 3"), "{err}");
+    // Configured as it runs, the service opens it.
+    EventLog::connect(&settings("1"), "casegrid-test")
+        .await
+        .expect("opens at R1");
+}
+
+#[tokio::test]
+async fn a_service_given_a_cluster_list_connects_past_a_dead_node() {
+    let nats = TestNats::start();
+    open(&nats).await;
+    let dead = casegrid_runtime::natsserver::free_port().unwrap();
+    let settings = casegrid_runtime::Settings::load_from(
+        None,
+        &[(
+            "CASEGRID__NATS__URL".to_owned(),
+            format!("nats://127.0.0.1:{dead}, {}", nats.url()),
+        )],
+    )
+    .unwrap();
+    let (client, log) = EventLog::connect(&settings, "casegrid-test")
+        .await
+        .expect("connects to the node that is up");
+    assert!(log.last_sequence().await.is_ok());
+    let live: u16 = nats.url().rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(client.server_info().port, live);
+}

@@ -36,6 +36,37 @@ pub fn check_version(v: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The servers of `nats.url`: one URL or a comma-separated list (a cluster's nodes;
+/// the client connects to any and fails over to the others).
+pub fn server_addrs(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+    let addrs = url
+        .split(',')
+        .map(str::trim)
+        .map(|one| {
+            if one.is_empty() {
+                bail!("nats.url {url:?} holds an empty entry: list URLs separated by commas");
+            }
+            one.parse::<async_nats::ServerAddr>()
+                .with_context(|| format!("nats.url: {one:?} is not a NATS URL"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(addrs)
+}
+
+/// How long to wait before reconnect attempt `attempts` (1-based): at once, then
+/// doubling from 100 ms up to [`RECONNECT_MAX`], so a restarted cluster is not hammered
+/// by every replica at once and a lost node is left within a second.
+pub fn reconnect_delay(attempts: usize) -> std::time::Duration {
+    if attempts <= 1 {
+        return std::time::Duration::ZERO;
+    }
+    let exp = u32::try_from(attempts - 2).unwrap_or(u32::MAX).min(16);
+    std::time::Duration::from_millis(100u64.saturating_mul(1 << exp)).min(RECONNECT_MAX)
+}
+
+/// The longest wait between reconnect attempts; the client never gives up.
+pub const RECONNECT_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connects as `name` without credentials (an open test server), and refuses a
 /// server older than [`MIN_SERVER`].
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
@@ -108,6 +139,7 @@ pub async fn connect_with(
     name: &str,
 ) -> anyhow::Result<async_nats::Client> {
     let url = &settings.url;
+    let addrs = server_addrs(url)?;
     let who = if settings.user.is_empty() {
         "without credentials".to_owned()
     } else {
@@ -126,8 +158,10 @@ pub async fn connect_with(
             }
         })
         .retry_on_initial_connect()
+        .max_reconnects(None)
+        .reconnect_delay_callback(reconnect_delay)
         .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(url)
+        .connect(addrs)
         .await
         .with_context(|| format!("connecting to NATS at {url} {who}"))?;
     // The INFO arrives with the connection; wait for it briefly when retrying. A
@@ -164,5 +198,37 @@ mod tests {
         assert!(check_version("v2.15.1").is_ok());
         assert!(check_version("nonsense").is_err());
         assert_eq!(parse_version("2.12.0-beta.1"), Some((2, 12, 0)));
+    }
+
+    #[test]
+    fn a_cluster_is_a_comma_separated_list_of_urls() {
+        let addrs =
+            server_addrs("nats://casegrid-1:4222, nats://casegrid-2:4222,tls://casegrid-3:4222")
+                .unwrap();
+        let hosts: Vec<_> = addrs.iter().map(|a| a.host().to_owned()).collect();
+        assert_eq!(hosts, ["casegrid-1", "casegrid-2", "casegrid-3"]);
+        assert!(addrs[2].tls_required());
+        assert_eq!(server_addrs("nats://127.0.0.1:4222").unwrap().len(), 1);
+        let err = format!(
+            "{:#}",
+            server_addrs("nats://a:4222,,nats://b:4222").unwrap_err()
+        );
+        assert!(err.contains("empty entry"), "{err}");
+        let err = format!(
+            "{:#}",
+            server_addrs("nats://a:4222,http://b:80").unwrap_err()
+        );
+        assert!(err.contains("http://b:80"), "{err}");
+    }
+
+    #[test]
+    fn reconnects_back_off_to_five_seconds_and_never_stop() {
+        use std::time::Duration;
+        assert_eq!(reconnect_delay(1), Duration::ZERO);
+        assert_eq!(reconnect_delay(2), Duration::from_millis(100));
+        assert_eq!(reconnect_delay(3), Duration::from_millis(200));
+        assert_eq!(reconnect_delay(7), Duration::from_millis(3200));
+        assert_eq!(reconnect_delay(8), RECONNECT_MAX);
+        assert_eq!(reconnect_delay(10_000), RECONNECT_MAX);
     }
 }

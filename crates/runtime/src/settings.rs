@@ -72,6 +72,8 @@ pub struct RoutingSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsSettings {
+    /// One server, or a cluster's nodes separated by commas
+    /// (`nats://casegrid-1:4222,nats://casegrid-2:4222,nats://casegrid-3:4222`).
     pub url: String,
     /// Replicas of the event stream: 1 on one machine, 3 in a cluster.
     pub replicas: usize,
