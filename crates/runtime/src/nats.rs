@@ -127,7 +127,14 @@ pub async fn connect_with(
         })
         .retry_on_initial_connect()
         .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(url)
+        // A cluster is a comma-separated list of servers; the client fails over among them.
+        .connect(
+            url.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .collect::<Vec<_>>()
+                .as_slice(),
+        )
         .await
         .with_context(|| format!("connecting to NATS at {url} {who}"))?;
     // The INFO arrives with the connection; wait for it briefly when retrying. A
