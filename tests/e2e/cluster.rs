@@ -12,7 +12,8 @@
 //! Both print how long filing was unavailable after each kill.
 
 use crate::kit::{
-    events_at, rebuild_and_compare_at, serve_command, wait_projection_at, wait_services, Api, Procs,
+    rebuild_and_compare_at, serve_command, try_events_at, wait_projection_at, wait_services, Api,
+    Procs,
 };
 use casegrid_eventlog::{EventLog, LogConfig};
 use casegrid_runtime::natsauth::User;
@@ -71,6 +72,7 @@ impl ClusterSystem {
             &self.live_db,
             self.http_port,
         )
+        .env("RUST_LOG", "info,async_nats=info,sqlx=warn,hyper=warn")
         .spawn()
         .unwrap();
         self.procs.0.push((service.to_owned(), child));
@@ -336,16 +338,29 @@ impl Tally {
 async fn check(system: &ClusterSystem, answers: &[Answer], what: &str) -> Tally {
     system.cluster.wait_current().await;
     let admin = system.cluster.client().await;
-    let events = eventually(
-        Duration::from_secs(60),
-        "routing to dispatch every filed case",
-        || async {
-            let events = events_at(&admin).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events = match try_events_at(&admin).await {
+            Ok(events) => events,
+            Err(e) if Instant::now() < deadline => {
+                println!("reading the stream: {e}; again");
+                continue;
+            }
+            Err(e) => panic!("reading the stream: {e}"),
+        };
+        if Tally::of(answers, &events).undispatched == 0 {
+            break events;
+        }
+        if Instant::now() > deadline {
             let tally = Tally::of(answers, &events);
-            (tally.undispatched == 0).then_some(events)
-        },
-    )
-    .await;
+            panic!(
+                "routing did not dispatch every filed case within 60 s: {tally:?}\n{}\n{}",
+                consumers(&admin).await,
+                logs(system)
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
     let tally = Tally::of(answers, &events);
     tally.print(what);
     tally.assert_whole(system);
@@ -379,6 +394,32 @@ async fn check(system: &ClusterSystem, answers: &[Answer], what: &str) -> Tally 
         "{printed}"
     );
     tally
+}
+
+/// Every durable consumer's position, for failure messages.
+async fn consumers(admin: &async_nats::Client) -> String {
+    use futures_util::StreamExt;
+    let js = async_nats::jetstream::new(admin.clone());
+    let stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
+    let mut out = String::new();
+    let mut infos = stream.consumers();
+    while let Some(Ok(c)) = infos.next().await {
+        // This test's own readers (ordered consumers) say nothing.
+        if c.config.durable_name.is_none() {
+            continue;
+        }
+        out.push_str(&format!(
+            "consumer {}: delivered {} ack floor {} pending {} ack pending {} waiting {} leader {:?}\n",
+            c.name,
+            c.delivered.stream_sequence,
+            c.ack_floor.stream_sequence,
+            c.num_pending,
+            c.num_ack_pending,
+            c.num_waiting,
+            c.cluster.and_then(|c| c.leader)
+        ));
+    }
+    out
 }
 
 fn logs(system: &ClusterSystem) -> String {

@@ -360,23 +360,39 @@ pub(crate) fn serve_command(
 
 /// Every event in the stream, as stored, read by `client` (an admin).
 pub(crate) async fn events_at(client: &async_nats::Client) -> Vec<Value> {
+    try_events_at(client)
+        .await
+        .unwrap_or_else(|e| panic!("reading the stream: {e}"))
+}
+
+/// [`events_at`], failing instead of panicking (a cluster electing a leader times out).
+pub(crate) async fn try_events_at(client: &async_nats::Client) -> Result<Vec<Value>, String> {
     use futures_util::StreamExt;
     let js = async_nats::jetstream::new(client.clone());
-    let mut stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
-    let last = stream.info().await.unwrap().state.messages;
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let mut stream = js
+        .get_stream("CASEGRID_EVENTS")
+        .await
+        .map_err(|e| text(&e))?;
+    let last = stream.info().await.map_err(|e| text(&e))?.state.messages;
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
         .await
-        .unwrap();
-    let mut messages = consumer.messages().await.unwrap().take(last as usize);
+        .map_err(|e| text(&e))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| text(&e))?
+        .take(last as usize);
     let mut out = Vec::new();
     while let Some(m) = tokio::time::timeout(Duration::from_secs(10), messages.next())
         .await
-        .unwrap()
+        .map_err(|e| text(&e))?
     {
-        out.push(serde_json::from_slice(&m.unwrap().payload).unwrap());
+        let m = m.map_err(|e| text(&e))?;
+        out.push(serde_json::from_slice(&m.payload).map_err(|e| text(&e))?);
     }
-    out
+    Ok(out)
 }
 
 pub(crate) async fn stream_messages(nats_url: &str) -> u64 {
