@@ -1,7 +1,8 @@
 //! Runs `nats-server` as a child process: for `casegrid dev`, `casegrid bench` and
-//! the test kit. Finds the binary (`CASEGRID_NATS_SERVER`, the project's installed
-//! copy under `.tools/nats`, then `PATH`), checks its version, writes a config with
-//! `sync_interval: always`, waits until it answers, and stops it on drop.
+//! the test kit, alone or as a 3-node cluster ([`NatsCluster`]). Finds the binary
+//! (`CASEGRID_NATS_SERVER`, the project's installed copy under `.tools/nats`, then
+//! `PATH`), checks its version, writes a config with `sync_interval: always`, waits
+//! until it answers, and stops it on drop.
 
 use crate::natsauth;
 use anyhow::{bail, Context};
@@ -315,7 +316,8 @@ struct ClusterNode {
 /// its own store under one folder, `sync_interval: always` and the shipped accounts and
 /// permissions, as `deploy/nats/cluster-*.conf` runs them. Nodes can be killed
 /// (SIGKILL) and restarted by index on the same ports and store; all stop on drop.
-/// The test kit's `TestCluster` and `casegrid` tools build on this.
+/// The test kit's `TestCluster` builds on this; it lives here, not in the test kit, so a
+/// production binary (a future `casegrid soak`) may start one without linking the kit.
 pub struct NatsCluster {
     binary: PathBuf,
     auth: natsauth::Credentials,
