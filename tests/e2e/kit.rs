@@ -146,46 +146,21 @@ impl System {
     /// NATS as the service's own user.
     pub(crate) fn spawn(&mut self, name: &str, service: &str, env: &[(&str, String)]) {
         let nats = self.nats.settings(user_of(service));
-        let dir = self.nats.dir();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("{name}.log")))
-            .unwrap();
-        let mut command = Command::new(bin("casegrid"));
-        command
-            .args(["serve", service])
-            .env("CASEGRID__NATS__URL", self.nats.url())
-            .env("CASEGRID__NATS__USER", &nats.user)
-            .env(
-                "CASEGRID__NATS__NKEY_SEED_FILE",
-                nats.nkey_seed_file.expect("a secured server"),
-            )
-            .env("CASEGRID__DATABASE__URL", &self.live_db)
-            .env(
-                "CASEGRID__ROUTING__DATABASE_URL",
-                format!("sqlite://{}/routing.db?mode=rwc", dir.display()),
-            )
-            .env("CASEGRID__ROUTING__TICK_MS", "100")
-            .env(
-                "CASEGRID__HTTP__ADDR",
-                format!("127.0.0.1:{}", self.http_port),
-            )
-            .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
-            .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0")
-            .env("CASEGRID__AUTH__STATIC_TOKENS", "true");
+        let mut command = serve_command(
+            name,
+            service,
+            &nats,
+            self.nats.dir(),
+            &self.live_db,
+            self.http_port,
+        );
         if let Some(clock) = &self.clock_file {
             command.env("CASEGRID_CLOCK_FILE", clock);
         }
         for (k, v) in env {
             command.env(k, v);
         }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = command.spawn().unwrap();
         self.procs.0.push((name.to_owned(), child));
     }
 
@@ -203,34 +178,7 @@ impl System {
     }
 
     async fn wait_ready(&self) {
-        let client = self.nats.client().await;
-        eventually(
-            Duration::from_secs(60),
-            "services to register and the gateway to be ready",
-            || {
-                let client = client.clone();
-                let api = self.api.clone();
-                async move {
-                    // Not listening yet is "not ready", not a failure.
-                    let ready = api
-                        .http
-                        .get(format!("{}/readyz", api.base))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status() == 200);
-                    let mut all = ready;
-                    for name in ["casegrid-intake", "casegrid-routing", "casegrid-projection"] {
-                        all = all
-                            && client
-                                .request(format!("$SRV.PING.{name}"), "".into())
-                                .await
-                                .is_ok();
-                    }
-                    all.then_some(())
-                }
-            },
-        )
-        .await;
+        wait_services(&self.nats.client().await, &self.api).await;
     }
 
     /// Messages in the event stream.
@@ -240,64 +188,25 @@ impl System {
 
     /// Every event in the stream, as stored.
     pub(crate) async fn events(&self) -> Vec<Value> {
-        use futures_util::StreamExt;
-        let last = self.stream_messages().await;
-        let client = self.nats.client().await;
-        let js = async_nats::jetstream::new(client);
-        let stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
-            .await
-            .unwrap();
-        let mut messages = consumer.messages().await.unwrap().take(last as usize);
-        let mut out = Vec::new();
-        while let Some(m) = tokio::time::timeout(Duration::from_secs(10), messages.next())
-            .await
-            .unwrap()
-        {
-            out.push(serde_json::from_slice(&m.unwrap().payload).unwrap());
-        }
-        out
+        events_at(&self.nats.client().await).await
     }
 
     /// Waits until the projection has applied everything in the stream.
     pub(crate) async fn wait_projection(&self) {
         let last = self.stream_messages().await;
-        let client = self.nats.client().await;
-        eventually(
-            Duration::from_secs(20),
-            "the projection to catch up",
-            || {
-                let client = client.clone();
-                async move {
-                    let reply = client
-                        .request("casegrid.projection.checkpoint", "{}".into())
-                        .await
-                        .ok()?;
-                    let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
-                    (answer["ok"].as_u64()? >= last).then_some(())
-                }
-            },
-        )
-        .await;
+        wait_projection_at(&self.nats.client().await, last).await;
     }
 
     /// `casegrid rebuild` into a fresh SQLite file `<name>.db`, compared with the live
     /// read models: asserts they are identical; answers the URL and what it printed.
     pub(crate) async fn rebuild_and_compare(&self, name: &str) -> (String, String) {
-        let into = format!("sqlite://{}/{name}.db?mode=rwc", self.nats.dir().display());
-        let out = Command::new(bin("casegrid"))
-            .args(["rebuild", "--nats", &self.nats.url(), "--into", &into])
-            .args(["--compare", &self.live_db])
-            .arg("--credentials")
-            .arg(self.admin_seed())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "rebuild failed:\n{stdout}\n{stderr}");
-        assert!(stdout.contains("identical"), "{stdout}");
-        (into, stdout)
+        rebuild_and_compare_at(
+            &self.nats.url(),
+            &self.admin_seed(),
+            self.nats.dir(),
+            &self.live_db,
+            name,
+        )
     }
 
     /// `casegrid audit verify` on this system's log: asserts it passes; answers its output.
@@ -327,6 +236,163 @@ impl System {
         }
         out
     }
+}
+
+/// Waits until the gateway is ready and every service answers its `$SRV.PING`.
+pub(crate) async fn wait_services(client: &async_nats::Client, api: &Api) {
+    eventually(
+        Duration::from_secs(60),
+        "services to register and the gateway to be ready",
+        || {
+            let client = client.clone();
+            let api = api.clone();
+            async move {
+                // Not listening yet is "not ready", not a failure.
+                let ready = api
+                    .http
+                    .get(format!("{}/readyz", api.base))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200);
+                let mut all = ready;
+                for name in ["casegrid-intake", "casegrid-routing", "casegrid-projection"] {
+                    all = all
+                        && client
+                            .request(format!("$SRV.PING.{name}"), "".into())
+                            .await
+                            .is_ok();
+                }
+                all.then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// Waits until the projection has applied the stream up to sequence `last`.
+pub(crate) async fn wait_projection_at(client: &async_nats::Client, last: u64) {
+    eventually(
+        Duration::from_secs(20),
+        "the projection to catch up",
+        || {
+            let client = client.clone();
+            async move {
+                let reply = client
+                    .request("casegrid.projection.checkpoint", "{}".into())
+                    .await
+                    .ok()?;
+                let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
+                (answer["ok"].as_u64()? >= last).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// `casegrid rebuild` into a fresh SQLite file `<name>.db`, compared with the live
+/// read models: asserts they are identical; answers the URL and what it printed.
+pub(crate) fn rebuild_and_compare_at(
+    nats_url: &str,
+    admin_seed: &Path,
+    dir: &Path,
+    live_db: &str,
+    name: &str,
+) -> (String, String) {
+    let into = format!("sqlite://{}/{name}.db?mode=rwc", dir.display());
+    let out = Command::new(bin("casegrid"))
+        .args(["rebuild", "--nats", nats_url, "--into", &into])
+        .args(["--compare", live_db])
+        .arg("--credentials")
+        .arg(admin_seed)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "rebuild failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("identical"), "{stdout}");
+    (into, stdout)
+}
+
+/// `casegrid serve <service>` as the process `name`, connecting to NATS (`nats.url` may
+/// list several servers) as the service's own user, logging to `<dir>/<name>.log`.
+pub(crate) fn serve_command(
+    name: &str,
+    service: &str,
+    nats: &NatsSettings,
+    dir: &Path,
+    live_db: &str,
+    http_port: u16,
+) -> Command {
+    assert_eq!(
+        nats.user,
+        user_of(service).name(),
+        "{service}'s own NATS user"
+    );
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.log")))
+        .unwrap();
+    let mut command = Command::new(bin("casegrid"));
+    command
+        .args(["serve", service])
+        .env("CASEGRID__NATS__URL", &nats.url)
+        .env("CASEGRID__NATS__USER", &nats.user)
+        .env(
+            "CASEGRID__NATS__NKEY_SEED_FILE",
+            nats.nkey_seed_file.as_ref().expect("a secured server"),
+        )
+        .env("CASEGRID__DATABASE__URL", live_db)
+        .env(
+            "CASEGRID__ROUTING__DATABASE_URL",
+            format!("sqlite://{}/routing.db?mode=rwc", dir.display()),
+        )
+        .env("CASEGRID__ROUTING__TICK_MS", "100")
+        .env("CASEGRID__HTTP__ADDR", format!("127.0.0.1:{http_port}"))
+        .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
+        .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0")
+        .env("CASEGRID__AUTH__STATIC_TOKENS", "true")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    command
+}
+
+/// Every event in the stream, as stored, read by `client` (an admin).
+pub(crate) async fn events_at(client: &async_nats::Client) -> Vec<Value> {
+    try_events_at(client)
+        .await
+        .unwrap_or_else(|e| panic!("reading the stream: {e}"))
+}
+
+/// [`events_at`], failing instead of panicking (a cluster electing a leader times out).
+pub(crate) async fn try_events_at(client: &async_nats::Client) -> Result<Vec<Value>, String> {
+    use futures_util::StreamExt;
+    let js = async_nats::jetstream::new(client.clone());
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+    let mut stream = js
+        .get_stream("CASEGRID_EVENTS")
+        .await
+        .map_err(|e| text(&e))?;
+    let last = stream.info().await.map_err(|e| text(&e))?.state.messages;
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .map_err(|e| text(&e))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| text(&e))?
+        .take(last as usize);
+    let mut out = Vec::new();
+    while let Some(m) = tokio::time::timeout(Duration::from_secs(10), messages.next())
+        .await
+        .map_err(|e| text(&e))?
+    {
+        let m = m.map_err(|e| text(&e))?;
+        out.push(serde_json::from_slice(&m.payload).map_err(|e| text(&e))?);
+    }
+    Ok(out)
 }
 
 pub(crate) async fn stream_messages(nats_url: &str) -> u64 {

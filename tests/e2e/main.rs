@@ -3,6 +3,8 @@
 //! `scripts/test` builds the binaries before running these.
 //!
 //! - `kit`: starting the system (separate processes, or `casegrid dev`), an HTTP client.
+//! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
+//!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
@@ -19,6 +21,7 @@
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod bad_input;
+mod cluster;
 mod config;
 mod idempotency;
 mod jcs;

@@ -1,7 +1,8 @@
 //! Runs `nats-server` as a child process: for `casegrid dev`, `casegrid bench` and
-//! the test kit. Finds the binary (`CASEGRID_NATS_SERVER`, the project's installed
-//! copy under `.tools/nats`, then `PATH`), checks its version, writes a config with
-//! `sync_interval: always`, waits until it answers, and stops it on drop.
+//! the test kit, alone or as a 3-node cluster ([`NatsCluster`]). Finds the binary
+//! (`CASEGRID_NATS_SERVER`, the project's installed copy under `.tools/nats`, then
+//! `PATH`), checks its version, writes a config with `sync_interval: always`, waits
+//! until it answers, and stops it on drop.
 
 use crate::natsauth;
 use anyhow::{bail, Context};
@@ -297,6 +298,195 @@ impl NatsServer {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+/// One node of a [`NatsCluster`]: its ports, store and (while it runs) its process.
+struct ClusterNode {
+    name: String,
+    client_port: u16,
+    cluster_port: u16,
+    http_port: u16,
+    dir: PathBuf,
+    server: Option<NatsServer>,
+}
+
+/// Three `nats-server` processes on 127.0.0.1 forming one JetStream cluster, each with
+/// its own store under one folder, `sync_interval: always` and the shipped accounts and
+/// permissions, as `deploy/nats/cluster-*.conf` runs them. Nodes can be killed
+/// (SIGKILL) and restarted by index on the same ports and store; all stop on drop.
+/// The test kit's `TestCluster` builds on this; it lives here, not in the test kit, so a
+/// production binary (a future `casegrid soak`) may start one without linking the kit.
+pub struct NatsCluster {
+    binary: PathBuf,
+    auth: natsauth::Credentials,
+    nodes: Vec<ClusterNode>,
+    pub version: String,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes under `dir` (stores in `dir/node-<i>`), waiting until each
+    /// answers; JetStream's own elections happen after (wait for them on a client).
+    pub fn start(dir: &Path, size: usize, auth: natsauth::Credentials) -> anyhow::Result<Self> {
+        let binary = locate()?;
+        let version = binary_version(&binary)?;
+        // Hold every listener at once so the 3 × size ports are distinct.
+        let listeners = (0..size * 3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<Vec<_>, _>>()
+            .context("finding free ports")?;
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<Result<_, _>>()?;
+        drop(listeners);
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let dir = dir.canonicalize()?;
+        let nodes = (0..size)
+            .map(|i| ClusterNode {
+                // Unique on this machine, so readiness never mistakes another server.
+                name: format!("casegrid-{}-{}", i + 1, ports[i * 3]),
+                client_port: ports[i * 3],
+                cluster_port: ports[i * 3 + 1],
+                http_port: ports[i * 3 + 2],
+                dir: dir.join(format!("node-{}", i + 1)),
+                server: None,
+            })
+            .collect();
+        let mut cluster = Self {
+            binary,
+            auth,
+            nodes,
+            version,
+        };
+        let routes: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|n| format!("nats-route://127.0.0.1:{}", n.cluster_port))
+            .collect();
+        for node in &cluster.nodes {
+            std::fs::create_dir_all(node.dir.join("jetstream"))?;
+            std::fs::write(node.dir.join(ACCOUNTS_FILE), natsauth::accounts_conf())?;
+            std::fs::write(node.dir.join("nats.conf"), node.config_text(&routes))?;
+        }
+        for i in 0..size {
+            cluster.restart(i)?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Every node's client URL, comma-separated: what `nats.url` takes.
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Node `i`'s client URL.
+    pub fn url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].client_port)
+    }
+
+    /// Node `i`'s monitoring address (`/healthz`, `/jsz`).
+    pub fn http_url(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.nodes[i].http_port)
+    }
+
+    /// Node `i`'s `server_name`, as stream info names its leader and replicas.
+    pub fn name(&self, i: usize) -> &str {
+        &self.nodes[i].name
+    }
+
+    /// The index of the node called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    pub fn is_running(&self, i: usize) -> bool {
+        self.nodes[i].server.is_some()
+    }
+
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].server.as_ref().and_then(NatsServer::pid)
+    }
+
+    /// The folder of node `i` (config, log `nats.log`, store `jetstream/`).
+    pub fn node_dir(&self, i: usize) -> &Path {
+        &self.nodes[i].dir
+    }
+
+    /// Kills node `i` at once (SIGKILL), as a crash would; its store stays.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut server) = self.nodes[i].server.take() {
+            server.kill();
+        }
+    }
+
+    /// Starts node `i` again (or the first time) on its ports and store, and waits
+    /// until it answers clients.
+    pub fn restart(&mut self, i: usize) -> anyhow::Result<()> {
+        self.kill(i);
+        let node = &self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.dir.join("nats.log"))?;
+        let child = Command::new(&self.binary)
+            .arg("-c")
+            .arg(node.dir.join("nats.conf"))
+            .envs(self.auth.server_env().iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        let mut server = NatsServer {
+            child: Some(child),
+            port: node.client_port,
+            store_dir: node.dir.join("jetstream"),
+            version: self.version.clone(),
+        };
+        server
+            .wait_ready(&node.name, Duration::from_secs(15))
+            .with_context(|| format!("cluster node {} ({})", i, node.name))?;
+        self.nodes[i].server = Some(server);
+        Ok(())
+    }
+}
+
+impl ClusterNode {
+    fn config_text(&self, routes: &[String]) -> String {
+        let store = self.dir.join("jetstream").display().to_string();
+        let routes: String = routes.iter().map(|r| format!("    {r}\n")).collect();
+        format!(
+            "listen: 127.0.0.1:{client}\nserver_name: {name}\nhttp: 127.0.0.1:{http}\n\
+             max_payload: 1MB\njetstream {{\n  store_dir: {store:?}\n  sync_interval: always\n}}\n\
+             cluster {{\n  name: casegrid\n  listen: 127.0.0.1:{cluster}\n  routes: [\n{routes}  ]\n}}\n\
+             include \"{ACCOUNTS_FILE}\"\n",
+            client = self.client_port,
+            name = self.name,
+            http = self.http_port,
+            cluster = self.cluster_port,
+        )
+    }
+}
+
+impl Drop for NatsCluster {
+    /// Kills every node: a cluster's stores are throw-away.
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
         }
     }
 }

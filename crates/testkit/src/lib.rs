@@ -4,14 +4,18 @@
 //! - [`TestNats`]: a `nats-server` with JetStream (`sync_interval: always`, as shipped):
 //!   open for unit-level tests ([`TestNats::start`]), or with the shipped accounts and
 //!   permissions and fresh keys per user ([`TestNats::start_secured`]).
+//! - [`TestCluster`]: three `nats-server` nodes routed on loopback, the stream at
+//!   replicas 3, nodes killed and restarted by index.
 //! - [`TestPostgres`]: a throw-away PostgreSQL cluster (or a fresh database per test on
 //!   `CASEGRID_TEST_DATABASE_URL`); see [`postgres`] for how it runs as root.
 //! - [`openapi`]: checking real responses against the gateway's OpenAPI document.
 //! - [`init_tracing`]: quiet unless `TEST_LOG` is set.
 
+pub mod cluster;
 pub mod openapi;
 pub mod postgres;
 
+pub use cluster::TestCluster;
 pub use postgres::TestPostgres;
 
 use casegrid_runtime::natsauth::{Credentials, User};

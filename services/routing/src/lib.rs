@@ -246,8 +246,24 @@ async fn consume(
     let name = consumer_name(replica);
     while !shutdown.is_cancelled() {
         // Each (re)start checks the stream first: one that went away is named as such.
-        routing.state.check_stream(&log).await?;
-        let (consumer, from) = open_consumer(&log, &routing.state, &name).await?;
+        let opened = async {
+            routing.state.check_stream(&log).await?;
+            open_consumer(&log, &routing.state, &name).await
+        };
+        let (consumer, from) = match opened.await {
+            Ok(opened) => opened,
+            // Another stream, or none: stop, naming it.
+            Err(e) if is_stream_identity(&e) => return Err(e),
+            // NATS without quorum (a cluster node down), a timeout: wait, never exit.
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "routing cannot open its consumer yet; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+        };
         let mut heads = Heads::new(from);
         if let Err(e) = consume_in_order(&log, &consumer, &mut heads, &routing, &shutdown).await {
             // Start again from the state's checkpoint: strict stream order matters more
@@ -261,6 +277,21 @@ async fn consume(
         }
     }
     Ok(())
+}
+
+/// Whether `e` says the stream is missing, another one, or misconfigured: the errors
+/// a retry cannot cure.
+fn is_stream_identity(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<LogError>(),
+            Some(
+                LogError::Missing { .. }
+                    | LogError::StreamMismatch { .. }
+                    | LogError::Misconfigured { .. }
+            )
+        )
+    })
 }
 
 /// The replica's durable consumer, created afresh after the state's checkpoint. A

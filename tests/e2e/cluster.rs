@@ -1,0 +1,536 @@
+//! casegrid on a 3-node NATS cluster (the test kit's [`TestCluster`], stream at R3), the
+//! four services as separate processes listing every node's URL, under 16 filing clients
+//! that retry with the same `Idempotency-Key` until answered:
+//!
+//! - `killing_the_leader_then_a_follower_loses_and_doubles_nothing`: the stream leader is
+//!   SIGKILLed, then a follower, then both restart; every acknowledged filing is stored
+//!   once and dispatched once, the chain verifies, a rebuild equals the live read models.
+//! - `soak_kills_every_process`: cycles of SIGKILL over every process (each service and
+//!   each NATS node) under filing and acting load; `CASEGRID_SOAK_CYCLES` (default 2)
+//!   sets the cycles: `scripts/soak 100` is the long run, for a person, not a timed test.
+//!
+//! Both print how long filing was unavailable after each kill.
+
+use crate::kit::{
+    rebuild_and_compare_at, serve_command, try_events_at, wait_projection_at, wait_services, Api,
+    Procs,
+};
+use casegrid_eventlog::{EventLog, LogConfig};
+use casegrid_runtime::natsauth::User;
+use casegrid_testkit::{eventually, TestCluster};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SERVICES: [&str; 4] = ["intake", "routing", "projection", "gateway"];
+
+/// The cluster and the services, each its own OS process.
+struct ClusterSystem {
+    cluster: TestCluster,
+    procs: Procs,
+    http_port: u16,
+    live_db: String,
+    api: Api,
+}
+
+impl ClusterSystem {
+    async fn start() -> Self {
+        let cluster = TestCluster::start(|admin| EventLog::bootstrap(admin, 3)).await;
+        let http_port = casegrid_runtime::natsserver::free_port().unwrap();
+        let live_db = format!("sqlite://{}/live.db?mode=rwc", cluster.dir().display());
+        let mut system = Self {
+            cluster,
+            procs: Procs(Vec::new()),
+            http_port,
+            live_db,
+            api: Api::new(format!("http://127.0.0.1:{http_port}")),
+        };
+        for service in SERVICES {
+            system.spawn(service);
+        }
+        wait_services(&system.cluster.client().await, &system.api).await;
+        system
+    }
+
+    fn user(service: &str) -> User {
+        match service {
+            "intake" => User::Intake,
+            "routing" => User::Routing,
+            "projection" => User::Projection,
+            _ => User::Gateway,
+        }
+    }
+
+    fn spawn(&mut self, service: &str) {
+        let child = serve_command(
+            service,
+            service,
+            &self.cluster.settings(Self::user(service)),
+            self.cluster.dir(),
+            &self.live_db,
+            self.http_port,
+        )
+        .env("RUST_LOG", "info,async_nats=info,sqlx=warn,hyper=warn")
+        .spawn()
+        .unwrap();
+        self.procs.0.push((service.to_owned(), child));
+    }
+
+    /// SIGKILL to service `name`.
+    fn kill(&mut self, name: &str) {
+        let at = self.procs.0.iter().position(|(n, _)| n == name).unwrap();
+        let (_, mut child) = self.procs.0.remove(at);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    fn admin_seed(&self) -> std::path::PathBuf {
+        self.cluster
+            .settings(User::Admin)
+            .nkey_seed_file
+            .expect("a secured cluster")
+    }
+}
+
+/// One acknowledged request: which key, which case, when its answered attempt was
+/// sent and answered, and how long the client waited from its first attempt.
+#[derive(Clone)]
+struct Answer {
+    action: bool,
+    key: String,
+    case: String,
+    sent: Instant,
+    acked: Instant,
+    waited: Duration,
+}
+
+/// Clients filing (and, with `act`, annotating what they filed) until stopped.
+struct Load {
+    stop: Arc<AtomicBool>,
+    answers: Arc<Mutex<Vec<Answer>>>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(base: String, clients: usize, act: bool) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let clients = (0..clients)
+            .map(|c| {
+                let (stop, answers, base) = (stop.clone(), answers.clone(), base.clone());
+                tokio::spawn(async move {
+                    let http = reqwest::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .build()
+                        .unwrap();
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let key = format!("cluster-{c}-{n}");
+                        let body = json!({"channel": "hotline", "kind": "complaint",
+                            "category": "wage_arrears", "title": "装修公司拖欠工人工资",
+                            "location": {"grid": "NH.CD.YL.02"},
+                            "reporter": {"phone": "13900002222"}});
+                        let filed =
+                            until_answered(&http, &format!("{base}/api/v1/cases"), &key, &body)
+                                .await;
+                        let case = filed.0["id"].as_str().unwrap().to_owned();
+                        answers.lock().unwrap().push(Answer {
+                            action: false,
+                            key: key.clone(),
+                            case: case.clone(),
+                            sent: filed.1,
+                            acked: Instant::now(),
+                            waited: filed.2,
+                        });
+                        if act {
+                            let key = format!("{key}-note");
+                            let url = format!("{base}/api/v1/cases/{case}/actions/annotate");
+                            let body = json!({"text": "回访前核实"});
+                            let acted = until_answered(&http, &url, &key, &body).await;
+                            answers.lock().unwrap().push(Answer {
+                                action: true,
+                                key,
+                                case,
+                                sent: acted.1,
+                                acked: Instant::now(),
+                                waited: acted.2,
+                            });
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            answers,
+            clients,
+        }
+    }
+
+    fn answers(&self) -> Vec<Answer> {
+        self.answers.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` requests sent at or after `since` were answered; answers how
+    /// long after `since` the first of them was: the time filing was unavailable.
+    async fn resumed_after(&self, since: Instant, n: usize, what: &str) -> Duration {
+        eventually(Duration::from_secs(90), what, || async {
+            let answers = self.answers();
+            let after: Vec<&Answer> = answers.iter().filter(|a| a.sent >= since).collect();
+            (after.len() >= n).then(|| {
+                after
+                    .iter()
+                    .map(|a| a.acked - since)
+                    .min()
+                    .unwrap_or_default()
+            })
+        })
+        .await
+    }
+
+    /// Stops the clients once each has its request in flight answered.
+    async fn stop(self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::Relaxed);
+        for client in self.clients {
+            client.await.expect("a client failed");
+        }
+        let answers = self.answers.lock().unwrap();
+        answers.clone()
+    }
+}
+
+/// Posts with the same `Idempotency-Key` until a 200 or 201 comes (an unreachable
+/// gateway, a 5xx, a timeout are retried; any other answer fails the test). Answers the
+/// body, when the answered attempt was sent, and how long since the first attempt.
+async fn until_answered(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+) -> (Value, Instant, Duration) {
+    let first = Instant::now();
+    loop {
+        let sent = Instant::now();
+        let answer = http
+            .post(url)
+            .bearer_auth("demo-operator")
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await;
+        if let Ok(r) = answer {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            match status {
+                200 | 201 => return (serde_json::from_str(&text).unwrap(), sent, first.elapsed()),
+                408 | 429 | 500..=599 => {}
+                _ => panic!("{url} with key {key}: {status} {text}"),
+            }
+        }
+        assert!(
+            first.elapsed() < Duration::from_secs(120),
+            "{url} with key {key}: no answer within 2 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the stream holds against what the clients were told.
+#[derive(Debug, Default)]
+struct Tally {
+    filings_acknowledged: usize,
+    filings_stored: usize,
+    actions_acknowledged: usize,
+    actions_stored: usize,
+    /// Acknowledged requests stored more than once, or cases filed twice.
+    doubled: usize,
+    /// Acknowledged requests not in the stream.
+    lost: usize,
+    /// Filed cases without exactly one dispatch.
+    undispatched: usize,
+    longest_wait: Duration,
+}
+
+impl Tally {
+    fn of(answers: &[Answer], events: &[Value]) -> Self {
+        let mut filed: HashMap<&str, usize> = HashMap::new();
+        let mut dispatched: HashMap<&str, usize> = HashMap::new();
+        let mut commands: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut notes = 0;
+        for e in events {
+            let case = e["case_id"].as_str().unwrap();
+            match e["type"].as_str().unwrap() {
+                "CaseFiled" => *filed.entry(case).or_default() += 1,
+                "CaseDispatched" => *dispatched.entry(case).or_default() += 1,
+                "NoteAdded" => notes += 1,
+                _ => {}
+            }
+            *commands
+                .entry((case, e["command_id"].as_str().unwrap()))
+                .or_default() += 1;
+        }
+        let mut tally = Self {
+            filings_stored: filed.len(),
+            actions_stored: notes,
+            doubled: filed.values().filter(|n| **n > 1).count()
+                + commands.values().filter(|n| **n > 1).count(),
+            undispatched: filed
+                .keys()
+                .filter(|c| dispatched.get(*c) != Some(&1))
+                .count(),
+            ..Self::default()
+        };
+        let mut keys: BTreeMap<(&str, bool), &str> = BTreeMap::new();
+        for a in answers {
+            tally.longest_wait = tally.longest_wait.max(a.waited);
+            // A retried key must name the same case every time.
+            let case = keys.entry((&a.key, a.action)).or_insert(&a.case);
+            assert_eq!(*case, a.case, "{} answered two cases", a.key);
+        }
+        let acked_cases: std::collections::HashSet<&str> = answers
+            .iter()
+            .filter(|a| !a.action)
+            .map(|a| a.case.as_str())
+            .collect();
+        tally.filings_acknowledged = acked_cases.len();
+        tally.actions_acknowledged = keys.keys().filter(|(_, action)| *action).count();
+        tally.lost = acked_cases
+            .iter()
+            .filter(|c| !filed.contains_key(*c))
+            .count();
+        tally
+    }
+
+    fn print(&self, what: &str) {
+        println!(
+            "{what}: filings acknowledged {} stored {}; actions acknowledged {} stored {}; \
+             doubled {}; lost {}; undispatched {}; longest wait for an answer {} ms",
+            self.filings_acknowledged,
+            self.filings_stored,
+            self.actions_acknowledged,
+            self.actions_stored,
+            self.doubled,
+            self.lost,
+            self.undispatched,
+            self.longest_wait.as_millis()
+        );
+    }
+
+    fn assert_whole(&self, system: &ClusterSystem) {
+        let ok = self.filings_acknowledged == self.filings_stored
+            && self.actions_acknowledged == self.actions_stored
+            && self.doubled == 0
+            && self.lost == 0
+            && self.undispatched == 0;
+        assert!(ok, "{self:?}\n{}", logs(system));
+    }
+}
+
+/// After the load: the cluster current again, every filing dispatched, then the tally,
+/// the chain and a rebuild compared with the live read models.
+async fn check(system: &ClusterSystem, answers: &[Answer], what: &str) -> Tally {
+    system.cluster.wait_current().await;
+    let admin = system.cluster.client().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events = match try_events_at(&admin).await {
+            Ok(events) => events,
+            Err(e) if Instant::now() < deadline => {
+                println!("reading the stream: {e}; again");
+                continue;
+            }
+            Err(e) => panic!("reading the stream: {e}"),
+        };
+        if Tally::of(answers, &events).undispatched == 0 {
+            break events;
+        }
+        if Instant::now() > deadline {
+            let tally = Tally::of(answers, &events);
+            panic!(
+                "routing did not dispatch every filed case within 60 s: {tally:?}\n{}\n{}",
+                consumers(&admin).await,
+                logs(system)
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let tally = Tally::of(answers, &events);
+    tally.print(what);
+    tally.assert_whole(system);
+
+    let log = EventLog::open(
+        admin.clone(),
+        LogConfig {
+            replicas: 3,
+            ..LogConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let report = casegrid_eventlog::audit::verify_log(&log).await.unwrap();
+    assert!(
+        report.first_break.is_none() && report.broken_events == 0,
+        "{report:?}"
+    );
+    assert_eq!(report.events, events.len() as u64);
+
+    wait_projection_at(&admin, events.len() as u64).await;
+    let (_, printed) = rebuild_and_compare_at(
+        &system.cluster.nodes.urls(),
+        &system.admin_seed(),
+        system.cluster.dir(),
+        &system.live_db,
+        "rebuilt",
+    );
+    assert!(
+        printed.contains(&format!("{} events", events.len())),
+        "{printed}"
+    );
+    tally
+}
+
+/// Every durable consumer's position, for failure messages.
+async fn consumers(admin: &async_nats::Client) -> String {
+    use futures_util::StreamExt;
+    let js = async_nats::jetstream::new(admin.clone());
+    let stream = js.get_stream("CASEGRID_EVENTS").await.unwrap();
+    let mut out = String::new();
+    let mut infos = stream.consumers();
+    while let Some(Ok(c)) = infos.next().await {
+        // This test's own readers (ordered consumers) say nothing.
+        if c.config.durable_name.is_none() {
+            continue;
+        }
+        out.push_str(&format!(
+            "consumer {}: delivered {} ack floor {} pending {} ack pending {} waiting {} leader {:?}\n",
+            c.name,
+            c.delivered.stream_sequence,
+            c.ack_floor.stream_sequence,
+            c.num_pending,
+            c.num_ack_pending,
+            c.num_waiting,
+            c.cluster.and_then(|c| c.leader)
+        ));
+    }
+    out
+}
+
+fn logs(system: &ClusterSystem) -> String {
+    let mut out = String::new();
+    for name in SERVICES {
+        let path = system.cluster.dir().join(format!("{name}.log"));
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        out.push_str(&format!("--- {name} (last lines)\n"));
+        for line in tail.into_iter().rev() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_then_a_follower_loses_and_doubles_nothing() {
+    let mut system = ClusterSystem::start().await;
+    let load = Load::start(system.base(), 16, false);
+    load.resumed_after(Instant::now(), 50, "50 filings before any kill")
+        .await;
+
+    let leader = system.cluster.leader().await;
+    let killed = Instant::now();
+    system.cluster.kill(leader);
+    let after_leader = load
+        .resumed_after(killed, 30, "filing after the leader's kill")
+        .await;
+    println!(
+        "SIGKILL of the stream leader (node {leader}): filing unavailable for {} ms",
+        after_leader.as_millis()
+    );
+
+    let new_leader = system.cluster.leader().await;
+    let follower = (0..3)
+        .find(|i| *i != new_leader && system.cluster.nodes.is_running(*i))
+        .unwrap();
+    let killed = Instant::now();
+    system.cluster.kill(follower);
+    // One node of three: no quorum, so filing waits for a restart.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let restarted = Instant::now();
+    system.cluster.restart(follower);
+    system.cluster.restart(leader);
+    let after_follower = load
+        .resumed_after(killed, 30, "filing after both restarted")
+        .await;
+    let after_restart = load
+        .resumed_after(restarted, 30, "filing after both restarted")
+        .await;
+    println!(
+        "SIGKILL of a follower (node {follower}) with the old leader down: filing unavailable \
+         for {} ms, {} ms of them after both restarted",
+        after_follower.as_millis(),
+        after_restart.as_millis()
+    );
+    let answers = load.stop().await;
+    check(&system, &answers, "leader and follower killed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_kills_every_process() {
+    let cycles: usize = std::env::var("CASEGRID_SOAK_CYCLES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(2);
+    let mut system = ClusterSystem::start().await;
+    let load = Load::start(system.base(), 16, true);
+    load.resumed_after(Instant::now(), 20, "20 answers before any kill")
+        .await;
+    let mut worst: BTreeMap<String, Duration> = BTreeMap::new();
+    for cycle in 1..=cycles {
+        let targets = SERVICES
+            .iter()
+            .map(|s| s.to_string())
+            .chain((0..3).map(|i| format!("nats-{i}")));
+        for target in targets {
+            let killed = Instant::now();
+            if let Some(i) = target.strip_prefix("nats-") {
+                let i: usize = i.parse().unwrap();
+                system.cluster.kill(i);
+                system.cluster.restart(i);
+            } else {
+                system.kill(&target);
+                system.spawn(&target);
+            }
+            let gap = load
+                .resumed_after(killed, 5, &format!("answers after killing {target}"))
+                .await;
+            let entry = worst.entry(target.clone()).or_default();
+            *entry = (*entry).max(gap);
+            if target.starts_with("nats-") {
+                // The next node may die only once this one is a current replica again.
+                system.cluster.wait_current().await;
+            }
+        }
+        println!("cycle {cycle}/{cycles} done");
+    }
+    let answers = load.stop().await;
+    for (target, gap) in &worst {
+        println!(
+            "SIGKILL of {target}: requests unavailable for at most {} ms",
+            gap.as_millis()
+        );
+    }
+    check(
+        &system,
+        &answers,
+        &format!("soak of {cycles} cycles × 7 kills"),
+    )
+    .await;
+}
