@@ -7,6 +7,7 @@
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `nats_permissions`: the shipped NATS permissions, user by user, as an attacker would try them.
+//! - `observability`: `/metrics` of four services read by a Prometheus parser.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `idempotency`: keys are the caller's own; routing's command ids cannot be taken over HTTP.
 //! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
@@ -23,6 +24,7 @@ mod jcs;
 mod kit;
 mod lifecycle;
 mod nats_permissions;
+mod observability;
 mod privacy;
 mod quarantine;
 mod rebuild;

@@ -17,7 +17,7 @@
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
-//! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
+//! - `metrics`, `system_metrics`: `/metrics` in OpenMetrics text (`prometheus-client`); `mask`: personal data at the edge.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
