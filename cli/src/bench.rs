@@ -165,13 +165,6 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let district = casegrid_config::District::load(&args.config)
         .with_context(|| format!("loading the district from {}", args.config.display()))?;
-    // The gateway's per-principal rate limit guards against one noisy client; the
-    // benchmark is that client on purpose, so it runs without the limit (unless the
-    // environment sets one explicitly).
-    let rate_limit = casegrid_gateway::startup::ENV_RATE_PER_SECOND;
-    if std::env::var_os(rate_limit).is_none() {
-        std::env::set_var(rate_limit, "0");
-    }
     let temp = tempdir()?;
     let started = Instant::now();
     let sync = if args.lazy_fsync {
@@ -185,6 +178,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         nats_port: 0,
         config: args.config.clone(),
         sync_always: !args.lazy_fsync,
+        // The gateway's per-principal rate limit guards against one noisy client; the
+        // benchmark is that client on purpose.
+        rate_limit: false,
     })
     .await?;
     println!(

@@ -45,6 +45,8 @@ pub(crate) struct SystemOptions {
     pub(crate) config: PathBuf,
     /// `sync_interval: always` (the shipped setting); false for the server default.
     pub(crate) sync_always: bool,
+    /// The gateway's per-principal rate limit (`[http.rate_limit]`); false turns it off.
+    pub(crate) rate_limit: bool,
 }
 
 /// A running nats-server child and the four services in this process.
@@ -87,6 +89,9 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
     let mut settings = Settings::load(None)?;
     // Development: the demo tokens of principals.toml are accepted (printed at start).
     settings.auth.static_tokens = true;
+    if !options.rate_limit {
+        settings.http.rate_limit.per_second = 0.0;
+    }
     settings.nats = credentials.settings(User::Admin, &nats.url());
     if fresh {
         bootstrap(&settings.nats)
@@ -193,6 +198,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         nats_port: args.nats_port,
         config: args.config,
         sync_always: true,
+        rate_limit: true,
     })
     .await?;
     let http = system.http;

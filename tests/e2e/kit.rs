@@ -92,7 +92,7 @@ impl System {
         Self::start_with_clock(None).await
     }
 
-    /// With `clock`, every service reads its time from this file (`CASEGRID_CLOCK_FILE`).
+    /// With `clock`, every service reads its time from this file (`[clock] file`).
     pub(crate) async fn start_with_clock(clock: Option<time::OffsetDateTime>) -> Self {
         let nats = TestNats::start_secured();
         remember_admin(nats.settings(User::Admin));
@@ -155,7 +155,7 @@ impl System {
             self.http_port,
         );
         if let Some(clock) = &self.clock_file {
-            command.env("CASEGRID_CLOCK_FILE", clock);
+            command.env("CASEGRID__CLOCK__FILE", clock);
         }
         for (k, v) in env {
             command.env(k, v);
@@ -350,7 +350,7 @@ pub(crate) fn serve_command(
         .env("CASEGRID__ROUTING__TICK_MS", "100")
         .env("CASEGRID__HTTP__ADDR", format!("127.0.0.1:{http_port}"))
         .env("CASEGRID__DISTRICT__CONFIG_DIR", config_dir())
-        .env("CASEGRID_RATE_LIMIT_PER_SECOND", "0")
+        .env("CASEGRID__HTTP__RATE_LIMIT__PER_SECOND", "0")
         .env("CASEGRID__AUTH__STATIC_TOKENS", "true")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())

@@ -10,6 +10,7 @@
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
 //! - `nats_permissions`: the shipped NATS permissions, user by user, as an attacker would try them.
+//! - `observability`: `/metrics` of four services read by a Prometheus parser.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `idempotency`: keys are the caller's own; routing's command ids cannot be taken over HTTP.
 //! - `privacy`: sealed personal data, masking, audited reveals, erasure that survives a rebuild.
@@ -29,6 +30,7 @@ mod kit;
 mod lifecycle;
 mod manifests;
 mod nats_permissions;
+mod observability;
 mod privacy;
 mod quarantine;
 mod rebuild;

@@ -50,7 +50,7 @@ pub type SharedClock = Arc<dyn Clock>;
 
 /// A clock that reads the current instant (RFC 3339) from a file on every call, so a
 /// test can move the time of services running as separate processes. Test only:
-/// selected by `CASEGRID_CLOCK_FILE`; an unreadable file falls back to system time.
+/// selected by `[clock] file`; an unreadable file falls back to system time.
 #[derive(Debug, Clone)]
 pub struct FileClock(std::path::PathBuf);
 
@@ -82,11 +82,11 @@ impl Clock for FileClock {
     }
 }
 
-/// The process's clock: system time, or a [`FileClock`] when `CASEGRID_CLOCK_FILE` is set.
-pub fn from_env() -> SharedClock {
-    match std::env::var_os("CASEGRID_CLOCK_FILE") {
+/// The process's clock: system time, or a [`FileClock`] when `[clock] file` is set.
+pub fn from_settings(settings: &crate::settings::ClockSettings) -> SharedClock {
+    match &settings.file {
         Some(path) => {
-            tracing::warn!(path = ?path, "time comes from a clock file (testing only)");
+            tracing::warn!(path = %path.display(), "time comes from a clock file (testing only)");
             Arc::new(FileClock::new(path))
         }
         None => Arc::new(SystemClock),

@@ -1,6 +1,13 @@
 //! One typed settings tree for every casegrid process, layered: built-in defaults,
 //! then an optional TOML file, then `CASEGRID__SECTION__KEY` environment variables
 //! (e.g. `CASEGRID__NATS__URL=nats://10.0.0.5:4222`). Unknown keys are errors.
+//!
+//! An environment value is read as a TOML value (`1.5` a float, `true` a boolean,
+//! `[1, 2]` an array, `"1234"` a string); one that is not a TOML value is a string
+//! (`nats://…`, `/etc/…`), and where the setting already holds a string (its default or
+//! the file's) the value is taken as written. This module is the only reader of
+//! `CASEGRID_…` variables besides `CASEGRID_SETTINGS` (the file's name): a workspace
+//! test fails on any other.
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -36,6 +43,38 @@ pub struct Settings {
     pub district: DistrictSettings,
     pub routing: RoutingSettings,
     pub auth: AuthSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub clock: ClockSettings,
+}
+
+/// How a process writes its log to stderr. `RUST_LOG` still chooses what is written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// `text` for people at a terminal, `json` (one object per line) for a log collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Where the services read the time from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// A file holding the current instant (RFC 3339), read on every call, so a test can
+    /// move the time of services running as separate processes. Tests only; unset: the
+    /// system clock.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
 }
 
 /// How the gateway authenticates callers. It refuses to start with neither a JWT key
@@ -46,14 +85,13 @@ pub struct AuthSettings {
     /// Accept the static demo tokens of `principals.toml` (development only; `casegrid
     /// dev` turns it on). Off by default.
     pub static_tokens: bool,
-    /// HS256 shared secret (at least 32 bytes). The older `CASEGRID_JWT_HS256_SECRET`
-    /// variable is read when this is unset.
+    /// HS256 shared secret (at least 32 bytes).
     #[serde(default)]
     pub jwt_hs256_secret: Option<Secret<String>>,
-    /// PEM file with the RS256 public key (or `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`).
+    /// PEM file with the RS256 public key.
     #[serde(default)]
     pub jwt_rs256_public_key_file: Option<PathBuf>,
-    /// The `aud` tokens must carry (`CASEGRID_JWT_AUDIENCE` overrides the default).
+    /// The `aud` tokens must carry.
     pub jwt_audience: String,
 }
 
@@ -142,6 +180,27 @@ pub struct HttpSettings {
     pub addr: String,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Per principal (bearer token): 20 requests per second, bursts of 40.
+    pub rate_limit: RateLimitSettings,
+    /// Per client address on the routes without a token (Open311, `/openapi.json`):
+    /// 5 requests per second, bursts of 20.
+    pub public_rate_limit: RateLimitSettings,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_second`; `per_second = 0`
+/// turns the limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+impl RateLimitSettings {
+    /// `None` when `per_second` is 0 (or less): no limit.
+    pub fn enabled(self) -> Option<Self> {
+        (self.per_second > 0.0).then_some(self)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +225,14 @@ url = "sqlite://data/casegrid.db?mode=rwc"
 addr = "127.0.0.1:8080"
 body_limit = 65536
 
+[http.rate_limit]
+per_second = 20.0
+burst = 40
+
+[http.public_rate_limit]
+per_second = 5.0
+burst = 20
+
 [district]
 config_dir = "deploy/config"
 case_prefix = "NH"
@@ -178,6 +245,11 @@ tick_ms = 1000
 [auth]
 static_tokens = false
 jwt_audience = "casegrid"
+
+[log]
+format = "text"
+
+[clock]
 "#;
 
 impl Settings {
@@ -203,20 +275,21 @@ impl Settings {
                 continue;
             };
             let path: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            let parsed = match value.as_str() {
-                "true" => toml::Value::Boolean(true),
-                "false" => toml::Value::Boolean(false),
-                _ => value
-                    .parse::<i64>()
-                    .map(toml::Value::Integer)
-                    .unwrap_or_else(|_| toml::Value::String(value.clone())),
-            };
-            set(&mut tree, &path, parsed).with_context(|| format!("environment variable {key}"))?;
+            set(&mut tree, &path, value).with_context(|| format!("environment variable {key}"))?;
         }
-        toml::Value::Table(tree)
-            .try_into()
-            .context("settings (defaults, file, CASEGRID__ environment) are invalid")
+        toml::Value::Table(tree).try_into().context(
+            "settings (defaults, file, CASEGRID__ environment) are invalid (an environment \
+             value is read as TOML: quote a string that reads as a number, '\"1234\"')",
+        )
     }
+}
+
+/// An environment value as TOML: `1.5`, `true`, `[1, 2]`, `"text"`, or, when it is no
+/// TOML value, the text itself.
+fn env_value(text: &str) -> toml::Value {
+    use serde::Deserialize as _;
+    toml::Value::deserialize(toml::de::ValueDeserializer::new(text))
+        .unwrap_or_else(|_| toml::Value::String(text.to_owned()))
 }
 
 fn merge(into: &mut toml::Table, layer: toml::Table) {
@@ -230,19 +303,15 @@ fn merge(into: &mut toml::Table, layer: toml::Table) {
     }
 }
 
-fn set(tree: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+fn set(tree: &mut toml::Table, path: &[String], text: &str) -> anyhow::Result<()> {
     match path {
         [] => anyhow::bail!("empty key"),
         [last] => {
-            // Keep strings where the default is a string (e.g. a numeric-looking address).
-            let value = match (tree.get(last), value) {
-                (Some(toml::Value::String(_)), toml::Value::Integer(i)) => {
-                    toml::Value::String(i.to_string())
-                }
-                (Some(toml::Value::String(_)), toml::Value::Boolean(b)) => {
-                    toml::Value::String(b.to_string())
-                }
-                (_, v) => v,
+            // Taken as written where the setting is a string (a numeric-looking replica
+            // name or password).
+            let value = match tree.get(last) {
+                Some(toml::Value::String(_)) => toml::Value::String(text.to_owned()),
+                _ => env_value(text),
             };
             tree.insert(last.clone(), value);
             Ok(())
@@ -252,7 +321,7 @@ fn set(tree: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::R
                 .entry(head.clone())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match entry {
-                toml::Value::Table(t) => set(t, rest, value),
+                toml::Value::Table(t) => set(t, rest, text),
                 _ => anyhow::bail!("{head} is not a section"),
             }
         }
@@ -330,6 +399,100 @@ mod tests {
         assert!(s.nats.tls.required);
         let plain = Settings::load_from(None, &[]).unwrap();
         assert!(plain.nats.user.is_empty() && plain.nats.password.is_none());
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_values_are_toml_values() {
+        assert_eq!(env_value("1.5"), toml::Value::Float(1.5));
+        assert_eq!(env_value("true"), toml::Value::Boolean(true));
+        assert_eq!(
+            env_value("[1, 2]"),
+            toml::Value::Array(vec![toml::Value::Integer(1), toml::Value::Integer(2)])
+        );
+        assert_eq!(env_value("\"1234\""), toml::Value::String("1234".into()));
+        for text in [
+            "nats://10.0.0.5:4222",
+            "/etc/casegrid/a.pem",
+            "0.0.0.0:80",
+            "",
+        ] {
+            assert_eq!(env_value(text), toml::Value::String(text.into()), "{text}");
+        }
+
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("CASEGRID__HTTP__RATE_LIMIT__PER_SECOND", "1.5"),
+                ("CASEGRID__HTTP__RATE_LIMIT__BURST", "7"),
+                ("CASEGRID__HTTP__PUBLIC_RATE_LIMIT__PER_SECOND", "0"),
+                ("CASEGRID__NATS__TLS__REQUIRED", "true"),
+                ("CASEGRID__LOG__FORMAT", "json"),
+                ("CASEGRID__CLOCK__FILE", "/tmp/clock"),
+                // Strings where the setting is one, though they read as TOML numbers.
+                ("CASEGRID__ROUTING__REPLICA", "2"),
+                ("CASEGRID__NATS__USER", "1234"),
+                ("CASEGRID__NATS__PASSWORD", "\"5678\""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.http.rate_limit,
+            RateLimitSettings {
+                per_second: 1.5,
+                burst: 7
+            }
+        );
+        assert_eq!(s.http.public_rate_limit.enabled(), None);
+        assert!(s.nats.tls.required);
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.clock.file.as_deref(), Some(Path::new("/tmp/clock")));
+        assert_eq!(s.routing.replica, "2");
+        assert_eq!(s.nats.user, "1234");
+        assert_eq!(s.nats.password.unwrap().expose(), "5678");
+    }
+
+    #[test]
+    fn defaults_of_the_new_sections() {
+        let s = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(
+            s.http.rate_limit.enabled(),
+            Some(RateLimitSettings {
+                per_second: 20.0,
+                burst: 40
+            })
+        );
+        assert_eq!(s.http.public_rate_limit.per_second, 5.0);
+        assert_eq!(s.http.public_rate_limit.burst, 20);
+        assert_eq!(s.log.format, LogFormat::Text);
+        assert!(s.clock.file.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_and_values_of_the_wrong_type_are_refused() {
+        for (key, value, named) in [
+            (
+                "CASEGRID__HTTP__RATE_LIMIT__PER_SECONDS",
+                "1",
+                "per_seconds",
+            ),
+            ("CASEGRID__CLOCK__PATH", "/tmp/x", "path"),
+            ("CASEGRID__LOG__FORMAT", "xml", "xml"),
+            ("CASEGRID__HTTP__RATE_LIMIT__BURST", "1.5", "burst"),
+            ("CASEGRID__NATS__PASSWORD", "1234", "quote"),
+        ] {
+            let err = format!(
+                "{:#}",
+                Settings::load_from(None, &env(&[(key, value)])).unwrap_err()
+            );
+            assert!(err.contains(named), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -14,12 +14,9 @@ use ring::signature::{UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use serde::Deserialize;
 use std::fmt;
 
-/// Environment variable holding the HS256 shared secret.
-pub const ENV_HS256_SECRET: &str = "CASEGRID_JWT_HS256_SECRET";
-/// Environment variable naming a PEM file with the RS256 public key.
-pub const ENV_RS256_PUBLIC_KEY_FILE: &str = "CASEGRID_JWT_RS256_PUBLIC_KEY_FILE";
-/// Environment variable with the audience tokens must carry (default `casegrid`).
-pub const ENV_AUDIENCE: &str = "CASEGRID_JWT_AUDIENCE";
+/// The settings naming the two keys, for messages.
+const HS256_SECRET: &str = "[auth] jwt_hs256_secret";
+const RS256_PUBLIC_KEY_FILE: &str = "[auth] jwt_rs256_public_key_file";
 
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: i64 = 30;
@@ -115,37 +112,22 @@ impl JwtConfig {
         })
     }
 
-    /// Reads [`ENV_HS256_SECRET`] or [`ENV_RS256_PUBLIC_KEY_FILE`] (one, not both) and
-    /// [`ENV_AUDIENCE`]; `None` when neither key variable is set.
-    pub fn from_env() -> anyhow::Result<Option<Self>> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let audience = var(ENV_AUDIENCE).unwrap_or_else(|| "casegrid".to_owned());
-        Self::from_parts(
-            var(ENV_HS256_SECRET),
-            var(ENV_RS256_PUBLIC_KEY_FILE),
-            audience,
-        )
-    }
-
     /// From `[auth]` of the settings tree (`jwt_hs256_secret` or
-    /// `jwt_rs256_public_key_file`, `jwt_audience`); the older `CASEGRID_JWT_*`
-    /// variables fill what the settings leave unset.
+    /// `jwt_rs256_public_key_file`, `jwt_audience`); `None` when neither key is set.
     pub fn from_settings(
         auth: &casegrid_runtime::settings::AuthSettings,
     ) -> anyhow::Result<Option<Self>> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let secret = auth
             .jwt_hs256_secret
             .as_ref()
             .map(|s| s.expose().clone())
-            .or_else(|| var(ENV_HS256_SECRET));
+            .filter(|s| !s.is_empty());
         let file = auth
             .jwt_rs256_public_key_file
             .as_ref()
             .map(|p| p.display().to_string())
-            .or_else(|| var(ENV_RS256_PUBLIC_KEY_FILE));
-        let audience = var(ENV_AUDIENCE).unwrap_or_else(|| auth.jwt_audience.clone());
-        Self::from_parts(secret, file, audience)
+            .filter(|p| !p.is_empty());
+        Self::from_parts(secret, file, auth.jwt_audience.clone())
     }
 
     fn from_parts(
@@ -156,21 +138,20 @@ impl JwtConfig {
         match (secret, file) {
             (None, None) => Ok(None),
             (Some(_), Some(_)) => {
-                anyhow::bail!("set only one of {ENV_HS256_SECRET} and {ENV_RS256_PUBLIC_KEY_FILE}")
+                anyhow::bail!("set only one of {HS256_SECRET} and {RS256_PUBLIC_KEY_FILE}")
             }
             (Some(secret), None) => {
                 anyhow::ensure!(
                     secret.len() >= 32,
-                    "{ENV_HS256_SECRET} must be at least 32 bytes long"
+                    "{HS256_SECRET} must be at least 32 bytes long"
                 );
                 Ok(Some(Self::hs256(secret.as_bytes(), audience)))
             }
             (None, Some(path)) => {
-                let pem = std::fs::read_to_string(&path).map_err(|e| {
-                    anyhow::anyhow!("reading {ENV_RS256_PUBLIC_KEY_FILE}={path}: {e}")
-                })?;
+                let pem = std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("reading {RS256_PUBLIC_KEY_FILE}={path}: {e}"))?;
                 Ok(Some(Self::rs256_pem(&pem, audience).map_err(|e| {
-                    anyhow::anyhow!("{ENV_RS256_PUBLIC_KEY_FILE}={path}: {e}")
+                    anyhow::anyhow!("{RS256_PUBLIC_KEY_FILE}={path}: {e}")
                 })?))
             }
         }

@@ -17,19 +17,17 @@
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
-//! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
+//! - `metrics`, `system_metrics`: `/metrics` in OpenMetrics text (`prometheus-client`).
+//! - `mask`: personal data at the edge.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
 //! `jwt_hs256_secret` or `jwt_rs256_public_key_file`, `jwt_audience`; with neither a
-//! JWT key nor static tokens the gateway refuses to start. The older variables
-//! `CASEGRID_JWT_HS256_SECRET`, `CASEGRID_JWT_RS256_PUBLIC_KEY_FILE`,
-//! `CASEGRID_JWT_AUDIENCE` and `CASEGRID_STATIC_TOKENS=allow` still work; the rate
-//! limits are `CASEGRID_RATE_LIMIT_PER_SECOND`, `CASEGRID_RATE_LIMIT_BURST` (per
-//! principal) and `CASEGRID_PUBLIC_RATE_LIMIT_PER_SECOND`,
-//! `CASEGRID_PUBLIC_RATE_LIMIT_BURST` (per client address, routes without a token).
+//! JWT key nor static tokens the gateway refuses to start; `[http.rate_limit]` (per
+//! principal) and `[http.public_rate_limit]` (per client address, routes without a
+//! token), each `per_second` and `burst`.
 
 mod auth;
 mod bus;

@@ -520,12 +520,10 @@ pub(crate) async fn metrics(
             caller.actor
         )));
     }
+    let system = crate::system_metrics::read(&state.nats).await;
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.shared.metrics.render() + &crate::system_metrics::render(&state.nats).await,
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.shared.metrics.render(&system),
     )
         .into_response())
 }
@@ -533,7 +531,12 @@ pub(crate) async fn metrics(
 fn metrics_endpoint() -> Endpoint {
     Endpoint::new(Method::GET, "/metrics", metrics, "Prometheus metrics")
         .describe("A city-wide supervisor's token: scrape with `Authorization: Bearer …`.")
-        .content(200, "Prometheus text format.", "text/plain", string())
+        .content(
+            200,
+            "OpenMetrics text (Prometheus reads it).",
+            "application/openmetrics-text",
+            string(),
+        )
         .problems(&[403])
 }
 

@@ -17,19 +17,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Allows the static tokens of `principals.toml` when set to `allow` (older spelling
-/// of `[auth] static_tokens = true`).
-pub const ENV_STATIC_TOKENS: &str = "CASEGRID_STATIC_TOKENS";
-/// Sustained requests per second per principal (default 20).
-pub const ENV_RATE_PER_SECOND: &str = "CASEGRID_RATE_LIMIT_PER_SECOND";
-/// Burst size per principal (default 40).
-pub const ENV_RATE_BURST: &str = "CASEGRID_RATE_LIMIT_BURST";
-/// Sustained requests per second per client address on the routes without a token
-/// (Open311, `/openapi.json`; default 5; `0` disables).
-pub const ENV_PUBLIC_RATE_PER_SECOND: &str = "CASEGRID_PUBLIC_RATE_LIMIT_PER_SECOND";
-/// Burst size per client address (default 20).
-pub const ENV_PUBLIC_RATE_BURST: &str = "CASEGRID_PUBLIC_RATE_LIMIT_BURST";
-
 /// What every handler needs, made by the caller (binary or test).
 #[derive(Clone)]
 pub struct AppState {
@@ -237,8 +224,7 @@ pub fn auth_from_settings(
     auth: &casegrid_runtime::settings::AuthSettings,
 ) -> anyhow::Result<(Option<JwtConfig>, bool)> {
     let jwt = JwtConfig::from_settings(auth).context("reading the JWT settings ([auth])")?;
-    let static_tokens =
-        auth.static_tokens || std::env::var(ENV_STATIC_TOKENS).is_ok_and(|v| v == "allow");
+    let static_tokens = auth.static_tokens;
     if jwt.is_none() && !static_tokens {
         anyhow::bail!(
             "the gateway has no way to authenticate callers: set [auth] jwt_hs256_secret or \
@@ -251,23 +237,18 @@ pub fn auth_from_settings(
 }
 
 /// Reads how callers get in ([`auth_from_settings`]: refusing to start with none),
-/// connects and loads the district from `settings`, reads the rate limit from the
-/// environment (`CASEGRID_RATE_LIMIT_PER_SECOND`, `CASEGRID_RATE_LIMIT_BURST`), then
-/// serves on `listener` until `shutdown`; the NATS connection is drained before
-/// returning.
+/// connects and loads the district from `settings`, takes the rate limits from
+/// `[http.rate_limit]` (per principal) and `[http.public_rate_limit]` (per client
+/// address), then serves on `listener` until `shutdown`; the NATS connection is drained
+/// before returning.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     settings: &casegrid_runtime::Settings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (jwt, static_tokens) = auth_from_settings(&settings.auth)?;
-    let rate_limit =
-        rate_limit_from_env(ENV_RATE_PER_SECOND, ENV_RATE_BURST, RateLimit::default())?;
-    let public_limit = rate_limit_from_env(
-        ENV_PUBLIC_RATE_PER_SECOND,
-        ENV_PUBLIC_RATE_BURST,
-        RateLimit::PUBLIC,
-    )?;
+    let principal_limit = bucket(settings.http.rate_limit);
+    let public_limit = bucket(settings.http.public_rate_limit);
     let client = casegrid_runtime::nats::connect_with(&settings.nats, "casegrid-gateway").await?;
     let district = District::load(&settings.district.config_dir).with_context(|| {
         format!(
@@ -276,7 +257,7 @@ pub async fn serve_on(
         )
     })?;
     let mut state = AppState::new(client.clone(), Arc::new(district), settings.http.body_limit)
-        .with_rate_limit(rate_limit)
+        .with_rate_limit(principal_limit)
         .with_address_rate_limit(public_limit);
     if let Some(jwt) = jwt {
         tracing::info!(?jwt, "JWT bearer tokens enabled");
@@ -297,24 +278,12 @@ pub async fn serve_on(
     Ok(())
 }
 
-/// A rate limit from the variables `rate` and `burst`, else `limit`; `0` requests per
-/// second disables it.
-fn rate_limit_from_env(
-    rate: &str,
-    burst: &str,
-    mut limit: RateLimit,
-) -> anyhow::Result<Option<RateLimit>> {
-    if let Ok(v) = std::env::var(rate) {
-        limit.per_second = v
-            .parse()
-            .with_context(|| format!("{rate}={v:?} is not a number"))?;
-    }
-    if let Ok(v) = std::env::var(burst) {
-        limit.burst = v
-            .parse()
-            .with_context(|| format!("{burst}={v:?} is not a whole number"))?;
-    }
-    Ok((limit.per_second > 0.0).then_some(limit))
+/// The limiter's shape from a `[http.…rate_limit]` section; `per_second = 0` disables it.
+fn bucket(settings: casegrid_runtime::settings::RateLimitSettings) -> Option<RateLimit> {
+    settings.enabled().map(|s| RateLimit {
+        per_second: s.per_second,
+        burst: s.burst,
+    })
 }
 
 /// Binds `settings.http.addr` and serves until `shutdown`.

@@ -589,7 +589,12 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         ..Numbering::default()
     };
     let store = CaseStore::new(log, numbering, 100_000);
-    let intake = Intake::new(store, keys, district, casegrid_runtime::clock::from_env());
+    let intake = Intake::new(
+        store,
+        keys,
+        district,
+        casegrid_runtime::clock::from_settings(&settings.clock),
+    );
     tracing::info!("intake serving");
     run(client.clone(), intake, shutdown).await?;
     client.drain().await.ok();

@@ -443,7 +443,7 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let routing = Routing::new(
         store,
         Config::new(settings.district.config_dir.clone(), district),
-        casegrid_runtime::clock::from_env(),
+        casegrid_runtime::clock::from_settings(&settings.clock),
         keys,
         state,
     );
