@@ -825,8 +825,7 @@ async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Re
         let data: String = row.try_get("data")?;
         let mut data: serde_json::Value = serde_json::from_str(&data)
             .map_err(|e| ReadModelError::Corrupt(format!("timeline data: {e}")))?;
-        let mut masked = Vec::new();
-        erase_masked(&mut data, &mut masked);
+        let masked = casegrid_domain::personal::strip_sealed(&mut data, true);
         // A summary may name a party by its masked name: that goes too.
         for m in masked
             .iter()
@@ -845,24 +844,6 @@ async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Re
         .await?;
     }
     Ok(())
-}
-
-/// Every `masked` member at any depth reads as erased; the values it had go to `was`.
-fn erase_masked(v: &mut serde_json::Value, was: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(members) => {
-            for (k, v) in members.iter_mut() {
-                if let (true, serde_json::Value::String(s)) = (k == "masked", &*v) {
-                    was.push(s.clone());
-                    *v = serde_json::Value::String(ERASED.to_owned());
-                } else {
-                    erase_masked(v, was);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| erase_masked(i, was)),
-        _ => {}
-    }
 }
 
 /// `NH.HB` of `NH.HB.BJ.03`: district and street/township.

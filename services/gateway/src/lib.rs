@@ -17,7 +17,9 @@
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
-//! - `metrics`: Prometheus counters; `mask`: personal data at the edge.
+//! - `metrics`: Prometheus counters. Personal data at the edge: every `sealed` member
+//!   is dropped from events, timelines and past states
+//!   (`casegrid_domain::personal::strip_sealed`), phones masked by the domain's masker.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
@@ -38,7 +40,6 @@ mod events;
 mod ijson;
 pub mod jwt;
 pub mod limit;
-mod mask;
 mod metrics;
 mod open311;
 mod openapi;
