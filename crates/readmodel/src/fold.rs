@@ -385,7 +385,7 @@ impl<'a> Batch<'a> {
         folded.case.version = e.version;
         folded.last_hash = e.hash.clone();
         folded.updated_at = occurred_at;
-        masked_only(&mut folded.case);
+        folded.case.keep_masked_only();
     }
 
     /// Writes everything the batch changed.
@@ -779,34 +779,6 @@ fn inbox_of(f: &Folded) -> Vec<InboxRow> {
         add(&mut rows, &summons.street, "whistling", true);
     }
     rows
-}
-
-/// Blanks every sealed ciphertext of the state (the read model keeps masked values
-/// only) and, once the case's key is erased, the masked values too.
-fn masked_only(case: &mut Case) {
-    let erased = case.personal_erased;
-    let clean = |s: &mut Sealed| {
-        s.sealed.clear();
-        if erased {
-            ERASED.clone_into(&mut s.masked);
-        }
-    };
-    if let Some(r) = case.filed.as_mut().and_then(|f| f.reporter.as_mut()) {
-        for s in [&mut r.name, &mut r.phone, &mut r.id_number, &mut r.address]
-            .into_iter()
-            .flatten()
-        {
-            clean(s);
-        }
-    }
-    if let Some(m) = case.mediation.as_mut() {
-        for p in &mut m.parties {
-            clean(&mut p.name);
-            if let Some(phone) = p.phone.as_mut() {
-                clean(phone);
-            }
-        }
-    }
 }
 
 /// Once a case's key is erased, even the masked forms of its personal fields go
