@@ -530,7 +530,9 @@ async fn measure(
     // SQLite rebuild target), when Debian's server binaries are installed.
     let (_pg_server, pg_url) = match args.pg.clone() {
         Some(url) => (None, Some(url)),
-        None => match tokio::task::spawn_blocking(casegrid_testkit::TestPostgres::start).await {
+        None => match tokio::task::spawn_blocking(casegrid_runtime::postgres::TestPostgres::start)
+            .await
+        {
             Ok(server) => {
                 let url = server.database().await;
                 (Some(server), Some(url))

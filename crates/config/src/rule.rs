@@ -117,7 +117,7 @@ impl Rule {
     pub fn matches(&self, grid: Option<&GridCode>, urgency: Urgency) -> bool {
         let in_grid = match (&self.grid_prefix, grid) {
             (None, _) => true,
-            (Some(prefix), Some(g)) => g.ancestors().any(|a| a == prefix.as_str()),
+            (Some(prefix), Some(g)) => g.is_within(prefix.as_str()),
             (Some(_), None) => false,
         };
         in_grid && self.urgency.is_none_or(|u| u == urgency)

@@ -159,7 +159,7 @@ pub struct PublicQuery {
     /// These cases only (Open311 `service_request_id`), when not empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ids: Vec<CaseId>,
-    /// Default 50, at most 500.
+    /// Default 50, at most 1,000 (Open311's default window).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
@@ -167,6 +167,9 @@ pub struct PublicQuery {
 /// One public note: an event of a public type, said without free text or names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicNote {
+    /// The event's version in its case (Open311 `update_id` is `<case>.<version>`).
+    #[serde(default)]
+    pub version: u64,
     /// RFC 3339.
     pub datetime: String,
     #[serde(rename = "type")]
@@ -179,6 +182,16 @@ pub struct PublicNote {
 pub struct PublicRequest {
     pub case: CaseView,
     pub notes: Vec<PublicNote>,
+    /// Where the filer said it is, as it was given (decimal degrees as text: events
+    /// hold no floats): `source.open311.lat` and `.long` of the filing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long: Option<String>,
+    /// The filing's first attachment reference (`source.attachments`), e.g. Open311's
+    /// `media_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_url: Option<String>,
 }
 
 /// The answer to [`PublicQuery`].

@@ -774,6 +774,31 @@ impl Case {
             .collect()
     }
 
+    /// Keeps masked values only, the typed twin of [`crate::personal::strip_sealed`]:
+    /// every sealed ciphertext blanked (a read model never holds one) and, once the
+    /// case's key is erased, every masked value [`crate::personal::ERASED`] too.
+    pub fn keep_masked_only(&mut self) {
+        let erased = self.personal_erased;
+        let reporter = self
+            .filed
+            .as_mut()
+            .and_then(|f| f.reporter.as_mut())
+            .into_iter()
+            .flat_map(|r| [&mut r.name, &mut r.phone, &mut r.id_number, &mut r.address])
+            .flatten();
+        let parties = self
+            .mediation
+            .iter_mut()
+            .flat_map(|m| m.parties.iter_mut())
+            .flat_map(|p| std::iter::once(&mut p.name).chain(p.phone.as_mut()));
+        for field in reporter.chain(parties) {
+            field.sealed.clear();
+            if erased {
+                crate::personal::ERASED.clone_into(&mut field.masked);
+            }
+        }
+    }
+
     /// The sealed personal fields with their names (also their associated data).
     pub fn sealed_fields(&self) -> Vec<(String, &crate::personal::Sealed)> {
         let reporter = self

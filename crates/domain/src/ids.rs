@@ -141,6 +141,21 @@ impl GridCode {
             .map(move |(i, _)| &s[..i])
             .chain(std::iter::once(s))
     }
+
+    /// Whether this grid is the node `area` or lies below it ([`grid_within`]).
+    pub fn is_within(&self, area: &str) -> bool {
+        grid_within(self.as_str(), area)
+    }
+}
+
+/// The one grid-prefix rule: `grid` is the node `area` or lies below it in the tree
+/// (`NH.HB` holds `NH.HB.BJ.03`, never `NH.HBX.1`); a trailing `.` of `area` is
+/// ignored. Routing rules' `grid_prefix`, scopes and list filters all mean this; the
+/// read model says the same in SQL (`grid = area OR grid LIKE 'area.%'`).
+pub fn grid_within(grid: &str, area: &str) -> bool {
+    let area = area.trim_end_matches('.');
+    grid.strip_prefix(area)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 /// A phone number as a citizen gives it: digits, optionally a leading `+`.
@@ -174,8 +189,13 @@ impl<'de> Deserialize<'de> for PhoneNumber {
     }
 }
 
-/// `13800001234` → `138****1234`: the first three and last four digits stay.
+/// `13800001234` → `138****1234`: the first three and last four digits stay. Masking
+/// a masked value changes nothing, and the erased marker stays as it is, so an edge
+/// may mask whatever a service sent.
 pub fn mask_phone(phone: &str) -> String {
+    if phone == crate::personal::ERASED {
+        return phone.to_owned();
+    }
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() <= 7 {
         return "*".repeat(chars.len());
@@ -225,6 +245,17 @@ mod tests {
     }
 
     #[test]
+    fn a_grid_lies_within_itself_and_its_ancestors_only() {
+        assert!(grid_within("NH.HB.BJ.03", "NH"));
+        assert!(grid_within("NH.HB.BJ.03", "NH.HB."));
+        assert!(grid_within("NH.HB", "NH.HB"));
+        assert!(!grid_within("NH.HBX.1", "NH.HB"));
+        assert!(!grid_within("NH", "NH.HB"));
+        let g = GridCode::parse("NH.HB.BJ.03").unwrap();
+        assert!(g.ancestors().all(|a| g.is_within(a)));
+    }
+
+    #[test]
     fn ids_reject_bad_shapes() {
         assert!(DepartmentId::parse("Dept.Housing").is_err());
         assert!(DepartmentId::parse("dept..x").is_err());
@@ -239,6 +270,11 @@ mod tests {
     #[test]
     fn masks_keep_only_what_identifies_nobody() {
         assert_eq!(mask_phone("13800001234"), "138****1234");
+        for phone in ["13800001234", "+8613800001234", "1234567", "12"] {
+            let once = mask_phone(phone);
+            assert_eq!(mask_phone(&once), once, "masking {phone} twice");
+        }
+        assert_eq!(mask_phone(crate::personal::ERASED), crate::personal::ERASED);
         assert_eq!(mask_name("王女士"), "王**");
         assert_eq!(mask_name("李"), "李*");
     }

@@ -47,3 +47,59 @@ impl Reporter {
         .filter_map(|(name, field)| field.as_ref().map(|f| (name, f)))
     }
 }
+
+/// The one walker over personal data in JSON (event data, a folded state): every
+/// `sealed` member goes, at any depth, so only masked values remain; with `erased`
+/// (the case's data key is deleted) every `masked` value reads [`ERASED`] too. Answers
+/// the masked values it erased, for texts that may quote them (summaries).
+pub fn strip_sealed(value: &mut serde_json::Value, erased: bool) -> Vec<String> {
+    let mut was = Vec::new();
+    walk(value, erased, &mut was);
+    was
+}
+
+fn walk(value: &mut serde_json::Value, erased: bool, was: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(members) => {
+            members.remove("sealed");
+            for (name, member) in members.iter_mut() {
+                match member {
+                    serde_json::Value::String(masked) if erased && name == "masked" => {
+                        was.push(std::mem::replace(masked, ERASED.to_owned()));
+                    }
+                    other => walk(other, erased, was),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| walk(v, erased, was)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sealed_members_go_at_any_depth_and_erasure_blanks_masked_values() {
+        let data = json!({"reporter": {"phone": {"masked": "138****1234", "sealed": "AbC"}},
+            "parties": [{"name": {"masked": "王**", "sealed": "x"}, "keep": 1}]});
+        let mut kept = data.clone();
+        assert!(strip_sealed(&mut kept, false).is_empty());
+        assert_eq!(
+            kept,
+            json!({"reporter": {"phone": {"masked": "138****1234"}},
+                "parties": [{"name": {"masked": "王**"}, "keep": 1}]})
+        );
+        let mut erased = data;
+        let mut was = strip_sealed(&mut erased, true);
+        was.sort();
+        assert_eq!(was, ["138****1234", "王**"]);
+        assert_eq!(
+            erased,
+            json!({"reporter": {"phone": {"masked": ERASED}},
+                "parties": [{"name": {"masked": ERASED}, "keep": 1}]})
+        );
+    }
+}

@@ -385,7 +385,7 @@ impl<'a> Batch<'a> {
         folded.case.version = e.version;
         folded.last_hash = e.hash.clone();
         folded.updated_at = occurred_at;
-        masked_only(&mut folded.case);
+        folded.case.keep_masked_only();
     }
 
     /// Writes everything the batch changed.
@@ -781,34 +781,6 @@ fn inbox_of(f: &Folded) -> Vec<InboxRow> {
     rows
 }
 
-/// Blanks every sealed ciphertext of the state (the read model keeps masked values
-/// only) and, once the case's key is erased, the masked values too.
-fn masked_only(case: &mut Case) {
-    let erased = case.personal_erased;
-    let clean = |s: &mut Sealed| {
-        s.sealed.clear();
-        if erased {
-            ERASED.clone_into(&mut s.masked);
-        }
-    };
-    if let Some(r) = case.filed.as_mut().and_then(|f| f.reporter.as_mut()) {
-        for s in [&mut r.name, &mut r.phone, &mut r.id_number, &mut r.address]
-            .into_iter()
-            .flatten()
-        {
-            clean(s);
-        }
-    }
-    if let Some(m) = case.mediation.as_mut() {
-        for p in &mut m.parties {
-            clean(&mut p.name);
-            if let Some(phone) = p.phone.as_mut() {
-                clean(phone);
-            }
-        }
-    }
-}
-
 /// Once a case's key is erased, even the masked forms of its personal fields go
 /// from the timeline, as they go from the summary.
 async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Result<()> {
@@ -825,8 +797,7 @@ async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Re
         let data: String = row.try_get("data")?;
         let mut data: serde_json::Value = serde_json::from_str(&data)
             .map_err(|e| ReadModelError::Corrupt(format!("timeline data: {e}")))?;
-        let mut masked = Vec::new();
-        erase_masked(&mut data, &mut masked);
+        let masked = casegrid_domain::personal::strip_sealed(&mut data, true);
         // A summary may name a party by its masked name: that goes too.
         for m in masked
             .iter()
@@ -845,24 +816,6 @@ async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Re
         .await?;
     }
     Ok(())
-}
-
-/// Every `masked` member at any depth reads as erased; the values it had go to `was`.
-fn erase_masked(v: &mut serde_json::Value, was: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(members) => {
-            for (k, v) in members.iter_mut() {
-                if let (true, serde_json::Value::String(s)) = (k == "masked", &*v) {
-                    was.push(s.clone());
-                    *v = serde_json::Value::String(ERASED.to_owned());
-                } else {
-                    erase_masked(v, was);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| erase_masked(i, was)),
-        _ => {}
-    }
 }
 
 /// `NH.HB` of `NH.HB.BJ.03`: district and street/township.

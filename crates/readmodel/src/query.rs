@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 /// Default and largest page of a case list.
 pub const LIST_LIMIT: u32 = 50;
 pub const LIST_MAX: u32 = 500;
+/// The most cases one public (Open311) list answers: GeoReport v2's default window.
+pub const PUBLIC_MAX: u32 = 1000;
 
 /// Statuses in which a case no longer runs against its handling deadline.
 /// The statuses whose deadline clock runs, as an SQL list (the domain's class).
@@ -183,7 +185,7 @@ impl ReadModel {
     /// each, its notes of the public event types ([`crate::summary::PUBLIC_EVENTS`]),
     /// said by [`crate::summary::public`] — two statements, however many cases.
     pub async fn public(&self, q: &PublicQuery, now: OffsetDateTime) -> Result<PublicPage> {
-        let limit = q.limit.unwrap_or(LIST_LIMIT).clamp(1, LIST_MAX);
+        let limit = q.limit.unwrap_or(LIST_LIMIT).clamp(1, PUBLIC_MAX);
         let mut clause = Clause::default();
         self.filter(&mut clause, &q.filter, now)?;
         if !q.ids.is_empty() {
@@ -198,6 +200,7 @@ impl ReadModel {
             .page(clause, "filed_seq DESC", limit, |_| Ok(String::new()))
             .await?;
         let mut notes: BTreeMap<String, Vec<PublicNote>> = BTreeMap::new();
+        let mut filings: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         if !page.items.is_empty() {
             let mut clause = Clause::default();
             let ids: Vec<String> = page
@@ -212,7 +215,8 @@ impl ReadModel {
             clause.and(format!("case_id IN ({})", ids.join(", ")));
             clause.and(format!("type IN ({})", types.join(", ")));
             let sql = format!(
-                "SELECT case_id, type, occurred_at, data FROM timeline {} ORDER BY case_id, version",
+                "SELECT case_id, version, type, occurred_at, data FROM timeline {} \
+                 ORDER BY case_id, version",
                 clause.sql()
             );
             let rows = clause
@@ -227,22 +231,33 @@ impl ReadModel {
                 let Some(summary) = crate::summary::public(&event_type, &data) else {
                     continue;
                 };
-                notes
-                    .entry(row.try_get("case_id")?)
-                    .or_default()
-                    .push(PublicNote {
-                        datetime: row.try_get("occurred_at")?,
-                        event_type,
-                        summary,
-                    });
+                let case_id: String = row.try_get("case_id")?;
+                if event_type == "CaseFiled" {
+                    filings.insert(case_id.clone(), data);
+                }
+                notes.entry(case_id).or_default().push(PublicNote {
+                    version: row.try_get::<i64, _>("version")? as u64,
+                    datetime: row.try_get("occurred_at")?,
+                    event_type,
+                    summary,
+                });
             }
         }
         let items = page
             .items
             .into_iter()
-            .map(|case| PublicRequest {
-                notes: notes.remove(&case.id.to_string()).unwrap_or_default(),
-                case,
+            .map(|case| {
+                let id = case.id.to_string();
+                let filed = filings.remove(&id).unwrap_or_default();
+                let source = &filed["source"];
+                let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+                PublicRequest {
+                    notes: notes.remove(&id).unwrap_or_default(),
+                    lat: text(&source["open311"]["lat"]),
+                    long: text(&source["open311"]["long"]),
+                    media_url: text(&source["attachments"][0]),
+                    case,
+                }
             })
             .collect();
         Ok(PublicPage { items })

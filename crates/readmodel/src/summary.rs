@@ -303,19 +303,12 @@ pub fn unreadable(event_type: &str, schema: u32) -> String {
     format!("{event_type} (schema {schema}): recorded; this version cannot summarize it")
 }
 
-/// `data` with every `sealed` member removed, at any depth: only masked values remain.
+/// `data` with every `sealed` member removed, at any depth: only masked values remain
+/// ([`casegrid_domain::personal::strip_sealed`]).
 pub fn without_sealed(data: &Value) -> Value {
-    match data {
-        Value::Object(members) => Value::Object(
-            members
-                .iter()
-                .filter(|(k, _)| k.as_str() != "sealed")
-                .map(|(k, v)| (k.clone(), without_sealed(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(without_sealed).collect()),
-        other => other.clone(),
-    }
+    let mut data = data.clone();
+    casegrid_domain::personal::strip_sealed(&mut data, false);
+    data
 }
 
 /// The snake_case name of a unit enum as it is serialized (`suggestion_box`).

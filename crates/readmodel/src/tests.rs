@@ -1318,13 +1318,11 @@ async fn the_public_list_has_public_cases_and_notes_only(db: Db) {
         seq
     };
     let mut p = Chain::new("public");
+    let mut filing = case_data("施工噪音", "NH.HB.BJ.03", "noise");
+    filing["source"] = json!({"open311": {"service_code": "noise", "lat": "30.25",
+        "long": "120.16"}, "attachments": ["https://photos.example/1.jpg"]});
     let mut events = vec![
-        p.event(
-            next(),
-            "CaseFiled",
-            case_data("施工噪音", "NH.HB.BJ.03", "noise"),
-            operator(),
-        ),
+        p.event(next(), "CaseFiled", filing, operator()),
         p.event(
             next(),
             "CaseDispatched",
@@ -1381,6 +1379,15 @@ async fn the_public_list_has_public_cases_and_notes_only(db: Db) {
     assert_eq!(
         types,
         ["CaseFiled", "CaseDispatched", "CaseReplied", "CaseClosed"]
+    );
+    let versions: Vec<u64> = public.notes.iter().map(|n| n.version).collect();
+    assert_eq!(versions, [1, 2, 4, 5], "the note (3) is not public");
+    // Where it is and its media, as filed (Open311 answers them).
+    assert_eq!(public.lat.as_deref(), Some("30.25"));
+    assert_eq!(public.long.as_deref(), Some("120.16"));
+    assert_eq!(
+        public.media_url.as_deref(),
+        Some("https://photos.example/1.jpg")
     );
     let text = serde_json::to_string(&public.notes).unwrap();
     for secret in ["内部备注", "王女士", "回访满意"] {

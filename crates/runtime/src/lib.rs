@@ -7,6 +7,8 @@
 //! - [`nats`]: connecting, refusing servers older than 2.12.
 //! - [`natsauth`]: the NATS accounts, per-user permissions and generated credentials.
 //! - [`natsserver`]: finding, version-checking and running `nats-server` as a child.
+//! - `postgres` (feature `postgres`): a throw-away PostgreSQL server, for tests and
+//!   `casegrid bench`.
 //! - [`service`]: serving request endpoints registered with the NATS service API.
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
@@ -14,6 +16,8 @@ pub mod clock;
 pub mod nats;
 pub mod natsauth;
 pub mod natsserver;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod service;
 pub mod settings;
 pub mod shutdown;

@@ -7,13 +7,15 @@
 //! - [`TestCluster`]: three `nats-server` nodes routed on loopback, the stream at
 //!   replicas 3, nodes killed and restarted by index.
 //! - [`TestPostgres`]: a throw-away PostgreSQL cluster (or a fresh database per test on
-//!   `CASEGRID_TEST_DATABASE_URL`); see [`postgres`] for how it runs as root.
+//!   `CASEGRID_TEST_DATABASE_URL`); see [`postgres`] for how it runs as root. It lives
+//!   in `casegrid_runtime::postgres` (so `casegrid bench` uses it without the test
+//!   kit) and is re-exported here.
 //! - [`openapi`]: checking real responses against the gateway's OpenAPI document.
 //! - [`init_tracing`]: quiet unless `TEST_LOG` is set.
 
 pub mod cluster;
 pub mod openapi;
-pub mod postgres;
+pub use casegrid_runtime::postgres;
 
 pub use cluster::TestCluster;
 pub use postgres::TestPostgres;

@@ -20,8 +20,8 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use casegrid_contracts::views::CaseView;
+use casegrid_domain::ids::grid_within;
 use casegrid_domain::{Actor, ActorKind};
-use std::time::Instant;
 
 /// An authenticated caller within its rate limit; extracting it refuses the request
 /// with 401 or 429 otherwise.
@@ -59,11 +59,11 @@ impl Scope {
     ) -> bool {
         match self {
             Self::City => true,
-            Self::District(code) => grid.is_some_and(|g| in_district(g, code)),
+            Self::District(code) => grid.is_some_and(|g| grid_within(g, code)),
             Self::Department(me) => departments.any(|d| d == me),
             Self::Patrol { grid: mine, .. } => mine
                 .as_deref()
-                .is_some_and(|m| grid.is_some_and(|g| in_district(g, m))),
+                .is_some_and(|m| grid.is_some_and(|g| grid_within(g, m))),
             Self::Mediation(_) => false,
         }
     }
@@ -93,14 +93,6 @@ const MEDIATION_ACTIONS: &[&str] = &[
     "record_mediation_failure",
     "refer",
 ];
-
-/// Whether `grid` is the district `code` or lies below it.
-pub(crate) fn in_district(grid: &str, code: &str) -> bool {
-    grid == code
-        || grid
-            .strip_prefix(code)
-            .is_some_and(|rest| rest.starts_with('.'))
-}
 
 impl Caller {
     /// The department of a department or street office.
@@ -155,16 +147,64 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = authenticate(parts, state)?;
-        let key = format!("{}:{}", caller.actor.kind.as_str(), caller.actor.id);
-        state
-            .shared
-            .limiter
-            .take(&key, Instant::now())
-            .map_err(|wait| ApiError::RateLimited {
-                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-            })?;
+        admit(state, &caller.actor)?;
         Ok(caller)
     }
+}
+
+/// Who a token names: the one principal authentication, of `/api/v1`'s bearer tokens
+/// and Open311's `api_key` alike. A JWT verified with the configured key, or, where
+/// static tokens are enabled, a token of `principals.toml` or the built-in Open311
+/// public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Principal {
+    pub(crate) kind: ActorKind,
+    pub(crate) id: String,
+    /// The `scope` claim (a grid code, or `city`).
+    pub(crate) scope: Option<String>,
+}
+
+pub(crate) fn principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    if let Some(config) = &state.jwt {
+        if jwt::looks_like_jwt(token) {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let claims = config
+                .verify(token, now)
+                .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+            return Ok(Principal {
+                kind: claims.kind,
+                id: claims.sub,
+                scope: claims.scope,
+            });
+        }
+    }
+    if !state.static_tokens {
+        return Err(ApiError::Unauthenticated(
+            "static tokens are disabled here; send a JWT".into(),
+        ));
+    }
+    if let Some(p) = state.district.principal(token) {
+        return Ok(Principal {
+            kind: p.kind,
+            id: p.id.clone(),
+            scope: p.scope.clone(),
+        });
+    }
+    if token == crate::open311::PUBLIC_KEY {
+        return Ok(Principal {
+            kind: ActorKind::Public,
+            id: crate::open311::PUBLIC_ID.to_owned(),
+            scope: None,
+        });
+    }
+    Err(ApiError::Unauthenticated("unknown token".into()))
+}
+
+/// The principal's rate limit: one bucket per principal, shared by `/api/v1` and
+/// Open311 filings.
+pub(crate) fn admit(state: &AppState, actor: &Actor) -> Result<(), ApiError> {
+    let key = format!("{}:{}", actor.kind.as_str(), actor.id);
+    state.shared.limiter.admit(&key)
 }
 
 fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
@@ -183,29 +223,8 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthenticated("the Authorization header must read `Bearer <token>`".into())
         })?;
-    if let Some(config) = &state.jwt {
-        if jwt::looks_like_jwt(token) {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let claims = config
-                .verify(token, now)
-                .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
-            return Caller::new(claims.kind, claims.sub, claims.scope.as_deref());
-        }
-    }
-    if !state.static_tokens {
-        return Err(ApiError::Unauthenticated(
-            "static tokens are disabled here; send a JWT".into(),
-        ));
-    }
-    let principal = state
-        .district
-        .principal(token)
-        .ok_or_else(|| ApiError::Unauthenticated("unknown bearer token".into()))?;
-    Caller::new(
-        principal.kind,
-        principal.id.clone(),
-        principal.scope.as_deref(),
-    )
+    let p = principal(state, token)?;
+    Caller::new(p.kind, p.id, p.scope.as_deref())
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
-use crate::mask;
 use crate::openapi::{string, Endpoint};
 use crate::startup::AppState;
 use axum::extract::State;
@@ -34,6 +33,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use casegrid_contracts::Problem;
+use casegrid_domain::personal::strip_sealed;
 use casegrid_domain::{Case, CaseId};
 use casegrid_eventlog::classify::{case_of_subject, classify, Classified, Head, RawMessage};
 use casegrid_eventlog::{EventLog, LogConfig, LogError};
@@ -217,7 +217,7 @@ impl Follower {
                 continue;
             }
             let mut envelope = stored.raw;
-            mask::drop_sealed(&mut envelope);
+            strip_sealed(&mut envelope, false);
             let kind = stored.envelope.event_type.as_str();
             let kind = if kind.is_empty() || kind.contains(['\n', '\r']) {
                 "unknown"

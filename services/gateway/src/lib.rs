@@ -18,7 +18,9 @@
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
 //! - `metrics`, `system_metrics`: `/metrics` in OpenMetrics text (`prometheus-client`).
-//! - `mask`: personal data at the edge.
+//! - `mask`: personal data at the edge: every `sealed` member is dropped from events,
+//!   timelines and past states (`casegrid_domain::personal::strip_sealed`), phones masked
+//!   by the domain's masker.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
@@ -36,7 +38,6 @@ mod events;
 mod ijson;
 pub mod jwt;
 pub mod limit;
-mod mask;
 mod metrics;
 mod open311;
 mod openapi;

@@ -1,29 +1,51 @@
 //! The Open311 GeoReport v2 facade under `/open311/v2/`, so existing Open311 clients
-//! and civic apps can file and follow cases. Every resource answers `.json` or `.xml`.
+//! (FixMyStreet's Open311 client, `three`, Mark-a-Spot) and civic apps can file and
+//! follow cases. Every resource answers `.json` (`application/json`) or `.xml`
+//! (`text/xml; charset=utf-8`, as the spec says).
 //!
+//! - `discovery`: the service discovery document (the GeoReport v2 endpoint, its
+//!   formats, a changeset: when this gateway loaded the district).
 //! - `services`: the district's categories (`rules.toml`), `service_code` = category;
 //!   `services/{code}` defines the attributes a request may carry (`kind`, `urgency`,
 //!   `grid`).
 //! - `requests` GET (public, no key): only cases of the categories the district marks
 //!   `public = true` in `rules.toml`, never disputes (kind `dispute`); public fields only
-//!   (title, description, address, status, the lead department's name, the handling
-//!   deadline — never the reporter), `status` open/closed, and the `notes` extension:
-//!   the events of the public types alone (`casegrid_readmodel::summary::PUBLIC_EVENTS`:
-//!   filed, dispatched, replied with its result, reopened, closed), each said in fixed
-//!   words — no mediation, agreement, reason, supervision, note or reply text. One
-//!   projection query (`casegrid.projection.public`) answers a whole list, notes
-//!   included: a list never fans out per item.
+//!   (title, description, address, `lat`/`long` and `media_url` as filed, status, the
+//!   lead department's name, the handling deadline — never the reporter), `status`
+//!   open/closed, and the `notes` extension: the events of the public types alone
+//!   (`casegrid_readmodel::summary::PUBLIC_EVENTS`: filed, dispatched, replied with its
+//!   result, reopened, closed), each said in fixed words — no mediation, agreement,
+//!   reason, supervision, note or reply text. One projection query
+//!   (`casegrid.projection.public`) answers a whole list, notes included: a list never
+//!   fans out per item. `status` and `service_code` take comma lists; without
+//!   `service_request_id` (which overrides every other parameter) a list covers a
+//!   window of at most 90 days (default: the last 90 days, or the 90 days before
+//!   `end_date` / after `start_date`) and 1,000 requests; a longer range is refused.
+//!   Parameters the facade has no use for (`jurisdiction_id`, `api_key`, `page`,
+//!   `page_size`, `limit`, `extensions`, …) are ignored, as clients send them.
+//! - `servicerequestupdates` GET (FixMyStreet's extension, how it pulls status changes
+//!   back): the public notes of the public requests as updates (`update_id` =
+//!   `<request id>.<version>`), within `start_date`/`end_date` (same window rules).
 //! - Every route here needs no token and is limited per client address (`limit`).
 //! - `requests` POST (form-encoded, `api_key`): files through intake like
-//!   `POST /api/v1/cases`. The `api_key` is a principal's token: a static token of an
-//!   operator (channel hotline), a grid worker (grid_patrol) or a public principal
-//!   (suggestion_box); in development also the built-in public key [`PUBLIC_KEY`]
-//!   (suggestion_box); with JWT configured, a JWT whose `kind` is one of those three.
+//!   `POST /api/v1/cases`. The `api_key` is a principal's token, authenticated exactly
+//!   as `/api/v1` authenticates bearer tokens (`auth::principal`): an operator's (channel
+//!   hotline), a grid worker's (grid_patrol) or a public principal's (suggestion_box);
+//!   in development also the built-in public key [`PUBLIC_KEY`]. A location is
+//!   required (`lat` and `long`, `address_string` or `address_id`); `lat`/`long` are
+//!   kept as given (decimal text, events hold no floats) under the case's
+//!   `source.open311`, `media_url` as the case's attachment reference
+//!   (`source.attachments`), attributes other than `kind`, `urgency` and `grid` (such
+//!   as FixMyStreet's `report_url`, `fixmystreet_id`) under `source.open311.attributes`
+//!   — except names that look personal (`email`, `phone`, `name`), which are dropped.
 //!   `first_name`, `last_name` and `phone` become the reporter (sealed by intake);
 //!   `email` is not kept (intake has no sealed field for it, and the log never holds
-//!   personal data in clear). The answer carries the case id and a `token` (the
-//!   filing's idempotency key: `Idempotency-Key` if sent, else a new UUID).
-//! - `requests/{id}`, `tokens/{token}` (token → the request id).
+//!   personal data in clear). `description` holds at most 4,000 characters. A
+//!   multipart upload (`media`) is refused with 415 naming `media_url`: casegrid keeps
+//!   attachment references, not files. The answer carries `service_request_id` only
+//!   (the spec: the id or a token; casegrid knows the id at once). `Idempotency-Key`
+//!   makes a filing retriable.
+//! - `requests/{id}`, `tokens/{token}` (a filing's idempotency key → the request id).
 //!
 //! Errors are Open311's: `[{"code": 400, "description": "…"}]` or `<errors>` in XML,
 //! with the same HTTP status.
@@ -36,12 +58,12 @@ use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use casegrid_contracts::query::{CaseFilter, PublicNote, PublicPage, PublicQuery};
+use casegrid_contracts::query::{CaseFilter, PublicPage, PublicQuery, PublicRequest};
 use casegrid_contracts::subjects::{INTAKE_FILE, PROJECTION_PUBLIC};
-use casegrid_contracts::views::CaseView;
 use casegrid_contracts::{CommandReply, FileRequest};
 use casegrid_domain::{Actor, ActorKind, CaseId, Status};
 use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
 
 /// The built-in public `api_key` (development, with static tokens): files anonymous
 /// suggestion-box cases as the principal [`PUBLIC_ID`], unless `principals.toml` names
@@ -50,8 +72,17 @@ pub(crate) const PUBLIC_KEY: &str = "open311-public";
 /// The id of the built-in public principal.
 pub(crate) const PUBLIC_ID: &str = "public.open311";
 
-/// Requests answered by one `GET requests` at most.
-const LIST_LIMIT: u32 = 200;
+/// Requests answered by one `GET requests` at most (GeoReport v2's default window).
+const LIST_LIMIT: u32 = 1000;
+
+/// The longest span of one list, and its default (GeoReport v2's default window).
+const WINDOW: time::Duration = time::Duration::days(90);
+
+/// The longest `description` accepted, in characters.
+const DESCRIPTION_MAX: usize = 4000;
+
+/// Form fields that answer where the request is; one of them is required.
+const LOCATION_FIELDS: &str = "lat and long, address_string or address_id";
 
 /// Case kinds never published, whatever their category says.
 const NEVER_PUBLIC_KINDS: &[&str] = &["dispute"];
@@ -77,6 +108,11 @@ impl Format {
             Self::Json => json,
             Self::Xml => xml,
         }
+    }
+
+    /// The `Content-Type` of an answer (the spec: `text/xml` for XML).
+    const fn content_type(self) -> &'static str {
+        self.pick("application/json; charset=utf-8", "text/xml; charset=utf-8")
     }
 }
 
@@ -154,13 +190,8 @@ pub(crate) fn unknown(path: &str) -> Response {
 
 /// A list answer: a JSON array, or an XML document `<root><item>…</item>…</root>`.
 fn answer(status: StatusCode, format: Format, root: &str, item: &str, items: &[Value]) -> Response {
-    match format {
-        Format::Json => (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            Value::Array(items.to_vec()).to_string(),
-        )
-            .into_response(),
+    let body = match format {
+        Format::Json => Value::Array(items.to_vec()).to_string(),
         Format::Xml => {
             let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
             out.push_str(&format!("<{root}>"));
@@ -168,14 +199,29 @@ fn answer(status: StatusCode, format: Format, root: &str, item: &str, items: &[V
                 xml_element(&mut out, item, v);
             }
             out.push_str(&format!("</{root}>\n"));
-            (
-                status,
-                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-                out,
-            )
-                .into_response()
+            out
         }
-    }
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, format.content_type())],
+        body,
+    )
+        .into_response()
+}
+
+/// A single-document answer: a JSON object, or the XML element `<root>…</root>`.
+fn document(format: Format, root: &str, value: &Value) -> Response {
+    let body = match format {
+        Format::Json => value.to_string(),
+        Format::Xml => {
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+            xml_element(&mut out, root, value);
+            out.push('\n');
+            out
+        }
+    };
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
 
 /// `<name>value</name>`: objects by member, arrays by item (`notes` → `<note>`),
@@ -355,23 +401,91 @@ async fn service_definition(
                 needed for grid patrols.", &[]),
         ],
     });
-    Ok(match format {
-        Format::Json => (
-            [(header::CONTENT_TYPE, "application/json")],
-            definition.to_string(),
-        )
-            .into_response(),
-        Format::Xml => {
-            let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-            xml_element(&mut out, "service_definition", &definition);
-            out.push('\n');
-            (
-                [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-                out,
-            )
-                .into_response()
-        }
+    Ok(document(format, "service_definition", &definition))
+}
+
+/// When this gateway loaded the district (built its routes): the discovery's changeset
+/// (clients refresh cached service lists when it moves).
+fn changeset() -> &'static str {
+    static LOADED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LOADED.get_or_init(|| {
+        time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
     })
+}
+
+/// `GET discovery.json|xml`: the service discovery document.
+async fn discovery(format: Format, headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && !h.contains(['/', ' ']))
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    let doc = json!({
+        "changeset": changeset(),
+        "contact": "The district's 12345 hotline; the API's maintainers through its operators.",
+        "key_service": "api_key: a token issued to an operator, grid worker or public app by the district",
+        "endpoints": [{
+            "specification": "http://wiki.open311.org/GeoReport_v2",
+            "url": format!("{scheme}://{host}/open311/v2"),
+            "changeset": changeset(),
+            "type": "production",
+            "formats": ["text/xml", "application/json"],
+        }],
+    });
+    document(format, "discovery", &doc)
+}
+
+fn discovery_endpoint(format: Format) -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        format.pick("/open311/v2/discovery.json", "/open311/v2/discovery.xml"),
+        move |headers: HeaderMap| discovery(format, headers),
+        format.pick(
+            "Open311: service discovery (JSON)",
+            "Open311: service discovery (XML)",
+        ),
+    )
+    .public()
+    .describe("The GeoReport v2 endpoint of this district and its formats.")
+    .content(
+        200,
+        "The discovery document.",
+        media(format),
+        match format {
+            Format::Xml => string(),
+            Format::Json => object(
+                &[
+                    ("changeset", string()),
+                    ("contact", string()),
+                    ("key_service", string()),
+                    (
+                        "endpoints",
+                        array(object(
+                            &[
+                                ("specification", string()),
+                                ("url", string()),
+                                ("changeset", string()),
+                                ("type", string()),
+                                ("formats", array(string())),
+                            ],
+                            &["specification", "url", "type", "formats"],
+                        )),
+                    ),
+                ],
+                &["changeset", "endpoints"],
+            ),
+        },
+    )
+    .pipe(errors(&[429]))
 }
 
 fn service_definition_endpoint() -> Endpoint {
@@ -399,17 +513,23 @@ fn service_definition_endpoint() -> Endpoint {
             &["service_code", "attributes"],
         ),
     )
-    .content(200, "The same in XML.", "application/xml", string())
+    .content(200, "The same in XML.", "text/xml", string())
     .pipe(errors(&[404, 429]))
 }
 
 /// A request as Open311 shows it: public fields only, never the reporter.
-fn request_of(state: &AppState, view: &CaseView, notes: &[PublicNote]) -> Value {
+fn request_of(state: &AppState, request: &PublicRequest) -> Value {
+    let view = &request.case;
     let status = view.status.open311();
     let status_notes = match &view.reply_result {
         Some(result) => format!("{}: {result}", view.status.as_str()),
         None => view.status.as_str().to_owned(),
     };
+    let notes: Vec<Value> = request
+        .notes
+        .iter()
+        .map(|n| json!({"datetime": n.datetime, "type": n.event_type, "summary": n.summary}))
+        .collect();
     json!({
         "service_request_id": view.id.to_string(),
         "status": status,
@@ -426,26 +546,28 @@ fn request_of(state: &AppState, view: &CaseView, notes: &[PublicNote]) -> Value 
         "address": view.address,
         "address_id": null,
         "zipcode": null,
-        "lat": null,
-        "long": null,
-        "media_url": null,
+        "lat": request.lat,
+        "long": request.long,
+        "media_url": request.media_url,
         "notes": notes,
     })
 }
 
-/// The public requests `filter` and `ids` name, with their public notes, in one
-/// projection query: only the district's public categories, never a dispute.
+/// The public requests `filter`, `codes` (service codes; empty: all) and `ids` name,
+/// with their public notes, in one projection query: only the district's public
+/// categories, never a dispute.
 async fn public_requests(
     state: &AppState,
     mut filter: CaseFilter,
+    codes: &[String],
     ids: Vec<CaseId>,
     format: Format,
-) -> Result<Vec<Value>, Open311Error> {
+) -> Result<Vec<PublicRequest>, Open311Error> {
     let public = state.district.public_categories();
-    filter.categories = match filter.category.take() {
-        Some(code) if public.contains(&code) => vec![code],
-        Some(_) => return Ok(Vec::new()),
-        None => public,
+    filter.categories = if codes.is_empty() {
+        public
+    } else {
+        public.into_iter().filter(|c| codes.contains(c)).collect()
     };
     if filter.categories.is_empty() {
         return Ok(Vec::new());
@@ -460,70 +582,147 @@ async fn public_requests(
         bus::request(state, Target::new(PROJECTION_PUBLIC, "projection"), &query)
             .await
             .map_err(|e| Open311Error::from_api(e, format))?;
-    Ok(page
-        .items
-        .iter()
-        .map(|r| request_of(state, &r.case, &r.notes))
-        .collect())
+    Ok(page.items)
 }
 
-/// `GET requests.json|xml`: `service_request_id` (comma list), `service_code`,
-/// `start_date`, `end_date`, `status` (open/closed).
+/// The parameters of a list (`requests`, `servicerequestupdates`); every other
+/// parameter is ignored, as GeoReport v2 clients send extras.
+#[derive(Debug, Default)]
+struct ListParams {
+    ids: Vec<CaseId>,
+    codes: Vec<String>,
+    statuses: Vec<String>,
+    start: Option<OffsetDateTime>,
+    end: Option<OffsetDateTime>,
+}
+
+impl ListParams {
+    fn parse(
+        params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+        format: Format,
+    ) -> Result<Self, Open311Error> {
+        let bad = |d: String| Open311Error::new(400, d, format);
+        let Query(pairs) = params.map_err(|e| bad(format!("query string: {}", e.body_text())))?;
+        let mut out = Self::default();
+        let list = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        for (name, value) in pairs {
+            let value = value.trim();
+            match name.as_str() {
+                "service_request_id" => {
+                    for id in list(value) {
+                        out.ids.push(CaseId::parse(&id).map_err(|_| {
+                            bad(format!("service_request_id: {id:?} is not a request id"))
+                        })?);
+                    }
+                }
+                "service_code" => out.codes.extend(list(value)),
+                "start_date" | "end_date" if !value.is_empty() => {
+                    let at = crate::queries::instant(&name, value)
+                        .map_err(|e| Open311Error::from_api(e, format))?;
+                    if name == "start_date" {
+                        out.start = Some(at);
+                    } else {
+                        out.end = Some(at);
+                    }
+                }
+                "status" => {
+                    for class in list(value) {
+                        // What Open311 calls open or closed is the domain's status class.
+                        if !matches!(class.as_str(), "open" | "closed") {
+                            return Err(bad(format!(
+                                "status: {class:?} is neither open nor closed"
+                            )));
+                        }
+                        out.statuses.extend(
+                            Status::names(|s| s.open311() == class)
+                                .iter()
+                                .map(|s| (*s).to_owned()),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        if out.ids.len() > LIST_LIMIT as usize {
+            return Err(bad(format!(
+                "service_request_id: at most {LIST_LIMIT} ids at once"
+            )));
+        }
+        Ok(out)
+    }
+
+    /// `[from, to)`: at most 90 days; without dates the last 90 days, with one the 90
+    /// days after `start_date` or before `end_date`.
+    fn window(
+        &self,
+        now: OffsetDateTime,
+        format: Format,
+    ) -> Result<(OffsetDateTime, OffsetDateTime), Open311Error> {
+        let (from, to) = match (self.start, self.end) {
+            (Some(from), Some(to)) => (from, to),
+            (Some(from), None) => (from, from + WINDOW),
+            (None, Some(to)) => (to - WINDOW, to),
+            (None, None) => {
+                let to = now + time::Duration::seconds(1);
+                (to - WINDOW, to)
+            }
+        };
+        if to < from {
+            return Err(Open311Error::new(
+                400,
+                "end_date: before start_date",
+                format,
+            ));
+        }
+        if to - from > WINDOW {
+            return Err(Open311Error::new(
+                400,
+                format!(
+                    "start_date, end_date: a range of at most 90 days (asked: {} days); \
+                     ask for several ranges",
+                    (to - from).whole_days()
+                ),
+                format,
+            ));
+        }
+        Ok((from, to))
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `GET requests.json|xml`: `service_request_id` (comma list; overrides the rest),
+/// `service_code`, `status` (comma lists), `start_date`, `end_date`.
 async fn list_requests(
     state: AppState,
     format: Format,
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Open311Error> {
-    let bad = |d: String| Open311Error::new(400, d, format);
-    let Query(pairs) = params.map_err(|e| bad(format!("query string: {}", e.body_text())))?;
+    let params = ListParams::parse(params, format)?;
     let mut filter = CaseFilter::default();
-    let mut ids = Vec::new();
-    for (name, value) in pairs {
-        let value = value.trim().to_owned();
-        match name.as_str() {
-            "service_request_id" => {
-                for id in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    ids.push(CaseId::parse(id).map_err(|_| {
-                        bad(format!("service_request_id: {id:?} is not a request id"))
-                    })?);
-                }
-            }
-            "service_code" => filter.category = Some(value),
-            "start_date" | "end_date" => {
-                crate::queries::instant(&name, &value)
-                    .map_err(|e| Open311Error::from_api(e, format))?;
-                if name == "start_date" {
-                    filter.filed_from = Some(value);
-                } else {
-                    filter.filed_to = Some(value);
-                }
-            }
-            "status" => {
-                // What Open311 calls open or closed is the domain's status class.
-                let statuses = match value.as_str() {
-                    "open" | "closed" => Status::names(|s| s.open311() == value),
-                    other => {
-                        return Err(bad(format!("status: {other:?} is neither open nor closed")))
-                    }
-                };
-                filter.status = statuses.iter().map(|s| (*s).to_owned()).collect();
-            }
-            // Open311 clients send these; the facade has no use for them.
-            "jurisdiction_id" | "api_key" => {}
-            other => {
-                return Err(bad(format!(
-                    "unknown parameter {other:?}; known: service_request_id, service_code, \
-                     start_date, end_date, status"
-                )))
-            }
-        }
-    }
-    if ids.len() > LIST_LIMIT as usize {
-        return Err(bad(format!(
-            "service_request_id: at most {LIST_LIMIT} ids at once"
-        )));
-    }
-    let requests = public_requests(&state, filter, ids, format).await?;
+    let (codes, ids) = if params.ids.is_empty() {
+        let (from, to) = params.window(OffsetDateTime::now_utc(), format)?;
+        filter.filed_from = Some(rfc3339(from));
+        filter.filed_to = Some(rfc3339(to));
+        filter.status = params.statuses.clone();
+        (params.codes.clone(), Vec::new())
+    } else {
+        (Vec::new(), params.ids.clone())
+    };
+    let requests: Vec<Value> = public_requests(&state, filter, &codes, ids, format)
+        .await?
+        .iter()
+        .map(|r| request_of(&state, r))
+        .collect();
     Ok(answer(
         StatusCode::OK,
         format,
@@ -531,6 +730,122 @@ async fn list_requests(
         "request",
         &requests,
     ))
+}
+
+/// The status a request has after a public event: what each public type leads to.
+fn status_after(event_type: &str) -> &'static str {
+    match event_type {
+        "CaseReplied" => Status::Replied.open311(),
+        "CaseClosed" => Status::Closed.open311(),
+        _ => Status::Received.open311(),
+    }
+}
+
+/// `GET servicerequestupdates.json|xml`: the public notes of the public requests
+/// within `start_date`/`end_date` (the same window as `requests`), oldest first.
+async fn list_updates(
+    state: AppState,
+    format: Format,
+    params: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Open311Error> {
+    let params = ListParams::parse(params, format)?;
+    let (from, to) = params.window(OffsetDateTime::now_utc(), format)?;
+    // A case filed after the window has no update in it.
+    let filter = CaseFilter {
+        filed_to: Some(rfc3339(to)),
+        ..CaseFilter::default()
+    };
+    let requests = public_requests(&state, filter, &params.codes, params.ids, format).await?;
+    let mut updates: Vec<(OffsetDateTime, Value)> = Vec::new();
+    for r in &requests {
+        for note in &r.notes {
+            let Ok(at) = OffsetDateTime::parse(
+                &note.datetime,
+                &time::format_description::well_known::Rfc3339,
+            ) else {
+                continue;
+            };
+            if at < from || at >= to {
+                continue;
+            }
+            updates.push((
+                at,
+                json!({
+                    "update_id": format!("{}.{}", r.case.id, note.version),
+                    "service_request_id": r.case.id.to_string(),
+                    "status": status_after(&note.event_type),
+                    "updated_datetime": note.datetime,
+                    "description": note.summary,
+                    "media_url": null,
+                }),
+            ));
+        }
+    }
+    updates.sort_by_key(|(at, _)| *at);
+    let updates: Vec<Value> = updates.into_iter().map(|(_, u)| u).collect();
+    Ok(answer(
+        StatusCode::OK,
+        format,
+        "service_request_updates",
+        "request_update",
+        &updates,
+    ))
+}
+
+fn list_updates_endpoint(format: Format) -> Endpoint {
+    Endpoint::new(
+        Method::GET,
+        format.pick(
+            "/open311/v2/servicerequestupdates.json",
+            "/open311/v2/servicerequestupdates.xml",
+        ),
+        move |State(state): State<AppState>,
+              params: Result<Query<Vec<(String, String)>>, QueryRejection>| {
+            list_updates(state, format, params)
+        },
+        format.pick(
+            "Open311: request updates (JSON)",
+            "Open311: request updates (XML)",
+        ),
+    )
+    .public()
+    .describe(
+        "FixMyStreet's extension: the public notes of the published requests as updates, \
+         oldest first, within start_date/end_date (at most 90 days; default the last 90).",
+    )
+    .query("start_date", "Updates at or after (RFC 3339).", date_time())
+    .query("end_date", "Updates before (RFC 3339).", date_time())
+    .query("service_code", "Categories, comma separated.", string())
+    .content(
+        200,
+        "The updates.",
+        media(format),
+        match format {
+            Format::Xml => string(),
+            Format::Json => array(object(
+                &[
+                    ("update_id", string()),
+                    ("service_request_id", string()),
+                    ("status", crate::openapi::one_of(&["open", "closed"])),
+                    ("updated_datetime", string()),
+                    ("description", string()),
+                    ("media_url", nullable_string()),
+                ],
+                &[
+                    "update_id",
+                    "service_request_id",
+                    "status",
+                    "updated_datetime",
+                    "description",
+                ],
+            )),
+        },
+    )
+    .pipe(errors(&[400, 429, 503]))
+}
+
+fn date_time() -> Value {
+    json!({"type": "string", "format": "date-time"})
 }
 
 fn list_requests_endpoint(format: Format) -> Endpoint {
@@ -545,73 +860,86 @@ fn list_requests_endpoint(format: Format) -> Endpoint {
     )
     .public()
     .describe(
-        "Newest first, at most 200; only the categories the district publishes (never \
-         disputes), public fields only, with the `notes` extension (public event types only).",
+        "Newest first, at most 1,000 within at most 90 days (default the last 90); only the \
+         categories the district publishes (never disputes), public fields only, with the \
+         `notes` extension (public event types only). Other parameters are ignored.",
     )
     .query(
         "service_request_id",
-        "Request ids, comma separated.",
+        "Request ids, comma separated; overrides every other parameter.",
         string(),
     )
-    .query("service_code", "The category.", string())
-    .query("start_date", "Filed at or after (RFC 3339).", string())
-    .query("end_date", "Filed before (RFC 3339).", string())
-    .query(
-        "status",
-        "open or closed.",
-        crate::openapi::one_of(&["open", "closed"]),
-    )
+    .query("service_code", "Categories, comma separated.", string())
+    .query("start_date", "Filed at or after (RFC 3339).", date_time())
+    .query("end_date", "Filed before (RFC 3339).", date_time())
+    .query("status", "open, closed or both, comma separated.", string())
     .content(200, "The requests.", media(format), requests_schema(format))
     .pipe(errors(&[400, 429, 503]))
 }
 
-/// The principal an `api_key` names, and the channel it files through.
+/// The principal an `api_key` names (authenticated as `/api/v1` authenticates bearer
+/// tokens, within the same per-principal rate limit), and the channel it files through.
 fn filer(
     state: &AppState,
     api_key: &str,
     format: Format,
 ) -> Result<(Actor, &'static str), Open311Error> {
-    let forbidden = |d: &str| Open311Error::new(403, d, format);
-    let channel = |kind: ActorKind| match kind {
-        ActorKind::Operator => Some("hotline"),
-        ActorKind::GridWorker => Some("grid_patrol"),
-        ActorKind::Public => Some("suggestion_box"),
-        _ => None,
-    };
-    let (kind, id) = if let Some(jwt) = state
-        .jwt
-        .as_ref()
-        .filter(|_| crate::jwt::looks_like_jwt(api_key))
-    {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let claims = jwt
-            .verify(api_key, now)
-            .map_err(|e| forbidden(&format!("api_key: {e}")))?;
-        (claims.kind, claims.sub)
-    } else if !state.static_tokens {
-        return Err(forbidden(
-            "api_key: static keys are disabled here; send a JWT",
-        ));
-    } else if let Some(p) = state.district.principal(api_key) {
-        (p.kind, p.id.clone())
-    } else if api_key == PUBLIC_KEY {
-        (ActorKind::Public, PUBLIC_ID.to_owned())
-    } else {
-        return Err(forbidden("api_key: unknown key"));
-    };
-    let channel = channel(kind).ok_or_else(|| {
-        forbidden(&format!(
-            "api_key: a {} cannot file requests; operators, grid workers and public keys can",
-            kind.as_str()
-        ))
+    let forbidden = |d: String| Open311Error::new(403, d, format);
+    let principal = crate::auth::principal(state, api_key).map_err(|e| match e {
+        ApiError::Unauthenticated(why) => forbidden(format!("api_key: {why}")),
+        other => Open311Error::from_api(other, format),
     })?;
-    let key = format!("{}:{id}", kind.as_str());
-    state
-        .shared
-        .limiter
-        .admit(&key)
-        .map_err(|e| Open311Error::from_api(e, format))?;
-    Ok((Actor::new(kind, id), channel))
+    let channel = match principal.kind {
+        ActorKind::Operator => "hotline",
+        ActorKind::GridWorker => "grid_patrol",
+        ActorKind::Public => "suggestion_box",
+        kind => {
+            return Err(forbidden(format!(
+                "api_key: a {} cannot file requests; operators, grid workers and public keys can",
+                kind.as_str()
+            )))
+        }
+    };
+    let actor = Actor::new(principal.kind, principal.id);
+    crate::auth::admit(state, &actor).map_err(|e| Open311Error::from_api(e, format))?;
+    Ok((actor, channel))
+}
+
+/// `value` as decimal degrees within ±`max`, kept as the text given (events hold no
+/// floats).
+fn degrees(name: &str, value: &str, max: u32, format: Format) -> Result<String, Open311Error> {
+    let bad = || {
+        Open311Error::new(
+            400,
+            format!("{name}: {value:?} is not decimal degrees between -{max} and {max}"),
+            format,
+        )
+    };
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let well_formed = !whole.is_empty()
+        && whole.len() <= 3
+        && fraction.len() <= 15
+        && whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit());
+    if !well_formed {
+        return Err(bad());
+    }
+    let whole: u32 = whole.parse().map_err(|_| bad())?;
+    if whole > max || (whole == max && fraction.bytes().any(|b| b != b'0')) {
+        return Err(bad());
+    }
+    Ok(value.to_owned())
+}
+
+/// Attribute names never kept: they would put personal data into the log in clear.
+fn looks_personal(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["email", "phone", "name", "mobile"]
+        .iter()
+        .any(|p| name.contains(p))
 }
 
 /// The case body of `POST /api/v1/cases` from an Open311 form.
@@ -625,6 +953,7 @@ fn filing_body(
     let bad = |d: String| Open311Error::new(400, d, format);
     let mut fields: Map<String, Value> = Map::new();
     let mut attributes: Map<String, Value> = Map::new();
+    let mut extras: Map<String, Value> = Map::new();
     for (name, value) in form {
         let value = value.trim();
         if value.is_empty() {
@@ -634,12 +963,17 @@ fn filing_body(
             .strip_prefix("attribute[")
             .and_then(|n| n.strip_suffix(']'))
         {
-            if !["kind", "urgency", "grid"].contains(&code) {
-                return Err(bad(format!(
-                    "attribute[{code}]: unknown; known: kind, urgency, grid"
-                )));
+            if ["kind", "urgency", "grid"].contains(&code) {
+                attributes.insert(code.to_owned(), value.into());
+            } else if !looks_personal(code) {
+                // Kept under the case's source (FixMyStreet's `report_url`, …).
+                if code.is_empty() || code.len() > 64 || value.chars().count() > 1000 {
+                    return Err(bad(format!(
+                        "attribute[{code}]: names hold 1 to 64 bytes, values at most 1000 characters"
+                    )));
+                }
+                extras.insert(code.to_owned(), value.into());
             }
-            attributes.insert(code.to_owned(), value.into());
         } else {
             fields.insert(name.clone(), value.into());
         }
@@ -657,6 +991,38 @@ fn filing_body(
         )
     })?;
     let description = field("description").unwrap_or_default();
+    let length = description.chars().count();
+    if length > DESCRIPTION_MAX {
+        return Err(bad(format!(
+            "description: at most {DESCRIPTION_MAX} characters (this one has {length})"
+        )));
+    }
+    let lat = field("lat")
+        .map(|v| degrees("lat", v, 90, format))
+        .transpose()?;
+    let long = field("long")
+        .map(|v| degrees("long", v, 180, format))
+        .transpose()?;
+    if lat.is_some() != long.is_some() {
+        return Err(bad(
+            "lat, long: a point needs both (decimal degrees, WGS 84)".into(),
+        ));
+    }
+    if lat.is_none() && field("address_string").is_none() && field("address_id").is_none() {
+        return Err(bad(format!("location: required: {LOCATION_FIELDS}")));
+    }
+    let media_url = field("media_url")
+        .map(|url| {
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            if scheme_ok && url.len() <= 2000 && !url.contains(char::is_whitespace) {
+                Ok(url.to_owned())
+            } else {
+                Err(bad(format!(
+                    "media_url: {url:?} is not an http(s) address of at most 2000 bytes"
+                )))
+            }
+        })
+        .transpose()?;
     let title = description
         .lines()
         .next()
@@ -677,13 +1043,23 @@ fn filing_body(
     }
     let mut open311 = Map::new();
     open311.insert("service_code".into(), code.into());
-    for extra in ["lat", "long", "address_id", "media_url", "jurisdiction_id"] {
+    if let (Some(lat), Some(long)) = (lat, long) {
+        open311.insert("lat".into(), lat.into());
+        open311.insert("long".into(), long.into());
+    }
+    for extra in ["address_id", "jurisdiction_id"] {
         if let Some(v) = field(extra) {
             open311.insert(extra.into(), v.into());
         }
     }
+    if !extras.is_empty() {
+        open311.insert("attributes".into(), Value::Object(extras));
+    }
     let mut source = Map::new();
     source.insert("open311".into(), Value::Object(open311));
+    if let Some(url) = media_url {
+        source.insert("attachments".into(), json!([url]));
+    }
     if channel == "grid_patrol" {
         source.insert("patroller".into(), actor.id.clone().into());
     }
@@ -717,6 +1093,23 @@ async fn create_request(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, Open311Error> {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        });
+    if multipart {
+        return Err(Open311Error::new(
+            415,
+            "media: multipart uploads are not stored (casegrid keeps attachment references, \
+             not files); send the request form-encoded (application/x-www-form-urlencoded) \
+             with the picture's public address as media_url",
+            format,
+        ));
+    }
     let Form(form) = form.map_err(|e| {
         let status = e.status().as_u16();
         Open311Error::new(
@@ -736,7 +1129,7 @@ async fn create_request(
         .ok_or_else(|| Open311Error::new(403, "api_key: required to file a request", format))?;
     let (actor, channel) = filer(&state, api_key, format)?;
     let body = filing_body(&state, &form, &actor, channel, format)?;
-    let token = match headers
+    let key = match headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::trim))
     {
@@ -752,7 +1145,7 @@ async fn create_request(
     };
     let request = FileRequest {
         actor,
-        idempotency_key: token.clone(),
+        idempotency_key: key,
         correlation_id: uuid::Uuid::now_v7().to_string(),
         body,
     };
@@ -764,9 +1157,9 @@ async fn create_request(
     } else {
         StatusCode::OK
     };
+    // The spec answers the id or a token, not both: casegrid knows the id at once.
     let filed = json!({
         "service_request_id": reply.id.to_string(),
-        "token": token,
         "service_notice": reply.number,
         "account_id": null,
     });
@@ -797,20 +1190,23 @@ fn create_request_endpoint(format: Format) -> Endpoint {
     .describe(
         "Form-encoded. `api_key` is an operator's, grid worker's or public principal's token \
          (channel hotline, grid_patrol or suggestion_box), or `open311-public` in development. \
+         A location is required: lat and long, address_string or address_id. \
          `first_name`, `last_name` and `phone` become the sealed reporter; `email` is not kept. \
-         `Idempotency-Key` makes it retriable and is the answer's `token`.",
+         `media_url` is kept as the case's attachment reference; other `attribute[…]` under \
+         the case's source. `description` at most 4,000 characters. A multipart upload is \
+         refused (415): send `media_url`. `Idempotency-Key` makes it retriable.",
     )
-    .header(
-        "Idempotency-Key",
-        "Makes the filing retriable; answered as `token`.",
-        string(),
-    )
+    .header("Idempotency-Key", "Makes the filing retriable.", string())
     .form_body(object(
         &[
             ("api_key", string()),
             ("service_code", string()),
-            ("description", string()),
+            (
+                "description",
+                json!({"type": "string", "maxLength": DESCRIPTION_MAX}),
+            ),
             ("address_string", string()),
+            ("address_id", string()),
             ("lat", string()),
             ("long", string()),
             ("media_url", string()),
@@ -836,7 +1232,7 @@ fn create_request_endpoint(format: Format) -> Endpoint {
         media(format),
         filed_schema(format),
     )
-    .pipe(errors(&[400, 403, 404, 409, 413, 422, 429, 503]))
+    .pipe(errors(&[400, 403, 404, 409, 413, 415, 422, 429, 503]))
 }
 
 /// `{id}.json` → (`id`, Json); an unknown extension is a 404 in JSON.
@@ -866,7 +1262,12 @@ async fn get_request(
     let not_found = || Open311Error::new(404, format!("no request {id:?}"), format);
     let case_id = CaseId::parse(&id).map_err(|_| not_found())?;
     // A case that is not public reads exactly as one that does not exist.
-    let requests = public_requests(&state, CaseFilter::default(), vec![case_id], format).await?;
+    let requests: Vec<Value> =
+        public_requests(&state, CaseFilter::default(), &[], vec![case_id], format)
+            .await?
+            .iter()
+            .map(|r| request_of(&state, r))
+            .collect();
     if requests.is_empty() {
         return Err(not_found());
     }
@@ -898,7 +1299,7 @@ fn get_request_endpoint() -> Endpoint {
         "application/json",
         requests_schema(Format::Json),
     )
-    .content(200, "The same in XML.", "application/xml", string())
+    .content(200, "The same in XML.", "text/xml", string())
     .pipe(errors(&[404, 429, 503]))
 }
 
@@ -976,12 +1377,12 @@ fn get_token_endpoint() -> Endpoint {
             &["service_request_id", "token"],
         )),
     )
-    .content(200, "The same in XML.", "application/xml", string())
+    .content(200, "The same in XML.", "text/xml", string())
     .pipe(errors(&[404, 429, 503]))
 }
 
 fn media(format: Format) -> &'static str {
-    format.pick("application/json", "application/xml")
+    format.pick("application/json", "text/xml")
 }
 
 fn services_schema(format: Format) -> Value {
@@ -1020,6 +1421,9 @@ fn requests_schema(format: Format) -> Value {
                 ("updated_datetime", nullable_string()),
                 ("expected_datetime", nullable_string()),
                 ("address", nullable_string()),
+                ("lat", nullable_string()),
+                ("long", nullable_string()),
+                ("media_url", nullable_string()),
                 (
                     "notes",
                     array(object(
@@ -1048,11 +1452,10 @@ fn filed_schema(format: Format) -> Value {
         Format::Json => array(object(
             &[
                 ("service_request_id", string()),
-                ("token", string()),
                 ("service_notice", nullable_string()),
                 ("account_id", nullable_string()),
             ],
-            &["service_request_id", "token"],
+            &["service_request_id"],
         )),
     }
 }
@@ -1068,12 +1471,7 @@ fn errors(statuses: &'static [u16]) -> impl FnOnce(Endpoint) -> Endpoint {
                     "application/json",
                     reference("Open311Errors"),
                 )
-                .content(
-                    *status,
-                    "An Open311 error list.",
-                    "application/xml",
-                    string(),
-                );
+                .content(*status, "An Open311 error list.", "text/xml", string());
         }
         e
     }
@@ -1090,7 +1488,11 @@ impl Pipe for Endpoint {}
 
 /// Every Open311 route.
 pub(crate) fn endpoints() -> Vec<Endpoint> {
+    // The router is built as the district is loaded: that is the changeset.
+    changeset();
     vec![
+        discovery_endpoint(Format::Json),
+        discovery_endpoint(Format::Xml),
         services_endpoint(Format::Json),
         services_endpoint(Format::Xml),
         service_definition_endpoint(),
@@ -1098,6 +1500,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         list_requests_endpoint(Format::Xml),
         create_request_endpoint(Format::Json),
         create_request_endpoint(Format::Xml),
+        list_updates_endpoint(Format::Json),
+        list_updates_endpoint(Format::Xml),
         get_request_endpoint(),
         get_token_endpoint(),
     ]

@@ -6,7 +6,6 @@
 use crate::auth::{Caller, Scope};
 use crate::bus::{self, Target};
 use crate::error::ApiError;
-use crate::mask;
 use crate::openapi::{array, integer, object, one_of, reference, string, Endpoint};
 use crate::startup::AppState;
 use axum::body::Bytes;
@@ -23,6 +22,7 @@ use casegrid_contracts::subjects::{
 };
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{ActRequest, CaseQuery, CommandReply, FileRequest, InboxQuery, Problem};
+use casegrid_domain::personal::strip_sealed;
 use casegrid_domain::{ActorKind, CaseId};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -201,7 +201,7 @@ pub(crate) async fn get_case(
         &AsOfQuery { case_id, as_of },
     )
     .await?;
-    mask::drop_sealed(&mut past.state);
+    strip_sealed(&mut past.state, false);
     Ok(Json(past).into_response())
 }
 
@@ -247,7 +247,7 @@ pub(crate) async fn get_timeline(
     )
     .await?;
     for entry in &mut timeline.events {
-        mask::drop_sealed(&mut entry.data);
+        strip_sealed(&mut entry.data, false);
     }
     Ok(Json(timeline))
 }

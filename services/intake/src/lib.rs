@@ -452,7 +452,7 @@ pub fn state_as_of(
         .any(|e| e.envelope.event_type == "PersonalDataErased");
     let mut state = serde_json::to_value(&snapshot.case)
         .map_err(|e| Problem::internal(format!("case state not serializable: {e}")))?;
-    unseal_masked(&mut state, erased);
+    casegrid_domain::personal::strip_sealed(&mut state, erased);
     if erased {
         state["personal_erased"] = true.into();
     }
@@ -463,21 +463,6 @@ pub fn state_as_of(
         status: snapshot.case.status,
         state,
     })
-}
-
-/// Drops every `sealed` member (at any depth); with `erased`, the `masked` value
-/// beside it becomes `[erased]`.
-fn unseal_masked(value: &mut serde_json::Value, erased: bool) {
-    match value {
-        serde_json::Value::Object(map) => {
-            if map.remove("sealed").is_some() && erased && map.contains_key("masked") {
-                map.insert("masked".into(), casegrid_domain::personal::ERASED.into());
-            }
-            map.values_mut().for_each(|v| unseal_masked(v, erased));
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| unseal_masked(v, erased)),
-        _ => {}
-    }
 }
 
 struct Validated {

@@ -299,3 +299,29 @@ fn an_erased_case_reveals_nothing_and_erases_once() {
     let r = case.decide(&operator(), &reveal, NOW).unwrap_err();
     assert!(r.detail.contains("erased"), "{}", r.detail);
 }
+
+#[test]
+fn keeping_masked_values_only_blanks_ciphertexts_and_after_erasure_the_masks() {
+    let mut case = given(&[(operator(), file_noise())]);
+    case.keep_masked_only();
+    let name = |c: &Case| {
+        c.filed
+            .as_ref()
+            .unwrap()
+            .reporter
+            .clone()
+            .unwrap()
+            .name
+            .unwrap()
+    };
+    assert_eq!(
+        name(&case),
+        Sealed {
+            masked: "王**".into(),
+            sealed: String::new()
+        }
+    );
+    case.personal_erased = true;
+    case.keep_masked_only();
+    assert_eq!(name(&case).masked, crate::personal::ERASED);
+}

@@ -1,5 +1,8 @@
-//! The Open311 GeoReport v2 facade: the service list, filing form-encoded and reading
-//! the request back in JSON and XML, tokens, and errors in Open311's format.
+//! The Open311 GeoReport v2 facade against the spec and the clients cities use
+//! (FixMyStreet, `three`, Mark-a-Spot): discovery, the service list, filing
+//! form-encoded and reading the request back in JSON and XML, lists with comma lists,
+//! ignored extras and the 90-day window, updates, tokens, and errors in Open311's
+//! format.
 
 use crate::helpers::*;
 use casegrid_contracts::subjects::*;
@@ -44,7 +47,7 @@ async fn stand_ins_asked(app: &App) -> (Arc<Mutex<Vec<FileRequest>>>, Arc<Mutex<
         let q: Value = serde_json::from_slice(p).unwrap();
         asked.lock().unwrap().push(q.clone());
         let note = |t: &str, summary: &str| {
-            json!({"datetime": "2026-11-23T22:10:00Z", "type": t, "summary": summary})
+            json!({"datetime": "2026-11-23T22:10:00Z", "type": t, "summary": summary, "version": 1})
         };
         let mut secret = view();
         secret["id"] = json!(OTHER_CASE);
@@ -54,8 +57,11 @@ async fn stand_ins_asked(app: &App) -> (Arc<Mutex<Vec<FileRequest>>>, Arc<Mutex<
         let all = [
             json!({"case": view(), "notes": [
                 note("CaseFiled", "受理 received"),
-                note("CaseDispatched", "派单 dispatched to dept.urban"),
-            ]}),
+                {"datetime": "2026-11-24T09:00:00Z", "type": "CaseDispatched",
+                 "summary": "派单 dispatched to dept.urban", "version": 2},
+                {"datetime": "2026-11-26T10:00:00Z", "type": "CaseClosed",
+                 "summary": "结案 closed", "version": 5},
+            ], "lat": "30.25", "long": "120.16", "media_url": "https://photos.example/1.jpg"}),
             json!({"case": secret, "notes": [note("CaseReplied", SECRET_TEXT)]}),
         ];
         let categories: Vec<&str> = q["filter"]["categories"]
@@ -107,10 +113,7 @@ async fn services_list_the_district_categories() {
         .send()
         .await
         .unwrap();
-    assert!(xml.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/xml"));
+    assert_eq!(xml.headers()["content-type"], "text/xml; charset=utf-8");
     let xml = xml.text().await.unwrap();
     assert!(xml.contains("<services><service><"), "{xml}");
     assert!(xml.contains("<service_code>noise</service_code>"), "{xml}");
@@ -169,7 +172,8 @@ async fn a_request_filed_form_encoded_reads_back_in_json_and_xml() {
     assert_eq!(answer.status, 201, "{}", answer.body);
     assert_documented(&doc, "POST", "/open311/v2/requests.json", &answer);
     assert_eq!(answer.body[0]["service_request_id"], CASE);
-    assert_eq!(answer.body[0]["token"], "app-4711");
+    // The spec answers the id or a token, not both.
+    assert!(answer.body[0].get("token").is_none(), "{}", answer.body);
 
     let request = filed
         .lock()
@@ -198,6 +202,7 @@ async fn a_request_filed_form_encoded_reads_back_in_json_and_xml() {
         .form(&[
             ("api_key", OPERATOR),
             ("service_code", "noise"),
+            ("address_id", "NH-addr-0042"),
             ("phone", "13800001234"),
         ])
         .send()
@@ -232,13 +237,20 @@ async fn a_request_filed_form_encoded_reads_back_in_json_and_xml() {
     assert_eq!(got["expected_datetime"], "2026-11-30T18:00:00+08:00");
     assert_eq!(got["requested_datetime"], "2026-11-23T22:10:00Z");
     assert_eq!(got["address"], "湖滨街道滨江路12号");
+    assert_eq!(got["lat"], "30.25");
+    assert_eq!(got["long"], "120.16");
+    assert_eq!(got["media_url"], "https://photos.example/1.jpg");
     let notes: Vec<&str> = got["notes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|n| n["type"].as_str().unwrap())
         .collect();
-    assert_eq!(notes, ["CaseFiled", "CaseDispatched"], "{got}");
+    assert_eq!(
+        notes,
+        ["CaseFiled", "CaseDispatched", "CaseClosed"],
+        "{got}"
+    );
     let text = answer.body.to_string();
     assert!(
         !text.contains("138") && !text.contains("王**"),
@@ -259,7 +271,7 @@ async fn a_request_filed_form_encoded_reads_back_in_json_and_xml() {
         "<status>open</status>",
         "<agency_responsible>区城市管理综合行政执法局</agency_responsible>",
         "<notes><note><datetime>2026-11-23T22:10:00Z</datetime>",
-        "<lat/>",
+        "<lat>30.25</lat>",
     ] {
         assert!(xml.contains(part), "{part} missing: {xml}");
     }
@@ -446,5 +458,302 @@ async fn a_flood_from_one_address_gets_429_while_another_address_is_served() {
     // Probes are never limited.
     let r = flooder.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    app.stop().await;
+}
+
+/// POSTs `form` to `requests.json` with the public key.
+async fn file(app: &App, form: &[(&str, &str)]) -> Answered {
+    let mut all = vec![("api_key", "open311-public"), ("service_code", "noise")];
+    all.extend_from_slice(form);
+    answered(
+        app.http
+            .post(app.url("/open311/v2/requests.json"))
+            .form(&all)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn discovery_names_the_endpoint_and_its_formats() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    let doc = openapi(&app).await;
+    let answer = answered(
+        app.http
+            .get(app.url("/open311/v2/discovery.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_documented(&doc, "GET", "/open311/v2/discovery.json", &answer);
+    let endpoint = &answer.body["endpoints"][0];
+    assert_eq!(
+        endpoint["specification"],
+        "http://wiki.open311.org/GeoReport_v2"
+    );
+    assert_eq!(endpoint["url"], app.url("/open311/v2"));
+    assert_eq!(endpoint["formats"], json!(["text/xml", "application/json"]));
+    assert!(answer.body["changeset"]
+        .as_str()
+        .is_some_and(|c| c.ends_with('Z')));
+    let r = app
+        .http
+        .get(app.url("/open311/v2/discovery.xml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/xml; charset=utf-8");
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<discovery>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<formats><format>text/xml</format><format>application/json</format></formats>"
+        ),
+        "{xml}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lists_ignore_extras_take_comma_lists_and_keep_to_a_90_day_window() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    let (_, asked) = stand_ins_asked(&app).await;
+    let get = |path: &str| {
+        let url = app.url(path);
+        let http = app.http.clone();
+        async move { answered(http.get(url).send().await.unwrap()).await }
+    };
+    // What clients send besides the spec's parameters is ignored.
+    let answer = get(
+        "/open311/v2/requests.json?jurisdiction_id=nh.gov&page_size=10&page=2&limit=5\
+         &extensions=true&api_key=x&whatever=1",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body[0]["service_request_id"], CASE);
+    // Default: the last 90 days, at most 1,000 requests.
+    let q = asked.lock().unwrap().pop().unwrap();
+    assert_eq!(q["limit"], 1000, "{q}");
+    let instant = |v: &Value| {
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let span = instant(&q["filter"]["filed_to"]) - instant(&q["filter"]["filed_from"]);
+    assert!(span == time::Duration::days(90), "{q}");
+    // Comma lists: both status classes; of two codes only the public one is asked for.
+    let answer =
+        get("/open311/v2/requests.json?status=open,closed&service_code=noise,wage_arrears").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let q = asked.lock().unwrap().pop().unwrap();
+    let statuses = q["filter"]["status"].as_array().unwrap();
+    assert!(
+        statuses.contains(&json!("received")) && statuses.contains(&json!("closed")),
+        "{q}"
+    );
+    assert_eq!(q["filter"]["categories"], json!(["noise"]), "{q}");
+    // One date: the 90 days after it; a range longer than 90 days is refused.
+    get("/open311/v2/requests.json?start_date=2026-09-01T00:00:00Z").await;
+    let q = asked.lock().unwrap().pop().unwrap();
+    assert_eq!(q["filter"]["filed_from"], "2026-09-01T00:00:00Z", "{q}");
+    assert_eq!(q["filter"]["filed_to"], "2026-11-30T00:00:00Z", "{q}");
+    let answer = get(
+        "/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body[0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("90 days"));
+    // Ids override the rest: no window.
+    get(&format!(
+        "/open311/v2/requests.json?service_request_id={CASE}&start_date=2020-01-01T00:00:00Z"
+    ))
+    .await;
+    let q = asked.lock().unwrap().pop().unwrap();
+    assert!(q["filter"].get("filed_from").is_none(), "{q}");
+    assert_eq!(q["ids"], json!([CASE]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn updates_are_the_public_notes_within_the_dates() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    stand_ins(&app).await;
+    let doc = openapi(&app).await;
+    let answer = answered(
+        app.http
+            .get(app.url(
+                "/open311/v2/servicerequestupdates.json?start_date=2026-11-24T00:00:00Z\
+                 &end_date=2026-11-27T00:00:00Z&jurisdiction_id=nh",
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_documented(
+        &doc,
+        "GET",
+        "/open311/v2/servicerequestupdates.json",
+        &answer,
+    );
+    assert_eq!(
+        answer.body,
+        json!([
+            {"update_id": format!("{CASE}.2"), "service_request_id": CASE, "status": "open",
+             "updated_datetime": "2026-11-24T09:00:00Z",
+             "description": "派单 dispatched to dept.urban", "media_url": null},
+            {"update_id": format!("{CASE}.5"), "service_request_id": CASE, "status": "closed",
+             "updated_datetime": "2026-11-26T10:00:00Z", "description": "结案 closed",
+             "media_url": null},
+        ]),
+        "the filing (before start_date) is not an update in the window"
+    );
+    let text = answer.body.to_string();
+    assert!(
+        !text.contains(SECRET_TEXT) && !text.contains(OTHER_CASE),
+        "{text}"
+    );
+    let xml = app
+        .http
+        .get(app.url("/open311/v2/servicerequestupdates.xml?start_date=2026-11-26T00:00:00Z"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        xml.contains("<service_request_updates><request_update>")
+            && xml.contains(&format!("<update_id>{CASE}.5</update_id>"))
+            && !xml.contains(&format!("<update_id>{CASE}.2</update_id>")),
+        "{xml}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_filing_needs_a_location_and_keeps_coordinates_media_and_extra_attributes() {
+    let app = spawn_app_with(|mut s| {
+        // Room for a description past 4,000 characters.
+        s.body_limit = 64 * 1024;
+        s.with_request_timeout(std::time::Duration::from_secs(5))
+    })
+    .await;
+    let filed = stand_ins(&app).await;
+    let doc = openapi(&app).await;
+    for (form, names) in [
+        (vec![("description", "路灯坏了")], "location"),
+        (vec![("lat", "30.25")], "lat, long"),
+        (vec![("lat", "91"), ("long", "120")], "lat"),
+        (vec![("lat", "30.2.5"), ("long", "120")], "lat"),
+        (vec![("lat", "30.25"), ("long", "1e2")], "long"),
+        (
+            vec![
+                ("address_string", "滨江路"),
+                ("media_url", "file:///etc/passwd"),
+            ],
+            "media_url",
+        ),
+    ] {
+        let answer = file(&app, &form).await;
+        assert_eq!(answer.status, 400, "{form:?}: {}", answer.body);
+        assert_documented(&doc, "POST", "/open311/v2/requests.json", &answer);
+        let d = answer.body[0]["description"].as_str().unwrap();
+        assert!(d.starts_with(names), "{form:?}: {d}");
+    }
+    let long = "很".repeat(4001);
+    let answer = file(
+        &app,
+        &[("address_string", "滨江路"), ("description", &long)],
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body[0]["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("description: at most 4000"));
+    assert!(
+        filed.lock().unwrap().is_empty(),
+        "nothing refused reached intake"
+    );
+
+    let answer = file(
+        &app,
+        &[
+            ("lat", "-33.8688"),
+            ("long", "151.2093"),
+            ("media_url", "https://photos.example/1.jpg"),
+            ("description", &"很".repeat(4000)),
+            (
+                "attribute[report_url]",
+                "https://fixmystreet.example/report/7",
+            ),
+            ("attribute[fixmystreet_id]", "7"),
+            ("attribute[email]", "wang@example.com"),
+            ("attribute[urgency]", "urgent"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let request = filed.lock().unwrap().pop().expect("filed");
+    let source = &request.body["source"];
+    assert_eq!(
+        source["open311"],
+        json!({"service_code": "noise", "lat": "-33.8688", "long": "151.2093",
+            "attributes": {"report_url": "https://fixmystreet.example/report/7",
+                "fixmystreet_id": "7"}}),
+        "{source}"
+    );
+    assert_eq!(
+        source["attachments"],
+        json!(["https://photos.example/1.jpg"])
+    );
+    assert_eq!(request.body["urgency"], "urgent");
+    assert!(!request.body.to_string().contains("wang@example.com"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_multipart_upload_is_refused_naming_media_url() {
+    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    let filed = stand_ins(&app).await;
+    let body = "--b\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\nopen311-public\r\n\
+                --b\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.jpg\"\r\n\
+                Content-Type: image/jpeg\r\n\r\nJPEG\r\n--b--\r\n";
+    for (path, xml) in [
+        ("/open311/v2/requests.json", false),
+        ("/open311/v2/requests.xml", true),
+    ] {
+        let r = app
+            .http
+            .post(app.url(path))
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 415, "{path}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("media_url"), "{text}");
+        assert_eq!(
+            text.contains("<errors><error><code>415</code>"),
+            xml,
+            "{text}"
+        );
+    }
+    assert!(filed.lock().unwrap().is_empty());
     app.stop().await;
 }

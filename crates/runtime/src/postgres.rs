@@ -1,4 +1,7 @@
-//! [`TestPostgres`]: a real, throw-away PostgreSQL server for tests.
+//! [`TestPostgres`]: a real, throw-away PostgreSQL server, for tests (through the test
+//! kit, which re-exports it) and for `casegrid bench`'s PostgreSQL rebuild: the same
+//! kind of local child as [`crate::natsserver`], so the production binary needs no
+//! test kit. Behind the `postgres` feature (it brings `sqlx`).
 //!
 //! - Binaries: `$CASEGRID_PG_BIN` (a directory holding `initdb`, `pg_ctl`, `postgres`),
 //!   else the newest `/usr/lib/postgresql/*/bin` (Debian's layout; `scripts/install-postgres`
@@ -47,7 +50,6 @@ impl TestPostgres {
     /// Starts a server (or adopts `CASEGRID_TEST_DATABASE_URL`); panics with install
     /// instructions when no server binaries are found.
     pub fn start() -> Self {
-        crate::init_tracing();
         if let Ok(url) = std::env::var(DATABASE_URL_ENV) {
             return Self {
                 admin_url: url,
