@@ -2,11 +2,11 @@
 //! events with optimistic concurrency. The cache is refreshed only when an append
 //! meets a conflict, so the hot path does not reload a case from the stream.
 
-use crate::classify::{classify, Classified, Head, RawMessage};
+use crate::classify::{classify_parsed, Head, RawMessage};
 use crate::envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent, GENESIS_HASH};
 use crate::error::LogError;
 use crate::log::EventLog;
-use casegrid_domain::{Actor, Case, CaseId, Command, Event, Rejection};
+use casegrid_domain::{Actor, Case, CaseId, Command, Rejection};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -175,17 +175,15 @@ impl Snapshot {
                 version: self.case.version,
                 hash: self.last_hash.clone(),
             };
-            let stored = match classify(prefix, message, Some(&head)) {
-                Classified::Valid(stored) => stored,
-                Classified::Quarantined(q) => {
+            let (stored, event) = match classify_parsed(prefix, message, Some(&head)) {
+                Ok(valid) => valid,
+                Err(q) => {
                     tracing::warn!(seq = q.seq, reason = %q.reason, detail = %q.detail, "case store passes over a quarantined message");
                     self.broken = q.chain_break();
                     continue;
                 }
             };
             let e = &stored.envelope;
-            let event = Event::from_parts(&e.event_type, e.schema, &e.data)
-                .expect("classified valid: the event reads");
             self.case.apply(&event);
             if e.version == 1 {
                 self.case.number = Some(numbering.number(e.occurred_at, stored.seq));
