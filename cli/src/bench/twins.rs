@@ -70,7 +70,7 @@ pub(super) async fn eventlog_writers(
         tasks.spawn(async move {
             let mut latencies = Vec::new();
             'cases: for c in 0u64.. {
-                let case = CaseId::for_filing("bench", &format!("w{w}-c{c}"));
+                let case = CaseId::for_filing("bench", &format!("{writers}-w{w}-c{c}"));
                 let (mut last, mut prev) = (0u64, GENESIS_HASH.to_owned());
                 for v in 1..=EVENTS_PER_CASE {
                     if Instant::now() >= deadline {
@@ -137,7 +137,7 @@ pub(super) async fn postgres_writers(
                 .await?;
             let mut latencies = Vec::new();
             'cases: for c in 0u64.. {
-                let case = CaseId::for_filing("bench", &format!("w{w}-c{c}")).to_string();
+                let case = CaseId::for_filing("bench", &format!("{writers}-w{w}-c{c}")).to_string();
                 for v in 1..=EVENTS_PER_CASE as i64 {
                     if Instant::now() >= deadline {
                         break 'cases;
