@@ -93,6 +93,7 @@ pub(crate) struct BatchCounters {
 pub(crate) struct Batcher {
     tx: mpsc::UnboundedSender<Pending>,
     pub counters: Arc<BatchCounters>,
+    atomic: bool,
 }
 
 impl Batcher {
@@ -111,7 +112,16 @@ impl Batcher {
             counters: counters.clone(),
         };
         tokio::spawn(gather(rx, publisher, config));
-        Self { tx, counters }
+        Self {
+            tx,
+            counters,
+            atomic,
+        }
+    }
+
+    /// Whether the stream takes atomic batches.
+    pub(crate) fn atomic(&self) -> bool {
+        self.atomic
     }
 
     pub(crate) async fn publish(
@@ -170,7 +180,6 @@ async fn gather(mut rx: mpsc::UnboundedReceiver<Pending>, publisher: Publisher, 
             let next = match rx.try_recv() {
                 Ok(p) => Some(p),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) if c.window.is_zero() => break,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
                         Ok(p) => p,
@@ -278,25 +287,14 @@ impl Publisher {
     }
 
     async fn single(&self, p: &Pending) -> Result<Answer, PublishFailure> {
-        let publish = jetstream::message::PublishMessage::build()
-            .payload(p.payload.clone())
-            .message_id(p.msg_id.clone())
-            .expected_last_subject_sequence(p.expected);
-        let map = |kind: PublishErrorKind, e: &dyn std::fmt::Display| match kind {
-            PublishErrorKind::WrongLastSequence => PublishFailure::WrongLastSequence,
-            _ => PublishFailure::Other(e.to_string()),
-        };
-        let ack = self
-            .js
-            .send_publish(p.subject.clone(), publish)
-            .await
-            .map_err(|e| map(e.kind(), &e))?
-            .await
-            .map_err(|e| map(e.kind(), &e))?;
-        Ok(Answer {
-            seq: ack.sequence,
-            duplicate: ack.duplicate,
-        })
+        publish_one(
+            &self.js,
+            p.subject.clone(),
+            p.payload.clone(),
+            p.msg_id.clone(),
+            p.expected,
+        )
+        .await
     }
 
     async fn atomic_batch(&self, batch: &[Pending]) -> BatchOutcome {
@@ -362,6 +360,34 @@ impl Publisher {
         }
         unreachable!("the last message of a batch returns")
     }
+}
+
+/// One message as its own request, with its message id and expected sequence.
+pub(crate) async fn publish_one(
+    js: &jetstream::Context,
+    subject: String,
+    payload: Bytes,
+    msg_id: String,
+    expected: u64,
+) -> Result<Answer, PublishFailure> {
+    let publish = jetstream::message::PublishMessage::build()
+        .payload(payload)
+        .message_id(msg_id)
+        .expected_last_subject_sequence(expected);
+    let map = |kind: PublishErrorKind, e: &dyn std::fmt::Display| match kind {
+        PublishErrorKind::WrongLastSequence => PublishFailure::WrongLastSequence,
+        _ => PublishFailure::Other(e.to_string()),
+    };
+    let ack = js
+        .send_publish(subject, publish)
+        .await
+        .map_err(|e| map(e.kind(), &e))?
+        .await
+        .map_err(|e| map(e.kind(), &e))?;
+    Ok(Answer {
+        seq: ack.sequence,
+        duplicate: ack.duplicate,
+    })
 }
 
 enum Reply {

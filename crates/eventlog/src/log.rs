@@ -1,7 +1,7 @@
 //! [`EventLog`]: the append-only JetStream stream holding every case's events, one
 //! subject per case (`casegrid.events.<case_id>`).
 
-use crate::batch::{Answer, BatchConfig, Batcher, PublishFailure};
+use crate::batch::{publish_one, Answer, BatchConfig, Batcher, PublishFailure};
 use crate::classify::{classify, Classified, Head, RawMessage};
 use crate::envelope::{Envelope, StoredEvent};
 use crate::error::LogError;
@@ -281,15 +281,19 @@ impl EventLog {
         expected_last_seq: u64,
     ) -> Result<u64, LogError> {
         let case_id = envelope.case_id;
-        let answer = self
-            .batcher()
-            .publish(
-                self.subject(case_id),
-                envelope.to_payload().into(),
-                format!("{}:{}", case_id, envelope.command_id),
-                expected_last_seq,
-            )
-            .await;
+        let (subject, payload, msg_id) = (
+            self.subject(case_id),
+            envelope.to_payload().into(),
+            format!("{}:{}", case_id, envelope.command_id),
+        );
+        let answer = match self.batcher() {
+            Some(batcher) => {
+                batcher
+                    .publish(subject, payload, msg_id, expected_last_seq)
+                    .await
+            }
+            None => publish_one(&self.js, subject, payload, msg_id, expected_last_seq).await,
+        };
         match answer {
             Ok(Answer {
                 seq,
@@ -307,10 +311,15 @@ impl EventLog {
         }
     }
 
-    fn batcher(&self) -> &Batcher {
-        self.batcher.get_or_init(|| {
+    /// The group committer; `None` (every append its own request) when the window is
+    /// 0 or the stream does not allow atomic batches.
+    fn batcher(&self) -> Option<&Batcher> {
+        if self.config.batch.window.is_zero() {
+            return None;
+        }
+        let batcher = self.batcher.get_or_init(|| {
             let atomic = self.stream.cached_info().config.allow_atomic_publish;
-            if !atomic && !self.config.batch.window.is_zero() {
+            if !atomic {
                 tracing::warn!(stream = %self.config.stream, "the stream does not allow atomic batches: every append is its own request (run `casegrid init` as the NATS admin to allow them)");
             }
             Batcher::spawn(
@@ -319,7 +328,8 @@ impl EventLog {
                 self.config.batch,
                 atomic,
             )
-        })
+        });
+        batcher.atomic().then_some(batcher)
     }
 
     /// `{"batches", "batched", "refused", "single"}` since start: atomic batches
