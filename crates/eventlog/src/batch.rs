@@ -25,8 +25,9 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 /// How appends are gathered into atomic batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
-    /// How long the first append of a batch waits for others (0: no group commit,
-    /// every append is its own request).
+    /// How long the first append of a batch waits for others while other batches are
+    /// in flight (with none in flight it goes at once; 0: no group commit, every append
+    /// is its own request).
     pub window: Duration,
     /// At most this many messages a batch (the server allows 1,000).
     pub max: usize,
@@ -149,7 +150,8 @@ impl Batcher {
 /// Gathers batches until every sender is gone.
 async fn gather(mut rx: mpsc::UnboundedReceiver<Pending>, publisher: Publisher, c: BatchConfig) {
     let max = c.max.clamp(1, SERVER_MAX_BATCH);
-    let slots = Arc::new(Semaphore::new(c.in_flight.max(1)));
+    let in_flight = c.in_flight.max(1);
+    let slots = Arc::new(Semaphore::new(in_flight));
     let publisher = Arc::new(publisher);
     // Appends held back because their subject was already in the batch.
     let mut held: VecDeque<Pending> = VecDeque::new();
@@ -180,6 +182,11 @@ async fn gather(mut rx: mpsc::UnboundedReceiver<Pending>, publisher: Publisher, 
             let next = match rx.try_recv() {
                 Ok(p) => Some(p),
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
+                // Nothing in flight: the server is idle, send what there is now (a lone
+                // writer pays no window); while batches are in flight, gather.
+                Err(mpsc::error::TryRecvError::Empty) if slots.available_permits() == in_flight => {
+                    break
+                }
                 Err(mpsc::error::TryRecvError::Empty) => {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
                         Ok(p) => p,

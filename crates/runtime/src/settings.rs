@@ -45,8 +45,8 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventlogSettings {
-    /// How long the first append of a batch waits for others, in microseconds (0: no
-    /// group commit, every append is its own request).
+    /// How long the first append of a batch waits for others while batches are in
+    /// flight, in microseconds (0: no group commit, every append is its own request).
     pub batch_window_us: u64,
     /// At most this many events a batch (the server allows 1,000).
     pub batch_max: usize,
