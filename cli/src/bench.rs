@@ -18,6 +18,7 @@
 mod generate;
 mod http;
 mod raw;
+mod twins;
 
 use crate::dev::{start_system, SystemOptions};
 use anyhow::Context;
@@ -321,6 +322,81 @@ async fn measure(
         format!("{:.0}", pipelined.rate()),
     );
 
+    // 1b. Durable appends side by side: casegrid's event log and a PostgreSQL event
+    // store, at 64 writers and at one.
+    let batch = casegrid_eventlog::BatchConfig::from(
+        &casegrid_runtime::Settings::load(None)
+            .context("reading [eventlog] settings")?
+            .eventlog,
+    );
+    let log64 =
+        twins::eventlog_writers(&client, event_size, CONCURRENCY, sizes.raw_writers, batch).await?;
+    report.row(
+        "append",
+        &format!("casegrid event log, {CONCURRENCY} writers (appends/s)"),
+        format!("{:.0}", log64.rate()),
+    );
+    report.row(
+        "append",
+        "  latency p50 / p99 (ms)",
+        format!(
+            "{} / {}",
+            ms(log64.latencies.percentile(50.0)),
+            ms(log64.latencies.percentile(99.0))
+        ),
+    );
+    let log1 = twins::eventlog_writers(&client, event_size, 1, sizes.raw_writers, batch).await?;
+    report.row(
+        "append",
+        "casegrid event log, 1 writer (appends/s)",
+        format!("{:.0}", log1.rate()),
+    );
+    let durable_pg = match args.pg.clone() {
+        Some(url) => Some((None, url)),
+        None => match tokio::task::spawn_blocking(
+            casegrid_runtime::postgres::TestPostgres::start_durable,
+        )
+        .await
+        {
+            Ok(Ok(server)) => {
+                let url = server.database().await;
+                Some((Some(server), url))
+            }
+            _ => {
+                eprintln!("bench: no PostgreSQL server for the event store twin: append_vs_pg=n/a");
+                None
+            }
+        },
+    };
+    let mut append_vs_pg = "n/a".to_owned();
+    if let Some((_server, url)) = &durable_pg {
+        let pg64 = twins::postgres_writers(url, event_size, CONCURRENCY, sizes.raw_writers).await?;
+        let pg1 = twins::postgres_writers(url, event_size, 1, sizes.raw_writers).await?;
+        report.row(
+            "append",
+            &format!(
+                "PostgreSQL event store, {CONCURRENCY} writers, synchronous_commit (appends/s)"
+            ),
+            format!("{:.0}", pg64.rate()),
+        );
+        report.row(
+            "append",
+            "  latency p50 / p99 (ms)",
+            format!(
+                "{} / {}",
+                ms(pg64.latencies.percentile(50.0)),
+                ms(pg64.latencies.percentile(99.0))
+            ),
+        );
+        report.row(
+            "append",
+            "PostgreSQL event store, 1 writer (appends/s)",
+            format!("{:.0}", pg1.rate()),
+        );
+        append_vs_pg = format!("{:.3}", log64.rate() / pg64.rate().max(1e-9));
+    }
+    drop(durable_pg);
+
     // 2. Filing.
     let rss_before = rss_of("self");
     let filed = http::file(&api, &tokens, sizes.filings, CONCURRENCY, "file").await?;
@@ -553,7 +629,7 @@ async fn measure(
     };
     let raw_rate = raw64.rate().max(1e-9);
     let ratios = format!(
-        "RATIOS intake={:.3} command={:.3} rebuild_sqlite={:.3} rebuild_pg={pg_ratio} lag_p99_ms={:.1}",
+        "RATIOS intake={:.3} command={:.3} append_vs_pg={append_vs_pg} rebuild_sqlite={:.3} rebuild_pg={pg_ratio} lag_p99_ms={:.1}",
         filing_rate / raw_rate,
         acting_rate / raw_rate,
         rebuild_ratio,

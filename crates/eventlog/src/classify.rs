@@ -167,10 +167,23 @@ pub fn case_of_subject(prefix: &str, subject: &str) -> Option<CaseId> {
 /// case has none). Pure: the same message against the same head is always judged the
 /// same, so a rebuild re-evaluates the quarantine exactly as the consumers did.
 pub fn classify(prefix: &str, message: &RawMessage, head: Option<&Head>) -> Classified {
+    match classify_parsed(prefix, message, head) {
+        Ok((stored, _)) => Classified::Valid(stored),
+        Err(q) => Classified::Quarantined(*q),
+    }
+}
+
+/// [`classify`], answering a valid message's event as parsed while judging it, so a
+/// fold reads each event once.
+pub fn classify_parsed(
+    prefix: &str,
+    message: &RawMessage,
+    head: Option<&Head>,
+) -> Result<(StoredEvent, Event), Box<Quarantined>> {
     let case_id = case_of_subject(prefix, &message.subject);
     let quarantine = |reason: Reason, version: Option<u64>, detail: String| {
         let end = message.payload.len().min(HEAD_BYTES);
-        Classified::Quarantined(Quarantined {
+        Err(Box::new(Quarantined {
             seq: message.seq,
             subject: message.subject.clone(),
             case_id,
@@ -179,7 +192,7 @@ pub fn classify(prefix: &str, message: &RawMessage, head: Option<&Head>) -> Clas
             detail,
             // PostgreSQL text holds no NUL.
             head: String::from_utf8_lossy(&message.payload[..end]).replace('\0', "\u{fffd}"),
-        })
+        }))
     };
     let Some(case_id) = case_id else {
         return quarantine(
@@ -265,34 +278,40 @@ pub fn classify(prefix: &str, message: &RawMessage, head: Option<&Head>) -> Clas
         }
         Err(e) => return quarantine(Reason::Unreadable, version, e),
     }
-    if let Err(e) = Event::from_parts(&envelope.event_type, envelope.schema, &envelope.data) {
-        let known = schema_of(&envelope.event_type);
-        let unknown_type = e.to_string().contains("unknown variant");
-        let newer = envelope.schema > known || unknown_type;
-        return if newer {
-            quarantine(
-                Reason::NewerVersion,
-                version,
-                format!(
-                    "written by a newer version: {} schema {} (this build reads {})",
-                    envelope.event_type,
-                    envelope.schema,
-                    if unknown_type {
-                        "no such type".to_owned()
-                    } else {
-                        format!("up to schema {known}")
-                    }
-                ),
-            )
-        } else {
-            quarantine(Reason::Unreadable, version, e.to_string())
-        };
-    }
-    Classified::Valid(StoredEvent {
-        seq: message.seq,
-        envelope,
-        raw,
-    })
+    let event = match Event::from_parts(&envelope.event_type, envelope.schema, &envelope.data) {
+        Ok(event) => event,
+        Err(e) => {
+            let known = schema_of(&envelope.event_type);
+            let unknown_type = e.to_string().contains("unknown variant");
+            let newer = envelope.schema > known || unknown_type;
+            return if newer {
+                quarantine(
+                    Reason::NewerVersion,
+                    version,
+                    format!(
+                        "written by a newer version: {} schema {} (this build reads {})",
+                        envelope.event_type,
+                        envelope.schema,
+                        if unknown_type {
+                            "no such type".to_owned()
+                        } else {
+                            format!("up to schema {known}")
+                        }
+                    ),
+                )
+            } else {
+                quarantine(Reason::Unreadable, version, e.to_string())
+            };
+        }
+    };
+    Ok((
+        StoredEvent {
+            seq: message.seq,
+            envelope,
+            raw,
+        },
+        event,
+    ))
 }
 
 /// Heads of the cases a consumer has met, for consumers that keep no case state of

@@ -13,6 +13,7 @@
 //! - [`error`]: [`LogError`], classified so callers know how to react.
 
 pub mod audit;
+pub mod batch;
 pub mod canonical;
 pub mod classify;
 pub mod envelope;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod log;
 pub mod store;
 
+pub use batch::BatchConfig;
 pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
 pub use error::LogError;

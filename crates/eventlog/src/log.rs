@@ -1,12 +1,14 @@
 //! [`EventLog`]: the append-only JetStream stream holding every case's events, one
 //! subject per case (`casegrid.events.<case_id>`).
 
+use crate::batch::{publish_one, Answer, BatchConfig, Batcher, PublishFailure};
 use crate::classify::{classify, Classified, Head, RawMessage};
 use crate::envelope::{Envelope, StoredEvent};
 use crate::error::LogError;
-use async_nats::jetstream::{self, consumer, context::PublishErrorKind, stream};
+use async_nats::jetstream::{self, consumer, stream};
 use casegrid_domain::CaseId;
 use futures_util::{Stream, StreamExt};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How the stream is named and replicated.
@@ -19,6 +21,9 @@ pub struct LogConfig {
     pub replicas: usize,
     /// JetStream's duplicate window for `Nats-Msg-Id` (at least 2 minutes).
     pub duplicate_window: Duration,
+    /// Group commit: how appends are gathered into atomic batches
+    /// (`[eventlog] batch_window_us`, `batch_max`).
+    pub batch: BatchConfig,
 }
 
 impl Default for LogConfig {
@@ -28,6 +33,7 @@ impl Default for LogConfig {
             subject_prefix: "casegrid.events".into(),
             replicas: 1,
             duplicate_window: Duration::from_secs(120),
+            batch: BatchConfig::default(),
         }
     }
 }
@@ -39,6 +45,8 @@ pub struct EventLog {
     js: jetstream::Context,
     stream: stream::Stream,
     config: LogConfig,
+    /// Started on the first append (group commit, [`crate::batch`]).
+    batcher: Arc<OnceLock<Batcher>>,
 }
 
 /// How often running consumers check that the stream is still the one they read.
@@ -82,7 +90,10 @@ impl EventLog {
     pub async fn create(admin: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
         let js = jetstream::new(admin.clone());
         match js.get_stream(&config.stream).await {
-            Ok(existing) => check_replicas(&config, &existing.cached_info().config)?,
+            Ok(existing) => {
+                check_replicas(&config, &existing.cached_info().config)?;
+                allow_atomic(&js, existing.cached_info().config.clone()).await?
+            }
             Err(e) if is_not_found(&e) => {
                 if let Err(e) = js.create_stream(stream_config(&config)).await {
                     // Another creator may have won the race; anything else is an error.
@@ -136,6 +147,7 @@ impl EventLog {
             js,
             stream,
             config,
+            batcher: Arc::default(),
         })
     }
 
@@ -241,6 +253,7 @@ impl EventLog {
             client.clone(),
             LogConfig {
                 replicas: settings.nats.replicas,
+                batch: BatchConfig::from(&settings.eventlog),
                 ..LogConfig::default()
             },
         )
@@ -264,37 +277,79 @@ impl EventLog {
 
     /// Appends one sealed event, expecting the case's last event to be at stream
     /// sequence `expected_last_seq` (0 for a new case). Returns the event's sequence.
+    /// Appends of all tasks are gathered into atomic batches ([`crate::batch`]); each
+    /// keeps its own expectation and message id, and answers for itself.
     pub async fn append(
         &self,
         envelope: &Envelope,
         expected_last_seq: u64,
     ) -> Result<u64, LogError> {
         let case_id = envelope.case_id;
-        let publish = jetstream::message::PublishMessage::build()
-            .payload(envelope.to_payload().into())
-            .message_id(format!("{}:{}", case_id, envelope.command_id))
-            .expected_last_subject_sequence(expected_last_seq);
-        let map = |kind: PublishErrorKind, e: &dyn std::fmt::Display| match kind {
-            PublishErrorKind::WrongLastSequence => LogError::Conflict {
+        let (subject, payload, msg_id) = (
+            self.subject(case_id),
+            envelope.to_payload().into(),
+            format!("{}:{}", case_id, envelope.command_id),
+        );
+        let answer = match self.batcher() {
+            Some(batcher) => {
+                batcher
+                    .publish(subject, payload, msg_id, expected_last_seq)
+                    .await
+            }
+            None => publish_one(&self.js, subject, payload, msg_id, expected_last_seq).await,
+        };
+        match answer {
+            Ok(Answer {
+                seq,
+                duplicate: false,
+            }) => Ok(seq),
+            Ok(Answer {
+                seq,
+                duplicate: true,
+            }) => Err(LogError::Duplicate { case_id, seq }),
+            Err(PublishFailure::WrongLastSequence) => Err(LogError::Conflict {
                 case_id,
                 expected: expected_last_seq,
-            },
-            _ => LogError::unavailable(e),
-        };
-        let ack = self
-            .js
-            .send_publish(self.subject(case_id), publish)
-            .await
-            .map_err(|e| map(e.kind(), &e))?
-            .await
-            .map_err(|e| map(e.kind(), &e))?;
-        if ack.duplicate {
-            return Err(LogError::Duplicate {
-                case_id,
-                seq: ack.sequence,
-            });
+            }),
+            Err(PublishFailure::Other(e)) => Err(LogError::Unavailable(e)),
         }
-        Ok(ack.sequence)
+    }
+
+    /// The group committer; `None` (every append its own request) when the window is
+    /// 0 or the stream does not allow atomic batches.
+    fn batcher(&self) -> Option<&Batcher> {
+        if self.config.batch.window.is_zero() {
+            return None;
+        }
+        let batcher = self.batcher.get_or_init(|| {
+            let atomic = self.stream.cached_info().config.allow_atomic_publish;
+            if !atomic {
+                tracing::warn!(stream = %self.config.stream, "the stream does not allow atomic batches: every append is its own request (run `casegrid init` as the NATS admin to allow them)");
+            }
+            Batcher::spawn(
+                self.client.clone(),
+                self.js.clone(),
+                self.config.batch,
+                atomic,
+            )
+        });
+        batcher.atomic().then_some(batcher)
+    }
+
+    /// `{"batches", "batched", "refused", "single"}` since start: atomic batches
+    /// published, the messages in them, batches the server refused (their messages
+    /// were then appended one by one), messages appended one by one.
+    pub fn batch_counters(&self) -> serde_json::Value {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.batcher.get() {
+            None => serde_json::json!({"batches": 0, "batched": 0, "refused": 0, "single": 0}),
+            Some(b) => serde_json::json!({
+                "batches": b.counters.batches.load(Relaxed),
+                "batched": b.counters.batched_messages.load(Relaxed),
+                "refused": b.counters.refused_batches.load(Relaxed),
+                "single": b.counters.single.load(Relaxed),
+            }),
+        }
     }
 
     /// Loads a case's envelopes after stream sequence `after_seq` (0 for all), in
@@ -492,6 +547,18 @@ impl EventLog {
     }
 }
 
+/// Lets an existing stream take atomic batches (group commit), changing nothing else:
+/// whether the rest is append-only is still checked when it is opened.
+async fn allow_atomic(js: &jetstream::Context, mut c: stream::Config) -> Result<(), LogError> {
+    if c.allow_atomic_publish {
+        return Ok(());
+    }
+    tracing::info!(stream = %c.name, "allowing atomic batch publish on the event stream");
+    c.allow_atomic_publish = true;
+    js.update_stream(c).await.map_err(LogError::unavailable)?;
+    Ok(())
+}
+
 fn stream_config(config: &LogConfig) -> stream::Config {
     stream::Config {
         name: config.stream.clone(),
@@ -503,6 +570,7 @@ fn stream_config(config: &LogConfig) -> stream::Config {
         deny_purge: true,
         allow_rollup: false,
         allow_direct: true,
+        allow_atomic_publish: true,
         max_age: Duration::ZERO,
         max_bytes: -1,
         max_messages: -1,

@@ -2,11 +2,11 @@
 //! events with optimistic concurrency. The cache is refreshed only when an append
 //! meets a conflict, so the hot path does not reload a case from the stream.
 
-use crate::classify::{classify, Classified, Head, RawMessage};
+use crate::classify::{classify_parsed, Head, RawMessage};
 use crate::envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent, GENESIS_HASH};
 use crate::error::LogError;
 use crate::log::EventLog;
-use casegrid_domain::{Actor, Case, CaseId, Command, Event, Rejection};
+use casegrid_domain::{Actor, Case, CaseId, Command, Rejection};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -175,17 +175,15 @@ impl Snapshot {
                 version: self.case.version,
                 hash: self.last_hash.clone(),
             };
-            let stored = match classify(prefix, message, Some(&head)) {
-                Classified::Valid(stored) => stored,
-                Classified::Quarantined(q) => {
+            let (stored, event) = match classify_parsed(prefix, message, Some(&head)) {
+                Ok(valid) => valid,
+                Err(q) => {
                     tracing::warn!(seq = q.seq, reason = %q.reason, detail = %q.detail, "case store passes over a quarantined message");
                     self.broken = q.chain_break();
                     continue;
                 }
             };
             let e = &stored.envelope;
-            let event = Event::from_parts(&e.event_type, e.schema, &e.data)
-                .expect("classified valid: the event reads");
             self.case.apply(&event);
             if e.version == 1 {
                 self.case.number = Some(numbering.number(e.occurred_at, stored.seq));
@@ -274,8 +272,7 @@ struct Counters {
 pub struct CaseStore {
     log: EventLog,
     numbering: Numbering,
-    cache: Arc<Mutex<HashMap<CaseId, Arc<Snapshot>>>>,
-    capacity: usize,
+    cache: Arc<Mutex<CaseCache>>,
     counters: Arc<Counters>,
 }
 
@@ -284,8 +281,7 @@ impl CaseStore {
         Self {
             log,
             numbering,
-            cache: Arc::new(Mutex::new(HashMap::new())),
-            capacity: capacity.max(1),
+            cache: Arc::new(Mutex::new(CaseCache::new(capacity, DEFAULT_CACHE_BYTES))),
             counters: Arc::default(),
         }
     }
@@ -302,6 +298,19 @@ impl CaseStore {
 
     pub fn log(&self) -> &EventLog {
         &self.log
+    }
+
+    /// Bounds the cached cases by their estimated bytes as well (default
+    /// [`DEFAULT_CACHE_BYTES`]); the least recently used go first.
+    pub fn with_max_bytes(self, max_bytes: usize) -> Self {
+        self.cache.lock().expect("cache lock").max_bytes = max_bytes.max(1);
+        self
+    }
+
+    /// (cases, estimated bytes) in the cache.
+    pub fn cache_size(&self) -> (usize, usize) {
+        let cache = self.cache.lock().expect("cache lock");
+        (cache.map.len(), cache.bytes)
     }
 
     pub fn numbering(&self) -> &Numbering {
@@ -457,32 +466,108 @@ impl CaseStore {
     }
 
     fn cached(&self, case_id: CaseId) -> Option<Arc<Snapshot>> {
-        self.cache
-            .lock()
-            .expect("cache lock")
-            .get(&case_id)
-            .cloned()
+        self.cache.lock().expect("cache lock").get(case_id)
     }
 
     fn remember(&self, snapshot: Arc<Snapshot>) {
-        let mut cache = self.cache.lock().expect("cache lock");
-        if cache.len() >= self.capacity && !cache.contains_key(&snapshot.case.id) {
-            // Drop an arbitrary half: cheap, and a miss only costs one load.
-            let drop: Vec<CaseId> = cache.keys().take(self.capacity / 2 + 1).copied().collect();
-            for id in drop {
-                cache.remove(&id);
-            }
-        }
-        let keep = cache
-            .get(&snapshot.case.id)
-            .is_none_or(|old| old.last_seq <= snapshot.last_seq);
-        if keep {
-            cache.insert(snapshot.case.id, snapshot);
-        }
+        self.cache.lock().expect("cache lock").insert(snapshot);
     }
 
     fn forget(&self, case_id: CaseId) {
-        self.cache.lock().expect("cache lock").remove(&case_id);
+        self.cache.lock().expect("cache lock").remove(case_id);
+    }
+}
+
+/// The default bound on the case cache's estimated bytes.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+
+/// Cached case states bounded by count and by estimated bytes; when either bound is
+/// passed, the least recently used eighth goes (amortised: one sort per eviction).
+struct CaseCache {
+    map: HashMap<CaseId, CacheEntry>,
+    tick: u64,
+    bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+struct CacheEntry {
+    snapshot: Arc<Snapshot>,
+    used: u64,
+    weight: usize,
+}
+
+/// A snapshot's estimated heap bytes: the case and one entry per applied command.
+fn weight(s: &Snapshot) -> usize {
+    let filed = s
+        .case
+        .filed
+        .as_ref()
+        .map_or(0, |f| f.title.len() + f.description.len());
+    let commands: usize = s.commands.keys().map(|k| k.len() + 96).sum();
+    1024 + filed + commands
+}
+
+impl CaseCache {
+    fn new(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            tick: 0,
+            bytes: 0,
+            max_entries: max_entries.max(1),
+            max_bytes: max_bytes.max(1),
+        }
+    }
+
+    fn get(&mut self, id: CaseId) -> Option<Arc<Snapshot>> {
+        self.tick += 1;
+        let entry = self.map.get_mut(&id)?;
+        entry.used = self.tick;
+        Some(entry.snapshot.clone())
+    }
+
+    fn insert(&mut self, snapshot: Arc<Snapshot>) {
+        let id = snapshot.case.id;
+        if self
+            .map
+            .get(&id)
+            .is_some_and(|old| old.snapshot.last_seq > snapshot.last_seq)
+        {
+            return;
+        }
+        self.tick += 1;
+        let weight = weight(&snapshot);
+        let entry = CacheEntry {
+            snapshot,
+            used: self.tick,
+            weight,
+        };
+        self.bytes += weight;
+        if let Some(old) = self.map.insert(id, entry) {
+            self.bytes -= old.weight;
+        }
+        if self.map.len() > self.max_entries || self.bytes > self.max_bytes {
+            self.evict();
+        }
+    }
+
+    fn remove(&mut self, id: CaseId) {
+        if let Some(old) = self.map.remove(&id) {
+            self.bytes -= old.weight;
+        }
+    }
+
+    /// Drops the least recently used until both bounds are 7/8 full.
+    fn evict(&mut self) {
+        let mut by_use: Vec<(u64, CaseId)> = self.map.iter().map(|(id, e)| (e.used, *id)).collect();
+        by_use.sort_unstable();
+        let (entries, bytes) = (self.max_entries / 8 * 7, self.max_bytes / 8 * 7);
+        for (_, id) in by_use {
+            if self.map.len() <= entries && self.bytes <= bytes {
+                break;
+            }
+            self.remove(id);
+        }
     }
 }
 
@@ -490,6 +575,56 @@ impl CaseStore {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn snap(i: usize, seq: u64) -> Arc<Snapshot> {
+        let mut s = Snapshot::empty(CaseId::for_filing("cache", &i.to_string()));
+        s.last_seq = seq;
+        Arc::new(s)
+    }
+
+    #[test]
+    fn the_case_cache_evicts_the_least_recently_used_within_count_and_bytes() {
+        let mut cache = CaseCache::new(8, usize::MAX);
+        for i in 0..8 {
+            cache.insert(snap(i, 1));
+        }
+        assert!(
+            cache.get(snap(0, 1).case.id).is_some(),
+            "case 0 is used again"
+        );
+        cache.insert(snap(8, 1));
+        assert!(cache.map.len() <= 8);
+        assert!(
+            cache.get(snap(0, 1).case.id).is_some(),
+            "the recently used stays"
+        );
+        assert!(
+            cache.get(snap(1, 1).case.id).is_none(),
+            "the least recently used goes"
+        );
+        assert!(cache.get(snap(8, 1).case.id).is_some());
+        // An older state never replaces a newer one.
+        cache.insert(snap(8, 5));
+        cache.insert(snap(8, 3));
+        assert_eq!(cache.get(snap(8, 1).case.id).unwrap().last_seq, 5);
+
+        let one = weight(&snap(0, 1));
+        let mut cache = CaseCache::new(usize::MAX, one * 10);
+        for i in 0..100 {
+            cache.insert(snap(i, 1));
+            assert!(cache.bytes <= one * 10, "bounded by bytes");
+        }
+        assert_eq!(
+            cache.bytes,
+            cache.map.values().map(|e| e.weight).sum::<usize>()
+        );
+        assert!(cache.get(snap(99, 1).case.id).is_some());
+        cache.remove(snap(99, 1).case.id);
+        assert_eq!(
+            cache.bytes,
+            cache.map.values().map(|e| e.weight).sum::<usize>()
+        );
+    }
 
     #[test]
     fn a_request_is_the_same_only_with_the_same_action_and_canonical_body() {

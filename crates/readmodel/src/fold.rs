@@ -13,7 +13,7 @@ use crate::{ReadModel, ReadModelError, Result};
 use casegrid_domain::personal::{Sealed, ERASED};
 use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::classify::{
-    case_of_subject, classify, Classified, Head, Quarantined, RawMessage,
+    case_of_subject, classify_parsed, Head, Quarantined, RawMessage,
 };
 use casegrid_eventlog::StoredEvent;
 use sqlx::{AnyConnection, Row};
@@ -140,11 +140,12 @@ impl ReadModel {
                     version: folded.case.version,
                     hash: folded.last_hash.clone(),
                 });
-            match classify(&self.subject_prefix, message, head.as_ref()) {
-                Classified::Valid(stored) => batch.fold(&stored),
-                Classified::Quarantined(q) => {
+            // The classifier parses the event once; the fold takes it as parsed.
+            match classify_parsed(&self.subject_prefix, message, head.as_ref()) {
+                Ok((stored, event)) => batch.fold(&stored, Some(event)),
+                Err(q) => {
                     tracing::warn!(seq = q.seq, subject = %q.subject, reason = %q.reason, detail = %q.detail, "quarantined");
-                    batch.quarantined.push(q);
+                    batch.quarantined.push(*q);
                 }
             }
         }
@@ -253,16 +254,20 @@ impl<'a> Batch<'a> {
     }
 
     /// Folds one event: its timeline row, the case's state, the figures' rows.
-    fn fold(&mut self, stored: &StoredEvent) {
+    /// Folds one event; `event` is its data as already parsed (`None`: parse it here).
+    fn fold(&mut self, stored: &StoredEvent, event: Option<Event>) {
         let e = &stored.envelope;
         let at = e.occurred_at;
         let occurred_at = rfc3339(at);
-        let event = match Event::from_parts(&e.event_type, e.schema, &e.data) {
-            Ok(event) => Some(event),
-            Err(err) => {
-                tracing::warn!(seq = stored.seq, error = %err, "event recorded without folding");
-                None
-            }
+        let event = match event {
+            Some(event) => Some(event),
+            None => match Event::from_parts(&e.event_type, e.schema, &e.data) {
+                Ok(event) => Some(event),
+                Err(err) => {
+                    tracing::warn!(seq = stored.seq, error = %err, "event recorded without folding");
+                    None
+                }
+            },
         };
         let summary = event
             .as_ref()

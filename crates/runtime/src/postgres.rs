@@ -56,7 +56,14 @@ impl TestPostgres {
                 cluster: None,
             };
         }
-        Self::start_cluster().unwrap_or_else(|e| panic!("test kit: PostgreSQL: {e:#}"))
+        Self::start_cluster(false).unwrap_or_else(|e| panic!("test kit: PostgreSQL: {e:#}"))
+    }
+
+    /// A server that fsyncs every commit (`fsync=on`, `synchronous_commit=on`), for
+    /// durable-write comparisons (`casegrid bench`'s PostgreSQL event store twin).
+    /// Ignores `CASEGRID_TEST_DATABASE_URL`.
+    pub fn start_durable() -> anyhow::Result<Self> {
+        Self::start_cluster(true)
     }
 
     /// One server for the whole test binary, started on first use; each test takes its
@@ -92,7 +99,7 @@ impl TestPostgres {
         Ok(replace_database(&self.admin_url, &name))
     }
 
-    fn start_cluster() -> anyhow::Result<Self> {
+    fn start_cluster(durable: bool) -> anyhow::Result<Self> {
         let bin = find_bin()?;
         let run_as = if is_root() {
             let user = "postgres";
@@ -148,9 +155,14 @@ impl TestPostgres {
         let mut last = None;
         for _ in 0..5 {
             let port = free_port()?;
+            let durability = if durable {
+                "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+            } else {
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            };
             let options = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 {durability} \
+                 -c max_connections=200",
                 cluster.dir.display()
             );
             match cluster.run(

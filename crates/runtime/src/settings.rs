@@ -47,6 +47,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub clock: ClockSettings,
+    #[serde(default)]
+    pub eventlog: EventlogSettings,
 }
 
 /// How a process writes its log to stderr. `RUST_LOG` still chooses what is written.
@@ -75,6 +77,30 @@ pub struct ClockSettings {
     /// system clock.
     #[serde(default)]
     pub file: Option<PathBuf>,
+}
+
+/// Group commit of the event log: appends of every task of a process are gathered
+/// into JetStream atomic batches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventlogSettings {
+    /// How long the first append of a batch waits for others while batches are in
+    /// flight, in microseconds (0: no group commit, every append is its own request).
+    pub batch_window_us: u64,
+    /// At most this many events a batch (the server allows 1,000).
+    pub batch_max: usize,
+    /// Batches in flight at once, per process.
+    pub batch_in_flight: usize,
+}
+
+impl Default for EventlogSettings {
+    fn default() -> Self {
+        Self {
+            batch_window_us: 1_000,
+            batch_max: 256,
+            batch_in_flight: 4,
+        }
+    }
 }
 
 /// How the gateway authenticates callers. It refuses to start with neither a JWT key
@@ -344,6 +370,26 @@ mod tests {
         assert_eq!(s.nats.replicas, 3);
         assert_eq!(s.nats.url, "nats://127.0.0.1:4222");
         assert_eq!(format!("{:?}", s.database.url), "[redacted]");
+    }
+
+    #[test]
+    fn group_commit_settings_default_and_come_from_the_environment() {
+        let s = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(s.eventlog.batch_window_us, 1_000);
+        assert_eq!(s.eventlog.batch_max, 256);
+        let env = vec![
+            (
+                "CASEGRID__EVENTLOG__BATCH_WINDOW_US".to_owned(),
+                "0".to_owned(),
+            ),
+            ("CASEGRID__EVENTLOG__BATCH_MAX".to_owned(), "10".to_owned()),
+        ];
+        let s = Settings::load_from(None, &env).unwrap();
+        assert_eq!(s.eventlog.batch_window_us, 0);
+        assert_eq!(s.eventlog.batch_max, 10);
+        assert_eq!(s.eventlog.batch_in_flight, 4);
+        let env = vec![("CASEGRID__EVENTLOG__BATCH_SIZE".to_owned(), "1".to_owned())];
+        assert!(Settings::load_from(None, &env).is_err(), "unknown key");
     }
 
     #[test]
