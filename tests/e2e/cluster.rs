@@ -384,6 +384,7 @@ async fn check(system: &ClusterSystem, answers: &[Answer], what: &str) -> Tally 
     wait_projection_at(&admin, events.len() as u64).await;
     let (_, printed) = rebuild_and_compare_at(
         &system.cluster.nodes.urls(),
+        3,
         &system.admin_seed(),
         system.cluster.dir(),
         &system.live_db,

@@ -202,6 +202,7 @@ impl System {
     pub(crate) async fn rebuild_and_compare(&self, name: &str) -> (String, String) {
         rebuild_and_compare_at(
             &self.nats.url(),
+            1,
             &self.admin_seed(),
             self.nats.dir(),
             &self.live_db,
@@ -293,6 +294,7 @@ pub(crate) async fn wait_projection_at(client: &async_nats::Client, last: u64) {
 /// read models: asserts they are identical; answers the URL and what it printed.
 pub(crate) fn rebuild_and_compare_at(
     nats_url: &str,
+    replicas: usize,
     admin_seed: &Path,
     dir: &Path,
     live_db: &str,
@@ -304,6 +306,7 @@ pub(crate) fn rebuild_and_compare_at(
         .args(["--compare", live_db])
         .arg("--credentials")
         .arg(admin_seed)
+        .env("CASEGRID__NATS__REPLICAS", replicas.to_string())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -337,6 +340,7 @@ pub(crate) fn serve_command(
     command
         .args(["serve", service])
         .env("CASEGRID__NATS__URL", &nats.url)
+        .env("CASEGRID__NATS__REPLICAS", nats.replicas.to_string())
         .env("CASEGRID__NATS__USER", &nats.user)
         .env(
             "CASEGRID__NATS__NKEY_SEED_FILE",

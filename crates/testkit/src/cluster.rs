@@ -57,9 +57,13 @@ impl TestCluster {
         cluster
     }
 
-    /// How `user` connects: its credentials and every node's URL.
+    /// How `user` connects: its credentials, every node's URL, and the stream's 3 replicas
+    /// (services refuse a stream whose replicas differ from their settings).
     pub fn settings(&self, user: User) -> NatsSettings {
-        self.credentials.settings(user, &self.nodes.urls())
+        NatsSettings {
+            replicas: 3,
+            ..self.credentials.settings(user, &self.nodes.urls())
+        }
     }
 
     /// How `user` connects to node `i` only.
