@@ -1,9 +1,12 @@
 //! What operators watch: `/metrics` of a system with all four services read by a real
-//! Prometheus text parser, one `# HELP` and one `# TYPE` per family.
+//! Prometheus text parser, one `# HELP` and one `# TYPE` per family; logs as JSON lines
+//! with `[log] format = "json"`.
 
 use crate::kit::System;
 use crate::lifecycle::noise_complaint;
+use casegrid_testkit::eventually;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 const OPERATOR: &str = "demo-operator";
 const SUPERVISOR: &str = "demo-supervisor";
@@ -144,6 +147,37 @@ async fn the_scrape_of_four_services_is_valid_prometheus_text() {
             ("service", "casegrid-projection")
         )
         .is_some(),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_logs_json_lines_when_the_settings_say_so() {
+    let mut system = System::start().await;
+    system.spawn(
+        "intake-json",
+        "intake",
+        &[("CASEGRID__LOG__FORMAT", "json".to_owned())],
+    );
+    let log = system.nats.dir().join("intake-json.log");
+    let text = eventually(Duration::from_secs(30), "the second intake to log", || {
+        let log = log.clone();
+        async move {
+            let text = std::fs::read_to_string(&log).ok()?;
+            text.contains("intake serving").then_some(text)
+        }
+    })
+    .await;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}\n{text}"));
+        assert!(entry["timestamp"].is_string(), "{line}");
+        assert!(entry["level"].is_string(), "{line}");
+    }
+    assert!(
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|e| e["message"] == "intake serving" && e["level"] == "INFO"),
         "{text}"
     );
 }

@@ -25,15 +25,23 @@ pub mod telemetry;
 
 pub use settings::{Secret, Settings};
 
-/// The whole `main` of a service binary: telemetry, settings (defaults → file named
-/// by `CASEGRID_SETTINGS` → environment), a shutdown token cancelled on Ctrl-C or
-/// SIGTERM, then `serve`; the error chain is printed on failure.
+/// The whole `main` of a service binary: settings (defaults → file named by
+/// `CASEGRID_SETTINGS` → environment), telemetry as `[log]` says, a shutdown token
+/// cancelled on Ctrl-C or SIGTERM, then `serve`; the error chain is printed on failure.
 pub fn service_main<F, Fut>(name: &str, serve: F) -> std::process::ExitCode
 where
     F: FnOnce(Settings, tokio_util::sync::CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    telemetry::init(telemetry::DEFAULT_FILTER);
+    let file = std::env::var_os("CASEGRID_SETTINGS").map(std::path::PathBuf::from);
+    let settings = match Settings::load(file.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    telemetry::init_with(telemetry::DEFAULT_FILTER, settings.log.format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -42,8 +50,6 @@ where
         }
     };
     let result = runtime.block_on(async {
-        let file = std::env::var_os("CASEGRID_SETTINGS").map(std::path::PathBuf::from);
-        let settings = Settings::load(file.as_deref())?;
         let token = tokio_util::sync::CancellationToken::new();
         let stop = token.clone();
         tokio::spawn(async move {
