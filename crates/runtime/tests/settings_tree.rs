@@ -23,6 +23,15 @@ const TOOL_SWITCHES: &[(&str, &str)] = &[
         "CASEGRID_BENCH_KEEP",
         "`casegrid bench` keeps its temporary folder",
     ),
+    (
+        "CASEGRID_TEST_DATABASE_URL",
+        "the throw-away PostgreSQL of the tests and the bench (runtime's `postgres` feature) \
+         uses this server instead of starting one",
+    ),
+    (
+        "CASEGRID_PG_BIN",
+        "where the PostgreSQL server binaries are, for the throw-away PostgreSQL",
+    ),
 ];
 
 fn workspace() -> PathBuf {
