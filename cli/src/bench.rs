@@ -112,6 +112,15 @@ impl Latencies {
         let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
         self.0[rank.clamp(1, self.0.len()) - 1]
     }
+
+    /// `"<p50> / <p99>"` in milliseconds, as the report's latency rows read.
+    pub(crate) fn p50_p99(&self) -> String {
+        format!(
+            "{} / {}",
+            ms(self.percentile(50.0)),
+            ms(self.percentile(99.0))
+        )
+    }
 }
 
 /// Milliseconds with two decimals.
@@ -299,15 +308,7 @@ async fn measure(
         &format!("{CONCURRENCY} writers, expected seq + msg id (appends/s)"),
         format!("{:.0}", raw64.rate()),
     );
-    report.row(
-        "raw",
-        "  latency p50 / p99 (ms)",
-        format!(
-            "{} / {}",
-            ms(raw64.latencies.percentile(50.0)),
-            ms(raw64.latencies.percentile(99.0))
-        ),
-    );
+    report.row("raw", "  latency p50 / p99 (ms)", raw64.latencies.p50_p99());
     let pipelined = raw::pipelined(
         &client,
         event_size,
@@ -339,11 +340,7 @@ async fn measure(
     report.row(
         "append",
         "  latency p50 / p99 (ms)",
-        format!(
-            "{} / {}",
-            ms(log64.latencies.percentile(50.0)),
-            ms(log64.latencies.percentile(99.0))
-        ),
+        log64.latencies.p50_p99(),
     );
     let log1 = twins::eventlog_writers(&client, event_size, 1, sizes.raw_writers, batch).await?;
     report.row(
@@ -382,11 +379,7 @@ async fn measure(
         report.row(
             "append",
             "  latency p50 / p99 (ms)",
-            format!(
-                "{} / {}",
-                ms(pg64.latencies.percentile(50.0)),
-                ms(pg64.latencies.percentile(99.0))
-            ),
+            pg64.latencies.p50_p99(),
         );
         report.row(
             "append",
@@ -466,11 +459,7 @@ async fn measure(
     report.row(
         "acting",
         "  latency p50 / p99 (ms)",
-        format!(
-            "{} / {}",
-            ms(acted.latencies.percentile(50.0)),
-            ms(acted.latencies.percentile(99.0))
-        ),
+        acted.latencies.p50_p99(),
     );
     if acted.errors > 0 {
         report.check(format!(
@@ -506,38 +495,22 @@ async fn measure(
     report.row(
         "lag",
         "  201 → in the inbox p50 / p99 (ms)",
-        format!(
-            "{} / {}",
-            ms(lag.from_answer.percentile(50.0)),
-            ms(lag.from_answer.percentile(99.0))
-        ),
+        lag.from_answer.p50_p99(),
     );
     report.row(
         "lag",
         "  201 → CaseDispatched in the stream p50 / p99 (ms)",
-        format!(
-            "{} / {}",
-            ms(lag.to_dispatch.percentile(50.0)),
-            ms(lag.to_dispatch.percentile(99.0))
-        ),
+        lag.to_dispatch.p50_p99(),
     );
     report.row(
         "lag",
         "  request sent → in the inbox p50 / p99 (ms)",
-        format!(
-            "{} / {}",
-            ms(lag.from_request.percentile(50.0)),
-            ms(lag.from_request.percentile(99.0))
-        ),
+        lag.from_request.p50_p99(),
     );
     report.row(
         "lag",
         "  filing latency at this load p50 / p99 (ms)",
-        format!(
-            "{} / {}",
-            ms(lag.filing.percentile(50.0)),
-            ms(lag.filing.percentile(99.0))
-        ),
+        lag.filing.p50_p99(),
     );
     if lag.missing > 0 {
         report.check(format!(
