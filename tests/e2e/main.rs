@@ -25,6 +25,7 @@ mod bad_input;
 mod cluster;
 mod config;
 mod idempotency;
+mod import;
 mod jcs;
 mod kit;
 mod lifecycle;
