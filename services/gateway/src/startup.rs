@@ -227,9 +227,10 @@ pub fn auth_from_settings(
     let static_tokens = auth.static_tokens;
     if jwt.is_none() && !static_tokens {
         anyhow::bail!(
-            "the gateway has no way to authenticate callers: set [auth] jwt_hs256_secret or \
-             [auth] jwt_rs256_public_key_file (CASEGRID__AUTH__JWT_HS256_SECRET, \
-             CASEGRID__AUTH__JWT_RS256_PUBLIC_KEY_FILE), or, for development only, \
+            "the gateway has no way to authenticate callers: set [auth] jwt_hs256_secret, \
+             [auth] jwt_rs256_public_key_file, [auth] jwt_es256_public_key_file or \
+             [auth] jwt_jwks_url (CASEGRID__AUTH__JWT_HS256_SECRET, \
+             CASEGRID__AUTH__JWT_JWKS_URL, …), or, for development only, \
              [auth] static_tokens = true (CASEGRID__AUTH__STATIC_TOKENS=true; `casegrid dev` does)"
         );
     }
