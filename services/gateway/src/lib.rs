@@ -24,7 +24,10 @@
 //!   by the domain's masker.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
-//! - `bus`: one NATS request with its failures classified (no responders, timeout).
+//! - `bus`: one NATS request with its failures classified (no responders, timeout);
+//!   a command carries the request id in its `X-Request-Id` NATS header.
+//! - `edge`: the `tower-http` layers: request ids, tracing, sensitive headers,
+//!   compression, panics answered as problems.
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
 //! one of `jwt_hs256_secret`, `jwt_rs256_public_key_file`, `jwt_es256_public_key_file`
@@ -36,6 +39,7 @@
 
 mod auth;
 mod bus;
+mod edge;
 pub mod error;
 mod events;
 mod ijson;

@@ -1148,10 +1148,11 @@ async fn create_request(
     let request = FileRequest {
         actor,
         idempotency_key: key,
-        correlation_id: uuid::Uuid::now_v7().to_string(),
+        correlation_id: crate::edge::request_id(&headers),
         body,
     };
-    let reply: CommandReply = bus::request(&state, Target::new(INTAKE_FILE, "intake"), &request)
+    let target = Target::new(INTAKE_FILE, "intake");
+    let reply: CommandReply = bus::command(&state, target, &request, &request.correlation_id)
         .await
         .map_err(|e| Open311Error::from_api(e, format))?;
     let status = if reply.created {

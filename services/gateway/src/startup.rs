@@ -137,13 +137,14 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(endpoint.path, handler);
     }
-    router
+    let router = router
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(Extension(routes::OpenApi(document)))
         .layer(DefaultBodyLimit::max(state.body_limit))
-        .with_state(state)
+        .with_state(state);
+    crate::edge::layers(router)
 }
 
 /// Liveness and readiness probes: no token and no rate limit (the orchestrator asks
