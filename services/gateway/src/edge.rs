@@ -47,8 +47,7 @@ pub(crate) fn layers(router: Router) -> Router {
                     )
                 })
                 .on_request(|request: &Request<Body>, _: &Span| {
-                    // Sensitive values print as `Sensitive`.
-                    tracing::debug!(headers = ?request.headers(), "request");
+                    tracing::debug!(headers = %logged(request.headers()), "request");
                 }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
@@ -57,6 +56,11 @@ pub(crate) fn layers(router: Router) -> Router {
             AUTHORIZATION,
             COOKIE,
         ]))
+}
+
+/// The headers as the log shows them: values marked sensitive print as `Sensitive`.
+fn logged(headers: &HeaderMap) -> String {
+    format!("{headers:?}")
 }
 
 /// The request's id (set by [`layers`]; a new one outside them).
@@ -141,5 +145,38 @@ mod tests {
         let body: serde_json::Value = answer.json().await.unwrap();
         assert_eq!(body["status"], 500);
         assert!(!body.to_string().contains("boom"), "{body}");
+    }
+}
+
+#[cfg(test)]
+mod masking {
+    use super::*;
+    use axum::routing::get;
+
+    #[tokio::test]
+    async fn authorization_and_cookies_are_masked_in_what_is_logged() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // The handler answers what the request log would show of its headers.
+        let router = Router::new().route(
+            "/h",
+            get(|request: Request| async move { logged(request.headers()) }),
+        );
+        tokio::spawn(async move { axum::serve(listener, layers(router)).await });
+        let shown = reqwest::Client::new()
+            .get(format!("{base}/h"))
+            .bearer_auth("token-secret-4711")
+            .header("cookie", "session=cookie-secret-4711")
+            .header("x-request-id", "masking-test")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(shown.contains("masking-test"), "{shown}");
+        assert!(shown.contains("\"authorization\": Sensitive"), "{shown}");
+        assert!(shown.contains("\"cookie\": Sensitive"), "{shown}");
+        assert!(!shown.contains("secret-4711"), "{shown}");
     }
 }
