@@ -123,7 +123,7 @@ impl Intake {
                 &request.actor,
                 &request.idempotency_key,
             ),
-            correlation_id: request.correlation_id,
+            correlation_id: casegrid_runtime::correlation::or(request.correlation_id),
             causation_id: None,
             request: Some(fingerprint),
         };
