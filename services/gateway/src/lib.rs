@@ -23,6 +23,8 @@
 //!   by the domain's masker.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
+//! - `console`: the web console at `/` (pages built into the binary) and its session
+//!   cookie with CSRF protection, accepted by `/api/v1` in place of a bearer token.
 //! - `bus`: one NATS request with its failures classified (no responders, timeout).
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
@@ -33,6 +35,7 @@
 
 mod auth;
 mod bus;
+mod console;
 pub mod error;
 mod events;
 mod ijson;
