@@ -56,7 +56,7 @@ const I18N = {
     st_replied: '已答复', st_closed: '已结案', st_in_mediation: '调解中', st_referred: '已移送',
     st_merged: '已合并', st_declined: '不予受理', st_withdrawn: '已撤件',
     ro_lead: '主办', ro_assisting: '协办', ro_summoned: '报到', ro_whistling: '吹哨',
-    csrf_refused: '请求被拒绝',
+    csrf_refused: '请求被拒绝', category_h: '类别', grid_h: '网格',
   },
   en: {
     title: 'casegrid 12345 console', other: '中文', signout: 'Sign out',
@@ -101,7 +101,7 @@ const I18N = {
     st_replied: 'Replied', st_closed: 'Closed', st_in_mediation: 'In mediation', st_referred: 'Referred',
     st_merged: 'Merged', st_declined: 'Declined', st_withdrawn: 'Withdrawn',
     ro_lead: 'Lead', ro_assisting: 'Assisting', ro_summoned: 'Summoned', ro_whistling: 'Whistling',
-    csrf_refused: 'Request refused',
+    csrf_refused: 'Request refused', category_h: 'Category', grid_h: 'Grid',
   },
 };
 const t = (k) => (I18N[S.lang] && I18N[S.lang][k]) || I18N.zh[k] || k;
@@ -184,7 +184,11 @@ async function api(method, path, body, headers) {
   if (!r.ok) throw new ApiError(r.status, data);
   return data;
 }
-const act = (id, action, body) => api('POST', `cases/${id}/actions/${action}`, body || {}, { 'Idempotency-Key': uuid() });
+async function act(id, action, body) {
+  const r = await api('POST', `cases/${id}/actions/${action}`, body || {}, { 'Idempotency-Key': uuid() });
+  S.acted = { id, version: r.version };
+  return r;
+}
 
 // Resolves what a person typed to one item: "name (id)", the exact id or name, or the
 // only item whose id or name contains it.
@@ -362,8 +366,8 @@ function filingForm({ patrol }) {
     category.el, grid.el, tree,
     field('f-address', t('address'), address),
     field('f-title', t('title_f'), title),
-    field('f-description', t('description'), description),
-    patrol ? field('f-attachments', t('attachments'), attachments) : null,
+    h('div', { class: 'wide' }, field('f-description', t('description'), description)),
+    patrol ? h('div', { class: 'wide' }, field('f-attachments', t('attachments'), attachments)) : null,
     patrol ? null : field('f-reporter-name', t('reporter_name'), name),
     patrol ? null : field('f-reporter-phone', t('reporter_phone'), phone),
     field('f-urgency', t('urgency'), urgency),
@@ -463,8 +467,8 @@ async function showFiled(box, r, patrol) {
   box.replaceChildren(
     h('h2', {}, t('filed'), ' ', h('a', { id: 'filed-number', href: '#/case/' + r.id }, r.number), ' ', statusBadge(c.status)),
     h('dl', { class: 'facts' },
-      h('dt', {}, t('category')), h('dd', {}, catName(c.category)),
-      h('dt', {}, t('grid')), h('dd', {}, gridName(c.grid)),
+      h('dt', {}, t('category_h')), h('dd', {}, catName(c.category)),
+      h('dt', {}, t('grid_h')), h('dd', {}, gridName(c.grid)),
       h('dt', {}, t('reporter')), h('dd', { id: 'filed-reporter' }, [c.reporter_name, c.reporter_phone].filter(Boolean).join(' ') || '—'),
       h('dt', {}, t('lead')), h('dd', {}, deptName(c.lead) || '—')),
     patrol ? null : h('form', { class: 'inline', onsubmit: async (e) => {
@@ -486,6 +490,18 @@ async function deskPage(main) {
     h('div', { class: 'cols' }, f.form, h('div', {}, f.similarBox, f.filedBox)), queue);
   f.focus();
   await loadCallbacks(queue);
+  // Replied cases join the callback queue as they are replied, without a reload.
+  const live = h('span', { id: 'live', class: 'live off' }, t('offline'));
+  main.querySelector('h1').append(' ', live);
+  follow(live, async (ev) => {
+    if (!['CaseReplied', 'CallbackRecorded', 'CaseReopened', 'CaseClosed', 'RepliedAtIntake'].includes(ev.type)) return;
+    for (let i = 0; i < 6; i++) {
+      await loadCallbacks(queue);
+      const listed = !!queue.querySelector(`tr[data-case="${ev.case_id}"]`);
+      if (listed === (ev.type === 'CaseReplied')) return;
+      await new Promise((r) => setTimeout(r, 250 * (i + 1)));
+    }
+  });
 }
 
 async function loadCallbacks(box) {
@@ -511,7 +527,7 @@ async function loadCallbacks(box) {
           try { await act(c.id, 'reopen', { reason: reason.value || t('unsatisfied') }); flash(`${t('done')}: ${t('reopen')} ${c.number}`); setTimeout(() => loadCallbacks(box), 300); } catch (e) { flash(e.message, 'error'); }
         } }, t('reopen'))));
   });
-  box.replaceChildren(h('h2', {}, t('callbacks'), ' ', h('button', { type: 'button', class: 'link', onclick: () => loadCallbacks(box) }, t('refresh'))),
+  box.replaceChildren(h('h2', {}, t('callbacks'), ' ', h('button', { type: 'button', class: 'link', id: 'callbacks-refresh', onclick: () => loadCallbacks(box) }, t('refresh'))),
     rows.length ? h('table', { id: 'callback-table' }, h('thead', {}, h('tr', {},
       [t('number'), t('title_f'), t('lead'), t('reply_result'), t('resolved_q'), t('satisfaction'), t('reopen')].map((x) => h('th', {}, x)))),
     h('tbody', {}, rows)) : h('p', { class: 'muted', id: 'callback-empty' }, t('empty')));
@@ -539,7 +555,7 @@ async function inboxPage(main) {
       h('td', { class: 'sign-due' }, c.signed ? t('signed') : countdown(c.sign_due)),
       h('td', { class: 'handle-due' }, countdown(c.handle_due))));
     table.replaceChildren(rows.length ? h('table', { id: 'inbox-table' }, h('thead', {}, h('tr', {},
-      [t('number'), t('title_f'), t('category'), t('urgency'), t('role'), t('status'), t('sign_due'), t('handle_due')].map((x) => h('th', {}, x)))),
+      [t('number'), t('title_f'), t('category_h'), t('urgency'), t('role'), t('status'), t('sign_due'), t('handle_due')].map((x) => h('th', {}, x)))),
     h('tbody', {}, rows)) : h('p', { class: 'muted' }, t('empty')));
     tickCountdowns();
     return inbox.items;
@@ -688,22 +704,28 @@ async function casePage(main, id) {
   main.dataset.page = 'case';
   let c, tl;
   try {
-    [c, tl] = await Promise.all([api('GET', 'cases/' + id), api('GET', `cases/${id}/timeline`)]);
+    // After an action, the read model may be a moment behind the answer's version.
+    const want = S.acted && S.acted.id === id ? S.acted.version : 0;
+    for (let i = 0; ; i++) {
+      [c, tl] = await Promise.all([api('GET', 'cases/' + id), api('GET', `cases/${id}/timeline`)]);
+      if (c.version >= want && tl.events.length >= want || i >= 15) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   } catch (e) {
     if (e.status === 404) { main.append(h('h1', {}, t('case')), h('p', { class: 'error', id: 'not-found', role: 'alert' }, t('not_found'))); return; }
     throw e;
   }
-  const reload = () => setTimeout(render, 300);
+  const reload = () => render();
   const actions = allowedActions(c, tl.events, S.me);
   const deadlines = (c.deadlines || []).map((d) => h('li', {}, `${d.kind} · ${deptName(d.unit)} · `, countdown(d.due), d.missed ? h('strong', { class: 'overdue' }, ' ' + t('overdue')) : null));
   main.append(
     h('h1', {}, h('span', { id: 'case-number' }, c.number), ' ', c.title, ' ', statusBadge(c.status)),
     h('div', { class: 'cols' },
       h('section', { class: 'card' }, h('dl', { class: 'facts', id: 'case-facts' },
-        h('dt', {}, t('category')), h('dd', {}, catName(c.category)),
+        h('dt', {}, t('category_h')), h('dd', {}, catName(c.category)),
         h('dt', {}, t('kind')), h('dd', {}, t('k_' + c.kind)),
         h('dt', {}, t('urgency')), h('dd', {}, t('u_' + c.urgency)),
-        h('dt', {}, t('grid')), h('dd', {}, `${gridName(c.grid)} ${c.grid || ''}`),
+        h('dt', {}, t('grid_h')), h('dd', {}, `${gridName(c.grid)} ${c.grid || ''}`),
         h('dt', {}, t('address')), h('dd', {}, c.address || '—'),
         h('dt', {}, t('reporter')), h('dd', { id: 'case-reporter' }, [c.reporter_name, c.reporter_phone].filter(Boolean).join(' ') || '—'),
         h('dt', {}, t('description')), h('dd', {}, c.description || '—'),
