@@ -246,6 +246,23 @@ async fn three_roles_walk_one_case_through_the_console() {
     op.wait_text("#flash", &number, Duration::from_secs(10))
         .await;
 
+    // Personal data is masked everywhere; the operator reveals it with a reason, and
+    // the reveal is itself in the case's history.
+    op.goto(&format!("{base}/#/case/{id}")).await;
+    op.wait_text("#case-reporter", "138****1234", Duration::from_secs(10))
+        .await;
+    op.type_into("#reveal-reason", "回访核实来电人").await;
+    op.click("#action-reveal button[type=submit]").await;
+    op.wait_text("#revealed", "13800001234", Duration::from_secs(10))
+        .await;
+    op.goto(&format!("{base}/#/cases")).await;
+    op.goto(&format!("{base}/#/case/{id}")).await;
+    op.wait_for(
+        "#timeline li[data-type=\"PersonalDataRevealed\"]",
+        Duration::from_secs(10),
+    )
+    .await;
+
     // The supervisor's figures change: one satisfied callback for 区城管执法局.
     let deadline = Instant::now() + Duration::from_secs(20);
     let cell = "#figures-table tr[data-key=\"dept.urban\"] .rate-satisfaction";

@@ -56,7 +56,7 @@ const I18N = {
     st_replied: '已答复', st_closed: '已结案', st_in_mediation: '调解中', st_referred: '已移送',
     st_merged: '已合并', st_declined: '不予受理', st_withdrawn: '已撤件',
     ro_lead: '主办', ro_assisting: '协办', ro_summoned: '报到', ro_whistling: '吹哨',
-    csrf_refused: '请求被拒绝', category_h: '类别', grid_h: '网格',
+    csrf_refused: '请求被拒绝', category_h: '类别', grid_h: '网格', time_h: '时间', event_h: '事件', actor_h: '办理人', summary_h: '摘要',
   },
   en: {
     title: 'casegrid 12345 console', other: '中文', signout: 'Sign out',
@@ -101,7 +101,7 @@ const I18N = {
     st_replied: 'Replied', st_closed: 'Closed', st_in_mediation: 'In mediation', st_referred: 'Referred',
     st_merged: 'Merged', st_declined: 'Declined', st_withdrawn: 'Withdrawn',
     ro_lead: 'Lead', ro_assisting: 'Assisting', ro_summoned: 'Summoned', ro_whistling: 'Whistling',
-    csrf_refused: 'Request refused', category_h: 'Category', grid_h: 'Grid',
+    csrf_refused: 'Request refused', category_h: 'Category', grid_h: 'Grid', time_h: 'Time', event_h: 'Event', actor_h: 'By', summary_h: 'Summary',
   },
 };
 const t = (k) => (I18N[S.lang] && I18N[S.lang][k]) || I18N.zh[k] || k;
@@ -129,7 +129,7 @@ function h(tag, attrs, ...children) {
     else if (v === true) el.setAttribute(k, '');
     else el.setAttribute(k, v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -780,7 +780,7 @@ async function timelinePage(main, id) {
   const slider = h('input', { type: 'range', id: 'asof', min: 1, max: n, value: n, step: 1 });
   const out = h('output', { id: 'asof-out', for: 'asof' });
   const table = h('table', { id: 'chain' }, h('thead', {}, h('tr', {},
-    [t('version'), fmtTime ? t('filed_at') : '', 'type', t('unit'), 'summary', 'prev_hash', 'hash'].map((x) => h('th', {}, x)))),
+    [t('version'), t('time_h'), t('event_h'), t('actor_h'), t('summary_h'), 'prev_hash', 'hash'].map((x) => h('th', {}, x)))),
   h('tbody', {}, tl.events.map((e) => h('tr', { 'data-version': e.version },
     h('td', {}, e.version), h('td', {}, fmtTime(e.occurred_at)), h('td', {}, e.type), h('td', {}, e.actor_name),
     h('td', {}, e.summary), h('td', { class: 'hash' }, e.prev_hash.slice(0, 10)), h('td', { class: 'hash' }, e.hash.slice(0, 10))))));
