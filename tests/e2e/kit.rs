@@ -498,6 +498,13 @@ impl Api {
         }
     }
 
+    /// `http://127.0.0.1:<port>`, the gateway's base URL (the console's browser tests
+    /// open it; `tests/console` shares this kit).
+    #[allow(dead_code)]
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
     pub(crate) async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
         let r = self
             .send(reqwest::Method::GET, path, token, None, &[])

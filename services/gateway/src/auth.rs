@@ -212,6 +212,11 @@ pub(crate) fn admit(state: &AppState, actor: &Actor) -> Result<(), ApiError> {
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        // A browser signed in to the console sends its session cookie instead.
+        if let Some(token) = crate::console::session_token(parts, state)? {
+            let p = principal(state, &token).await?;
+            return Caller::new(p.kind, p.id, p.scope.as_deref());
+        }
         return Err(ApiError::Unauthenticated(
             "missing Authorization header; send `Authorization: Bearer <token>`".into(),
         ));

@@ -28,6 +28,8 @@
 //!   a command carries the request id in its `X-Request-Id` NATS header.
 //! - `edge`: the `tower-http` layers: request ids, tracing, sensitive headers,
 //!   compression, panics answered as problems.
+//! - `console`: the web console at `/` (pages built into the binary) and its session
+//!   cookie with CSRF protection, accepted by `/api/v1` in place of a bearer token.
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
 //! one of `jwt_hs256_secret`, `jwt_rs256_public_key_file`, `jwt_es256_public_key_file`
@@ -39,6 +41,7 @@
 
 mod auth;
 mod bus;
+mod console;
 mod edge;
 pub mod error;
 mod events;

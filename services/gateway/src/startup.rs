@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     /// Cancelled when the server shuts down, ending every SSE stream.
     pub(crate) streams_stop: CancellationToken,
+    /// The web console's sessions (`console`).
+    pub(crate) sessions: crate::console::Sessions,
 }
 
 impl AppState {
@@ -115,6 +117,7 @@ impl Shared {
             address_limiter: Limiter::new(public),
             metrics: Arc::default(),
             streams_stop: CancellationToken::new(),
+            sessions: Default::default(),
         }
     }
 }
@@ -139,6 +142,7 @@ pub fn router(state: AppState) -> Router {
     }
     let router = router
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
+        .merge(crate::console::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(Extension(routes::OpenApi(document)))
