@@ -12,6 +12,7 @@
 
 mod bench;
 mod dev;
+mod progress;
 mod tools;
 
 use clap::{Parser, Subcommand, ValueEnum};

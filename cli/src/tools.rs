@@ -82,7 +82,7 @@ pub(crate) async fn rebuild(
         bail!("{into} is not empty (checkpoint > 0): rebuild into a fresh database");
     }
     let started = std::time::Instant::now();
-    let applied = casegrid_readmodel::rebuild(&log, &model).await?;
+    let applied = crate::progress::rebuild("rebuild", &log, &model).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "rebuilt {applied} events into {into} in {secs:.2}s ({:.0} events/s)",
@@ -115,7 +115,11 @@ pub(crate) async fn rebuild(
 /// message that is not applied (the quarantine), by stream sequence.
 pub(crate) async fn audit_verify(nats: &NatsSettings) -> anyhow::Result<ExitCode> {
     let log = open_log(nats).await?;
-    let report = casegrid_eventlog::audit::verify_log(&log).await?;
+    let progress = crate::progress::Progress::new("audit verify", 0);
+    let report =
+        casegrid_eventlog::audit::verify_log_with_progress(&log, &|d, t| progress.set(d, t)).await;
+    progress.finish();
+    let report = report?;
     match report.first_break {
         None => {
             println!(
