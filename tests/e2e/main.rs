@@ -27,6 +27,7 @@ mod cluster;
 mod config;
 mod correlation;
 mod idempotency;
+mod import;
 mod jcs;
 mod kit;
 mod lifecycle;
