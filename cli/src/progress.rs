@@ -12,6 +12,8 @@ pub(crate) const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 pub(crate) struct Progress {
     what: String,
+    /// What is counted: `events`, `rows`.
+    unit: &'static str,
     bar: ProgressBar,
     /// Without a terminal: when the work started, when the last line was written.
     plain: Option<Mutex<(Instant, Option<Instant>)>>,
@@ -20,25 +22,32 @@ pub(crate) struct Progress {
 impl Progress {
     /// `total` events to go (it may still change: [`Self::set`] takes it each time).
     pub(crate) fn new(what: impl Into<String>, total: u64) -> Self {
+        Self::counting(what, "events", total)
+    }
+
+    /// Like [`Self::new`], counting `unit` (`rows`) instead of events.
+    pub(crate) fn counting(what: impl Into<String>, unit: &'static str, total: u64) -> Self {
         let what = what.into();
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {pos}/{len} events, {per_sec}, {eta} left",
-                )
+                ProgressStyle::with_template(&format!(
+                    "{{msg}} [{{bar:40}}] {{pos}}/{{len}} {unit}, {{per_sec}}, {{eta}} left"
+                ))
                 .expect("a valid template")
                 .progress_chars("=> "),
             );
             bar.set_message(what.clone());
             Self {
                 what,
+                unit,
                 bar,
                 plain: None,
             }
         } else {
             Self {
                 what,
+                unit,
                 bar: ProgressBar::hidden(),
                 plain: Some(Mutex::new((Instant::now(), None))),
             }
@@ -54,7 +63,10 @@ impl Progress {
             let (started, last) = *plain;
             let now = Instant::now();
             if now.duration_since(last.unwrap_or(started)) >= PLAIN_EVERY {
-                eprintln!("{}", line(&self.what, done, total, now - started));
+                eprintln!(
+                    "{}",
+                    line(&self.what, self.unit, done, total, now - started)
+                );
                 plain.1 = Some(now);
             }
         }
@@ -67,9 +79,10 @@ impl Progress {
             let (started, last) = *plain.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some() {
                 eprintln!(
-                    "{}: done, {} events in {:.1} s",
+                    "{}: done, {} {} in {:.1} s",
                     self.what,
                     self.bar.position(),
+                    self.unit,
                     started.elapsed().as_secs_f64()
                 );
             }
@@ -92,7 +105,7 @@ pub(crate) async fn rebuild(
 
 /// The plain display's line: `rebuild: 120000/1000000 events (12%), 85000 events/s,
 /// 11 s left`.
-pub(crate) fn line(what: &str, done: u64, total: u64, elapsed: Duration) -> String {
+pub(crate) fn line(what: &str, unit: &str, done: u64, total: u64, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
     let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
     let left = if rate > 0.0 {
@@ -100,7 +113,7 @@ pub(crate) fn line(what: &str, done: u64, total: u64, elapsed: Duration) -> Stri
     } else {
         "time left unknown".to_owned()
     };
-    format!("{what}: {done}/{total} events ({percent}%), {rate:.0} events/s, {left}")
+    format!("{what}: {done}/{total} {unit} ({percent}%), {rate:.0} {unit}/s, {left}")
 }
 
 #[cfg(test)]
@@ -110,14 +123,20 @@ mod tests {
     #[test]
     fn the_plain_line_tells_rate_and_time_left() {
         assert_eq!(
-            line("rebuild", 100_000, 1_000_000, Duration::from_secs(2)),
+            line(
+                "rebuild",
+                "events",
+                100_000,
+                1_000_000,
+                Duration::from_secs(2)
+            ),
             "rebuild: 100000/1000000 events (10%), 50000 events/s, 18 s left"
         );
         assert_eq!(
-            line("audit verify", 0, 10, Duration::ZERO),
+            line("audit verify", "events", 0, 10, Duration::ZERO),
             "audit verify: 0/10 events (0%), 0 events/s, time left unknown"
         );
-        assert!(line("x", 5, 0, Duration::from_secs(1)).contains("(100%)"));
+        assert!(line("x", "rows", 5, 0, Duration::from_secs(1)).contains("(100%)"));
     }
 
     #[test]

@@ -300,7 +300,7 @@ pub(crate) struct ImportFiles {
     pub config: PathBuf,
 }
 
-/// `casegrid import`: prints progress lines, then `IMPORT cases=… events=… already=…
+/// `casegrid import`: shows its progress (rows), then prints `IMPORT cases=… events=… already=…
 /// refused=… seconds=… events_per_s=…`; writes refused cases to the report; exits 1
 /// when any case was refused.
 pub(crate) async fn import(
@@ -321,6 +321,7 @@ pub(crate) async fn import(
         mapping,
         ..ImportOptions::default()
     };
+    let shown = crate::progress::Progress::counting("import", "rows", 0);
     let report = import(
         &log,
         &keys,
@@ -328,20 +329,11 @@ pub(crate) async fn import(
         &files.cases,
         &files.events,
         &options,
-        |p| {
-            let rate = p.events as f64 / p.elapsed.as_secs_f64().max(1e-9);
-            let left = if p.rows_done == 0 {
-                0.0
-            } else {
-                p.elapsed.as_secs_f64() * (p.rows_total - p.rows_done) as f64 / p.rows_done as f64
-            };
-            eprintln!(
-                "import: {}/{} rows, {} events, {rate:.0} events/s, {left:.0} s left",
-                p.rows_done, p.rows_total, p.events
-            );
-        },
+        |p| shown.set(p.rows_done, p.rows_total),
     )
-    .await?;
+    .await;
+    shown.finish();
+    let report = report?;
     let mut out = csv::Writer::from_path(&files.report)?;
     out.write_record(["case_ref", "where", "reason"])?;
     for r in &report.refused {

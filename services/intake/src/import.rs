@@ -910,7 +910,9 @@ mod tests {
             Actor::new(ActorKind::Operator, "op.li")
         );
         assert_eq!(filer(&row(None), "suggestion_box").unwrap().id, "public");
-        assert!(filer(&row(None), "hotline").unwrap_err().contains("filed_by"));
+        assert!(filer(&row(None), "hotline")
+            .unwrap_err()
+            .contains("filed_by"));
         assert!(filer(&row(None), "fax").unwrap_err().contains("channel"));
     }
 }
