@@ -557,7 +557,8 @@ async fn measure(
         .await
         .context("opening a fresh read model")?;
     let t = Instant::now();
-    let applied = casegrid_readmodel::rebuild(&log, &rebuilt).await?;
+    let applied =
+        crate::progress::rebuild("bench: rebuild of the system stream", &log, &rebuilt).await?;
     let system_rebuild = t.elapsed();
     let differences = rebuilt.diff(&live).await?;
     if differences.is_empty() {

@@ -13,6 +13,7 @@
 
 mod bench;
 mod dev;
+mod progress;
 mod tools;
 
 use clap::{Parser, Subcommand, ValueEnum};

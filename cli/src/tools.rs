@@ -82,7 +82,7 @@ pub(crate) async fn rebuild(
         bail!("{into} is not empty (checkpoint > 0): rebuild into a fresh database");
     }
     let started = std::time::Instant::now();
-    let applied = casegrid_readmodel::rebuild(&log, &model).await?;
+    let applied = crate::progress::rebuild("rebuild", &log, &model).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "rebuilt {applied} events into {into} in {secs:.2}s ({:.0} events/s)",
@@ -115,7 +115,11 @@ pub(crate) async fn rebuild(
 /// message that is not applied (the quarantine), by stream sequence.
 pub(crate) async fn audit_verify(nats: &NatsSettings) -> anyhow::Result<ExitCode> {
     let log = open_log(nats).await?;
-    let report = casegrid_eventlog::audit::verify_log(&log).await?;
+    let progress = crate::progress::Progress::new("audit verify", 0);
+    let report =
+        casegrid_eventlog::audit::verify_log_with_progress(&log, &|d, t| progress.set(d, t)).await;
+    progress.finish();
+    let report = report?;
     match report.first_break {
         None => {
             println!(
@@ -296,7 +300,7 @@ pub(crate) struct ImportFiles {
     pub config: PathBuf,
 }
 
-/// `casegrid import`: prints progress lines, then `IMPORT cases=… events=… already=…
+/// `casegrid import`: shows its progress (rows), then prints `IMPORT cases=… events=… already=…
 /// refused=… seconds=… events_per_s=…`; writes refused cases to the report; exits 1
 /// when any case was refused.
 pub(crate) async fn import(
@@ -317,6 +321,7 @@ pub(crate) async fn import(
         mapping,
         ..ImportOptions::default()
     };
+    let shown = crate::progress::Progress::counting("import", "rows", 0);
     let report = import(
         &log,
         &keys,
@@ -324,20 +329,11 @@ pub(crate) async fn import(
         &files.cases,
         &files.events,
         &options,
-        |p| {
-            let rate = p.events as f64 / p.elapsed.as_secs_f64().max(1e-9);
-            let left = if p.rows_done == 0 {
-                0.0
-            } else {
-                p.elapsed.as_secs_f64() * (p.rows_total - p.rows_done) as f64 / p.rows_done as f64
-            };
-            eprintln!(
-                "import: {}/{} rows, {} events, {rate:.0} events/s, {left:.0} s left",
-                p.rows_done, p.rows_total, p.events
-            );
-        },
+        |p| shown.set(p.rows_done, p.rows_total),
     )
-    .await?;
+    .await;
+    shown.finish();
+    let report = report?;
     let mut out = csv::Writer::from_path(&files.report)?;
     out.write_record(["case_ref", "where", "reason"])?;
     for r in &report.refused {

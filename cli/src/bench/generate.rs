@@ -339,7 +339,13 @@ async fn measure(
     let producer = tokio::task::spawn_blocking(move || produce(cases, &prefix, tx));
     let mut pending = FuturesUnordered::new();
     let mut published = 0u64;
+    // About 10 events a case: the bar's length is an estimate until the end.
+    let progress =
+        crate::progress::Progress::new("bench: generating the stream", cases as u64 * 10);
     while let Some((subject, msg_id, payload)) = rx.recv().await {
+        if published % 1_000 == 0 {
+            progress.set(published, (cases as u64 * 10).max(published));
+        }
         let publish = PublishMessage::build().payload(payload).message_id(msg_id);
         let ack = js
             .send_publish(subject, publish)
@@ -358,6 +364,8 @@ async fn measure(
     while let Some(ack) = pending.next().await {
         ack.context("generated append")?;
     }
+    progress.set(published, published);
+    progress.finish();
     let produced = producer.await.context("the generator panicked")??;
     let generation = started.elapsed();
     if produced != published {
@@ -405,7 +413,7 @@ async fn measure(
 
     let first = ReadModel::connect(&sqlite_url(&temp.join("rebuild-1.db"))).await?;
     let t = Instant::now();
-    let applied = casegrid_readmodel::rebuild(&log, &first).await?;
+    let applied = crate::progress::rebuild("bench: rebuild into SQLite", &log, &first).await?;
     let took = t.elapsed();
     let sqlite_rate = rate(applied, took);
     report.row(
@@ -427,7 +435,7 @@ async fn measure(
     }
     // Folding is deterministic: a second rebuild equals the first, row by row.
     let second = ReadModel::connect(&sqlite_url(&temp.join("rebuild-2.db"))).await?;
-    casegrid_readmodel::rebuild(&log, &second).await?;
+    crate::progress::rebuild("bench: second rebuild into SQLite", &log, &second).await?;
     let differences = first.diff(&second).await?;
     if differences.is_empty() {
         report.check(format!(
@@ -470,7 +478,9 @@ async fn measure(
             }
             Ok(model) => {
                 let t = Instant::now();
-                let applied = casegrid_readmodel::rebuild(&log, &model).await?;
+                let applied =
+                    crate::progress::rebuild("bench: rebuild into PostgreSQL", &log, &model)
+                        .await?;
                 let pg_rate = rate(applied, t.elapsed());
                 report.row(
                     "rebuild",

@@ -27,6 +27,18 @@ pub struct AuditReport {
 
 /// Reads the log from sequence 1 to its current end and classifies every message.
 pub async fn verify_log(log: &EventLog) -> Result<AuditReport, LogError> {
+    verify_log_with_progress(log, &|_, _| {}).await
+}
+
+/// How many messages between two calls of a progress callback.
+const PROGRESS_EVERY: u64 = 10_000;
+
+/// [`verify_log`], calling `progress(done, total)` every [`PROGRESS_EVERY`] messages
+/// and at the end, for a progress display.
+pub async fn verify_log_with_progress(
+    log: &EventLog,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<AuditReport, LogError> {
     let last = log.last_sequence().await?;
     let mut report = AuditReport::default();
     if last == 0 {
@@ -53,6 +65,9 @@ pub async fn verify_log(log: &EventLog) -> Result<AuditReport, LogError> {
                 });
                 report.quarantined.push(q);
             }
+        }
+        if report.events % PROGRESS_EVERY == 0 || message.seq >= last {
+            progress(message.seq, last);
         }
         if message.seq >= last {
             break;

@@ -94,7 +94,7 @@ pub use query::{
     CaseFilter, CasePage, GroupBy, ListQuery, OverdueQuery, Period, PublicNote, PublicPage,
     PublicQuery, PublicRequest, Rate, StatsQuery, StatsRow, StatsView,
 };
-pub use rebuild::{rebuild, REBUILD_BATCH};
+pub use rebuild::{rebuild, rebuild_with_progress, REBUILD_BATCH};
 pub use schema::Backend;
 
 /// Result of read-model operations.

@@ -34,6 +34,16 @@ const READ_AHEAD: usize = 2;
 /// reading it runs the rebuild. Returns the checkpoint reached. `into` must have no other
 /// writer while this runs (it keeps case states in memory).
 pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
+    rebuild_with_progress(log, into, &|_, _| {}).await
+}
+
+/// [`rebuild`], calling `progress(done, total)` after each batch (events applied of
+/// those to apply), for a progress display.
+pub async fn rebuild_with_progress(
+    log: &EventLog,
+    into: &ReadModel,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<u64> {
     into.check_stream(log).await?;
     let last = log.last_sequence().await?;
     let start = into.checkpoint().await?;
@@ -96,6 +106,7 @@ pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
             let mut tx = conn.begin().await?;
             checkpoint = into.apply_in(&mut tx, &batch, Some(&mut cache)).await?;
             tx.commit().await?;
+            progress(checkpoint - start, last - start);
         }
         Ok(())
     }

@@ -146,23 +146,15 @@ mod tests {
         assert_eq!(body["status"], 500);
         assert!(!body.to_string().contains("boom"), "{body}");
     }
-}
-
-#[cfg(test)]
-mod masking {
-    use super::*;
-    use axum::routing::get;
 
     #[tokio::test]
     async fn authorization_and_cookies_are_masked_in_what_is_logged() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         // The handler answers what the request log would show of its headers.
-        let router = Router::new().route(
+        let base = serve(Router::new().route(
             "/h",
             get(|request: Request| async move { logged(request.headers()) }),
-        );
-        tokio::spawn(async move { axum::serve(listener, layers(router)).await });
+        ))
+        .await;
         let shown = reqwest::Client::new()
             .get(format!("{base}/h"))
             .bearer_auth("token-secret-4711")
