@@ -173,6 +173,9 @@ pub struct Case {
     pub pending_erasure: Option<ErasureRequested>,
     /// The data key is erased: personal fields read as erased.
     pub personal_erased: bool,
+    /// The last callback, whom it counted against, and its appeal (申诉).
+    #[serde(default)]
+    pub rated: Option<RatedCallback>,
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
@@ -206,6 +209,7 @@ impl Case {
             merged_into: None,
             pending_erasure: None,
             personal_erased: false,
+            rated: None,
             version: 0,
         }
     }
@@ -275,6 +279,8 @@ impl Case {
                 | Command::RevealPersonalData(_)
                 | Command::RequestErasure(_)
                 | Command::ErasePersonalData(_)
+                | Command::AppealRating(_)
+                | Command::DecideAppeal(_)
         ) || matches!(command, Command::Reopen(_))
             && self.status == Status::Closed;
         if self.status.is_final() && !after_final {
@@ -568,6 +574,7 @@ impl Case {
                     resolved: c.resolved,
                     comment: c.comment.clone(),
                     closed,
+                    recorded_at: Some(now),
                 }))
             }
             Command::Reopen(r) => {
@@ -750,6 +757,8 @@ impl Case {
                         .map(|e| e.requested_by.clone()),
                 }))
             }
+            Command::AppealRating(c) => self.decide_appeal_rating(actor, command, c, now),
+            Command::DecideAppeal(c) => self.decide_decide_appeal(actor, command, c, now),
         }
     }
 
@@ -972,6 +981,7 @@ impl Case {
             }
             Event::SupervisionIssued(_) => self.supervisions += 1,
             Event::CallbackRecorded(c) => {
+                self.rated = Some(RatedCallback::of(self, c));
                 self.callback = Some(c.clone());
                 if c.closed {
                     self.status = Status::Closed;
@@ -1029,6 +1039,8 @@ impl Case {
                 self.pending_erasure = None;
                 self.personal_erased = true;
             }
+            Event::RatingAppealed(a) => self.apply_rating_appealed(a),
+            Event::AppealDecided(a) => self.apply_appeal_decided(a),
         }
     }
 
@@ -1451,7 +1463,10 @@ impl Decision<'_> {
     }
 }
 
+mod appeal_rating;
 mod deadlines;
+mod decide_appeal;
+pub use appeal_rating::{Appeal, RatedCallback};
 
 pub use deadlines::OpenDeadline;
 
