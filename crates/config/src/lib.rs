@@ -13,6 +13,7 @@
 //! - [`escalation`]: the escalation ladder (村居主战 → … → 领导征战).
 //! - [`Principal`]: a demo principal and its static token.
 
+pub mod assessment;
 pub mod calendar;
 pub mod escalation;
 pub mod rule;
@@ -207,6 +208,8 @@ pub struct District {
     /// The escalation ladder, first level first.
     pub escalation: Vec<EscalationLevel>,
     pub policy: Policy,
+    /// The monthly ranking (红黑榜) from `assessment.toml`.
+    pub ranking: casegrid_contracts::ranking::RankingConfig,
     version: String,
 }
 
@@ -477,6 +480,7 @@ impl District {
                 .map(|f| f.validate(&departments, &mut problems))
                 .unwrap_or_default();
 
+        let ranking = assessment::load(dir, &mut list);
         let mut problems = Problems::new(principals_file, &mut list);
         let mut principals = HashMap::new();
         let entries: Option<PrincipalsFile> = parse(principals_text.as_deref(), &mut problems);
@@ -524,6 +528,7 @@ impl District {
                 calendar,
                 escalation,
                 policy,
+                ranking,
                 version: format!("{version:016x}"),
             }),
             _ => Err(ConfigError(list)),

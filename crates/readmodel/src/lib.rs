@@ -79,6 +79,7 @@
 //! Personal data is kept masked only: every `sealed` member of an event is dropped
 //! before anything is written.
 
+mod assessment;
 mod error;
 mod fold;
 mod model;
