@@ -1,9 +1,10 @@
 //! 申诉: the department a callback counted against appeals it, within the configured
 //! window after the callback, with a reason; one appeal per callback.
 
-use super::{Case, Decision, Rejection, RejectionKind};
-use crate::actor::{Actor, ActorKind};
-use crate::command::{AppealRating, Command};
+use super::decision::Decision;
+use super::{Case, Rejection, RejectionKind};
+use crate::actor::ActorKind;
+use crate::command::AppealRating;
 use crate::event::{CallbackRecorded, Event, RatingAppealed, Satisfaction};
 use crate::ids::DepartmentId;
 use serde::{Deserialize, Serialize};
@@ -53,22 +54,11 @@ impl RatedCallback {
     }
 }
 
-impl Case {
-    pub(super) fn decide_appeal_rating(
-        &self,
-        actor: &Actor,
-        command: &Command,
-        c: &AppealRating,
-        now: OffsetDateTime,
-    ) -> Result<Event, Rejection> {
-        let d = Decision {
-            case: self,
-            actor,
-            command,
-            now,
-        };
+impl Decision<'_> {
+    pub(super) fn appeal_rating(&self, c: &AppealRating) -> Result<Event, Rejection> {
+        let (d, actor, now) = (self, self.actor, self.now);
         d.allow(&[ActorKind::Department, ActorKind::Street])?;
-        let Some(rated) = &self.rated else {
+        let Some(rated) = &self.case.rated else {
             return Err(d.state("no callback is recorded"));
         };
         if rated.department.as_ref().map(DepartmentId::as_str) != Some(actor.id.as_str()) {
@@ -105,7 +95,7 @@ impl Case {
             Some(by) if now > by => {
                 return Err(d.state(format_args!(
                     "the appeal window ended at {}",
-                    super::rfc3339(by)
+                    super::decision::rfc3339(by)
                 )))
             }
             Some(_) => {}
@@ -116,7 +106,9 @@ impl Case {
             reason: c.reason.trim().to_owned(),
         }))
     }
+}
 
+impl Case {
     pub(super) fn apply_rating_appealed(&mut self, a: &RatingAppealed) {
         if let Some(rated) = self
             .rated
@@ -134,8 +126,9 @@ impl Case {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::super::tests::{given, housing, operator, replied, water, NOW};
+    use super::super::testing::{given, housing, operator, replied, water, NOW};
     use super::*;
+    use crate::command::Command;
     use crate::command::RecordCallback;
     use time::macros::datetime;
 

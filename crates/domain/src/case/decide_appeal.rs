@@ -1,26 +1,17 @@
 //! 甄别: a supervisor accepts or rejects the pending appeal of a callback, with a reason.
 
-use super::{Case, Decision, Rejection};
-use crate::actor::{Actor, ActorKind};
-use crate::command::{Command, DecideAppeal};
+use super::decision::Decision;
+use super::{Case, Rejection};
+use crate::actor::ActorKind;
+use crate::command::DecideAppeal;
 use crate::event::{AppealDecided, Event};
 
-impl Case {
-    pub(super) fn decide_decide_appeal(
-        &self,
-        actor: &Actor,
-        command: &Command,
-        c: &DecideAppeal,
-        now: time::OffsetDateTime,
-    ) -> Result<Event, Rejection> {
-        let d = Decision {
-            case: self,
-            actor,
-            command,
-            now,
-        };
+impl Decision<'_> {
+    pub(super) fn decide_appeal(&self, c: &DecideAppeal) -> Result<Event, Rejection> {
+        let (d, actor) = (self, self.actor);
         d.allow(&[ActorKind::Supervisor])?;
         let pending = self
+            .case
             .rated
             .as_ref()
             .and_then(|r| r.appeal.as_ref().map(|a| (r.version, a)))
@@ -37,7 +28,9 @@ impl Case {
             decided_by: actor.id.clone(),
         }))
     }
+}
 
+impl Case {
     pub(super) fn apply_appeal_decided(&mut self, a: &AppealDecided) {
         if let Some(appeal) = self
             .rated
@@ -53,8 +46,10 @@ impl Case {
 #[cfg(test)]
 mod tests {
     use super::super::appeal_rating::tests::{appeal, rated_unsatisfied};
-    use super::super::tests::{housing, NOW};
+    use super::super::testing::{housing, NOW};
     use super::*;
+    use crate::actor::Actor;
+    use crate::command::Command;
     use crate::RejectionKind;
     use time::macros::datetime;
 
