@@ -2,6 +2,7 @@
 //! `nats-server`, driven over HTTP as hotline operators and departments would.
 //! `scripts/test` builds the binaries before running these.
 //!
+//! - `assessment`: appeals (申诉/甄别) ruled over HTTP; the figures and the 红黑榜 honour them.
 //! - `kit`: starting the system (separate processes, or `casegrid dev`), an HTTP client.
 //! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
 //!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
@@ -22,6 +23,7 @@
 //! - `restore`: a restored key backup is erased again by `casegrid privacy reconcile`.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
+mod assessment;
 mod bad_input;
 mod cluster;
 mod config;

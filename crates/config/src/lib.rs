@@ -13,6 +13,7 @@
 //! - [`escalation`]: the escalation ladder (村居主战 → … → 领导征战).
 //! - [`Principal`]: a demo principal and its static token.
 
+pub mod assessment;
 pub mod calendar;
 pub mod escalation;
 pub mod rule;
@@ -207,6 +208,8 @@ pub struct District {
     /// The escalation ladder, first level first.
     pub escalation: Vec<EscalationLevel>,
     pub policy: Policy,
+    /// The monthly ranking (红黑榜) from `assessment.toml`.
+    pub ranking: casegrid_contracts::ranking::RankingConfig,
     version: String,
 }
 
@@ -240,6 +243,8 @@ struct PolicyEntry {
     mediation_days: u32,
     #[serde(default = "default_days_30")]
     court_confirmation_days: u32,
+    #[serde(default = "default_appeal_within")]
+    appeal_within: String,
 }
 
 fn default_return_within() -> String {
@@ -247,6 +252,9 @@ fn default_return_within() -> String {
 }
 fn default_extension_cutoff() -> String {
     "1d".into()
+}
+fn default_appeal_within() -> String {
+    "3d".into()
 }
 fn default_days_30() -> u32 {
     30
@@ -259,6 +267,7 @@ impl Default for PolicyEntry {
             extension_cutoff: default_extension_cutoff(),
             mediation_days: 30,
             court_confirmation_days: 30,
+            appeal_within: default_appeal_within(),
         }
     }
 }
@@ -275,6 +284,8 @@ pub struct Policy {
     pub mediation_days: u32,
     /// 司法确认 is applied for jointly within this many calendar days of the agreement.
     pub court_confirmation_days: u32,
+    /// 申诉: the lead appeals a callback within this working time of it.
+    pub appeal_within: Span,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -413,6 +424,7 @@ impl District {
             extension_cutoff: span("extension_cutoff", &policy_entry.extension_cutoff),
             mediation_days: policy_entry.mediation_days,
             court_confirmation_days: policy_entry.court_confirmation_days,
+            appeal_within: span("appeal_within", &policy_entry.appeal_within),
         };
         for r in rule_entries {
             if ids.contains(&r.id) {
@@ -468,6 +480,7 @@ impl District {
                 .map(|f| f.validate(&departments, &mut problems))
                 .unwrap_or_default();
 
+        let ranking = assessment::load(dir, &mut list);
         let mut problems = Problems::new(principals_file, &mut list);
         let mut principals = HashMap::new();
         let entries: Option<PrincipalsFile> = parse(principals_text.as_deref(), &mut problems);
@@ -515,6 +528,7 @@ impl District {
                 calendar,
                 escalation,
                 policy,
+                ranking,
                 version: format!("{version:016x}"),
             }),
             _ => Err(ConfigError(list)),
@@ -543,6 +557,13 @@ impl District {
     pub fn extension_request_by(&self, handle_due: OffsetDateTime) -> OffsetDateTime {
         self.calendar
             .sub_working(handle_due, self.working(self.policy.extension_cutoff))
+            .to_offset(time::UtcOffset::UTC)
+    }
+
+    /// Until when the lead may appeal a callback recorded at `callback_at` (申诉).
+    pub fn appeal_by(&self, callback_at: OffsetDateTime) -> OffsetDateTime {
+        self.calendar
+            .add_working(callback_at, self.working(self.policy.appeal_within))
             .to_offset(time::UtcOffset::UTC)
     }
 

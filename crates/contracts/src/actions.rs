@@ -14,13 +14,14 @@
 //! | `whistle` | [`WhistleRequest`] | `report_due`: now plus the configured report-in time |
 //! | `open_mediation` | [`MediationRequest`] | sealed party names and phones; `mediation_due` |
 //! | `record_agreement` | [`AgreementRequest`] | `court_confirmation_due`: now plus the configured window |
+//! | `appeal_rating` | [`AppealRequest`] | `appeal_by`: the callback's instant plus the configured working days |
 
 use crate::Problem;
 use casegrid_domain::command::{
-    Annotate, BlowWhistle, Close, DecideExtension, Decline, Dispatch, Escalate, Merge,
-    OpenMediation, RateReportIn, Reason, RecordAgreement, RecordCallback, RecordMediationSession,
-    RecordProgress, Refer, Reply, ReplyAtIntake, RequestExtension, Resume, Return, Supervise,
-    Suspend,
+    Annotate, AppealRating, BlowWhistle, Close, DecideAppeal, DecideExtension, Decline, Dispatch,
+    Escalate, Merge, OpenMediation, RateReportIn, Reason, RecordAgreement, RecordCallback,
+    RecordMediationSession, RecordProgress, Refer, Reply, ReplyAtIntake, RequestExtension, Resume,
+    Return, Supervise, Suspend,
 };
 use casegrid_domain::event::{Party, PartyRole};
 use casegrid_domain::personal::Sealed;
@@ -70,6 +71,8 @@ pub const ACTIONS: &[(&str, Owner)] = &[
     ("reveal", Owner::Intake),
     ("request_erasure", Owner::Intake),
     ("erase", Owner::Intake),
+    ("appeal_rating", Owner::Routing),
+    ("decide_appeal", Owner::Routing),
 ];
 
 pub fn owner(action: &str) -> Option<Owner> {
@@ -95,6 +98,7 @@ pub enum Incomplete {
     Whistle(WhistleRequest),
     OpenMediation(MediationRequest),
     RecordAgreement(AgreementRequest),
+    AppealRating(AppealRequest),
 }
 
 /// `dispatch` by a supervisor (派单 by hand, or re-dispatch after a return or reopen).
@@ -249,6 +253,24 @@ impl AgreementRequest {
     }
 }
 
+/// `appeal_rating` (申诉): why the callback should not count against the department.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppealRequest {
+    pub reason: String,
+}
+
+impl AppealRequest {
+    /// `appeal_by`: the end of the configured window after the callback (`None`
+    /// when the callback carries no instant).
+    pub fn complete(self, appeal_by: Option<OffsetDateTime>) -> Command {
+        Command::AppealRating(AppealRating {
+            reason: self.reason,
+            appeal_by,
+        })
+    }
+}
+
 /// Parses an action's body; errors name the field.
 pub fn parse(action: &str, body: &serde_json::Value) -> Result<Parsed, Problem> {
     use Parsed::{Command as Ready, Incomplete as Needs};
@@ -303,6 +325,8 @@ pub fn parse(action: &str, body: &serde_json::Value) -> Result<Parsed, Problem> 
         "reveal" => Ready(Command::RevealPersonalData(from_body::<Reason>(action, b)?)),
         "request_erasure" => Ready(Command::RequestErasure(from_body::<Reason>(action, b)?)),
         "erase" => Ready(Command::ErasePersonalData(from_body::<Reason>(action, b)?)),
+        "appeal_rating" => Needs(Incomplete::AppealRating(from_body(action, b)?)),
+        "decide_appeal" => Ready(Command::DecideAppeal(from_body::<DecideAppeal>(action, b)?)),
         other => return Err(unknown_action(other)),
     })
 }
@@ -445,6 +469,11 @@ mod tests {
             ("reveal", json!({"reason": "回访"})),
             ("request_erasure", json!({"reason": "本人申请"})),
             ("erase", json!({"reason": "依法删除"})),
+            ("appeal_rating", json!({"reason": "诉求超出职权"})),
+            (
+                "decide_appeal",
+                json!({"accepted": true, "reason": "诉求不合理"}),
+            ),
         ]
     }
 

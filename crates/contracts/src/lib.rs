@@ -12,6 +12,7 @@
 pub mod actions;
 pub mod problem;
 pub mod query;
+pub mod ranking;
 pub mod views;
 
 pub use problem::Problem;

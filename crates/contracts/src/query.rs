@@ -236,6 +236,51 @@ pub struct StatsRow {
     pub basically_satisfied: u64,
     /// 办结率.
     pub completion: Rate,
+    /// 及时签收率: the lead's work orders signed before the sign deadline / the lead's
+    /// work orders (响应率 counts assisting departments too).
+    #[serde(default)]
+    pub timely_sign: Rate,
+    /// 按时办结率: replies before the handling deadline (approved extensions and
+    /// suspended time counted) / replies.
+    #[serde(default)]
+    pub on_time_reply: Rate,
+    /// 回退率: dispatches returned by their lead / dispatches.
+    #[serde(default)]
+    pub returns: Rate,
+    /// 重办率: replies reopened / replies.
+    #[serde(default)]
+    pub reopens: Rate,
+    /// 超期件数: dispatches whose handling deadline passed before the reply.
+    #[serde(default)]
+    pub overdue: u64,
+    /// Working time from dispatch to the lead's signature.
+    #[serde(default)]
+    pub sign_time: WorkingTime,
+    /// Working time from dispatch to the reply, suspended time left out.
+    #[serde(default)]
+    pub reply_time: WorkingTime,
+    /// Callbacks an accepted appeal (甄别) took out of 解决率 and 满意率.
+    #[serde(default)]
+    pub appealed: u64,
+}
+
+/// Working time summed over `of` work orders, in minutes of the district calendar's
+/// working hours; `average_minutes` rounded half up (`None` when `of` is 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkingTime {
+    pub total_minutes: u64,
+    pub of: u64,
+    pub average_minutes: Option<u64>,
+}
+
+impl WorkingTime {
+    pub fn new(total_minutes: u64, of: u64) -> Self {
+        Self {
+            total_minutes,
+            of,
+            average_minutes: (of > 0).then(|| (total_minutes * 2 + of) / (2 * of)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -169,6 +169,9 @@ pub struct Case {
     pub pending_erasure: Option<ErasureRequested>,
     /// The data key is erased: personal fields read as erased.
     pub personal_erased: bool,
+    /// The last callback, whom it counted against, and its appeal (申诉).
+    #[serde(default)]
+    pub rated: Option<RatedCallback>,
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
@@ -202,6 +205,7 @@ impl Case {
             merged_into: None,
             pending_erasure: None,
             personal_erased: false,
+            rated: None,
             version: 0,
         }
     }
@@ -271,6 +275,8 @@ impl Case {
                 | Command::RevealPersonalData(_)
                 | Command::RequestErasure(_)
                 | Command::ErasePersonalData(_)
+                | Command::AppealRating(_)
+                | Command::DecideAppeal(_)
         ) || matches!(command, Command::Reopen(_))
             && self.status == Status::Closed;
         if self.status.is_final() && !after_final {
@@ -311,6 +317,8 @@ impl Case {
             Command::RevealPersonalData(c) => d.reveal(c),
             Command::RequestErasure(c) => d.request_erasure(c),
             Command::ErasePersonalData(c) => d.erase(c),
+            Command::AppealRating(c) => d.appeal_rating(c),
+            Command::DecideAppeal(c) => d.decide_appeal(c),
         }
     }
 
@@ -466,6 +474,7 @@ impl Case {
             }
             Event::SupervisionIssued(_) => self.supervisions += 1,
             Event::CallbackRecorded(c) => {
+                self.rated = Some(RatedCallback::of(self, c));
                 self.callback = Some(c.clone());
                 if c.closed {
                     self.status = Status::Closed;
@@ -523,6 +532,8 @@ impl Case {
                 self.pending_erasure = None;
                 self.personal_erased = true;
             }
+            Event::RatingAppealed(a) => self.apply_rating_appealed(a),
+            Event::AppealDecided(a) => self.apply_appeal_decided(a),
         }
     }
 
@@ -566,9 +577,11 @@ impl Case {
 }
 
 mod annotate;
+mod appeal_rating;
 mod callback;
 mod close;
 mod deadlines;
+mod decide_appeal;
 mod decision;
 mod dispatch;
 mod escalate;
@@ -592,6 +605,7 @@ mod withdraw;
 
 use decision::Decision;
 
+pub use appeal_rating::{Appeal, RatedCallback};
 pub use deadlines::OpenDeadline;
 
 #[cfg(test)]

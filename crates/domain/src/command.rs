@@ -55,6 +55,8 @@ pub enum Command {
     RevealPersonalData(Reason),
     RequestErasure(Reason),
     ErasePersonalData(Reason),
+    AppealRating(AppealRating),
+    DecideAppeal(DecideAppeal),
 }
 
 impl Command {
@@ -95,6 +97,8 @@ impl Command {
             Self::RevealPersonalData(_) => "reveal personal data of",
             Self::RequestErasure(_) => "request erasure of personal data of",
             Self::ErasePersonalData(_) => "erase personal data of",
+            Self::AppealRating(_) => "appeal the callback of",
+            Self::DecideAppeal(_) => "decide the appeal on",
         }
     }
 }
@@ -325,5 +329,22 @@ pub struct Annotate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    pub reason: String,
+}
+
+/// 申诉. `appeal_by` is the end of the appeal window: the configured working days
+/// after the callback, computed by the service from the calendar; `None` when the
+/// callback carries no instant to count from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppealRating {
+    pub reason: String,
+    pub appeal_by: Option<OffsetDateTime>,
+}
+
+/// 甄别: a supervisor accepts or rejects the pending appeal, with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideAppeal {
+    pub accepted: bool,
     pub reason: String,
 }

@@ -60,6 +60,8 @@ pub enum Event {
     PersonalDataRevealed(PersonalDataRevealed),
     ErasureRequested(ErasureRequested),
     PersonalDataErased(PersonalDataErased),
+    RatingAppealed(RatingAppealed),
+    AppealDecided(AppealDecided),
 }
 
 /// A stored event whose type, schema or data this version cannot read.
@@ -109,6 +111,8 @@ impl Event {
             Self::PersonalDataRevealed(_) => "PersonalDataRevealed",
             Self::ErasureRequested(_) => "ErasureRequested",
             Self::PersonalDataErased(_) => "PersonalDataErased",
+            Self::RatingAppealed(_) => "RatingAppealed",
+            Self::AppealDecided(_) => "AppealDecided",
         }
     }
 
@@ -303,6 +307,36 @@ pub struct CallbackRecorded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     pub closed: bool,
+    /// When the callback was recorded: the appeal window (申诉) counts from it.
+    /// Absent in callbacks recorded before appeals existed.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub recorded_at: Option<OffsetDateTime>,
+}
+
+/// 申诉: the department a callback counted against says it handled the case
+/// correctly (an unreasonable demand, a matter outside its powers) and asks a
+/// supervisor to take the callback out of its figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingAppealed {
+    /// The version of the `CallbackRecorded` appealed.
+    pub callback_version: u64,
+    pub department: DepartmentId,
+    pub reason: String,
+}
+
+/// 甄别: a supervisor's ruling on an appeal. Accepted, the callback leaves the
+/// department's 满意率 and 解决率 and is counted on its own line; rejected, it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppealDecided {
+    pub callback_version: u64,
+    pub department: DepartmentId,
+    pub accepted: bool,
+    pub reason: String,
+    pub decided_by: String,
 }
 
 /// 结案.

@@ -78,6 +78,8 @@ struct Batch<'a> {
     /// (case, unit): that unit's rows of the case stop counting (escalated by it).
     excuse: Vec<(CaseId, String)>,
     erased: Vec<CaseId>,
+    /// The assessment rows the batch changes (crate::assessment).
+    assessment: crate::assessment::Changes,
     /// Messages of the batch that are not applied.
     quarantined: Vec<Quarantined>,
 }
@@ -178,6 +180,7 @@ impl<'a> Batch<'a> {
             callbacks: Vec::new(),
             excuse: Vec::new(),
             erased: Vec::new(),
+            assessment: Default::default(),
             quarantined: Vec::new(),
         }
     }
@@ -250,6 +253,12 @@ impl<'a> Batch<'a> {
                 self.order.push(id);
             }
         }
+        let dispatches: Vec<(CaseId, i64)> = self
+            .cases
+            .values()
+            .filter_map(|(f, _)| f.dispatch_version.map(|v| (f.case.id, v)))
+            .collect();
+        self.assessment.load(conn, self.model, &dispatches).await?;
         Ok(())
     }
 
@@ -380,6 +389,22 @@ impl<'a> Batch<'a> {
                 Event::PersonalDataErased(_) => self.erased.push(id),
                 _ => {}
             }
+            let lead_excused = folded
+                .case
+                .lead()
+                .is_some_and(|l| folded.escalated_by.contains(l.as_str()));
+            self.assessment.fold(
+                &crate::assessment::At {
+                    id,
+                    version: e.version as i64,
+                    at,
+                    day: local_day(at, offset),
+                    dispatch_version: folded.dispatch_version,
+                    case: &folded.case,
+                    lead_excused,
+                },
+                event,
+            );
         }
         if folded.case.dispatch.is_none() {
             folded.dispatch_version = None;
@@ -567,8 +592,9 @@ impl<'a> Batch<'a> {
             &self.callbacks,
         )
         .await?;
+        self.assessment.write(conn, self.model).await?;
         for (id, unit) in &self.excuse {
-            for table in ["dispatches", "callbacks"] {
+            for table in ["dispatches", "callbacks", "handlings"] {
                 sqlx::query(&format!(
                     "UPDATE {table} SET excused = 1 WHERE case_id = $1 AND department = $2"
                 ))

@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Version of the schema below. A database holding another version (or none: the
 /// first, SQLite-only schema) is emptied and recreated at checkpoint 0, and the
 /// projection replays the log into it: a read model is always rebuildable.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// Portable DDL: `BIGINT` and `TEXT` only, so SQLite and PostgreSQL read the same
 /// types through sqlx `Any`. Every statement is idempotent.
@@ -130,6 +130,35 @@ const SCHEMA: &[&str] = &[
         excused BIGINT NOT NULL,
         PRIMARY KEY (case_id, version)
     )",
+    // Version 5 (issue 15, assessment): one row per dispatch for its lead (及时签收率,
+    // 按时办结率, 回退率, 重办率, 超期件数, working time), see crate::assessment.
+    "CREATE TABLE IF NOT EXISTS handlings (
+        case_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        department TEXT NOT NULL,
+        day TEXT NOT NULL,
+        dispatched_ms BIGINT NOT NULL,
+        sign_due_ms BIGINT NOT NULL,
+        signed_ms BIGINT,
+        sign_on_time BIGINT,
+        replied_ms BIGINT,
+        reply_on_time BIGINT,
+        returned BIGINT NOT NULL,
+        reopened BIGINT NOT NULL,
+        overdue BIGINT NOT NULL,
+        suspended TEXT NOT NULL,
+        excused BIGINT NOT NULL,
+        PRIMARY KEY (case_id, version)
+    )",
+    "CREATE INDEX IF NOT EXISTS handlings_department ON handlings (department)",
+    // Appeals of callbacks (申诉); `accepted` NULL while pending.
+    "CREATE TABLE IF NOT EXISTS appeals (
+        case_id TEXT NOT NULL,
+        callback_version BIGINT NOT NULL,
+        department TEXT NOT NULL,
+        accepted BIGINT,
+        PRIMARY KEY (case_id, callback_version)
+    )",
     // Stored messages not applied (see casegrid_eventlog::classify), by stream sequence.
     "CREATE TABLE IF NOT EXISTS quarantine (
         seq BIGINT PRIMARY KEY,
@@ -152,6 +181,8 @@ const ALL_TABLES: &[&str] = &[
     "callbacks",
     "quarantine",
     "stream_identity",
+    "handlings",
+    "appeals",
 ];
 
 /// Which database a URL names; the SQL is the same, only locking differs.

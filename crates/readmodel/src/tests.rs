@@ -1484,3 +1484,5 @@ async fn fold_speed() {
         events.len() as f64 / took.as_secs_f64()
     );
 }
+
+mod assessment;

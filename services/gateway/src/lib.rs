@@ -53,6 +53,7 @@ mod open311;
 mod openapi;
 mod quarantine;
 mod queries;
+mod ranking;
 mod routes;
 pub mod startup;
 mod system_metrics;

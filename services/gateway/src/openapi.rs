@@ -444,8 +444,45 @@ fn components() -> Value {
                 ("satisfied", integer()),
                 ("basically_satisfied", integer()),
                 ("completion", reference("Rate")),
+                ("timely_sign", reference("Rate")),
+                ("on_time_reply", reference("Rate")),
+                ("returns", reference("Rate")),
+                ("reopens", reference("Rate")),
+                ("overdue", integer()),
+                ("sign_time", reference("WorkingTime")),
+                ("reply_time", reference("WorkingTime")),
+                ("appealed", integer()),
             ],
             &["key", "period", "response", "resolution", "satisfaction", "completion"],
+        ),
+        "WorkingTime": object(
+            &[
+                ("total_minutes", integer()),
+                ("of", integer()),
+                ("average_minutes", json!({ "type": ["integer", "null"] })),
+            ],
+            &["total_minutes", "of", "average_minutes"],
+        ),
+        "RankingRow": object(
+            &[
+                ("unit", string()),
+                ("score", integer()),
+                ("rank", integer()),
+                ("previous_rank", json!({ "type": ["integer", "null"] })),
+                ("change", json!({ "type": ["integer", "null"] })),
+                ("list", one_of(&["red", "black"])),
+                ("figures", reference("StatsRow")),
+            ],
+            &["unit", "score", "rank", "previous_rank", "change", "figures"],
+        ),
+        "RankingView": object(
+            &[
+                ("month", string()),
+                ("previous_month", string()),
+                ("weights", json!({ "type": "object" })),
+                ("rows", array(reference("RankingRow"))),
+            ],
+            &["month", "previous_month", "weights", "rows"],
         ),
         "StatsView": object(
             &[

@@ -407,7 +407,7 @@ pub(crate) fn stats_endpoint() -> Endpoint {
         Method::GET,
         "/api/v1/stats",
         stats,
-        "The figures: 响应率, 解决率, 满意率, 办结率",
+        "The figures: 响应率, 解决率, 满意率, 办结率, and the assessment rates",
     )
     .describe(
         "Each rate with the counts behind it, by department, street or category and by day, \

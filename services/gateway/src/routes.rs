@@ -41,6 +41,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         inbox_endpoint(),
         crate::queries::overdue_endpoint(),
         crate::queries::stats_endpoint(),
+        crate::ranking::endpoint(),
         crate::events::endpoint(),
         crate::quarantine::endpoint(),
         openapi_endpoint(),
