@@ -12,6 +12,7 @@
 pub mod actions;
 pub mod problem;
 pub mod query;
+pub mod similar;
 pub mod views;
 
 pub use problem::Problem;
@@ -49,6 +50,9 @@ pub mod subjects {
     /// [`crate::query::AsOfQuery`] → [`crate::query::AsOfView`], folded from the log
     /// by intake.
     pub const INTAKE_AS_OF: &str = "casegrid.intake.as_of";
+    /// [`crate::similar::SimilarQuery`] → [`crate::similar::SimilarView`]: duplicate
+    /// candidates of a case or of a draft.
+    pub const PROJECTION_SIMILAR: &str = "casegrid.projection.similar";
 }
 
 /// Service names as registered with the NATS service API (`$SRV.PING` lists them).

@@ -82,10 +82,12 @@
 mod error;
 mod fold;
 mod model;
+pub mod ngram;
 pub mod query;
 mod rebuild;
 mod rows;
 mod schema;
+pub mod similar;
 pub mod summary;
 
 pub use error::ReadModelError;
@@ -100,5 +102,7 @@ pub use schema::Backend;
 /// Result of read-model operations.
 pub type Result<T, E = ReadModelError> = std::result::Result<T, E>;
 
+#[cfg(test)]
+mod similar_tests;
 #[cfg(test)]
 mod tests;

@@ -44,6 +44,7 @@ mod openapi;
 mod quarantine;
 mod queries;
 mod routes;
+mod similar;
 pub mod startup;
 mod system_metrics;
 

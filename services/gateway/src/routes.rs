@@ -33,7 +33,9 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
         file_case_endpoint(),
         crate::queries::list_endpoint(),
+        crate::similar::of_draft_endpoint(),
         get_case_endpoint(),
+        crate::similar::of_case_endpoint(),
         get_timeline_endpoint(),
         get_log_endpoint(),
         get_audit_endpoint(),
@@ -585,7 +587,7 @@ fn readyz_endpoint() -> Endpoint {
 /// Reads a case, answering 404 when it is outside the caller's scope (a department
 /// it is not dispatched or whistled to), so that the existence of others' cases does
 /// not leak: the detail is the same as for a case that does not exist.
-async fn visible_case(
+pub(crate) async fn visible_case(
     state: &AppState,
     caller: &Caller,
     case_id: CaseId,
@@ -625,7 +627,7 @@ async fn merge_target_visible(
     }
 }
 
-fn case_id(path: Result<Path<String>, PathRejection>) -> Result<CaseId, ApiError> {
+pub(crate) fn case_id(path: Result<Path<String>, PathRejection>) -> Result<CaseId, ApiError> {
     let Path(id) = path.map_err(path_problem)?;
     parse_case_id(&id)
 }

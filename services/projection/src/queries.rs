@@ -3,6 +3,7 @@
 
 use anyhow::anyhow;
 use async_nats::service::ServiceExt;
+use casegrid_contracts::similar::{SimilarQuery, SimilarView};
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{services, subjects, Answer, CaseQuery, InboxQuery, Problem};
 use casegrid_readmodel::{
@@ -30,10 +31,12 @@ pub enum Query {
     Quarantine,
     /// The Open311 list: cases and their public notes in one answer.
     Public,
+    /// Duplicate candidates of a case or a draft.
+    Similar,
 }
 
 impl Query {
-    pub const ALL: [Query; 10] = [
+    pub const ALL: [Query; 11] = [
         Query::Case,
         Query::Timeline,
         Query::Inbox,
@@ -44,6 +47,7 @@ impl Query {
         Query::Stats,
         Query::Quarantine,
         Query::Public,
+        Query::Similar,
     ];
 
     pub fn subject(self) -> &'static str {
@@ -58,6 +62,7 @@ impl Query {
             Query::Stats => subjects::PROJECTION_STATS,
             Query::Quarantine => subjects::PROJECTION_QUARANTINE,
             Query::Public => subjects::PROJECTION_PUBLIC,
+            Query::Similar => subjects::PROJECTION_SIMILAR,
         }
     }
 
@@ -73,6 +78,7 @@ impl Query {
             Query::Stats => "stats",
             Query::Quarantine => "quarantine",
             Query::Public => "public",
+            Query::Similar => "similar",
         }
     }
 }
@@ -156,6 +162,7 @@ pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> 
         Query::Stats => encode(stats(model, payload).await),
         Query::Quarantine => encode(model.quarantine(QUARANTINE_LIMIT).await.map_err(internal)),
         Query::Public => encode(public(model, payload).await),
+        Query::Similar => encode(similar(model, payload).await),
     }
 }
 
@@ -186,6 +193,18 @@ async fn public(model: &ReadModel, payload: &[u8]) -> Result<PublicPage, Problem
         .public(&q, OffsetDateTime::now_utc())
         .await
         .map_err(refusal)
+}
+
+async fn similar(model: &ReadModel, payload: &[u8]) -> Result<SimilarView, Problem> {
+    let q: SimilarQuery = parse(payload)?;
+    model
+        .similar(&q, OffsetDateTime::now_utc())
+        .await
+        .map_err(refusal)?
+        .ok_or_else(|| match q.case_id {
+            Some(id) => Problem::case_not_found(id),
+            None => Problem::bad_request("a draft needs a category"),
+        })
 }
 
 /// An empty body asks with every default.

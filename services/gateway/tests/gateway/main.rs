@@ -32,4 +32,5 @@ mod limits;
 mod merge;
 mod open311;
 mod scope;
+mod similar;
 mod sse;
