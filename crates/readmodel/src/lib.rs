@@ -81,6 +81,7 @@
 
 mod error;
 mod fold;
+pub mod kb;
 mod model;
 pub mod ngram;
 pub mod query;
@@ -102,6 +103,8 @@ pub use schema::Backend;
 /// Result of read-model operations.
 pub type Result<T, E = ReadModelError> = std::result::Result<T, E>;
 
+#[cfg(test)]
+mod kb_tests;
 #[cfg(test)]
 mod similar_tests;
 #[cfg(test)]

@@ -23,6 +23,9 @@ const TABLES: &[(&str, &[&str])] = &[
     ("dispatches", &["case_id", "version", "department"]),
     ("callbacks", &["case_id", "version"]),
     ("quarantine", &["seq"]),
+    ("kb_entries", &["id"]),
+    ("kb_versions", &["entry_id", "version"]),
+    ("kb_citations", &["case_id", "version"]),
 ];
 
 /// Default and largest number of items of an inbox query.
