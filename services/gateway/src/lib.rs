@@ -37,6 +37,7 @@ pub mod error;
 mod events;
 mod ijson;
 pub mod jwt;
+mod kb;
 pub mod limit;
 mod metrics;
 mod open311;

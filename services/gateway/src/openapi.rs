@@ -296,7 +296,7 @@ const ACTOR_KINDS: &[&str] = &[
 /// and those of the modules that declare their own ([`crate::similar::components`]).
 fn components() -> Value {
     let mut all = shared_components();
-    for more in [crate::similar::components()] {
+    for more in [crate::similar::components(), crate::kb::components()] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }

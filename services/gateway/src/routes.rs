@@ -51,6 +51,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         readyz_endpoint(),
     ]
     .into_iter()
+    .chain(crate::kb::endpoints())
     .chain(crate::open311::endpoints())
     .collect()
 }
@@ -641,13 +642,13 @@ fn parse_case_id(id: &str) -> Result<CaseId, ApiError> {
     })
 }
 
-fn path_problem(e: PathRejection) -> ApiError {
+pub(crate) fn path_problem(e: PathRejection) -> ApiError {
     ApiError::bad_request(format!("path: {}", e.body_text()))
 }
 
 /// The body as a JSON object, I-JSON only (`ijson`: 422 naming the member); `allow_empty`
 /// takes an empty body as `{}`.
-fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
+pub(crate) fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
     if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
@@ -692,7 +693,7 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>,
 }
 
 /// `Idempotency-Key`, else a fresh UUID (the request then cannot be safely retried).
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     match header_str(headers, "idempotency-key")? {
         Some("") => Err(ApiError::bad_request("the Idempotency-Key header is empty")),
         Some(key) => Ok(key.to_owned()),
@@ -714,6 +715,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
-fn correlation_id() -> String {
+pub(crate) fn correlation_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

@@ -37,8 +37,8 @@ pub struct AppState {
     pub events_stream: String,
     /// `[duplicates]`: the window, distance and score of duplicate candidates.
     pub duplicates: casegrid_runtime::settings::DuplicatesSettings,
-    /// `[kb]`: who edits the knowledge base.
-    pub kb: casegrid_runtime::settings::KbSettings,
+    /// The time the gateway asks about (expired knowledge-base entries): `[clock]`.
+    pub clock: casegrid_runtime::clock::SharedClock,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -66,7 +66,7 @@ impl AppState {
             static_tokens: false,
             events_stream: "CASEGRID_EVENTS".into(),
             duplicates: Default::default(),
-            kb: Default::default(),
+            clock: Arc::new(casegrid_runtime::clock::SystemClock),
             shared: Arc::new(Shared::new(
                 Some(RateLimit::default()),
                 Some(RateLimit::PUBLIC),
@@ -266,7 +266,7 @@ pub async fn serve_on(
         .with_rate_limit(principal_limit)
         .with_address_rate_limit(public_limit);
     state.duplicates = settings.duplicates.clone();
-    state.kb = settings.kb.clone();
+    state.clock = casegrid_runtime::clock::from_settings(&settings.clock);
     if let Some(jwt) = jwt {
         tracing::info!(?jwt, "JWT bearer tokens enabled");
         state = state.with_jwt(jwt, static_tokens);
