@@ -24,8 +24,10 @@
 mod bad_input;
 mod cluster;
 mod config;
+mod duplicates;
 mod idempotency;
 mod jcs;
+mod kb;
 mod kit;
 mod lifecycle;
 mod manifests;

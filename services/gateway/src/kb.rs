@@ -52,7 +52,7 @@ async fn write(
         correlation_id: correlation_id(),
         body: json_object(body?, false)?,
     };
-    Ok(bus::request(state, Target::new(INTAKE_KB, INTAKE), &request).await?)
+    bus::request(state, Target::new(INTAKE_KB, INTAKE), &request).await
 }
 
 /// `POST /kb`: 201 with `Location` when this request created the entry, 200 when the
