@@ -122,6 +122,9 @@ pub struct FileCase {
 #[serde(deny_unknown_fields)]
 pub struct ReplyAtIntake {
     pub text: String,
+    /// The knowledge-base entry the answer comes from (the service checks it exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb_entry: Option<crate::kb::KbEntryId>,
 }
 
 /// 不予受理: `text` is required when `reason` is `other`.

@@ -381,6 +381,10 @@ pub struct PersonalDataErased {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepliedAtIntake {
     pub text: String,
+    /// The knowledge-base entry cited; absent in events written before citations and
+    /// for answers from no entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb_entry: Option<crate::kb::KbEntryId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! - [`event`]: the facts, past tense, as they are stored in the log's `data` member.
 //! - [`case`]: the aggregate — [`Case::decide`] holds every business rule and
 //!   [`Case::apply`] folds events into state.
+//! - [`kb`]: knowledge-base entries (知识库), aggregates of their own beside cases.
 //! - [`personal`]: personal data as it may enter the log (masked + sealed, never clear).
 //! - [`status`]: the classes of statuses (open, in handling, final, overdue-able, Open311).
 //!   Which deadlines run is [`Case::open_deadlines`].
@@ -16,6 +17,7 @@ pub mod command;
 pub mod event;
 pub mod history;
 pub mod ids;
+pub mod kb;
 pub mod personal;
 pub mod status;
 

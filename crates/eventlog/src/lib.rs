@@ -10,6 +10,8 @@
 //!   whole log from any sequence.
 //! - [`store`]: [`CaseStore`] — a cache of case states over the log that decides
 //!   commands, appends their events and retries on conflict.
+//! - [`kb`]: [`KbStore`] — knowledge-base entries on their own subjects, with a case's
+//!   chain, optimistic appends and idempotency.
 //! - [`error`]: [`LogError`], classified so callers know how to react.
 
 pub mod audit;
@@ -18,6 +20,7 @@ pub mod canonical;
 pub mod classify;
 pub mod envelope;
 pub mod error;
+pub mod kb;
 pub mod log;
 pub mod store;
 
@@ -25,5 +28,6 @@ pub use batch::BatchConfig;
 pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
 pub use error::LogError;
+pub use kb::{KbOutcome, KbStore};
 pub use log::{EventLog, LogConfig, StreamIdentity};
 pub use store::{Applied, CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};

@@ -4,7 +4,7 @@
 use crate::batch::{
     publish_atomic, publish_one, Answer, BatchConfig, BatchOutcome, Batcher, PublishFailure, Staged,
 };
-use crate::classify::{classify, Classified, Head, RawMessage};
+use crate::classify::{classify, Head, RawMessage};
 use crate::envelope::{Envelope, StoredEvent};
 use crate::error::LogError;
 use async_nats::jetstream::{self, consumer, stream};
@@ -286,9 +286,26 @@ impl EventLog {
         envelope: &Envelope,
         expected_last_seq: u64,
     ) -> Result<u64, LogError> {
+        self.append_on(&self.subject(envelope.case_id), envelope, expected_last_seq)
+            .await
+    }
+
+    /// The subject of a knowledge-base entry's events: `<prefix>.kb.<entry id>`.
+    pub fn kb_subject(&self, entry: casegrid_domain::kb::KbEntryId) -> String {
+        format!("{}.kb.{}", self.config.subject_prefix, entry)
+    }
+
+    /// [`Self::append`] onto `subject` (a knowledge-base entry's): the same expected
+    /// sequence, message id (`<id>:<command id>`) and group commit.
+    pub async fn append_on(
+        &self,
+        subject: &str,
+        envelope: &Envelope,
+        expected_last_seq: u64,
+    ) -> Result<u64, LogError> {
         let case_id = envelope.case_id;
         let (subject, payload, msg_id) = (
-            self.subject(case_id),
+            subject.to_owned(),
             envelope.to_payload().into(),
             format!("{}:{}", case_id, envelope.command_id),
         );
@@ -466,7 +483,17 @@ impl EventLog {
         case_id: CaseId,
         after_seq: u64,
     ) -> Result<Vec<RawMessage>, LogError> {
-        let subject = self.subject(case_id);
+        self.load_subject_raw(&self.subject(case_id), after_seq)
+            .await
+    }
+
+    /// Every message on `subject` after stream sequence `after_seq`, as stored, in order.
+    pub async fn load_subject_raw(
+        &self,
+        subject: &str,
+        after_seq: u64,
+    ) -> Result<Vec<RawMessage>, LogError> {
+        let subject = subject.to_owned();
         let mut messages = Vec::new();
         let mut next = after_seq + 1;
         loop {
@@ -484,17 +511,21 @@ impl EventLog {
     /// The head of a case as classified from its messages before stream sequence
     /// `seq` (`None`: no valid event of the case comes before it).
     pub async fn head_before(&self, case_id: CaseId, seq: u64) -> Result<Option<Head>, LogError> {
+        self.head_before_on(&self.subject(case_id), seq).await
+    }
+
+    /// [`Self::head_before`] of whatever `subject` holds (a case, a knowledge-base entry).
+    pub async fn head_before_on(&self, subject: &str, seq: u64) -> Result<Option<Head>, LogError> {
         let mut head: Option<Head> = None;
-        for message in self.load_case_raw(case_id, 0).await? {
+        for message in self.load_subject_raw(subject, 0).await? {
             if message.seq >= seq {
                 break;
             }
-            if let Classified::Valid(e) =
-                classify(&self.config.subject_prefix, &message, head.as_ref())
+            if let Some(e) = classify(&self.config.subject_prefix, &message, head.as_ref()).stored()
             {
                 head = Some(Head {
                     version: e.envelope.version,
-                    hash: e.envelope.hash,
+                    hash: e.envelope.hash.clone(),
                 });
             }
         }

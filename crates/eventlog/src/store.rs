@@ -71,7 +71,11 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn new(version: u64, event_type: &'static str, request: Option<&RequestFingerprint>) -> Self {
+    pub(crate) fn new(
+        version: u64,
+        event_type: &'static str,
+        request: Option<&RequestFingerprint>,
+    ) -> Self {
         Self {
             version,
             event_type,

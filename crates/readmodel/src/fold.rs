@@ -13,7 +13,7 @@ use crate::{ReadModel, ReadModelError, Result};
 use casegrid_domain::personal::{Sealed, ERASED};
 use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::classify::{
-    case_of_subject, classify_parsed, Head, Quarantined, RawMessage,
+    case_of_subject, classify_parsed, is_kb_subject, Head, Quarantined, RawMessage,
 };
 use casegrid_eventlog::StoredEvent;
 use sqlx::{AnyConnection, Row};
@@ -135,7 +135,13 @@ impl ReadModel {
             .filter_map(|m| case_of_subject(&self.subject_prefix, &m.subject))
             .collect();
         batch.load(conn, &touched, cache.as_deref_mut()).await?;
+        let mut kb_messages = Vec::new();
+        let mut citations = Vec::new();
         for message in fresh {
+            if is_kb_subject(&self.subject_prefix, &message.subject) {
+                kb_messages.push(message);
+                continue;
+            }
             let head = case_of_subject(&self.subject_prefix, &message.subject)
                 .and_then(|id| batch.cases.get(&id))
                 .map(|(folded, _)| Head {
@@ -144,13 +150,24 @@ impl ReadModel {
                 });
             // The classifier parses the event once; the fold takes it as parsed.
             match classify_parsed(&self.subject_prefix, message, head.as_ref()) {
-                Ok((stored, event)) => batch.fold(&stored, Some(event)),
+                Ok((stored, event)) => {
+                    if let Event::RepliedAtIntake(r) = &event {
+                        if let Some(entry) = r.kb_entry {
+                            let e = &stored.envelope;
+                            citations.push((e.case_id, e.version, entry, millis(e.occurred_at)));
+                        }
+                    }
+                    batch.fold(&stored, Some(event))
+                }
                 Err(q) => {
                     tracing::warn!(seq = q.seq, subject = %q.subject, reason = %q.reason, detail = %q.detail, "quarantined");
                     batch.quarantined.push(*q);
                 }
             }
         }
+        let kb_quarantined =
+            crate::kb::fold(conn, &self.subject_prefix, &kb_messages, &citations).await?;
+        batch.quarantined.extend(kb_quarantined);
         batch.write(conn).await?;
         if let Some(cache) = cache {
             for (id, (folded, _)) in batch.cases {

@@ -91,11 +91,14 @@
 mod assessment;
 mod error;
 mod fold;
+pub mod kb;
 mod model;
+pub mod ngram;
 pub mod query;
 mod rebuild;
 mod rows;
 mod schema;
+pub mod similar;
 pub mod summary;
 
 pub use error::ReadModelError;
@@ -110,5 +113,9 @@ pub use schema::Backend;
 /// Result of read-model operations.
 pub type Result<T, E = ReadModelError> = std::result::Result<T, E>;
 
+#[cfg(test)]
+mod kb_tests;
+#[cfg(test)]
+mod similar_tests;
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,9 @@ const TABLES: &[(&str, &[&str])] = &[
     ("quarantine", &["seq"]),
     ("handlings", &["case_id", "version"]),
     ("appeals", &["case_id", "callback_version"]),
+    ("kb_entries", &["id"]),
+    ("kb_versions", &["entry_id", "version"]),
+    ("kb_citations", &["case_id", "version"]),
 ];
 
 /// Default and largest number of items of an inbox query.

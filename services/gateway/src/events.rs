@@ -184,6 +184,7 @@ impl Follower {
             let followed = self.cases.get_mut(&case_id).expect("met above");
             let stored = match classify(&prefix, &message, followed.head.as_ref()) {
                 Classified::Valid(stored) => stored,
+                Classified::Kb(_) => continue,
                 Classified::Quarantined(q) => {
                     tracing::debug!(seq = q.seq, reason = %q.reason, "skipping a quarantined message");
                     continue;

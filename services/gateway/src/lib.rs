@@ -47,6 +47,7 @@ pub mod error;
 mod events;
 mod ijson;
 pub mod jwt;
+mod kb;
 pub mod limit;
 mod metrics;
 mod open311;
@@ -55,6 +56,7 @@ mod quarantine;
 mod queries;
 mod ranking;
 mod routes;
+mod similar;
 pub mod startup;
 mod system_metrics;
 

@@ -292,8 +292,19 @@ const ACTOR_KINDS: &[&str] = &[
     "system",
 ];
 
-/// The schemas shared by several endpoints: the problem and the contracts' views.
+/// The schemas shared by several endpoints: the problem and the contracts' views,
+/// and those of the modules that declare their own ([`crate::similar::components`]).
 fn components() -> Value {
+    let mut all = shared_components();
+    for more in [crate::similar::components(), crate::kb::components()] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
+    }
+    all
+}
+
+fn shared_components() -> Value {
     json!({
         "Problem": object(
             &[

@@ -33,7 +33,9 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
         file_case_endpoint(),
         crate::queries::list_endpoint(),
+        crate::similar::of_draft_endpoint(),
         get_case_endpoint(),
+        crate::similar::of_case_endpoint(),
         get_timeline_endpoint(),
         get_log_endpoint(),
         get_audit_endpoint(),
@@ -50,6 +52,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         readyz_endpoint(),
     ]
     .into_iter()
+    .chain(crate::kb::endpoints())
     .chain(crate::open311::endpoints())
     .collect()
 }
@@ -593,7 +596,7 @@ fn readyz_endpoint() -> Endpoint {
 /// Reads a case, answering 404 when it is outside the caller's scope (a department
 /// it is not dispatched or whistled to), so that the existence of others' cases does
 /// not leak: the detail is the same as for a case that does not exist.
-async fn visible_case(
+pub(crate) async fn visible_case(
     state: &AppState,
     caller: &Caller,
     case_id: CaseId,
@@ -633,7 +636,7 @@ async fn merge_target_visible(
     }
 }
 
-fn case_id(path: Result<Path<String>, PathRejection>) -> Result<CaseId, ApiError> {
+pub(crate) fn case_id(path: Result<Path<String>, PathRejection>) -> Result<CaseId, ApiError> {
     let Path(id) = path.map_err(path_problem)?;
     parse_case_id(&id)
 }
@@ -647,13 +650,13 @@ fn parse_case_id(id: &str) -> Result<CaseId, ApiError> {
     })
 }
 
-fn path_problem(e: PathRejection) -> ApiError {
+pub(crate) fn path_problem(e: PathRejection) -> ApiError {
     ApiError::bad_request(format!("path: {}", e.body_text()))
 }
 
 /// The body as a JSON object, I-JSON only (`ijson`: 422 naming the member); `allow_empty`
 /// takes an empty body as `{}`.
-fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
+pub(crate) fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
     if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
@@ -698,7 +701,7 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>,
 }
 
 /// `Idempotency-Key`, else a fresh UUID (the request then cannot be safely retried).
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     match header_str(headers, "idempotency-key")? {
         Some("") => Err(ApiError::bad_request("the Idempotency-Key header is empty")),
         Some(key) => Ok(key.to_owned()),

@@ -8,6 +8,9 @@
 //! - [`serve`]: builds everything from [`Settings`] (used by the binary and `casegrid`).
 
 pub mod import;
+mod kb;
+
+pub use kb::editors_of;
 
 use casegrid_commandbus::{answer, parse_request, problem_of};
 use casegrid_config::District;
@@ -90,6 +93,8 @@ pub struct Intake {
     keys: KeyVault,
     district: Arc<District>,
     clock: SharedClock,
+    /// `[kb] editors`: who creates and edits knowledge-base entries.
+    kb_editors: Vec<casegrid_domain::ActorKind>,
 }
 
 impl Intake {
@@ -104,7 +109,14 @@ impl Intake {
             keys,
             district,
             clock,
+            kb_editors: vec![casegrid_domain::ActorKind::Supervisor],
         }
+    }
+
+    /// Who creates and edits knowledge-base entries (supervisors by default).
+    pub fn with_kb_editors(mut self, editors: Vec<casegrid_domain::ActorKind>) -> Self {
+        self.kb_editors = editors;
+        self
     }
 
     /// 受理: validates the body, lets the domain decide, then seals personal data and
@@ -227,6 +239,13 @@ impl Intake {
         let command = casegrid_commandbus::complete(&request.action, parsed)?;
         if let Command::Merge(merge) = &command {
             self.check_merge_target(merge.into).await?;
+        }
+        if let Command::ReplyAtIntake(casegrid_domain::command::ReplyAtIntake {
+            kb_entry: Some(entry),
+            ..
+        }) = &command
+        {
+            self.check_citation(*entry).await?;
         }
         let case_id = request.case_id;
         let outcome =
@@ -523,6 +542,7 @@ enum Endpoint {
     Log,
     Audit,
     AsOf,
+    Kb,
 }
 
 impl Intake {
@@ -534,6 +554,7 @@ impl Intake {
             Endpoint::Log => answer(self.log(payload).await),
             Endpoint::Audit => answer(self.audit(payload).await),
             Endpoint::AsOf => answer(self.as_of(payload).await),
+            Endpoint::Kb => answer(self.kb(payload).await),
         }
     }
 }
@@ -569,6 +590,7 @@ pub async fn run(
         serve(subjects::INTAKE_LOG, Endpoint::Log),
         serve(subjects::INTAKE_AUDIT, Endpoint::Audit),
         serve(subjects::INTAKE_AS_OF, Endpoint::AsOf),
+        serve(subjects::INTAKE_KB, Endpoint::Kb),
     )?;
     Ok(())
 }
@@ -594,7 +616,8 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         keys,
         district,
         casegrid_runtime::clock::from_settings(&settings.clock),
-    );
+    )
+    .with_kb_editors(editors_of(&settings.kb.editors)?);
     tracing::info!("intake serving");
     run(client.clone(), intake, shutdown).await?;
     client.drain().await.ok();

@@ -380,6 +380,8 @@ async fn consume_in_order(
             };
             match heads.classify(log, &raw).await? {
                 Classified::Valid(stored) => events.push(stored),
+                // Knowledge-base entries route nowhere.
+                Classified::Kb(_) => {}
                 Classified::Quarantined(q) => tracing::warn!(
                     seq,
                     subject = %q.subject,

@@ -137,7 +137,10 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
         k => FORWARD[usize::from(k - 30)],
     };
     match kind {
-        0 => Command::ReplyAtIntake(ReplyAtIntake { text: text(s) }),
+        0 => Command::ReplyAtIntake(ReplyAtIntake {
+            text: text(s),
+            kb_entry: None,
+        }),
         1 => Command::Decline(Decline {
             reason: [
                 DeclineReason::InLitigation,

@@ -36,4 +36,5 @@ mod limits;
 mod merge;
 mod open311;
 mod scope;
+mod similar;
 mod sse;
