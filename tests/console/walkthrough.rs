@@ -516,10 +516,7 @@ async fn streets_whistle_departments_report_in_and_supervisors_decide_extensions
     water
         .wait_text(&row, "小区垃圾无人清运", Duration::from_secs(20))
         .await;
-    assert!(
-        water.text(&format!("{row}")).await.contains("报到"),
-        "summoned"
-    );
+    assert!(water.text(&row).await.contains("报到"), "summoned");
     water.click(&format!("{row} a")).await;
     water.click("#action-report_in button.do-report_in").await;
     wait_event(&water, &base, &id, "ReportedIn").await;
