@@ -370,6 +370,18 @@ async fn three_roles_walk_one_case_through_the_console() {
     dept.wait_for("#not-found", Duration::from_secs(10)).await;
     assert!(!dept.page_text().await.contains("工资拖欠三个月"));
 
+    // The operator answers that call at intake after all (nobody has signed it yet).
+    op.goto(&format!("{base}/#/case/{other}")).await;
+    op.type_into("#a-reply_at_intake-text", "已告知可向劳动监察大队投诉")
+        .await;
+    op.click("#action-reply_at_intake button.do-reply_at_intake")
+        .await;
+    op.wait_for(
+        "#timeline li[data-type=\"RepliedAtIntake\"]",
+        Duration::from_secs(10),
+    )
+    .await;
+
     // CSRF: the session's own page, posting without the token, is refused.
     let answer = dept
         .exec_async(
@@ -467,7 +479,10 @@ async fn wait_event(b: &Browser, base: &str, id: &str, event_type: &str) {
 
 #[tokio::test]
 async fn streets_whistle_departments_report_in_and_supervisors_decide_extensions() {
-    let system = System::start().await;
+    // The services' clock stands two weeks back, so every deadline they set has passed
+    // by the browser's clock: the countdowns show overdue, in red.
+    let past = time::OffsetDateTime::now_utc() - time::Duration::days(14);
+    let system = System::start_with_clock(Some(past)).await;
     let base = system.api.base().to_owned();
     let driver = Driver::start().await;
     let (street, water, sup) = (
@@ -492,6 +507,20 @@ async fn streets_whistle_departments_report_in_and_supervisors_decide_extensions
     street
         .wait_text(&row, "小区垃圾无人清运", Duration::from_secs(20))
         .await;
+    let overdue = street
+        .wait_text(
+            &format!("{row} .handle-due .countdown.overdue"),
+            "超期",
+            Duration::from_secs(5),
+        )
+        .await;
+    let colour = street
+        .exec(
+            "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor",
+            json!([format!("{row} .handle-due .countdown")]),
+        )
+        .await;
+    assert_eq!(colour, "rgb(192, 38, 45)", "overdue in red: {overdue}");
     street.click(&format!("{row} a")).await;
     street.click("#action-sign button.do-sign").await;
     street
