@@ -582,7 +582,29 @@ async fn streets_whistle_departments_report_in_and_supervisors_decide_extensions
     sup.type_into("#a-supervise-text", "请本周内清运完毕").await;
     sup.click("#action-supervise button.do-supervise").await;
     wait_event(&sup, &base, &id, "SupervisionIssued").await;
-    for b in [street, water, sup] {
+
+    // Another call about the same rubbish: the desk offers the open case, and the new
+    // filing is merged into it as a duplicate.
+    let op = driver.browser(1280, 800).await;
+    sign_in(&op, &base, "demo-operator").await;
+    op.wait_for("#file-form", Duration::from_secs(10)).await;
+    op.type_into("#f-category", "环境卫生").await;
+    op.type_into("#f-grid", "NH.HB.BJ.03").await;
+    op.type_into("#f-title", "垃圾又堆满了").await;
+    op.type_into("#f-reporter-phone", "13700003333").await;
+    let offered = format!("#similar-list li[data-case=\"{id}\"]");
+    op.wait_for(&offered, Duration::from_secs(10)).await;
+    op.click("#f-submit").await;
+    op.wait_text("#filed-number", "NH-", Duration::from_secs(20))
+        .await;
+    op.click(&format!("{offered} button.merge:not([disabled])"))
+        .await;
+    op.wait_text("#flash", "已完成", Duration::from_secs(10))
+        .await;
+    op.click("#filed-number").await;
+    op.wait_for("h1 .badge[data-status=\"merged\"]", Duration::from_secs(10))
+        .await;
+    for b in [street, water, sup, op] {
         b.quit().await;
     }
 }
