@@ -106,14 +106,13 @@ impl Sessions {
     }
 }
 
-/// 32 random bytes, URL-safe base64.
+/// Two version-4 UUIDs (244 bits from the operating system's random source, which
+/// `uuid` reads through `getrandom`), URL-safe base64.
 fn random_token() -> String {
     use base64::Engine;
-    use ring::rand::SecureRandom;
     let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("the system's random source");
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -223,13 +222,17 @@ struct SignIn {
 /// `POST /console/session` with `{"token": …}` (JSON only, so no cross-site form can
 /// sign a browser in): the token is checked as a bearer token would be.
 async fn sign_in(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match try_sign_in(&state, &headers, &body) {
+    match try_sign_in(&state, &headers, &body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-fn try_sign_in(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+async fn try_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -249,7 +252,7 @@ fn try_sign_in(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Res
     if token.is_empty() {
         return Err(ApiError::bad_request("token: empty; paste your token"));
     }
-    let p = crate::auth::principal(state, &token)?;
+    let p = crate::auth::principal(state, &token).await?;
     if matches!(p.kind, ActorKind::Public | ActorKind::System) {
         return Err(ApiError::Unauthenticated(format!(
             "a {} principal cannot use the console",
@@ -418,7 +421,7 @@ mod tests {
         let a = sessions.insert(s.clone());
         let b = sessions.insert(s);
         assert_ne!(a, b);
-        assert!(a.len() >= 43, "256 bits");
+        assert!(a.len() >= 43, "32 bytes");
         assert_eq!(sessions.get(&a).unwrap().token, "demo-operator");
         sessions.remove(&a);
         assert!(sessions.get(&a).is_none());

@@ -22,11 +22,13 @@
 //!   district supervisors (figures over their district).
 //! - `merge`: a merge's target must be in the caller's scope.
 //! - `console`: the web console's pages, session cookie and CSRF token.
+//! - `edge`: request ids (kept, replaced, echoed, sent to the service), compression.
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
 mod basics;
 mod console;
+mod edge;
 mod helpers;
 mod ijson;
 mod jwt;
