@@ -24,12 +24,12 @@
 //!   by the domain's masker.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
+//! - `console`: the web console at `/` (pages built into the binary) and its session
+//!   cookie with CSRF protection, accepted by `/api/v1` in place of a bearer token.
 //! - `bus`: one NATS request with its failures classified (no responders, timeout);
 //!   a command carries the request id in its `X-Request-Id` NATS header.
 //! - `edge`: the `tower-http` layers: request ids, tracing, sensitive headers,
 //!   compression, panics answered as problems.
-//! - `console`: the web console at `/` (pages built into the binary) and its session
-//!   cookie with CSRF protection, accepted by `/api/v1` in place of a bearer token.
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
 //! one of `jwt_hs256_secret`, `jwt_rs256_public_key_file`, `jwt_es256_public_key_file`
