@@ -16,6 +16,8 @@ pub mod command;
 pub mod event;
 pub mod ids;
 pub mod personal;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod status;
 
 /// The `time` crate the domain's instants come from, so that callers (API bodies
