@@ -27,6 +27,7 @@ use casegrid_domain::event::{Party, PartyRole};
 use casegrid_domain::personal::Sealed;
 use casegrid_domain::time::OffsetDateTime;
 use casegrid_domain::{Command, DepartmentId};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -102,7 +103,7 @@ pub enum Incomplete {
 }
 
 /// `dispatch` by a supervisor (派单 by hand, or re-dispatch after a return or reopen).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DispatchRequest {
     pub lead: DepartmentId,
@@ -132,11 +133,13 @@ impl DispatchRequest {
 }
 
 /// `request_extension`: the new handling deadline asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionRequest {
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub reason: String,
     #[serde(with = "casegrid_domain::time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub handle_due: OffsetDateTime,
 }
 
@@ -152,7 +155,7 @@ impl ExtensionRequest {
 }
 
 /// `resume`: an empty body.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeRequest {}
 
@@ -164,10 +167,11 @@ impl ResumeRequest {
 }
 
 /// `whistle`: the departments summoned and why.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhistleRequest {
     pub departments: Vec<DepartmentId>,
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub reason: String,
 }
 
@@ -182,7 +186,7 @@ impl WhistleRequest {
 }
 
 /// `open_mediation`: parties in clear, as the mediator typed them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediationRequest {
     pub parties: Vec<PartyRequest>,
@@ -192,10 +196,11 @@ pub struct MediationRequest {
     pub mediator: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartyRequest {
     pub role: PartyRole,
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub name: String,
     #[serde(default)]
     pub phone: Option<String>,
@@ -234,9 +239,10 @@ impl MediationRequest {
 }
 
 /// `record_agreement`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementRequest {
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub terms: String,
     /// The parties apply jointly for court confirmation (司法确认).
     #[serde(default)]
@@ -342,6 +348,53 @@ pub fn unknown_action(action: &str) -> Problem {
             known.join(", ")
         ),
     )
+}
+
+/// An empty body (`{}`, or none at all): `sign`, `report_in`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// The JSON Schema of an action's body as [`parse`] takes it (a `$ref` into `generator`'s
+/// definitions); `None` for an unknown action. The gateway's document uses it.
+pub fn body_schema(action: &str, generator: &mut SchemaGenerator) -> Option<Schema> {
+    fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Option<Schema> {
+        Some(g.subschema_for::<T>())
+    }
+    let g = generator;
+    match action {
+        "reply_at_intake" => of::<ReplyAtIntake>(g),
+        "decline" => of::<Decline>(g),
+        "dispatch" => of::<DispatchRequest>(g),
+        "sign" | "report_in" => of::<Empty>(g),
+        "return" => of::<Return>(g),
+        "request_extension" => of::<ExtensionRequest>(g),
+        "decide_extension" => of::<DecideExtension>(g),
+        "record_progress" => of::<RecordProgress>(g),
+        "request_suspension"
+        | "reopen"
+        | "record_mediation_failure"
+        | "withdraw"
+        | "reveal"
+        | "request_erasure"
+        | "erase" => of::<Reason>(g),
+        "suspend" => of::<Suspend>(g),
+        "resume" => of::<ResumeRequest>(g),
+        "reply" => of::<Reply>(g),
+        "whistle" => of::<WhistleRequest>(g),
+        "rate_report_in" => of::<RateReportIn>(g),
+        "escalate" => of::<Escalate>(g),
+        "supervise" => of::<Supervise>(g),
+        "callback" => of::<RecordCallback>(g),
+        "close" => of::<Close>(g),
+        "open_mediation" => of::<MediationRequest>(g),
+        "record_mediation_session" => of::<RecordMediationSession>(g),
+        "record_agreement" => of::<AgreementRequest>(g),
+        "refer" => of::<Refer>(g),
+        "merge" => of::<Merge>(g),
+        "annotate" => of::<Annotate>(g),
+        _ => None,
+    }
 }
 
 fn expect_empty(body: &serde_json::Value) -> Result<(), Problem> {
@@ -504,6 +557,51 @@ mod tests {
             ACTIONS.iter().filter(|(_, o)| *o == Owner::Routing).count(),
             ACTIONS.len() - 11
         );
+    }
+
+    /// The document's body of each action (`body_schema`) takes the example `parse`
+    /// takes, and refuses what `parse` refuses: unknown members, missing ones, bad enums.
+    #[test]
+    fn every_action_body_has_a_schema_that_agrees_with_parse() {
+        let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/$defs".into();
+        });
+        for (action, body) in examples() {
+            let mut g = settings.clone().into_generator();
+            let schema = body_schema(action, &mut g).unwrap_or_else(|| panic!("{action}"));
+            let mut root = serde_json::to_value(&schema).unwrap();
+            root["$defs"] = serde_json::Value::Object(g.take_definitions(true));
+            let v = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .should_validate_formats(true)
+                .build(&root)
+                .unwrap();
+            assert!(v.is_valid(&body), "{action}: {body} against {root}");
+            let mut extra = body.as_object().cloned().unwrap_or_default();
+            extra.insert("colour".into(), json!("blue"));
+            assert!(
+                !v.is_valid(&json!(extra)),
+                "{action}: an unknown member passes"
+            );
+            // Never looser than the parser (it may be stricter: the domain's rules, such
+            // as scores from 1 to 5, are in the schema too).
+            for bad in [
+                json!({"reason": 5}),
+                json!({"ratings": [{"department": "x", "score": 9}]}),
+                json!({"ratings": [{"department": "x", "score": 300}]}),
+            ] {
+                if parse(action, &bad).is_err() {
+                    assert!(
+                        !v.is_valid(&bad),
+                        "{action}: {bad} passes the schema, not parse"
+                    );
+                }
+            }
+            if action == "rate_report_in" {
+                assert!(!v.is_valid(&json!({"ratings": [{"department": "x", "score": 9}]})));
+            }
+        }
+        assert!(body_schema("fly", &mut settings.into_generator()).is_none());
     }
 
     #[test]

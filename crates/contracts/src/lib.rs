@@ -8,8 +8,13 @@
 //!   past instant (intake).
 //! - [`Answer`] and [`Problem`]: `{"ok": …}` or `{"problem": …}` on every reply.
 //! - [`actions`]: which service owns an API action, and parsing its body into a command.
+//! - [`filing`]: the body of `POST /api/v1/cases`.
+//!
+//! The API bodies and views derive `schemars::JsonSchema`: the gateway's OpenAPI
+//! document is generated from these types.
 
 pub mod actions;
+pub mod filing;
 pub mod kb;
 pub mod problem;
 pub mod query;

@@ -8,6 +8,7 @@
 
 use crate::views::CaseView;
 use casegrid_domain::{CaseId, Status};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Filters of a case list; every one given must hold.
@@ -104,7 +105,8 @@ pub struct OverdueQuery {
 }
 
 /// A page of cases; `next_cursor` is absent on the last page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CasePage {
     pub items: Vec<CaseView>,
     #[serde(default)]
@@ -112,7 +114,7 @@ pub struct CasePage {
 }
 
 /// What the figures are grouped by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     #[default]
@@ -122,7 +124,7 @@ pub enum GroupBy {
 }
 
 /// The period of each row: the local day or month, or all time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Day,
@@ -202,7 +204,8 @@ pub struct PublicPage {
 
 /// A rate with the counts behind it: `count` of `of`, in per mille rounded half up
 /// (`None` when `of` is 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Rate {
     pub count: u64,
     pub of: u64,
@@ -220,7 +223,8 @@ impl Rate {
 }
 
 /// The figures of one group and period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct StatsRow {
     /// The department, street (`NH.HB`) or category; `null` for cases without one.
     pub key: Option<String>,
@@ -266,7 +270,8 @@ pub struct StatsRow {
 
 /// Working time summed over `of` work orders, in minutes of the district calendar's
 /// working hours; `average_minutes` rounded half up (`None` when `of` is 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct WorkingTime {
     pub total_minutes: u64,
     pub of: u64,
@@ -283,7 +288,8 @@ impl WorkingTime {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct StatsView {
     pub group_by: GroupBy,
     pub period: Period,
@@ -299,10 +305,12 @@ pub struct AsOfQuery {
 }
 
 /// The answer to [`AsOfQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AsOfView {
     pub case_id: CaseId,
     /// The instant asked for, in UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub as_of: String,
     /// The version of the last event folded.
     pub version: u64,

@@ -118,9 +118,11 @@ pub struct FileCase {
 }
 
 /// 直接答复.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyAtIntake {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
     /// The knowledge-base entry the answer comes from (the service checks it exists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +130,8 @@ pub struct ReplyAtIntake {
 }
 
 /// 不予受理: `text` is required when `reason` is `other`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::decline_rule))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decline {
@@ -149,9 +153,11 @@ pub struct Dispatch {
 }
 
 /// 退单: only the lead, within the return window, naming who should own the case.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Return {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub reason: String,
     pub suggested_owner: DepartmentId,
 }
@@ -166,20 +172,24 @@ pub struct RequestExtension {
 }
 
 /// 延期审批: `handle_due` may grant another date than the one asked for.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecideExtension {
     pub granted: bool,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>", extend("format" = "date-time")))]
     pub handle_due: Option<OffsetDateTime>,
     #[serde(default)]
     pub comment: Option<String>,
 }
 
 /// 办理进展.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordProgress {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
 }
 
@@ -187,6 +197,7 @@ pub struct RecordProgress {
 /// (`RequestSuspension`; `reason` may then be empty: the request's reason stands) or
 /// suspending directly (a reason is required). The approval is the supervisor's own
 /// command: nobody names an approver in a body.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suspend {
@@ -202,10 +213,12 @@ pub struct Resume {
 }
 
 /// 办结答复. `summary_for_citizen` defaults to `text`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub result: ReplyResult,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
     #[serde(default)]
     pub summary_for_citizen: Option<String>,
@@ -220,23 +233,27 @@ pub struct BlowWhistle {
 }
 
 /// 评价 of report-ins, one rating per summoned department.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateReportIn {
     pub ratings: Vec<Rating>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rating {
     pub department: DepartmentId,
     /// 1 to 5.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 5)))]
     pub score: u8,
     #[serde(default)]
     pub comment: Option<String>,
 }
 
 /// 超期, from routing's timers.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkDeadlineMissed {
@@ -245,10 +262,12 @@ pub struct MarkDeadlineMissed {
 }
 
 /// 升级.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Escalate {
     pub level: EscalationLevel,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub reason: String,
     /// The configured ladder's level (routing fills it in; never from a request body).
     #[serde(default, skip_deserializing)]
@@ -259,14 +278,18 @@ pub struct Escalate {
 }
 
 /// 督办.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Supervise {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>", extend("format" = "date-time")))]
     pub respond_by: Option<OffsetDateTime>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordCallback {
@@ -276,6 +299,7 @@ pub struct RecordCallback {
     pub comment: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Close {
@@ -293,9 +317,11 @@ pub struct OpenMediation {
     pub mediator: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordMediationSession {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub summary: String,
 }
 
@@ -308,13 +334,16 @@ pub struct RecordAgreement {
     pub court_confirmation_due: OffsetDateTime,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Refer {
     pub to: ReferralTarget,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub institution: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Merge {
@@ -322,16 +351,20 @@ pub struct Merge {
 }
 
 /// 备注: a note on the case; any staff member, in any state.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Annotate {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
 }
 
 /// A command whose only content is why it is done (reopen, withdraw, reveal, erase, …).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub reason: String,
 }
 

@@ -25,7 +25,7 @@ pub fn command_for(event: &Event, at: OffsetDateTime) -> Result<Command, String>
         Event::CaseFiled(_) => return Err("CaseFiled: the filing is the case's row".into()),
         Event::RepliedAtIntake(e) => Command::ReplyAtIntake(ReplyAtIntake {
             text: e.text.clone(),
-            kb_entry: e.kb_entry.clone(),
+            kb_entry: e.kb_entry,
         }),
         Event::CaseDeclined(e) => Command::Decline(Decline {
             reason: e.reason,

@@ -19,6 +19,8 @@ pub mod history;
 pub mod ids;
 pub mod kb;
 pub mod personal;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod status;
 
 /// The `time` crate the domain's instants come from, so that callers (API bodies

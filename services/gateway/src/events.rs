@@ -59,7 +59,7 @@ pub(crate) fn endpoint() -> Endpoint {
     .header(
         "Last-Event-ID",
         "The last stream sequence received; `0` replays from the start.",
-        string(),
+        serde_json::json!({ "type": "string", "pattern": "^[0-9]{1,19}$" }),
     )
     .content(200, "An event stream.", "text/event-stream", string())
     .problems(&[400, 503])

@@ -844,8 +844,9 @@ fn list_updates_endpoint(format: Format) -> Endpoint {
     .pipe(errors(&[400, 429, 503]))
 }
 
+/// An RFC 3339 instant; empty reads as not given (clients send empty parameters).
 fn date_time() -> Value {
-    json!({"type": "string", "format": "date-time"})
+    json!({"type": "string", "anyOf": [{"format": "date-time"}, {"maxLength": 0}]})
 }
 
 fn list_requests_endpoint(format: Format) -> Endpoint {
@@ -1131,20 +1132,10 @@ async fn create_request(
         .ok_or_else(|| Open311Error::new(403, "api_key: required to file a request", format))?;
     let (actor, channel) = filer(&state, api_key, format).await?;
     let body = filing_body(&state, &form, &actor, channel, format)?;
-    let key = match headers
-        .get("idempotency-key")
-        .map(|v| v.to_str().map(str::trim))
-    {
-        Some(Ok(k)) if !k.is_empty() => k.to_owned(),
-        Some(_) => {
-            return Err(Open311Error::new(
-                400,
-                "the Idempotency-Key header is empty or not ASCII",
-                format,
-            ))
-        }
-        None => uuid::Uuid::new_v4().to_string(),
-    };
+    let key = crate::routes::idempotency_key(&headers).map_err(|e| match e {
+        crate::error::ApiError::Problem(p) => Open311Error::new(p.status, p.detail, format),
+        other => Open311Error::new(400, other.to_string(), format),
+    })?;
     let request = FileRequest {
         actor,
         idempotency_key: key,
@@ -1199,7 +1190,11 @@ fn create_request_endpoint(format: Format) -> Endpoint {
          the case's source. `description` at most 4,000 characters. A multipart upload is \
          refused (415): send `media_url`. `Idempotency-Key` makes it retriable.",
     )
-    .header("Idempotency-Key", "Makes the filing retriable.", string())
+    .header(
+        "Idempotency-Key",
+        "Makes the filing retriable.",
+        crate::openapi::idempotency_key_schema(),
+    )
     .form_body(object(
         &[
             ("api_key", string()),

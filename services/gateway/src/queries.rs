@@ -9,7 +9,9 @@
 use crate::auth::{Caller, Scope};
 use crate::bus::{self, Target};
 use crate::error::ApiError;
-use crate::openapi::{boolean, integer, one_of, reference, string, Endpoint, STATUSES};
+use crate::openapi::{
+    boolean, date_time, one_of, page_size, reference, string, Endpoint, STATUSES,
+};
 use crate::startup::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -72,6 +74,12 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
         let f = &mut q.filter;
         let slot = match name.as_str() {
             "status" => {
+                if value.is_empty() {
+                    return Err(ApiError::bad_request(format!(
+                        "status: empty; statuses are {}",
+                        STATUSES.join(", ")
+                    )));
+                }
                 for s in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     if !STATUSES.contains(&s) {
                         return Err(ApiError::bad_request(format!(
@@ -90,9 +98,7 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
                 continue;
             }
             "limit" => {
-                q.limit = Some(value.parse().map_err(|_| {
-                    ApiError::bad_request(format!("limit: {value:?} is not a whole number"))
-                })?);
+                q.limit = Some(page_limit(&value)?);
                 continue;
             }
             "filed_from" | "filed_to" => {
@@ -107,8 +113,14 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
             "street" => &mut f.street,
             "grid_prefix" => &mut f.grid_prefix,
             "category" => &mut f.category,
-            "channel" => &mut f.channel,
-            "urgency" => &mut f.urgency,
+            "channel" => {
+                one_of_values("channel", &value, CHANNELS)?;
+                &mut f.channel
+            }
+            "urgency" => {
+                one_of_values("urgency", &value, URGENCIES)?;
+                &mut f.urgency
+            }
             "q" => &mut f.text,
             "cursor" => &mut q.cursor,
             other => {
@@ -127,6 +139,37 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
         }
     }
     Ok(q)
+}
+
+const CHANNELS: &[&str] = &["hotline", "suggestion_box", "grid_patrol"];
+const URGENCIES: &[&str] = &["normal", "urgent", "critical"];
+
+/// One of `allowed` (as the document's enum says: not empty either).
+fn one_of_values(name: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{name}: {value:?} is not one of {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+/// The largest page of `/cases` and `/overdue` (`casegrid_readmodel`'s `LIST_MAX`).
+pub(crate) const LIST_MAX: u32 = 500;
+
+/// A page size: a whole number from 1 to [`LIST_MAX`].
+fn page_limit(value: &str) -> Result<u32, ApiError> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| (1..=LIST_MAX).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "limit: {value:?} is not a whole number from 1 to {LIST_MAX}"
+            ))
+        })
 }
 
 /// Checks that `value` is an RFC 3339 instant.
@@ -210,13 +253,9 @@ pub(crate) fn list_endpoint() -> Endpoint {
         .query(
             "channel",
             "hotline, suggestion_box or grid_patrol.",
-            one_of(&["hotline", "suggestion_box", "grid_patrol"]),
+            one_of(CHANNELS),
         )
-        .query(
-            "urgency",
-            "normal, urgent or critical.",
-            one_of(&["normal", "urgent", "critical"]),
-        )
+        .query("urgency", "normal, urgent or critical.", one_of(URGENCIES))
         .query(
             "overdue",
             "Past the handling deadline and still running.",
@@ -225,16 +264,20 @@ pub(crate) fn list_endpoint() -> Endpoint {
         .query(
             "filed_from",
             "Filed at or after this instant (RFC 3339).",
-            string(),
+            date_time(),
         )
         .query(
             "filed_to",
             "Filed before this instant (RFC 3339).",
-            string(),
+            date_time(),
         )
         .query("q", "Words in the title or the description.", string())
         .query("cursor", "`next_cursor` of the previous page.", string())
-        .query("limit", "Page size (default 50, at most 500).", integer())
+        .query(
+            "limit",
+            "Page size (default 50, at most 500).",
+            page_size(LIST_MAX),
+        )
         .json(200, "A page of cases.", reference("CasePage"))
         .problems(&[400, 503])
 }
@@ -266,6 +309,9 @@ pub(crate) async fn overdue(
     params: Result<Query<OverdueParams>, QueryRejection>,
 ) -> Result<Json<CasePage>, ApiError> {
     let Query(p) = params.map_err(query_problem)?;
+    if let Some(limit) = p.limit {
+        page_limit(&limit.to_string())?;
+    }
     let mut query = OverdueQuery {
         department: p.department,
         street: p.street,
@@ -308,7 +354,11 @@ pub(crate) fn overdue_endpoint() -> Endpoint {
     .query("street", "In this street/township (`NH.HB`).", string())
     .query("category", "The category.", string())
     .query("cursor", "`next_cursor` of the previous page.", string())
-    .query("limit", "Page size (default 50, at most 500).", integer())
+    .query(
+        "limit",
+        "Page size (default 50, at most 500).",
+        page_size(LIST_MAX),
+    )
     .json(200, "A page of cases.", reference("CasePage"))
     .problems(&[400, 503])
 }
@@ -425,8 +475,12 @@ pub(crate) fn stats_endpoint() -> Endpoint {
         "day, month or all (default).",
         one_of(&["day", "month", "all"]),
     )
-    .query("from", "From this instant (RFC 3339, inclusive).", string())
-    .query("to", "To this instant (RFC 3339, exclusive).", string())
+    .query(
+        "from",
+        "From this instant (RFC 3339, inclusive).",
+        date_time(),
+    )
+    .query("to", "To this instant (RFC 3339, exclusive).", date_time())
     .json(200, "The figures.", reference("StatsView"))
     .problems(&[400, 403, 503])
 }

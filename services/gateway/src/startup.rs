@@ -132,7 +132,10 @@ impl Shared {
 /// the OpenAPI document.
 pub fn router(state: AppState) -> Router {
     let endpoints = routes::endpoints();
-    let document = Arc::new(openapi::document(&endpoints));
+    let document = Arc::new(openapi::with_district(
+        openapi::document(&endpoints),
+        &state.district,
+    ));
     let mut router = Router::new();
     for endpoint in endpoints {
         // Routes without a token are limited per client address (probes excepted).

@@ -18,7 +18,7 @@ use casegrid_contracts::actions::Owner;
 use casegrid_contracts::query::{AsOfQuery, AsOfView};
 use casegrid_contracts::{services, subjects, CaseQuery, CommandReply, FileRequest, Problem};
 use casegrid_domain::command::FileCase;
-use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
+use casegrid_domain::event::Location;
 use casegrid_domain::ids::{mask_address, mask_id_number, mask_name, mask_phone};
 use casegrid_domain::personal::{Reporter, Sealed};
 use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
@@ -27,64 +27,12 @@ use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, ExecuteError, StoredEv
 use casegrid_privacy::{KeyVault, PrivacyError};
 use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
-use serde::Deserialize;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-/// The JSON body of `POST /api/v1/cases`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileBody {
-    pub channel: Channel,
-    pub kind: CaseKind,
-    pub category: String,
-    #[serde(default)]
-    pub urgency: Urgency,
-    pub title: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub location: LocationBody,
-    #[serde(default)]
-    pub reporter: Option<ReporterBody>,
-    #[serde(default)]
-    pub source: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocationBody {
-    #[serde(default)]
-    pub address: Option<String>,
-    #[serde(default)]
-    pub grid: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReporterBody {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// 身份证号.
-    #[serde(default)]
-    pub id_number: Option<String>,
-    /// Home address (the incident's address goes in `location`).
-    #[serde(default)]
-    pub address: Option<String>,
-}
-
-impl ReporterBody {
-    fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.phone.is_none()
-            && self.id_number.is_none()
-            && self.address.is_none()
-    }
-}
+pub use casegrid_contracts::filing::{FileBody, LocationBody, ReporterBody};
 
 /// The intake service's handlers.
 #[derive(Clone)]
@@ -628,6 +576,7 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
 mod tests {
     use super::*;
     use casegrid_domain::command::Reason;
+    use casegrid_domain::event::{CaseKind, Channel, Urgency};
     use casegrid_domain::{Actor, ActorKind, Case, Status};
     use casegrid_eventlog::envelope::GENESIS_HASH;
     use casegrid_eventlog::Envelope;
