@@ -177,7 +177,7 @@ impl System {
         child.wait().unwrap();
     }
 
-    async fn wait_ready(&self) {
+    pub(crate) async fn wait_ready(&self) {
         wait_services(&self.nats.client().await, &self.api).await;
     }
 

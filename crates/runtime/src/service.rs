@@ -22,7 +22,7 @@ pub async fn register(
 }
 
 /// Like [`register`], with `data()` reported as every endpoint's `data` in `$SRV.STATS`
-/// (the service's own counters, read by the gateway's `/metrics`).
+/// (the service's own counters), and in this process's `/metrics` ([`crate::metrics`]).
 pub async fn register_with_stats(
     client: &async_nats::Client,
     name: &str,
@@ -30,6 +30,8 @@ pub async fn register_with_stats(
     description: &str,
     data: impl Fn() -> serde_json::Value + Send + Sync + 'static,
 ) -> anyhow::Result<service::Service> {
+    let data = std::sync::Arc::new(data);
+    crate::metrics::register(name, data.clone());
     client
         .service_builder()
         .description(description)
@@ -56,14 +58,18 @@ where
         .await
         .map_err(|e| anyhow::anyhow!("adding endpoint {subject}: {e}"))?;
     let tracker = TaskTracker::new();
+    let name = service.info().await.name;
+    crate::metrics::endpoint(&name, subject);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             request = endpoint.next() => {
                 let Some(request) = request else { break };
                 let handler = handler.clone();
+                let (name, subject) = (name.clone(), subject.to_owned());
                 tracker.spawn(async move {
                     let answer = handler(request.message.payload.clone()).await;
+                    crate::metrics::answered(&name, &subject, &answer);
                     if let Err(e) = request.respond(Ok(answer.into())).await {
                         tracing::warn!(error = %e, "could not answer a request");
                     }

@@ -49,6 +49,18 @@ pub struct Settings {
     pub clock: ClockSettings,
     #[serde(default)]
     pub eventlog: EventlogSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// A service's own `/metrics` (intake, routing, projection; the gateway serves its own on
+/// its HTTP address): each replica reports only what it did, so a scrape of every
+/// replica sums without counting anything twice.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// The address to serve `GET /metrics` on, e.g. `0.0.0.0:9464`; empty: none.
+    pub listen: String,
 }
 
 /// How a process writes its log to stderr. `RUST_LOG` still chooses what is written.
