@@ -177,7 +177,7 @@ impl System {
         child.wait().unwrap();
     }
 
-    async fn wait_ready(&self) {
+    pub(crate) async fn wait_ready(&self) {
         wait_services(&self.nats.client().await, &self.api).await;
     }
 
@@ -272,21 +272,27 @@ pub(crate) async fn wait_services(client: &async_nats::Client, api: &Api) {
 
 /// Waits until the projection has applied the stream up to sequence `last`.
 pub(crate) async fn wait_projection_at(client: &async_nats::Client, last: u64) {
-    eventually(
-        Duration::from_secs(20),
-        "the projection to catch up",
-        || {
-            let client = client.clone();
-            async move {
-                let reply = client
-                    .request("casegrid.projection.checkpoint", "{}".into())
-                    .await
-                    .ok()?;
-                let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
-                (answer["ok"].as_u64()? >= last).then_some(())
-            }
-        },
-    )
+    wait_projection_within(client, last, Duration::from_secs(20)).await;
+}
+
+/// [`wait_projection_at`] for at most `within` (a projection killed and restarted many
+/// times catches up on a busy machine in more than 20 s).
+pub(crate) async fn wait_projection_within(
+    client: &async_nats::Client,
+    last: u64,
+    within: Duration,
+) {
+    eventually(within, "the projection to catch up", || {
+        let client = client.clone();
+        async move {
+            let reply = client
+                .request("casegrid.projection.checkpoint", "{}".into())
+                .await
+                .ok()?;
+            let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
+            (answer["ok"].as_u64()? >= last).then_some(())
+        }
+    })
     .await;
 }
 

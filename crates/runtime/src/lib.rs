@@ -10,10 +10,12 @@
 //! - `postgres` (feature `postgres`): a throw-away PostgreSQL server, for tests and
 //!   `casegrid bench`.
 //! - [`service`]: serving request endpoints registered with the NATS service API.
+//! - [`metrics`]: a service's own `/metrics` (`[metrics] listen`).
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
 pub mod clock;
 pub mod correlation;
+pub mod metrics;
 pub mod nats;
 pub mod natsauth;
 pub mod natsserver;
@@ -57,7 +59,22 @@ where
             shutdown::signal().await;
             stop.cancel();
         });
-        serve(settings, token).await
+        // The gateway serves its own /metrics on its HTTP address.
+        let listen = settings.metrics.listen.trim().to_owned();
+        let metrics = async {
+            if listen.is_empty() {
+                token.cancelled().await;
+                return Ok(());
+            }
+            metrics::serve(&listen, token.clone()).await
+        };
+        let serving = async {
+            let done = serve(settings, token.clone()).await;
+            token.cancel();
+            done
+        };
+        let (served, listened) = tokio::join!(serving, metrics);
+        served.and(listened)
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -53,6 +53,8 @@ pub struct Settings {
     pub duplicates: DuplicatesSettings,
     #[serde(default)]
     pub kb: KbSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
 }
 
 /// Duplicate candidates (重复件): which open cases the gateway offers as possible
@@ -95,6 +97,16 @@ impl Default for KbSettings {
             editors: vec!["supervisor".to_owned()],
         }
     }
+}
+
+/// A service's own `/metrics` (intake, routing, projection; the gateway serves its own on
+/// its HTTP address): each replica reports only what it did, so a scrape of every
+/// replica sums without counting anything twice.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// The address to serve `GET /metrics` on, e.g. `0.0.0.0:9464`; empty: none.
+    pub listen: String,
 }
 
 /// How a process writes its log to stderr. `RUST_LOG` still chooses what is written.

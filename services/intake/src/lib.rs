@@ -218,7 +218,7 @@ impl Intake {
             .map_err(|e| problem_of(e.into()))?;
         let target = self
             .store
-            .refresh(target)
+            .refresh_confirmed(target)
             .await
             .map_err(|e| problem_of(e.into()))?;
         if !target.case.exists() {
@@ -272,16 +272,23 @@ impl Intake {
 
     /// All events of a case as stored; 404 when it has none.
     async fn stored_events(&self, case_id: CaseId) -> Result<Vec<StoredEvent>, Problem> {
-        let events = self
-            .store
-            .log()
+        let log = self.store.log();
+        let events = log
             .load_case(case_id, 0)
             .await
             .map_err(|e| problem_of(e.into()))?;
-        if events.is_empty() {
+        if !events.is_empty() {
+            return Ok(events);
+        }
+        // Not found only when the leader says so: a lagging replica may have answered.
+        let confirmed = log
+            .load_case_confirmed(case_id, 0)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if confirmed.is_empty() {
             return Err(Problem::case_not_found(case_id));
         }
-        Ok(events)
+        Ok(confirmed)
     }
 
     /// The server's own check of a case's chain: versions contiguous from 1, every

@@ -140,6 +140,7 @@ pub async fn start(
             .add(query.subject())
             .await
             .map_err(|e| anyhow!("adding endpoint {}: {e}", query.subject()))?;
+        casegrid_runtime::metrics::endpoint(services::PROJECTION, query.subject());
         let model = model.clone();
         let stop = stop.clone();
         tasks.spawn(async move {
@@ -155,6 +156,11 @@ pub async fn start(
                 // One task per request: a slow query does not hold up the next.
                 tokio::spawn(async move {
                     let body = answer(&model, query, &request.message.payload).await;
+                    casegrid_runtime::metrics::answered(
+                        services::PROJECTION,
+                        query.subject(),
+                        &body,
+                    );
                     if let Err(e) = request.respond(Ok(body.into())).await {
                         tracing::warn!(error = %e, subject = query.subject(), "reply not sent");
                     }

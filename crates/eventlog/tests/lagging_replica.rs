@@ -1,0 +1,123 @@
+//! A direct get may be answered by a replica behind the leader (in a cluster, every
+//! replica answers `$JS.API.DIRECT.GET.<stream>`): the store must not answer "not found"
+//! or refuse a command on the history such a replica gives.
+//!
+//! The lagging replica is made on one server ([`casegrid_testkit::lagging_mirror`]): a
+//! mirror that holds only a decoy case answers about every second direct get.
+
+use casegrid_domain::command::{Annotate, FileCase};
+use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
+use casegrid_domain::personal::{Reporter, Sealed};
+use casegrid_domain::{Actor, ActorKind, CaseId, Category, Command, GridCode};
+use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
+use casegrid_testkit::{eventually, lagging_mirror, TestNats};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+fn operator() -> Actor {
+    Actor::new(ActorKind::Operator, "op.zhang")
+}
+
+fn meta(id: &str) -> CommandMeta {
+    CommandMeta {
+        command_id: id.to_owned(),
+        correlation_id: id.to_owned(),
+        causation_id: None,
+        request: None,
+    }
+}
+
+fn file_case() -> Command {
+    Command::FileCase(FileCase {
+        channel: Channel::Hotline,
+        kind: CaseKind::Complaint,
+        category: Category::parse("noise").unwrap(),
+        urgency: Urgency::Normal,
+        title: "夜间施工噪音扰民".into(),
+        description: "…".into(),
+        location: Location {
+            address: None,
+            grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+        },
+        reporter: Some(Reporter {
+            name: Some(Sealed {
+                masked: "王**".into(),
+                sealed: "opaque".into(),
+            }),
+            ..Default::default()
+        }),
+        source: Default::default(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_filed_is_found_by_a_fresh_store_though_a_replica_lags() {
+    let nats = TestNats::start();
+    let admin = nats.client().await;
+    let log = EventLog::create(admin.clone(), LogConfig::default())
+        .await
+        .unwrap();
+    let decoy = CaseId::for_filing("op.zhang", "decoy");
+    let writer = CaseStore::new(log.clone(), Default::default(), 100);
+    writer
+        .execute(
+            decoy,
+            &operator(),
+            &file_case(),
+            &meta("decoy"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("decoy filed");
+    lagging_mirror(&admin, "CASEGRID_EVENTS", &log.subject(decoy)).await;
+    let case_id = CaseId::for_filing("op.zhang", "lagging");
+    writer
+        .execute(
+            case_id,
+            &operator(),
+            &file_case(),
+            &meta("file"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("filed");
+    // The lag is real: some direct gets now answer an empty history.
+    eventually(
+        Duration::from_secs(10),
+        "a direct get served by the mirror",
+        || {
+            let log = log.clone();
+            async move {
+                log.load_case_raw(case_id, 0)
+                    .await
+                    .is_ok_and(|m| m.is_empty())
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+
+    // Each time a store that just started (an empty cache) acts on the case.
+    for n in 0..24 {
+        let fresh = CaseStore::new(log.clone(), Default::default(), 100);
+        let outcome = fresh
+            .execute(
+                case_id,
+                &operator(),
+                &Command::Annotate(Annotate {
+                    text: format!("note {n}"),
+                }),
+                &meta(&format!("note-{n}")),
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("note {n} on an acknowledged case: {e}"));
+        assert_eq!(outcome.version, n + 2);
+        assert!(!outcome.already_done);
+    }
+    // And a leader-confirmed load sees the whole history whoever serves the direct get.
+    for _ in 0..24 {
+        let messages = log.load_case_raw_confirmed(case_id, 0).await.unwrap();
+        assert_eq!(messages.len(), 25);
+    }
+}
