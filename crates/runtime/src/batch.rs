@@ -45,8 +45,8 @@ impl Default for BatchConfig {
     }
 }
 
-impl From<&casegrid_runtime::settings::EventlogSettings> for BatchConfig {
-    fn from(s: &casegrid_runtime::settings::EventlogSettings) -> Self {
+impl From<&crate::settings::EventlogSettings> for BatchConfig {
+    fn from(s: &crate::settings::EventlogSettings) -> Self {
         Self {
             window: Duration::from_micros(s.batch_window_us),
             max: s.batch_max,
@@ -59,7 +59,7 @@ impl From<&casegrid_runtime::settings::EventlogSettings> for BatchConfig {
 pub const SERVER_MAX_BATCH: usize = 1_000;
 
 /// One append waiting for its batch.
-pub(crate) struct Pending {
+pub struct Pending {
     pub subject: String,
     pub payload: Bytes,
     pub msg_id: String,
@@ -69,21 +69,21 @@ pub(crate) struct Pending {
 
 /// What the server said about one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Answer {
+pub struct Answer {
     pub seq: u64,
     pub duplicate: bool,
 }
 
 /// Why one message was not stored.
 #[derive(Debug, Clone)]
-pub(crate) enum PublishFailure {
+pub enum PublishFailure {
     WrongLastSequence,
     Other(String),
 }
 
 /// What the batcher has done, for metrics and tests.
 #[derive(Debug, Default)]
-pub(crate) struct BatchCounters {
+pub struct BatchCounters {
     pub batches: AtomicU64,
     pub batched_messages: AtomicU64,
     pub refused_batches: AtomicU64,
@@ -91,14 +91,14 @@ pub(crate) struct BatchCounters {
 }
 
 /// The handle appends send to; the task behind it publishes.
-pub(crate) struct Batcher {
+pub struct Batcher {
     tx: mpsc::UnboundedSender<Pending>,
     pub counters: Arc<BatchCounters>,
     atomic: bool,
 }
 
 impl Batcher {
-    pub(crate) fn spawn(
+    pub fn spawn(
         client: async_nats::Client,
         js: jetstream::Context,
         config: BatchConfig,
@@ -121,11 +121,11 @@ impl Batcher {
     }
 
     /// Whether the stream takes atomic batches.
-    pub(crate) fn atomic(&self) -> bool {
+    pub fn atomic(&self) -> bool {
         self.atomic
     }
 
-    pub(crate) async fn publish(
+    pub async fn publish(
         &self,
         subject: String,
         payload: Bytes,
@@ -370,7 +370,7 @@ impl Publisher {
 }
 
 /// One message as its own request, with its message id and expected sequence.
-pub(crate) async fn publish_one(
+pub async fn publish_one(
     js: &jetstream::Context,
     subject: String,
     payload: Bytes,
