@@ -180,7 +180,103 @@ pub fn classify_parsed(
     message: &RawMessage,
     head: Option<&Head>,
 ) -> Result<(StoredEvent, Event), Box<Quarantined>> {
+    judge(message, prepare(prefix, message), head)
+}
+
+/// The part of a message's judgement that does not depend on its case's head: the
+/// message parsed, its content hashed, its event read. [`prepare`] makes it (a
+/// rebuild prepares a batch on other cores while the previous one is folded);
+/// [`judge`] finishes it against the head.
+pub struct Prepared {
+    case_id: Option<CaseId>,
+    parsed: Result<Parsed, (Option<u64>, String)>,
+}
+
+struct Parsed {
+    raw: Value,
+    envelope: Envelope,
+    hash: Result<String, String>,
+    event: Result<Event, (Reason, String)>,
+}
+
+/// Parses, hashes and reads a message: everything [`judge`] needs besides the head.
+pub fn prepare(prefix: &str, message: &RawMessage) -> Prepared {
     let case_id = case_of_subject(prefix, &message.subject);
+    let fail = |version: Option<u64>, detail: String| Prepared {
+        case_id,
+        parsed: Err((version, detail)),
+    };
+    let Some(case_id) = case_id else {
+        return fail(
+            None,
+            format!(
+                "subject {} does not name a case ({prefix}.<case id>)",
+                message.subject
+            ),
+        );
+    };
+    let raw: Value = match serde_json::from_slice(&message.payload) {
+        Ok(v) => v,
+        Err(e) => return fail(None, format!("not JSON: {e}")),
+    };
+    let envelope = match <Envelope as serde::Deserialize>::deserialize(&raw) {
+        Ok(e) => e,
+        Err(e) => {
+            let version = raw["version"].as_u64();
+            return fail(version, format!("not an event envelope: {e}"));
+        }
+    };
+    if envelope.case_id != case_id {
+        return fail(
+            Some(envelope.version),
+            format!(
+                "the subject names case {case_id} but the envelope case {}",
+                envelope.case_id
+            ),
+        );
+    }
+    let hash = hash_of(&raw);
+    let event =
+        Event::from_parts(&envelope.event_type, envelope.schema, &envelope.data).map_err(|e| {
+            let known = schema_of(&envelope.event_type);
+            let unknown_type = e.to_string().contains("unknown variant");
+            if envelope.schema > known || unknown_type {
+                (
+                    Reason::NewerVersion,
+                    format!(
+                        "written by a newer version: {} schema {} (this build reads {})",
+                        envelope.event_type,
+                        envelope.schema,
+                        if unknown_type {
+                            "no such type".to_owned()
+                        } else {
+                            format!("up to schema {known}")
+                        }
+                    ),
+                )
+            } else {
+                (Reason::Unreadable, e.to_string())
+            }
+        });
+    Prepared {
+        case_id: Some(case_id),
+        parsed: Ok(Parsed {
+            raw,
+            envelope,
+            hash,
+            event,
+        }),
+    }
+}
+
+/// Judges a [`prepare`]d message against its case's head: a valid envelope with its
+/// event, or why it is quarantined (checked in the order [`classify`] documents).
+pub fn judge(
+    message: &RawMessage,
+    prepared: Prepared,
+    head: Option<&Head>,
+) -> Result<(StoredEvent, Event), Box<Quarantined>> {
+    let case_id = prepared.case_id;
     let quarantine = |reason: Reason, version: Option<u64>, detail: String| {
         let end = message.payload.len().min(HEAD_BYTES);
         Err(Box::new(Quarantined {
@@ -194,42 +290,16 @@ pub fn classify_parsed(
             head: String::from_utf8_lossy(&message.payload[..end]).replace('\0', "\u{fffd}"),
         }))
     };
-    let Some(case_id) = case_id else {
-        return quarantine(
-            Reason::Unreadable,
-            None,
-            format!(
-                "subject {} does not name a case ({prefix}.<case id>)",
-                message.subject
-            ),
-        );
-    };
-    let raw: Value = match serde_json::from_slice(&message.payload) {
-        Ok(v) => v,
-        Err(e) => return quarantine(Reason::Unreadable, None, format!("not JSON: {e}")),
-    };
-    let envelope = match <Envelope as serde::Deserialize>::deserialize(&raw) {
-        Ok(e) => e,
-        Err(e) => {
-            let version = raw["version"].as_u64();
-            return quarantine(
-                Reason::Unreadable,
-                version,
-                format!("not an event envelope: {e}"),
-            );
-        }
+    let Parsed {
+        raw,
+        envelope,
+        hash,
+        event,
+    } = match prepared.parsed {
+        Ok(p) => p,
+        Err((version, detail)) => return quarantine(Reason::Unreadable, version, detail),
     };
     let version = Some(envelope.version);
-    if envelope.case_id != case_id {
-        return quarantine(
-            Reason::Unreadable,
-            version,
-            format!(
-                "the subject names case {case_id} but the envelope case {}",
-                envelope.case_id
-            ),
-        );
-    }
     let genesis = Head::genesis();
     let head = head.unwrap_or(&genesis);
     if envelope.version <= head.version {
@@ -264,7 +334,7 @@ pub fn classify_parsed(
             ),
         );
     }
-    match hash_of(&raw) {
+    match hash {
         Ok(h) if h == envelope.hash => {}
         Ok(h) => {
             return quarantine(
@@ -278,31 +348,9 @@ pub fn classify_parsed(
         }
         Err(e) => return quarantine(Reason::Unreadable, version, e),
     }
-    let event = match Event::from_parts(&envelope.event_type, envelope.schema, &envelope.data) {
+    let event = match event {
         Ok(event) => event,
-        Err(e) => {
-            let known = schema_of(&envelope.event_type);
-            let unknown_type = e.to_string().contains("unknown variant");
-            let newer = envelope.schema > known || unknown_type;
-            return if newer {
-                quarantine(
-                    Reason::NewerVersion,
-                    version,
-                    format!(
-                        "written by a newer version: {} schema {} (this build reads {})",
-                        envelope.event_type,
-                        envelope.schema,
-                        if unknown_type {
-                            "no such type".to_owned()
-                        } else {
-                            format!("up to schema {known}")
-                        }
-                    ),
-                )
-            } else {
-                quarantine(Reason::Unreadable, version, e.to_string())
-            };
-        }
+        Err((reason, detail)) => return quarantine(reason, version, detail),
     };
     Ok((
         StoredEvent {

@@ -13,7 +13,7 @@ use crate::{ReadModel, ReadModelError, Result};
 use casegrid_domain::personal::{Sealed, ERASED};
 use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::classify::{
-    case_of_subject, classify_parsed, Head, Quarantined, RawMessage,
+    case_of_subject, judge, prepare, Head, Prepared, Quarantined, RawMessage,
 };
 use casegrid_eventlog::StoredEvent;
 use sqlx::{AnyConnection, Row};
@@ -105,17 +105,19 @@ impl ReadModel {
         // checkpoint row FOR UPDATE): a second writer waits here, then reads the
         // checkpoint the first committed and skips what it applied.
         let mut tx = self.backend().begin_write(self.pool()).await?;
-        let checkpoint = self.apply_in(&mut tx, events, None).await?;
+        let checkpoint = self.apply_in(&mut tx, events, None, None).await?;
         tx.commit().await?;
         Ok(checkpoint)
     }
 
     /// [`Self::apply`] inside an open write transaction on `conn`; `cache` holds case
-    /// states between batches when this is the database's only writer (a rebuild).
+    /// states between batches when this is the database's only writer (a rebuild);
+    /// `prepared`, when given, holds each of `events` already [`prepare`]d (in order).
     pub(crate) async fn apply_in(
         &self,
         conn: &mut AnyConnection,
         events: &[RawMessage],
+        prepared: Option<Vec<Prepared>>,
         cache: Option<&mut Cache>,
     ) -> Result<u64> {
         let before: i64 = sqlx::query_scalar(self.backend().lock_checkpoint())
@@ -133,7 +135,12 @@ impl ReadModel {
             .filter_map(|m| case_of_subject(&self.subject_prefix, &m.subject))
             .collect();
         batch.load(conn, &touched, cache.as_deref_mut()).await?;
-        for message in fresh {
+        let mut prepared = prepared.map(Vec::into_iter);
+        for message in events {
+            let ready = prepared.as_mut().and_then(Iterator::next);
+            if message.seq <= before {
+                continue;
+            }
             let head = case_of_subject(&self.subject_prefix, &message.subject)
                 .and_then(|id| batch.cases.get(&id))
                 .map(|(folded, _)| Head {
@@ -141,7 +148,8 @@ impl ReadModel {
                     hash: folded.last_hash.clone(),
                 });
             // The classifier parses the event once; the fold takes it as parsed.
-            match classify_parsed(&self.subject_prefix, message, head.as_ref()) {
+            let ready = ready.unwrap_or_else(|| prepare(&self.subject_prefix, message));
+            match judge(message, ready, head.as_ref()) {
                 Ok((stored, event)) => batch.fold(&stored, Some(event)),
                 Err(q) => {
                     tracing::warn!(seq = q.seq, subject = %q.subject, reason = %q.reason, detail = %q.detail, "quarantined");

@@ -1,18 +1,21 @@
 //! [`rebuild`]: replaying the event log into a read model.
 //!
-//! Speed comes from doing little per event: a reader task drains the log while the
-//! previous batch is folded; batches are large ([`REBUILD_BATCH`] events per
+//! Speed comes from doing little per event: a reader task drains the log and
+//! prepares each batch (parses and hashes its messages, one slice per core) while the
+//! previous batch is folded and written; batches are large ([`REBUILD_BATCH`] events per
 //! transaction); case states stay in memory between batches (the rebuild is its
 //! database's only writer), so each touched case is written once per batch and never
-//! read back; rows go out in multi-row statements. A fresh SQLite target also runs
+//! read back; rows go out in multi-row statements. A fresh rebuild drops the
+//! secondary indexes and builds each once at the end. A fresh SQLite target also runs
 //! with `PRAGMA synchronous = OFF`: until the rebuild is done the file is worth
 //! nothing (a crash means starting again), so no write waits for the disk. At the
 //! end the setting returns to `FULL` and the write-ahead log is checkpointed into the
 //! database file, which makes the finished rebuild durable.
 
 use crate::fold::Cache;
-use crate::schema::Backend;
+use crate::schema::{secondary_indexes, Backend};
 use crate::{ReadModel, Result};
+use casegrid_eventlog::classify::{prepare, Prepared};
 use casegrid_eventlog::{EventLog, LogError, RawMessage};
 use futures_util::StreamExt;
 use sqlx::Connection;
@@ -41,7 +44,8 @@ pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
         return Ok(start);
     }
     let events = log.read_raw_from(start + 1).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<RawMessage>>>(READ_AHEAD);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Ready>>(READ_AHEAD);
+    let prefix = log.config().subject_prefix.clone();
     let reader = tokio::spawn(async move {
         let mut events = std::pin::pin!(events);
         let mut seq = start;
@@ -62,7 +66,8 @@ pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
                     batch.push(event);
                     if batch.len() >= REBUILD_BATCH || seq >= last {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(REBUILD_BATCH));
-                        if tx.send(Ok(full)).await.is_err() {
+                        let ready = prepare_all(&prefix, full).await;
+                        if tx.send(ready).await.is_err() {
                             return;
                         }
                     }
@@ -77,6 +82,15 @@ pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
 
     let mut conn = into.pool().acquire().await?;
     let fast = into.backend() == Backend::Sqlite && start == 0;
+    // A fresh rebuild builds each secondary index once at the end (sorted, in one
+    // pass) instead of updating it for every row; until then nothing reads it.
+    if start == 0 {
+        for (name, _) in secondary_indexes() {
+            sqlx::query(&format!("DROP INDEX IF EXISTS {name}"))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     if fast {
         // A large page cache and in-memory statement journals: a multi-row upsert
         // otherwise spills pages and journals to disk mid-statement.
@@ -91,16 +105,23 @@ pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
     let mut cache = Cache::default();
     let mut checkpoint = start;
     let result: Result<()> = async {
-        while let Some(batch) = rx.recv().await {
-            let batch = batch?;
+        while let Some(ready) = rx.recv().await {
+            let (batch, prepared) = ready?;
             let mut tx = conn.begin().await?;
-            checkpoint = into.apply_in(&mut tx, &batch, Some(&mut cache)).await?;
+            checkpoint = into
+                .apply_in(&mut tx, &batch, Some(prepared), Some(&mut cache))
+                .await?;
             tx.commit().await?;
         }
         Ok(())
     }
     .await;
     reader.abort();
+    if start == 0 {
+        for (_, create) in secondary_indexes() {
+            sqlx::query(create).execute(&mut *conn).await?;
+        }
+    }
     if fast {
         for pragma in [
             "PRAGMA synchronous = FULL",
@@ -115,4 +136,37 @@ pub async fn rebuild(log: &EventLog, into: &ReadModel) -> Result<u64> {
     }
     result?;
     Ok(checkpoint)
+}
+
+/// A batch read, each message [`prepare`]d (parsed, hashed, its event read).
+type Ready = (Vec<RawMessage>, Vec<Prepared>);
+
+/// Prepares a batch on blocking threads, one slice per core, while the previous batch
+/// is folded and written: parsing and hashing are most of a fold's work and need no
+/// case state.
+async fn prepare_all(prefix: &str, batch: Vec<RawMessage>) -> Result<Ready> {
+    let batch = std::sync::Arc::new(batch);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slice = batch.len().div_ceil(cores).max(1);
+    let tasks: Vec<_> = (0..batch.len())
+        .step_by(slice)
+        .map(|from| {
+            let (batch, prefix) = (batch.clone(), prefix.to_owned());
+            tokio::task::spawn_blocking(move || {
+                let to = (from + slice).min(batch.len());
+                batch[from..to]
+                    .iter()
+                    .map(|m| prepare(&prefix, m))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut prepared = Vec::with_capacity(batch.len());
+    for task in tasks {
+        prepared.extend(task.await.map_err(|e| {
+            crate::ReadModelError::Corrupt(format!("preparing a batch panicked: {e}"))
+        })?);
+    }
+    let batch = std::sync::Arc::try_unwrap(batch).unwrap_or_else(|b| (*b).clone());
+    Ok((batch, prepared))
 }

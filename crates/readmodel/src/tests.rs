@@ -1472,7 +1472,7 @@ async fn fold_speed() {
         use sqlx::Connection;
         let mut tx = conn.begin().await.unwrap();
         model
-            .apply_in(&mut tx, batch, Some(&mut cache))
+            .apply_in(&mut tx, batch, None, Some(&mut cache))
             .await
             .unwrap();
         tx.commit().await.unwrap();
