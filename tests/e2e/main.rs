@@ -6,6 +6,7 @@
 //! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
 //!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
+//! - `correlation`: `X-Request-Id` becomes the events' `correlation_id`; hostile ids are replaced.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
@@ -24,7 +25,9 @@
 mod bad_input;
 mod cluster;
 mod config;
+mod correlation;
 mod idempotency;
+mod import;
 mod jcs;
 mod kit;
 mod lifecycle;

@@ -16,6 +16,7 @@
 
 pub mod batch;
 pub mod clock;
+pub mod correlation;
 pub mod nats;
 pub mod natsauth;
 pub mod natsserver;

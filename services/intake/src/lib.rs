@@ -7,6 +7,8 @@
 //! - [`run`]: registers the service and serves its subjects until shutdown.
 //! - [`serve`]: builds everything from [`Settings`] (used by the binary and `casegrid`).
 
+pub mod import;
+
 use casegrid_commandbus::{answer, parse_request, problem_of};
 use casegrid_config::District;
 use casegrid_contracts::actions::Owner;
@@ -121,7 +123,7 @@ impl Intake {
                 &request.actor,
                 &request.idempotency_key,
             ),
-            correlation_id: request.correlation_id,
+            correlation_id: casegrid_runtime::correlation::or(request.correlation_id),
             causation_id: None,
             request: Some(fingerprint),
         };
@@ -135,28 +137,9 @@ impl Intake {
         }
         let body: FileBody = serde_json::from_value(request.body)
             .map_err(|e| Problem::unprocessable(format!("case: {e}")))?;
-        let unsealed = self.validate(&body)?;
-        let reporter = body.reporter.as_ref().filter(|r| !r.is_empty());
-        let mut filing = FileCase {
-            channel: body.channel,
-            kind: body.kind,
-            category: unsealed.category,
-            urgency: body.urgency,
-            title: body.title,
-            description: body.description,
-            location: Location {
-                address: body.location.address,
-                grid: unsealed.grid,
-            },
-            // Masked values only: the domain decides before any key exists.
-            reporter: reporter.map(|r| {
-                reporter_of(r, &unsealed.phone, |_, _, masked| Sealed {
-                    masked,
-                    sealed: String::new(),
-                })
-            }),
-            source: body.source,
-        };
+        // Masked values only: the domain decides before any key exists.
+        let mut filing = filing_of(&self.district, &body, masked_only)?;
+        let has_reporter = filing.reporter.is_some();
         let now = self.clock.now();
         if let Err(rejection) =
             snapshot
@@ -165,16 +148,16 @@ impl Intake {
         {
             return Err(rejection.into());
         }
-        if let Some(r) = reporter {
+        if has_reporter {
             let key = self.keys.key_for_filing(case_id).await.map_err(|e| {
                 tracing::warn!(error = %e, "key store");
                 Problem::unavailable(
                     "the key store is unavailable; retry with the same Idempotency-Key",
                 )
             })?;
-            filing.reporter = Some(reporter_of(r, &unsealed.phone, |field, clear, masked| {
+            filing = filing_of(&self.district, &body, |field, clear, masked| {
                 key.seal(field, clear, masked)
-            }));
+            })?;
         }
         let outcome = self
             .store
@@ -230,44 +213,6 @@ impl Intake {
             status: snapshot.case.status,
             created: false,
             revealed: None,
-        })
-    }
-
-    fn validate(&self, body: &FileBody) -> Result<Validated, Problem> {
-        let category = Category::parse(&body.category)
-            .ok()
-            .filter(|c| self.district.has_category(c.as_str()))
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.district.rules.keys().map(|c| c.as_str()).collect();
-                Problem::unprocessable(format!(
-                    "category: unknown category {:?}; known categories: {}",
-                    body.category,
-                    known.join(", ")
-                ))
-            })?;
-        let grid = match &body.location.grid {
-            None => None,
-            Some(g) => {
-                let grid = GridCode::parse(g)
-                    .map_err(|e| Problem::unprocessable(format!("location.{e}")))?;
-                if !self.district.grids.contains_key(&grid) {
-                    return Err(Problem::unprocessable(format!(
-                        "location.grid: unknown grid {g:?} in this district"
-                    )));
-                }
-                Some(grid)
-            }
-        };
-        let phone = match body.reporter.as_ref().and_then(|r| r.phone.as_deref()) {
-            None => None,
-            Some(p) => {
-                Some(PhoneNumber::parse(p).map_err(|e| Problem::unprocessable(e.to_string()))?)
-            }
-        };
-        Ok(Validated {
-            category,
-            grid,
-            phone,
         })
     }
 
@@ -469,6 +414,76 @@ struct Validated {
     category: Category,
     grid: Option<GridCode>,
     phone: Option<PhoneNumber>,
+}
+
+/// A filing's body checked against the district (category, grid, phone) and made the
+/// domain's command, each given personal field sealed by `seal(field, clear, masked)`:
+/// what intake files, and what `casegrid import` files from a case's row.
+pub fn filing_of(
+    district: &District,
+    body: &FileBody,
+    seal: impl Fn(&str, &str, String) -> Sealed,
+) -> Result<FileCase, Problem> {
+    let checked = validate(district, body)?;
+    let reporter = body.reporter.as_ref().filter(|r| !r.is_empty());
+    Ok(FileCase {
+        channel: body.channel,
+        kind: body.kind,
+        category: checked.category,
+        urgency: body.urgency,
+        title: body.title.clone(),
+        description: body.description.clone(),
+        location: Location {
+            address: body.location.address.clone(),
+            grid: checked.grid,
+        },
+        reporter: reporter.map(|r| reporter_of(r, &checked.phone, seal)),
+        source: body.source.clone(),
+    })
+}
+
+/// A "seal" that keeps the masked value only, for deciding before a key exists.
+pub fn masked_only(_field: &str, _clear: &str, masked: String) -> Sealed {
+    Sealed {
+        masked,
+        sealed: String::new(),
+    }
+}
+
+fn validate(district: &District, body: &FileBody) -> Result<Validated, Problem> {
+    let category = Category::parse(&body.category)
+        .ok()
+        .filter(|c| district.has_category(c.as_str()))
+        .ok_or_else(|| {
+            let known: Vec<&str> = district.rules.keys().map(|c| c.as_str()).collect();
+            Problem::unprocessable(format!(
+                "category: unknown category {:?}; known categories: {}",
+                body.category,
+                known.join(", ")
+            ))
+        })?;
+    let grid = match &body.location.grid {
+        None => None,
+        Some(g) => {
+            let grid =
+                GridCode::parse(g).map_err(|e| Problem::unprocessable(format!("location.{e}")))?;
+            if !district.grids.contains_key(&grid) {
+                return Err(Problem::unprocessable(format!(
+                    "location.grid: unknown grid {g:?} in this district"
+                )));
+            }
+            Some(grid)
+        }
+    };
+    let phone = match body.reporter.as_ref().and_then(|r| r.phone.as_deref()) {
+        None => None,
+        Some(p) => Some(PhoneNumber::parse(p).map_err(|e| Problem::unprocessable(e.to_string()))?),
+    };
+    Ok(Validated {
+        category,
+        grid,
+        phone,
+    })
 }
 
 /// The reporter with each given field sealed by `seal(field, clear, masked)`.
