@@ -15,7 +15,6 @@
 //! - [`error`]: [`LogError`], classified so callers know how to react.
 
 pub mod audit;
-pub mod batch;
 pub mod canonical;
 pub mod classify;
 pub mod envelope;
@@ -25,6 +24,8 @@ pub mod log;
 pub mod store;
 
 pub use batch::BatchConfig;
+/// Group commit ([`casegrid_runtime::batch`]): the event log's, and the key bucket's.
+pub use casegrid_runtime::batch;
 pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
 pub use error::LogError;

@@ -391,3 +391,55 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+// ---- the data keys of filings, gathered the same way ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_keys_of_concurrent_filings_share_atomic_batches_and_a_retry_finds_the_first_key() {
+    use casegrid_privacy::KeyVault;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let vault = KeyVault::create(client.clone(), 1)
+        .await
+        .unwrap()
+        .with_group_commit(client.clone(), wide().batch);
+    let cases: Vec<CaseId> = (0..200)
+        .map(|i| CaseId::for_filing("keys", &format!("c{i}")))
+        .collect();
+    let first =
+        futures_util::future::join_all(cases.iter().map(|c| vault.key_for_filing(*c))).await;
+    let sealed: Vec<_> = first
+        .into_iter()
+        .map(|k| {
+            k.unwrap()
+                .seal("phone", "13800000000", "138****0000".into())
+        })
+        .collect();
+    let (batches, batched) = vault.batch_counters();
+    assert!(batches > 0, "new keys went in atomic batches");
+    assert!(batched > batches, "a batch holds several keys");
+    // Retried filings (mixed with new ones, so batches hold existing keys and are
+    // refused) answer the key they got the first time; the new ones get theirs.
+    let fresh: Vec<CaseId> = (0..50)
+        .map(|i| CaseId::for_filing("keys", &format!("new{i}")))
+        .collect();
+    let again = futures_util::future::join_all(
+        cases.iter().chain(&fresh).map(|c| vault.key_for_filing(*c)),
+    )
+    .await;
+    for (i, key) in again.into_iter().enumerate() {
+        let key = key.unwrap();
+        if let Some(sealed) = sealed.get(i) {
+            assert_eq!(
+                key.open("phone", sealed).unwrap(),
+                "13800000000",
+                "case {i}"
+            );
+        }
+    }
+    // What the vault stores is what each filing was answered.
+    for (case, sealed) in cases.iter().zip(&sealed) {
+        let stored = vault.key(*case).await.unwrap();
+        assert_eq!(stored.open("phone", sealed).unwrap(), "13800000000");
+    }
+}

@@ -3,6 +3,8 @@
 //!
 //! - [`telemetry`]: tracing set up once, per-crate default filters.
 //! - [`settings`]: one typed settings tree: defaults → TOML file → `CASEGRID__…` env.
+//! - [`batch`]: group commit — appends gathered into JetStream atomic batches (the
+//!   event log's and the key bucket's).
 //! - [`clock`]: the injected clock (system time, or a manual one in tests).
 //! - [`nats`]: connecting, refusing servers older than 2.12.
 //! - [`natsauth`]: the NATS accounts, per-user permissions and generated credentials.
@@ -13,6 +15,7 @@
 //! - [`metrics`]: a service's own `/metrics` (`[metrics] listen`).
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
+pub mod batch;
 pub mod clock;
 pub mod correlation;
 pub mod metrics;

@@ -556,7 +556,11 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let (client, log) = EventLog::connect(settings, services::INTAKE).await?;
     let keys = KeyVault::attach(client.clone())
         .await
-        .context("opening the key vault")?;
+        .context("opening the key vault")?
+        .with_group_commit(
+            client.clone(),
+            casegrid_eventlog::BatchConfig::from(&settings.eventlog),
+        );
     let district = Arc::new(
         District::load(&settings.district.config_dir)
             .context("loading the district configuration")?,

@@ -435,7 +435,11 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         .context("loading the district configuration")?;
     let keys = KeyVault::attach(client.clone())
         .await
-        .context("opening the key vault")?;
+        .context("opening the key vault")?
+        .with_group_commit(
+            client.clone(),
+            casegrid_eventlog::BatchConfig::from(&settings.eventlog),
+        );
     let state = RoutingState::connect(settings.routing.database_url.expose()).await?;
     let numbering = Numbering {
         prefix: settings.district.case_prefix.clone(),
