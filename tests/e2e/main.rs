@@ -6,6 +6,8 @@
 //! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
 //!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
+//! - `geo`: field data (issue 14): a point finds its grid, free-text personal data is sealed,
+//!   lists and figures export as CSV and XLSX.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
@@ -24,6 +26,7 @@
 mod bad_input;
 mod cluster;
 mod config;
+mod geo;
 mod idempotency;
 mod jcs;
 mod kit;

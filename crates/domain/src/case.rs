@@ -173,6 +173,9 @@ pub struct Case {
     pub pending_erasure: Option<ErasureRequested>,
     /// The data key is erased: personal fields read as erased.
     pub personal_erased: bool,
+    /// Personal data found in the notes (`NoteAdded.personal`), for the audited reveal.
+    #[serde(default)]
+    pub noted: Vec<crate::personal::Spotted>,
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
@@ -206,6 +209,7 @@ impl Case {
             merged_into: None,
             pending_erasure: None,
             personal_erased: false,
+            noted: Vec::new(),
             version: 0,
         }
     }
@@ -691,6 +695,7 @@ impl Case {
                 }
                 Ok(Event::NoteAdded(NoteAdded {
                     text: a.text.clone(),
+                    personal: a.personal.clone(),
                 }))
             }
             Command::Withdraw(r) => {
@@ -797,6 +802,16 @@ impl Case {
                 crate::personal::ERASED.clone_into(&mut field.masked);
             }
         }
+        if let Some(f) = self.filed.as_mut().filter(|_| erased) {
+            crate::personal::erase_in_text(&mut f.description, &f.personal);
+        }
+        let texts = self.filed.iter_mut().flat_map(|f| f.personal.iter_mut());
+        for s in texts.chain(self.noted.iter_mut()) {
+            s.value.sealed.clear();
+            if erased {
+                crate::personal::ERASED.clone_into(&mut s.value.masked);
+            }
+        }
     }
 
     /// The sealed personal fields with their names (also their associated data).
@@ -818,7 +833,11 @@ impl Case {
                         .map(|ph| (format!("parties[{i}].phone"), ph)),
                 )
             });
-        reporter.chain(parties).collect()
+        let texts = self.filed.iter().flat_map(|f| f.personal.iter());
+        let texts = texts
+            .chain(&self.noted)
+            .map(|s| (s.field.clone(), &s.value));
+        reporter.chain(parties).chain(texts).collect()
     }
 
     fn decide_file(&self, actor: &Actor, file: &FileCase) -> Result<Event, Rejection> {
@@ -855,7 +874,7 @@ impl Case {
         }
         if file.channel == Channel::GridPatrol && file.location.grid.is_none() {
             return Err(invalid(
-                "location.grid: a grid patrol case needs its grid code".into(),
+                "location.grid: a grid patrol case needs its grid code or its point".into(),
             ));
         }
         if file.channel == Channel::Hotline && file.reporter.as_ref().is_none_or(|r| r.is_empty()) {
@@ -873,6 +892,8 @@ impl Case {
             location: file.location.clone(),
             reporter: file.reporter.clone(),
             source: file.source.clone(),
+            grid_found: file.grid_found.clone(),
+            personal: file.personal.clone(),
         }))
     }
 
@@ -918,7 +939,8 @@ impl Case {
                     self.move_handle_due(due);
                 }
             }
-            Event::ProgressRecorded(_) | Event::NoteAdded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::NoteAdded(n) => self.noted.extend(n.personal.iter().cloned()),
+            Event::ProgressRecorded(_) | Event::PersonalDataRevealed(_) => {}
             Event::SuspensionRequested(r) => self.pending_suspension = Some(r.clone()),
             Event::CaseSuspended(s) => {
                 self.pending_suspension = None;

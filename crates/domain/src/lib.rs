@@ -7,6 +7,7 @@
 //! - [`case`]: the aggregate — [`Case::decide`] holds every business rule and
 //!   [`Case::apply`] folds events into state.
 //! - [`personal`]: personal data as it may enter the log (masked + sealed, never clear).
+//! - [`point`]: a filed point, GCJ-02 / BD-09 → WGS 84, and how a case's grid was found.
 //! - [`status`]: the classes of statuses (open, in handling, final, overdue-able, Open311).
 //!   Which deadlines run is [`Case::open_deadlines`].
 
@@ -16,6 +17,7 @@ pub mod command;
 pub mod event;
 pub mod ids;
 pub mod personal;
+pub mod point;
 pub mod status;
 
 /// The `time` crate the domain's instants come from, so that callers (API bodies

@@ -33,6 +33,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
         file_case_endpoint(),
         crate::queries::list_endpoint(),
+        crate::export::cases_endpoint(),
         get_case_endpoint(),
         get_timeline_endpoint(),
         get_log_endpoint(),
@@ -41,6 +42,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         inbox_endpoint(),
         crate::queries::overdue_endpoint(),
         crate::queries::stats_endpoint(),
+        crate::export::stats_endpoint(),
         crate::events::endpoint(),
         crate::quarantine::endpoint(),
         openapi_endpoint(),
@@ -137,7 +139,16 @@ fn file_case_endpoint() -> Endpoint {
             ("description", string()),
             (
                 "location",
-                object(&[("address", string()), ("grid", string())], &[]),
+                object(
+                    &[
+                        ("address", string()),
+                        ("grid", string()),
+                        ("lat", string()),
+                        ("long", string()),
+                        ("coordinate_system", string()),
+                    ],
+                    &[],
+                ),
             ),
             (
                 "reporter",
