@@ -7,6 +7,7 @@
 //! - `casegrid rebuild`: replay the log into fresh read models and compare with the live ones.
 //! - `casegrid audit verify`: check every case's hash chain and version contiguity.
 //! - `casegrid privacy erase <case>`: crypto-shred a case's personal data.
+//! - `casegrid import <cases.csv> <events.jsonl>`: a history from another system.
 //! - `casegrid config check <dir>`: validate a district configuration folder.
 //! - `casegrid nats-credentials <dir>`: fresh NATS keys for every casegrid user.
 
@@ -82,6 +83,35 @@ enum Cmd {
     /// (mode 0600) for the processes' [nats] nkey_seed_file, nkeys.env (the public keys)
     /// for the server's environment, and the accounts.conf the server includes.
     NatsCredentials { dir: PathBuf },
+    /// Import a history from another 12345 system (docs/IMPORT.md): each case whole or
+    /// not at all, decided again by casegrid's rules; a second run appends nothing.
+    Import {
+        /// The cases, one CSV row a case.
+        cases: PathBuf,
+        /// The cases' later events, JSON lines.
+        events: PathBuf,
+        /// Old category and department codes → casegrid's (TOML).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// The old system's name: part of every imported case's id.
+        #[arg(long, default_value = "legacy")]
+        source: String,
+        /// Where refused cases are written (CSV: case_ref, where, reason).
+        #[arg(long, default_value = "import-refused.csv")]
+        report: PathBuf,
+        #[arg(long, default_value = DEV_NATS)]
+        nats: String,
+        #[arg(long, default_value = "deploy/config")]
+        config: PathBuf,
+    },
+    /// Write a generated history in the import format (cases.csv, events.jsonl) into DIR.
+    SampleHistory {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        cases: usize,
+        #[arg(long, default_value = "deploy/config")]
+        config: PathBuf,
+    },
     /// District configuration.
     Config {
         #[command(subcommand)]
@@ -187,6 +217,27 @@ fn main() -> ExitCode {
                         command: ConfigCmd::Check { dir },
                     } => tools::config_check(&dir),
                     Cmd::NatsCredentials { dir } => tools::nats_credentials(&dir),
+                    Cmd::Import {
+                        cases,
+                        events,
+                        mapping,
+                        source,
+                        report,
+                        nats,
+                        config,
+                    } => {
+                        let files = tools::ImportFiles {
+                            cases,
+                            events,
+                            mapping,
+                            report,
+                            config,
+                        };
+                        tools::import(&admin(&nats)?, &files, source).await
+                    }
+                    Cmd::SampleHistory { dir, cases, config } => {
+                        tools::sample_history(&dir, cases, &config)
+                    }
                     Cmd::Serve { .. } => unreachable!("handled above"),
                 }
             });

@@ -6,7 +6,7 @@ use casegrid_eventlog::{EventLog, LogConfig};
 use casegrid_readmodel::ReadModel;
 use casegrid_runtime::natsauth::{self, User};
 use casegrid_runtime::settings::NatsSettings;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// How the tools connect: the NATS of the settings (`CASEGRID_SETTINGS`, then
@@ -283,6 +283,95 @@ pub(crate) fn nats_credentials(dir: &Path) -> anyhow::Result<ExitCode> {
     );
     println!(
         "each process: CASEGRID__NATS__USER=<user> CASEGRID__NATS__NKEY_SEED_FILE=<its .nk file>"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The files of `casegrid import`.
+pub(crate) struct ImportFiles {
+    pub cases: PathBuf,
+    pub events: PathBuf,
+    pub mapping: Option<PathBuf>,
+    pub report: PathBuf,
+    pub config: PathBuf,
+}
+
+/// `casegrid import`: prints progress lines, then `IMPORT cases=… events=… already=…
+/// refused=… seconds=… events_per_s=…`; writes refused cases to the report; exits 1
+/// when any case was refused.
+pub(crate) async fn import(
+    nats: &NatsSettings,
+    files: &ImportFiles,
+    source: String,
+) -> anyhow::Result<ExitCode> {
+    use casegrid_intake::import::{import, ImportOptions, Mapping};
+    let district = casegrid_config::District::load(&files.config)?;
+    let mapping = match &files.mapping {
+        Some(path) => Mapping::load(path)?,
+        None => Mapping::default(),
+    };
+    let log = open_log(nats).await?;
+    let keys = casegrid_privacy::KeyVault::open(log.client().clone(), nats.replicas).await?;
+    let options = ImportOptions {
+        source,
+        mapping,
+        ..ImportOptions::default()
+    };
+    let report = import(
+        &log,
+        &keys,
+        &district,
+        &files.cases,
+        &files.events,
+        &options,
+        |p| {
+            let rate = p.events as f64 / p.elapsed.as_secs_f64().max(1e-9);
+            let left = if p.rows_done == 0 {
+                0.0
+            } else {
+                p.elapsed.as_secs_f64() * (p.rows_total - p.rows_done) as f64 / p.rows_done as f64
+            };
+            eprintln!(
+                "import: {}/{} rows, {} events, {rate:.0} events/s, {left:.0} s left",
+                p.rows_done, p.rows_total, p.events
+            );
+        },
+    )
+    .await?;
+    let mut out = csv::Writer::from_path(&files.report)?;
+    out.write_record(["case_ref", "where", "reason"])?;
+    for r in &report.refused {
+        out.write_record([&r.case_ref, &r.at, &r.reason])?;
+    }
+    out.flush()?;
+    println!(
+        "IMPORT cases={} events={} already={} refused={} seconds={:.1} events_per_s={:.0}",
+        report.cases,
+        report.events,
+        report.already,
+        report.refused.len(),
+        report.elapsed.as_secs_f64(),
+        report.events_per_second()
+    );
+    if !report.refused.is_empty() {
+        println!(
+            "{} cases refused: see {}",
+            report.refused.len(),
+            files.report.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `casegrid sample-history`.
+pub(crate) fn sample_history(dir: &Path, cases: usize, config: &Path) -> anyhow::Result<ExitCode> {
+    let district = casegrid_config::District::load(config)?;
+    let start = time::OffsetDateTime::now_utc() - time::Duration::days(365);
+    let events = casegrid_intake::import::write_sample(dir, &district, cases, start)?;
+    println!(
+        "{cases} cases and {events} later events in {}",
+        dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }

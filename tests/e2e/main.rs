@@ -6,6 +6,7 @@
 //! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
 //!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
+//! - `correlation`: `X-Request-Id` becomes the events' `correlation_id`; hostile ids are replaced.
 //! - `geo`: field data (issue 14): a point finds its grid, free-text personal data is sealed,
 //!   lists and figures export as CSV and XLSX.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
@@ -26,8 +27,10 @@
 mod bad_input;
 mod cluster;
 mod config;
+mod correlation;
 mod geo;
 mod idempotency;
+mod import;
 mod jcs;
 mod kit;
 mod lifecycle;

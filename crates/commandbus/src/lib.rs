@@ -173,7 +173,7 @@ pub async fn execute(
     let meta = CommandMeta {
         request: Some(fingerprint(&request.action, &request.body)?),
         command_id,
-        correlation_id: request.correlation_id,
+        correlation_id: casegrid_runtime::correlation::or(request.correlation_id),
         causation_id: None,
     };
     store

@@ -15,6 +15,7 @@ pub mod actor;
 pub mod case;
 pub mod command;
 pub mod event;
+pub mod history;
 pub mod ids;
 pub mod personal;
 pub mod point;

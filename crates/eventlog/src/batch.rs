@@ -221,7 +221,7 @@ struct Publisher {
 }
 
 /// The batch's answer, or how it failed.
-enum BatchOutcome {
+pub(crate) enum BatchOutcome {
     Stored {
         last_seq: u64,
         count: u64,
@@ -305,68 +305,94 @@ impl Publisher {
     }
 
     async fn atomic_batch(&self, batch: &[Pending]) -> BatchOutcome {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let last = batch.len() - 1;
-        for (i, p) in batch.iter().enumerate() {
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Batch-Id", id.as_str());
-            headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
-            headers.insert("Nats-Msg-Id", p.msg_id.as_str());
+        let staged: Vec<Staged<'_>> = batch
+            .iter()
+            .map(|p| Staged {
+                subject: &p.subject,
+                payload: &p.payload,
+                msg_id: &p.msg_id,
+                expected: Some(p.expected),
+            })
+            .collect();
+        publish_atomic(&self.client, &staged).await
+    }
+}
+
+/// One message of an atomic batch. `expected`: the subject's last sequence the batch
+/// requires before it (`None` on a later message of a subject already checked earlier
+/// in the batch: the batch is stored whole or not at all, so the first check covers it).
+pub(crate) struct Staged<'a> {
+    pub subject: &'a str,
+    pub payload: &'a Bytes,
+    pub msg_id: &'a str,
+    pub expected: Option<u64>,
+}
+
+/// Publishes `batch` (at least two messages, at most [`SERVER_MAX_BATCH`]) as one
+/// atomic batch: every message stored, with consecutive sequences, or none.
+pub(crate) async fn publish_atomic(
+    client: &async_nats::Client,
+    batch: &[Staged<'_>],
+) -> BatchOutcome {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let last = batch.len() - 1;
+    for (i, p) in batch.iter().enumerate() {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Batch-Id", id.as_str());
+        headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+        headers.insert("Nats-Msg-Id", p.msg_id);
+        if let Some(expected) = p.expected {
             headers.insert(
                 "Nats-Expected-Last-Subject-Sequence",
-                p.expected.to_string().as_str(),
+                expected.to_string().as_str(),
             );
-            if i == last {
-                headers.insert("Nats-Batch-Commit", "1");
-            }
-            if i == 0 || i == last {
-                // The first starts the batch (an empty reply, or an error); the last
-                // commits it and carries the ack.
-                let reply = tokio::time::timeout(
-                    REQUEST_TIMEOUT,
-                    self.client
-                        .request_with_headers(p.subject.clone(), headers, p.payload.clone()),
-                )
-                .await;
-                let reply = match reply {
-                    Ok(Ok(m)) => m,
-                    Ok(Err(e)) if i == 0 => return BatchOutcome::Refused(e.to_string()),
-                    Ok(Err(e)) => return BatchOutcome::Unknown(e.to_string()),
-                    Err(_) if i == 0 => {
-                        // The batch never started committing: the server abandons it.
-                        return BatchOutcome::Refused("starting the batch timed out".into());
-                    }
-                    Err(_) => return BatchOutcome::Unknown("the batch's ack timed out".into()),
-                };
-                match read_reply(&reply.payload) {
-                    Reply::Empty if i == 0 => {}
-                    Reply::Empty => {
-                        return BatchOutcome::Unknown(
-                            "the batch's commit got an empty reply".into(),
-                        )
-                    }
-                    Reply::Error(e) => return BatchOutcome::Refused(e),
-                    Reply::Ack { seq, count } if i == last => {
-                        return BatchOutcome::Stored {
-                            last_seq: seq,
-                            count,
-                        }
-                    }
-                    Reply::Ack { .. } => {
-                        return BatchOutcome::Unknown("an ack before the batch's commit".into())
+        }
+        if i == last {
+            headers.insert("Nats-Batch-Commit", "1");
+        }
+        if i == 0 || i == last {
+            // The first starts the batch (an empty reply, or an error); the last
+            // commits it and carries the ack.
+            let reply = tokio::time::timeout(
+                REQUEST_TIMEOUT,
+                client.request_with_headers(p.subject.to_owned(), headers, p.payload.clone()),
+            )
+            .await;
+            let reply = match reply {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) if i == 0 => return BatchOutcome::Refused(e.to_string()),
+                Ok(Err(e)) => return BatchOutcome::Unknown(e.to_string()),
+                Err(_) if i == 0 => {
+                    // The batch never started committing: the server abandons it.
+                    return BatchOutcome::Refused("starting the batch timed out".into());
+                }
+                Err(_) => return BatchOutcome::Unknown("the batch's ack timed out".into()),
+            };
+            match read_reply(&reply.payload) {
+                Reply::Empty if i == 0 => {}
+                Reply::Empty => {
+                    return BatchOutcome::Unknown("the batch's commit got an empty reply".into())
+                }
+                Reply::Error(e) => return BatchOutcome::Refused(e),
+                Reply::Ack { seq, count } if i == last => {
+                    return BatchOutcome::Stored {
+                        last_seq: seq,
+                        count,
                     }
                 }
-            } else if let Err(e) = self
-                .client
-                .publish_with_headers(p.subject.clone(), headers, p.payload.clone())
-                .await
-            {
-                // Without the commit the server abandons the batch: nothing is stored.
-                return BatchOutcome::Refused(e.to_string());
+                Reply::Ack { .. } => {
+                    return BatchOutcome::Unknown("an ack before the batch's commit".into())
+                }
             }
+        } else if let Err(e) = client
+            .publish_with_headers(p.subject.to_owned(), headers, p.payload.clone())
+            .await
+        {
+            // Without the commit the server abandons the batch: nothing is stored.
+            return BatchOutcome::Refused(e.to_string());
         }
-        unreachable!("the last message of a batch returns")
     }
+    unreachable!("the last message of a batch returns")
 }
 
 /// One message as its own request, with its message id and expected sequence.

@@ -124,6 +124,14 @@ impl Envelope {
         Ok(self)
     }
 
+    /// The same envelope under another event id, hashed again: an import gives each
+    /// event a stable id (so a retried import writes the very same bytes).
+    pub fn with_event_id(mut self, event_id: Uuid) -> Result<Self, LogError> {
+        self.event_id = event_id;
+        self.reseal()?;
+        Ok(self)
+    }
+
     fn reseal(&mut self) -> Result<(), LogError> {
         self.hash = String::new();
         let value = serde_json::to_value(&*self).map_err(|e| LogError::Corrupt {

@@ -1,7 +1,9 @@
 //! [`EventLog`]: the append-only JetStream stream holding every case's events, one
 //! subject per case (`casegrid.events.<case_id>`).
 
-use crate::batch::{publish_one, Answer, BatchConfig, Batcher, PublishFailure};
+use crate::batch::{
+    publish_atomic, publish_one, Answer, BatchConfig, BatchOutcome, Batcher, PublishFailure, Staged,
+};
 use crate::classify::{classify, Classified, Head, RawMessage};
 use crate::envelope::{Envelope, StoredEvent};
 use crate::error::LogError;
@@ -312,6 +314,88 @@ impl EventLog {
                 expected: expected_last_seq,
             }),
             Err(PublishFailure::Other(e)) => Err(LogError::Unavailable(e)),
+        }
+    }
+
+    /// Appends whole new cases (each a chain from version 1) in one atomic batch: every
+    /// event is stored, with consecutive sequences, or none is. Each case's first event
+    /// requires that its subject holds nothing; each event keeps its message id
+    /// (`<case>:<command_id>`). At most [`crate::batch::SERVER_MAX_BATCH`] events.
+    ///
+    /// `Ok(last sequence)` when stored; [`LogError::Conflict`] when the server refused
+    /// the batch (one of the cases exists, or another check failed: nothing stored, try
+    /// the cases one by one to learn which); [`LogError::Unavailable`] when the outcome
+    /// is unknown (retry: the expectations make a retry safe).
+    pub async fn append_new_cases(&self, cases: &[Vec<Envelope>]) -> Result<u64, LogError> {
+        let messages: Vec<(String, bytes::Bytes, String, Option<u64>)> = cases
+            .iter()
+            .flat_map(|case| {
+                case.iter().enumerate().map(|(i, e)| {
+                    (
+                        self.subject(e.case_id),
+                        bytes::Bytes::from(e.to_payload()),
+                        format!("{}:{}", e.case_id, e.command_id),
+                        (i == 0).then_some(0),
+                    )
+                })
+            })
+            .collect();
+        let Some(first) = cases.iter().find_map(|c| c.first()) else {
+            return self.last_sequence().await;
+        };
+        if messages.len() > crate::batch::SERVER_MAX_BATCH {
+            return Err(LogError::Unavailable(format!(
+                "{} events exceed the {} of one atomic batch",
+                messages.len(),
+                crate::batch::SERVER_MAX_BATCH
+            )));
+        }
+        if messages.len() == 1 {
+            let (subject, payload, msg_id, _) = messages.into_iter().next().expect("one");
+            return match publish_one(&self.js, subject, payload, msg_id, 0).await {
+                Ok(Answer {
+                    seq,
+                    duplicate: false,
+                }) => Ok(seq),
+                Ok(Answer {
+                    seq,
+                    duplicate: true,
+                }) => Err(LogError::Duplicate {
+                    case_id: first.case_id,
+                    seq,
+                }),
+                Err(PublishFailure::WrongLastSequence) => Err(LogError::Conflict {
+                    case_id: first.case_id,
+                    expected: 0,
+                }),
+                Err(PublishFailure::Other(e)) => Err(LogError::Unavailable(e)),
+            };
+        }
+        let staged: Vec<Staged<'_>> = messages
+            .iter()
+            .map(|(subject, payload, msg_id, expected)| Staged {
+                subject,
+                payload,
+                msg_id,
+                expected: *expected,
+            })
+            .collect();
+        match publish_atomic(&self.client, &staged).await {
+            BatchOutcome::Stored { last_seq, count } if count == staged.len() as u64 => {
+                Ok(last_seq)
+            }
+            BatchOutcome::Stored { last_seq, count } => Err(LogError::Unavailable(format!(
+                "the batch's ack counts {count} messages (last {last_seq}), {} were sent",
+                staged.len()
+            ))),
+            BatchOutcome::Refused(why) => {
+                tracing::debug!(%why, "a batch of new cases was refused");
+                Err(LogError::Conflict {
+                    case_id: first.case_id,
+                    expected: 0,
+                })
+            }
+            BatchOutcome::Unknown(why) => Err(LogError::Unavailable(why)),
         }
     }
 

@@ -13,6 +13,7 @@
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
 pub mod clock;
+pub mod correlation;
 pub mod nats;
 pub mod natsauth;
 pub mod natsserver;

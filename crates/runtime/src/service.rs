@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use std::future::Future;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// Registers service `name` and returns it, to add endpoints with [`serve`].
 pub async fn register(
@@ -40,7 +41,9 @@ pub async fn register_with_stats(
 }
 
 /// Answers every request on `subject` with `handler(payload)` until `shutdown`;
-/// each request runs in its own task, and all are awaited before returning.
+/// each request runs in its own task, and all are awaited before returning. A
+/// well-formed `X-Request-Id` NATS header becomes the request's correlation id
+/// ([`crate::correlation::current`]).
 pub async fn serve<H, Fut>(
     service: &service::Service,
     subject: &str,
@@ -62,8 +65,24 @@ where
             request = endpoint.next() => {
                 let Some(request) = request else { break };
                 let handler = handler.clone();
+                // The gateway's request id, the correlation id of what this appends.
+                let correlation = request
+                    .message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(crate::correlation::HEADER))
+                    .map(|v| v.as_str().to_owned())
+                    .filter(|id| crate::correlation::well_formed(id));
+                let span = tracing::info_span!(
+                    "request",
+                    subject = %request.message.subject,
+                    correlation_id = correlation.as_deref().unwrap_or("")
+                );
                 tracker.spawn(async move {
-                    let answer = handler(request.message.payload.clone()).await;
+                    let work = handler(request.message.payload.clone());
+                    let answer = crate::correlation::scope(correlation, work)
+                        .instrument(span)
+                        .await;
                     if let Err(e) = request.respond(Ok(answer.into())).await {
                         tracing::warn!(error = %e, "could not answer a request");
                     }

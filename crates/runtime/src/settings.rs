@@ -117,8 +117,28 @@ pub struct AuthSettings {
     /// PEM file with the RS256 public key.
     #[serde(default)]
     pub jwt_rs256_public_key_file: Option<PathBuf>,
+    /// PEM file with the ES256 (P-256) public key.
+    #[serde(default)]
+    pub jwt_es256_public_key_file: Option<PathBuf>,
+    /// The issuer's JWKS (`https://idp.example/.well-known/jwks.json`): its keys are
+    /// chosen by the token's `kid`, and fetched again on an unknown one (key rotation).
+    /// Only one of the secret, the two key files and this URL may be set.
+    #[serde(default)]
+    pub jwt_jwks_url: Option<String>,
+    /// The least time between two fetches of the JWKS, in seconds (a flood of tokens
+    /// with made-up `kid`s fetches it once per floor).
+    pub jwt_jwks_refetch_floor_secs: u64,
+    /// After this many seconds the JWKS is fetched again even for known keys.
+    pub jwt_jwks_max_age_secs: u64,
     /// The `aud` tokens must carry.
     pub jwt_audience: String,
+    /// The `iss` tokens must carry; unset: not checked.
+    #[serde(default)]
+    pub jwt_issuer: Option<String>,
+    /// The accepted `alg`s (HS256, RS256, ES256); empty: the configured key's, or RS256
+    /// and ES256 for a JWKS.
+    #[serde(default)]
+    pub jwt_algorithms: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -271,6 +291,8 @@ tick_ms = 1000
 [auth]
 static_tokens = false
 jwt_audience = "casegrid"
+jwt_jwks_refetch_floor_secs = 60
+jwt_jwks_max_age_secs = 3600
 
 [log]
 format = "text"
@@ -410,6 +432,34 @@ mod tests {
         let s = Settings::load_from(None, &env).unwrap();
         assert!(s.auth.static_tokens);
         assert_eq!(format!("{:?}", s.auth.jwt_hs256_secret), "Some([redacted])");
+    }
+
+    #[test]
+    fn jwks_issuer_and_pinned_algorithms_come_from_the_tree() {
+        let s = Settings::load_from(None, &[]).unwrap();
+        assert_eq!(s.auth.jwt_jwks_refetch_floor_secs, 60);
+        assert_eq!(s.auth.jwt_jwks_max_age_secs, 3600);
+        assert!(s.auth.jwt_algorithms.is_empty() && s.auth.jwt_issuer.is_none());
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                (
+                    "CASEGRID__AUTH__JWT_JWKS_URL",
+                    "https://idp.city/.well-known/jwks.json",
+                ),
+                ("CASEGRID__AUTH__JWT_ISSUER", "https://idp.city"),
+                ("CASEGRID__AUTH__JWT_ALGORITHMS", "[\"ES256\"]"),
+                ("CASEGRID__AUTH__JWT_JWKS_REFETCH_FLOOR_SECS", "5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.auth.jwt_jwks_url.as_deref(),
+            Some("https://idp.city/.well-known/jwks.json")
+        );
+        assert_eq!(s.auth.jwt_issuer.as_deref(), Some("https://idp.city"));
+        assert_eq!(s.auth.jwt_algorithms, ["ES256"]);
+        assert_eq!(s.auth.jwt_jwks_refetch_floor_secs, 5);
     }
 
     #[test]

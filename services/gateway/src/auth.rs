@@ -146,7 +146,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = authenticate(parts, state)?;
+        let caller = authenticate(parts, state).await?;
         admit(state, &caller.actor)?;
         Ok(caller)
     }
@@ -164,13 +164,16 @@ pub(crate) struct Principal {
     pub(crate) scope: Option<String>,
 }
 
-pub(crate) fn principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+pub(crate) async fn principal(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     if let Some(config) = &state.jwt {
         if jwt::looks_like_jwt(token) {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let claims = config
-                .verify(token, now)
-                .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
+            let claims = config.verify(token, now).await.map_err(|e| match e {
+                jwt::JwtError::KeysUnavailable(_) => {
+                    ApiError::Problem(casegrid_contracts::Problem::unavailable(e.to_string()))
+                }
+                _ => ApiError::Unauthenticated(e.to_string()),
+            })?;
             return Ok(Principal {
                 kind: claims.kind,
                 id: claims.sub,
@@ -207,7 +210,7 @@ pub(crate) fn admit(state: &AppState, actor: &Actor) -> Result<(), ApiError> {
     state.shared.limiter.admit(&key)
 }
 
-fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Err(ApiError::Unauthenticated(
             "missing Authorization header; send `Authorization: Bearer <token>`".into(),
@@ -223,7 +226,7 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthenticated("the Authorization header must read `Bearer <token>`".into())
         })?;
-    let p = principal(state, token)?;
+    let p = principal(state, token).await?;
     Caller::new(p.kind, p.id, p.scope.as_deref())
 }
 

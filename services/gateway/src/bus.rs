@@ -29,6 +29,26 @@ pub(crate) async fn request<Q: Serialize, T: DeserializeOwned>(
     target: Target,
     request: &Q,
 ) -> Result<T, ApiError> {
+    send(state, target, request, None).await
+}
+
+/// [`request`] for a command: `request_id` goes in the `X-Request-Id` NATS header and
+/// becomes the `correlation_id` of the events the command appends.
+pub(crate) async fn command<Q: Serialize, T: DeserializeOwned>(
+    state: &AppState,
+    target: Target,
+    request: &Q,
+    request_id: &str,
+) -> Result<T, ApiError> {
+    send(state, target, request, Some(request_id)).await
+}
+
+async fn send<Q: Serialize, T: DeserializeOwned>(
+    state: &AppState,
+    target: Target,
+    request: &Q,
+    request_id: Option<&str>,
+) -> Result<T, ApiError> {
     let payload = serde_json::to_vec(request)
         .map_err(|e| ApiError::internal(format!("encoding a request to {}", target.subject), e))?;
     let timeout = state.request_timeout;
@@ -39,6 +59,7 @@ pub(crate) async fn request<Q: Serialize, T: DeserializeOwned>(
             target.subject,
             async_nats::Request::new()
                 .payload(payload.into())
+                .headers(headers(request_id))
                 .timeout(Some(timeout)),
         )
         .await
@@ -72,4 +93,12 @@ pub(crate) async fn request<Q: Serialize, T: DeserializeOwned>(
         ApiError::bad_gateway(format!("reading the answer of {}", target.service), e)
     })?;
     answer.into_result().map_err(ApiError::Problem)
+}
+
+fn headers(request_id: Option<&str>) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    if let Some(id) = request_id {
+        headers.insert(casegrid_runtime::correlation::HEADER, id);
+    }
+    headers
 }

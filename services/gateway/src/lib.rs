@@ -8,7 +8,8 @@
 //! - [`startup`]: [`AppState`], [`router`] and [`run`] (serve until cancelled, finishing
 //!   in-flight requests and ending SSE streams).
 //! - [`error`]: [`ApiError`], the one error type every handler and extractor returns.
-//! - [`jwt`]: [`JwtConfig`], verifying HS256/RS256 bearer tokens.
+//! - [`jwt`]: [`JwtConfig`], verifying HS256/RS256/ES256 bearer tokens (`jsonwebtoken`),
+//!   keys fixed or from the issuer's JWKS by `kid`.
 //! - [`limit`]: [`RateLimit`], token buckets per principal and, on the routes without a
 //!   token, per client address.
 //! - `auth`: the caller extractor and its scope.
@@ -25,16 +26,22 @@
 //!   by the domain's masker.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
-//! - `bus`: one NATS request with its failures classified (no responders, timeout).
+//! - `bus`: one NATS request with its failures classified (no responders, timeout);
+//!   a command carries the request id in its `X-Request-Id` NATS header.
+//! - `edge`: the `tower-http` layers: request ids, tracing, sensitive headers,
+//!   compression, panics answered as problems.
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
-//! `jwt_hs256_secret` or `jwt_rs256_public_key_file`, `jwt_audience`; with neither a
+//! one of `jwt_hs256_secret`, `jwt_rs256_public_key_file`, `jwt_es256_public_key_file`
+//! and `jwt_jwks_url` (with `jwt_jwks_refetch_floor_secs`, `jwt_jwks_max_age_secs`),
+//! `jwt_audience`, `jwt_issuer`, `jwt_algorithms`; with neither a
 //! JWT key nor static tokens the gateway refuses to start; `[http.rate_limit]` (per
 //! principal) and `[http.public_rate_limit]` (per client address, routes without a
 //! token), each `per_second` and `burst`.
 
 mod auth;
 mod bus;
+mod edge;
 pub mod error;
 mod events;
 mod export;

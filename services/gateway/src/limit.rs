@@ -1,4 +1,4 @@
-//! Rate limiting by token buckets: one per authenticated principal (`kind:id`), and
+//! Rate limiting by token buckets (`governor`'s GCRA, keyed): one per authenticated principal (`kind:id`), and
 //! one per client address for the routes that need no token (Open311, `/openapi.json`),
 //! so one client flooding the gateway gets 429 while everyone else is served.
 //!
@@ -11,10 +11,13 @@ use crate::startup::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 /// A token bucket's shape: `burst` requests at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,27 +46,53 @@ impl RateLimit {
     };
 }
 
-/// When to prune: buckets beyond this count that are full again are forgotten.
+/// When to prune: beyond this many keys, the buckets that are full again are forgotten.
 const PRUNE_ABOVE: usize = 10_000;
 
-#[derive(Debug)]
-pub(crate) struct Limiter {
+type Buckets<C> =
+    RateLimiter<String, DashMapStateStore<String>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// One GCRA bucket per key (`governor`), on `C`'s clock.
+pub(crate) struct Limiter<C: Clock + Clone = DefaultClock> {
     limit: Option<RateLimit>,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Option<Buckets<C>>,
+    clock: C,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+impl<C: Clock + Clone> std::fmt::Debug for Limiter<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("limit", &self.limit)
+            .field("keys", &self.buckets.as_ref().map_or(0, RateLimiter::len))
+            .finish()
+    }
 }
 
 impl Limiter {
     /// `None` disables limiting.
     pub(crate) fn new(limit: Option<RateLimit>) -> Self {
+        Self::with_clock(limit, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> Limiter<C> {
+    pub(crate) fn with_clock(limit: Option<RateLimit>, clock: C) -> Self {
+        let buckets = limit.map(|limit| {
+            // One token every 1/per_second; a limit that never refills waits an hour.
+            let period = if limit.per_second > 0.0 {
+                Duration::from_secs_f64(1.0 / limit.per_second)
+            } else {
+                Duration::from_secs(3600)
+            };
+            let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+                .expect("a period above zero")
+                .allow_burst(NonZeroU32::new(limit.burst.max(1)).expect("at least 1"));
+            RateLimiter::dashmap_with_clock(quota, clock.clone())
+        });
         Self {
             limit,
-            buckets: Mutex::default(),
+            buckets,
+            clock,
         }
     }
 
@@ -72,46 +101,24 @@ impl Limiter {
         self.limit
     }
 
-    /// Takes one token from `key`'s bucket at `now`, or says how long until one is there.
-    pub(crate) fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let Some(limit) = self.limit else {
+    /// Takes one token from `key`'s bucket, or says how long until one is there.
+    pub(crate) fn take(&self, key: &str) -> Result<(), Duration> {
+        let Some(buckets) = &self.buckets else {
             return Ok(());
         };
-        let burst = f64::from(limit.burst.max(1));
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * limit.per_second
-                    < burst
-            });
+            buckets.retain_recent();
         }
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
-        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * limit.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else if limit.per_second > 0.0 {
-            Err(Duration::from_secs_f64(
-                (1.0 - bucket.tokens) / limit.per_second,
-            ))
-        } else {
-            Err(Duration::from_secs(3600))
-        }
+        buckets
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
-}
 
-impl Limiter {
-    /// [`Self::take`] now, refused as 429 with the seconds until a token is back.
+    /// [`Self::take`], refused as 429 with the seconds until a token is back.
     pub(crate) fn admit(&self, key: &str) -> Result<(), ApiError> {
-        self.take(key, Instant::now())
-            .map_err(|wait| ApiError::RateLimited {
-                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-            })
+        self.take(key).map_err(|wait| ApiError::RateLimited {
+            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+        })
     }
 }
 
@@ -138,30 +145,34 @@ pub(crate) async fn by_address(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
     fn a_bucket_empties_refills_and_is_per_key() {
-        let limiter = Limiter::new(Some(RateLimit {
-            per_second: 2.0,
-            burst: 3,
-        }));
-        let t0 = Instant::now();
+        let clock = FakeRelativeClock::default();
+        let limiter = Limiter::with_clock(
+            Some(RateLimit {
+                per_second: 2.0,
+                burst: 3,
+            }),
+            clock.clone(),
+        );
         for _ in 0..3 {
-            assert_eq!(limiter.take("a", t0), Ok(()));
+            assert_eq!(limiter.take("a"), Ok(()));
         }
-        let wait = limiter.take("a", t0).unwrap_err();
+        let wait = limiter.take("a").unwrap_err();
         assert_eq!(wait, Duration::from_millis(500));
-        assert_eq!(
-            limiter.take("b", t0),
-            Ok(()),
-            "another key has its own bucket"
-        );
-        assert_eq!(limiter.take("a", t0 + Duration::from_millis(500)), Ok(()));
-        assert!(limiter.take("a", t0 + Duration::from_millis(600)).is_err());
-        assert_eq!(
-            Limiter::new(None).take("a", t0),
-            Ok(()),
-            "no limit configured"
-        );
+        assert_eq!(limiter.take("b"), Ok(()), "another key has its own bucket");
+        clock.advance(Duration::from_millis(500));
+        assert_eq!(limiter.take("a"), Ok(()));
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(limiter.take("a"), Err(Duration::from_millis(400)));
+        assert!(matches!(
+            limiter.admit("a"),
+            Err(ApiError::RateLimited {
+                retry_after_secs: 1
+            })
+        ));
+        assert_eq!(Limiter::new(None).take("a"), Ok(()), "no limit configured");
     }
 }

@@ -879,16 +879,18 @@ fn list_requests_endpoint(format: Format) -> Endpoint {
 
 /// The principal an `api_key` names (authenticated as `/api/v1` authenticates bearer
 /// tokens, within the same per-principal rate limit), and the channel it files through.
-fn filer(
+async fn filer(
     state: &AppState,
     api_key: &str,
     format: Format,
 ) -> Result<(Actor, &'static str), Open311Error> {
     let forbidden = |d: String| Open311Error::new(403, d, format);
-    let principal = crate::auth::principal(state, api_key).map_err(|e| match e {
-        ApiError::Unauthenticated(why) => forbidden(format!("api_key: {why}")),
-        other => Open311Error::from_api(other, format),
-    })?;
+    let principal = crate::auth::principal(state, api_key)
+        .await
+        .map_err(|e| match e {
+            ApiError::Unauthenticated(why) => forbidden(format!("api_key: {why}")),
+            other => Open311Error::from_api(other, format),
+        })?;
     let channel = match principal.kind {
         ActorKind::Operator => "hotline",
         ActorKind::GridWorker => "grid_patrol",
@@ -1118,7 +1120,7 @@ async fn create_request(
         .map(|(_, v)| v.trim())
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Open311Error::new(403, "api_key: required to file a request", format))?;
-    let (actor, channel) = filer(&state, api_key, format)?;
+    let (actor, channel) = filer(&state, api_key, format).await?;
     let body = filing_body(&state, &form, &actor, channel, format)?;
     let key = match headers
         .get("idempotency-key")
@@ -1137,10 +1139,11 @@ async fn create_request(
     let request = FileRequest {
         actor,
         idempotency_key: key,
-        correlation_id: uuid::Uuid::now_v7().to_string(),
+        correlation_id: crate::edge::request_id(&headers),
         body,
     };
-    let reply: CommandReply = bus::request(&state, Target::new(INTAKE_FILE, "intake"), &request)
+    let target = Target::new(INTAKE_FILE, "intake");
+    let reply: CommandReply = bus::command(&state, target, &request, &request.correlation_id)
         .await
         .map_err(|e| Open311Error::from_api(e, format))?;
     let status = if reply.created {

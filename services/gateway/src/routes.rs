@@ -72,14 +72,20 @@ pub(crate) async fn file_case(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = json_object(body?, false)?;
+    let request_id = crate::edge::request_id(&headers);
     let request = FileRequest {
         actor: caller.actor,
         idempotency_key: idempotency_key(&headers)?,
-        correlation_id: correlation_id(),
+        correlation_id: request_id.clone(),
         body,
     };
-    let reply: CommandReply =
-        bus::request(&state, Target::new(INTAKE_FILE, INTAKE), &request).await?;
+    let reply: CommandReply = bus::command(
+        &state,
+        Target::new(INTAKE_FILE, INTAKE),
+        &request,
+        &request_id,
+    )
+    .await?;
     let body = Json(json!({
         "id": reply.id,
         "number": reply.number,
@@ -405,11 +411,12 @@ pub(crate) async fn act(
         action,
         actor: caller.actor.clone(),
         command_id,
-        correlation_id: correlation_id(),
+        correlation_id: crate::edge::request_id(&headers),
         if_match,
         body,
     };
-    let reply: CommandReply = bus::request(&state, target, &request).await?;
+    let reply: CommandReply =
+        bus::command(&state, target, &request, &request.correlation_id).await?;
     let mut answer = json!({
         "id": reply.id,
         "version": reply.version,
@@ -721,8 +728,4 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
             })
         })
         .transpose()
-}
-
-fn correlation_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }

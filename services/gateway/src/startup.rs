@@ -137,13 +137,14 @@ pub fn router(state: AppState) -> Router {
         };
         router = router.route(endpoint.path, handler);
     }
-    router
+    let router = router
         .route_layer(middleware::from_fn_with_state(state.clone(), track))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(Extension(routes::OpenApi(document)))
         .layer(DefaultBodyLimit::max(state.body_limit))
-        .with_state(state)
+        .with_state(state);
+    crate::edge::layers(router)
 }
 
 /// Liveness and readiness probes: no token and no rate limit (the orchestrator asks
@@ -227,9 +228,10 @@ pub fn auth_from_settings(
     let static_tokens = auth.static_tokens;
     if jwt.is_none() && !static_tokens {
         anyhow::bail!(
-            "the gateway has no way to authenticate callers: set [auth] jwt_hs256_secret or \
-             [auth] jwt_rs256_public_key_file (CASEGRID__AUTH__JWT_HS256_SECRET, \
-             CASEGRID__AUTH__JWT_RS256_PUBLIC_KEY_FILE), or, for development only, \
+            "the gateway has no way to authenticate callers: set [auth] jwt_hs256_secret, \
+             [auth] jwt_rs256_public_key_file, [auth] jwt_es256_public_key_file or \
+             [auth] jwt_jwks_url (CASEGRID__AUTH__JWT_HS256_SECRET, \
+             CASEGRID__AUTH__JWT_JWKS_URL, …), or, for development only, \
              [auth] static_tokens = true (CASEGRID__AUTH__STATIC_TOKENS=true; `casegrid dev` does)"
         );
     }

@@ -7,6 +7,8 @@
 //! - [`run`]: registers the service and serves its subjects until shutdown.
 //! - [`serve`]: builds everything from [`Settings`] (used by the binary and `casegrid`).
 
+pub mod import;
+
 use casegrid_commandbus::{answer, parse_request, problem_of};
 use casegrid_config::{District, Unlocated};
 use casegrid_contracts::actions::Owner;
@@ -130,7 +132,7 @@ impl Intake {
                 &request.actor,
                 &request.idempotency_key,
             ),
-            correlation_id: request.correlation_id,
+            correlation_id: casegrid_runtime::correlation::or(request.correlation_id),
             causation_id: None,
             request: Some(fingerprint),
         };
@@ -144,42 +146,9 @@ impl Intake {
         }
         let body: FileBody = serde_json::from_value(request.body)
             .map_err(|e| Problem::unprocessable(format!("case: {e}")))?;
-        let unsealed = self.validate(&body)?;
-        let reporter = body.reporter.as_ref().filter(|r| !r.is_empty());
-        // Numbers a citizen dictated into the description never enter the log in clear.
-        let (description, found) = mask_text(&body.description);
-        let unmasked = |_: &str, _: &str, masked| Sealed {
-            masked,
-            sealed: String::new(),
-        };
-        let mut filing = FileCase {
-            channel: body.channel,
-            kind: body.kind,
-            category: unsealed.category,
-            urgency: body.urgency,
-            title: body.title,
-            description,
-            location: Location {
-                address: body.location.address,
-                grid: unsealed.grid,
-                lat: body.location.lat.map(|l| l.trim().to_owned()),
-                long: body.location.long.map(|l| l.trim().to_owned()),
-                coordinate_system: body
-                    .location
-                    .coordinate_system
-                    .filter(|c| *c != CoordinateSystem::Wgs84),
-            },
-            // Masked values only: the domain decides before any key exists.
-            reporter: reporter.map(|r| {
-                reporter_of(r, &unsealed.phone, |_, _, masked| Sealed {
-                    masked,
-                    sealed: String::new(),
-                })
-            }),
-            source: body.source,
-            grid_found: unsealed.grid_found,
-            personal: seal_findings(DESCRIPTION, &body.description, &found, unmasked),
-        };
+        // Masked values only: the domain decides before any key exists.
+        let mut filing = filing_of(&self.district, &body, masked_only)?;
+        let needs_key = filing.reporter.is_some() || !filing.personal.is_empty();
         let now = self.clock.now();
         if let Err(rejection) =
             snapshot
@@ -188,16 +157,16 @@ impl Intake {
         {
             return Err(rejection.into());
         }
-        if reporter.is_some() || !found.is_empty() {
+        if needs_key {
             let key = self.keys.key_for_filing(case_id).await.map_err(|e| {
                 tracing::warn!(error = %e, "key store");
                 Problem::unavailable(
                     "the key store is unavailable; retry with the same Idempotency-Key",
                 )
             })?;
-            let seal = |field: &str, clear: &str, masked| key.seal(field, clear, masked);
-            filing.reporter = reporter.map(|r| reporter_of(r, &unsealed.phone, seal));
-            filing.personal = seal_findings(DESCRIPTION, &body.description, &found, seal);
+            filing = filing_of(&self.district, &body, |field, clear, masked| {
+                key.seal(field, clear, masked)
+            })?;
         }
         let outcome = self
             .store
@@ -253,56 +222,6 @@ impl Intake {
             status: snapshot.case.status,
             created: false,
             revealed: None,
-        })
-    }
-
-    fn validate(&self, body: &FileBody) -> Result<Validated, Problem> {
-        let category = Category::parse(&body.category)
-            .ok()
-            .filter(|c| self.district.has_category(c.as_str()))
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.district.rules.keys().map(|c| c.as_str()).collect();
-                Problem::unprocessable(format!(
-                    "category: unknown category {:?}; known categories: {}",
-                    body.category,
-                    known.join(", ")
-                ))
-            })?;
-        let point = point_of(&body.location)?;
-        let (grid, grid_found) = match (&body.location.grid, point) {
-            (None, None) => (None, None),
-            (Some(g), _) => {
-                let grid = GridCode::parse(g)
-                    .map_err(|e| Problem::unprocessable(format!("location.{e}")))?;
-                if !self.district.grids.contains_key(&grid) {
-                    return Err(Problem::unprocessable(format!(
-                        "location.grid: unknown grid {g:?} in this district"
-                    )));
-                }
-                (Some(grid), Some(GridFound::Given))
-            }
-            (None, Some(p)) => match self.district.locate(p) {
-                Ok(found) => (Some(found.grid), Some(found.found)),
-                // Without boundaries a point is kept as filed, as before they existed.
-                Err(Unlocated::NoBoundaries) => (None, None),
-                Err(e) => {
-                    return Err(Problem::unprocessable(format!(
-                        "location.lat, location.long: {e}; name location.grid"
-                    )))
-                }
-            },
-        };
-        let phone = match body.reporter.as_ref().and_then(|r| r.phone.as_deref()) {
-            None => None,
-            Some(p) => {
-                Some(PhoneNumber::parse(p).map_err(|e| Problem::unprocessable(e.to_string()))?)
-            }
-        };
-        Ok(Validated {
-            category,
-            grid,
-            grid_found,
-            phone,
         })
     }
 
@@ -574,6 +493,98 @@ fn point_of(location: &LocationBody) -> Result<Option<Wgs84>, Problem> {
             "location.lat, location.long: a point needs both (decimal degrees as strings)",
         )),
     }
+}
+
+/// A filing's body checked against the district (category, grid, phone) and made the
+/// domain's command, each given personal field sealed by `seal(field, clear, masked)`:
+/// what intake files, and what `casegrid import` files from a case's row.
+pub fn filing_of(
+    district: &District,
+    body: &FileBody,
+    seal: impl Fn(&str, &str, String) -> Sealed,
+) -> Result<FileCase, Problem> {
+    let checked = validate(district, body)?;
+    let reporter = body.reporter.as_ref().filter(|r| !r.is_empty());
+    // Numbers a citizen dictated into the description never enter the log in clear.
+    let (description, found) = mask_text(&body.description);
+    Ok(FileCase {
+        channel: body.channel,
+        kind: body.kind,
+        category: checked.category,
+        urgency: body.urgency,
+        title: body.title.clone(),
+        description,
+        location: Location {
+            address: body.location.address.clone(),
+            grid: checked.grid,
+            lat: body.location.lat.as_deref().map(|l| l.trim().to_owned()),
+            long: body.location.long.as_deref().map(|l| l.trim().to_owned()),
+            coordinate_system: body
+                .location
+                .coordinate_system
+                .filter(|c| *c != CoordinateSystem::Wgs84),
+        },
+        reporter: reporter.map(|r| reporter_of(r, &checked.phone, &seal)),
+        source: body.source.clone(),
+        grid_found: checked.grid_found,
+        personal: seal_findings(DESCRIPTION, &body.description, &found, &seal),
+    })
+}
+
+/// A "seal" that keeps the masked value only, for deciding before a key exists.
+pub fn masked_only(_field: &str, _clear: &str, masked: String) -> Sealed {
+    Sealed {
+        masked,
+        sealed: String::new(),
+    }
+}
+
+fn validate(district: &District, body: &FileBody) -> Result<Validated, Problem> {
+    let category = Category::parse(&body.category)
+        .ok()
+        .filter(|c| district.has_category(c.as_str()))
+        .ok_or_else(|| {
+            let known: Vec<&str> = district.rules.keys().map(|c| c.as_str()).collect();
+            Problem::unprocessable(format!(
+                "category: unknown category {:?}; known categories: {}",
+                body.category,
+                known.join(", ")
+            ))
+        })?;
+    let point = point_of(&body.location)?;
+    let (grid, grid_found) = match (&body.location.grid, point) {
+        (None, None) => (None, None),
+        (Some(g), _) => {
+            let grid =
+                GridCode::parse(g).map_err(|e| Problem::unprocessable(format!("location.{e}")))?;
+            if !district.grids.contains_key(&grid) {
+                return Err(Problem::unprocessable(format!(
+                    "location.grid: unknown grid {g:?} in this district"
+                )));
+            }
+            (Some(grid), Some(GridFound::Given))
+        }
+        (None, Some(p)) => match district.locate(p) {
+            Ok(found) => (Some(found.grid), Some(found.found)),
+            // Without boundaries a point is kept as filed, as before they existed.
+            Err(Unlocated::NoBoundaries) => (None, None),
+            Err(e) => {
+                return Err(Problem::unprocessable(format!(
+                    "location.lat, location.long: {e}; name location.grid"
+                )))
+            }
+        },
+    };
+    let phone = match body.reporter.as_ref().and_then(|r| r.phone.as_deref()) {
+        None => None,
+        Some(p) => Some(PhoneNumber::parse(p).map_err(|e| Problem::unprocessable(e.to_string()))?),
+    };
+    Ok(Validated {
+        category,
+        grid,
+        grid_found,
+        phone,
+    })
 }
 
 /// The reporter with each given field sealed by `seal(field, clear, masked)`.

@@ -95,7 +95,7 @@ impl Case {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{given, replied, NOW};
+    use super::super::testing::{given, replied, NOW};
     use super::*;
     use crate::actor::{Actor, ActorKind};
     use crate::command::{BlowWhistle, Command, MarkDeadlineMissed};

@@ -8,7 +8,10 @@
 //! (d) a rejection leaves the state unchanged.
 
 use super::*;
+use crate::actor::ActorKind;
+use crate::command::FileCase;
 use crate::command::*;
+use crate::event::*;
 use crate::event::{Party, PartyRole, ReferralTarget, ReplyResult};
 use crate::personal::Sealed;
 use proptest::prelude::*;

@@ -184,3 +184,45 @@ async fn without_jwt_settings_or_static_tokens_the_gateway_refuses_to_start() {
         casegrid_gateway::startup::auth_from_settings(&settings.auth).expect("a way in");
     assert!(jwt.is_none() && static_tokens);
 }
+
+fn es256(claims: &Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(fixture("es256-private.pem").as_bytes())
+        .expect("a PKCS#8 P-256 key");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        claims,
+        &key,
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn es256_tokens_from_the_trusted_issuer_only() {
+    let config = JwtConfig::es256_pem(&fixture("es256-public.pem"), AUDIENCE)
+        .expect("public key")
+        .with_issuer("https://idp.city.example");
+    let app = spawn_app_with(|s| s.with_jwt(config, false)).await;
+    stand_in_services(&app).await;
+    let case = format!("/api/v1/cases/{CASE}");
+    let mut good = claims("sup.li", "supervisor");
+    good["iss"] = json!("https://idp.city.example");
+    let (s, body) = status(&app, &case, &es256(&good)).await;
+    assert_eq!(s, 200, "{body}");
+
+    let mut foreign = good.clone();
+    foreign["iss"] = json!("https://idp.elsewhere.example");
+    let answer = answered(app.get(&case, &es256(&foreign)).send().await.unwrap()).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert_eq!(answer.content_type, "application/problem+json");
+    assert_eq!(
+        answer.body["detail"],
+        "the token was not issued by the issuer this gateway trusts (issuer)"
+    );
+    let (s, body) = status(&app, &case, &rs256(&good)).await;
+    assert_eq!(s, 401, "an RS256 token on an ES256 gateway: {body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("accepts ES256"),
+        "{body}"
+    );
+    app.stop().await;
+}

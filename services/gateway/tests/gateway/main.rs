@@ -21,10 +21,12 @@
 //! - `scope`: grid workers (their grid and filings), mediators (their mediations),
 //!   district supervisors (figures over their district).
 //! - `merge`: a merge's target must be in the caller's scope.
+//! - `edge`: request ids (kept, replaced, echoed, sent to the service), compression.
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
 mod basics;
+mod edge;
 mod helpers;
 mod ijson;
 mod jwt;

@@ -1,0 +1,86 @@
+//! Answering at intake (reply at intake) and declining: the operator settles a call
+//! before any department has signed.
+
+use super::decision::Decision;
+use super::{Rejection, Status};
+use crate::actor::ActorKind;
+use crate::command::{Decline, ReplyAtIntake};
+use crate::event::{CaseDeclined, DeclineReason, Event, RepliedAtIntake};
+
+impl Decision<'_> {
+    pub(super) fn reply_at_intake(&self, r: &ReplyAtIntake) -> Result<Event, Rejection> {
+        self.allow(&[ActorKind::Operator])?;
+        self.still_at_intake()?;
+        self.text("text", &r.text)?;
+        Ok(Event::RepliedAtIntake(RepliedAtIntake {
+            text: r.text.trim().to_owned(),
+        }))
+    }
+
+    pub(super) fn decline(&self, c: &Decline) -> Result<Event, Rejection> {
+        self.allow(&[ActorKind::Operator])?;
+        self.still_at_intake()?;
+        if c.reason == DeclineReason::Other {
+            self.text("text", &c.text)?;
+        }
+        Ok(Event::CaseDeclined(CaseDeclined {
+            reason: c.reason,
+            text: c.text.trim().to_owned(),
+        }))
+    }
+
+    /// Intake may still answer or decline a case: it is received, or routing has
+    /// dispatched it automatically and no department has signed yet (the operator
+    /// answers during the call while the dispatch is already on its way).
+    fn still_at_intake(&self) -> Result<(), Rejection> {
+        let case = self.case;
+        let unsigned_dispatch = case.status == Status::Dispatched && case.signed.is_empty();
+        if unsigned_dispatch {
+            Ok(())
+        } else {
+            self.status(&[Status::Received])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::*;
+    use crate::command::*;
+    use crate::event::*;
+
+    #[test]
+    fn an_operator_answers_at_intake_or_declines_before_anyone_signs() {
+        let mut case = given(&replied()[..1]);
+        let answer = Command::ReplyAtIntake(ReplyAtIntake {
+            text: "施工许可至22点".into(),
+        });
+        refused(&case, &housing(), answer.clone(), RejectionKind::Forbidden);
+        accept(&mut case, &operator(), answer, NOW);
+        assert_eq!(case.status, Status::Replied);
+
+        let mut case = given(&replied()[..1]);
+        let other = Command::Decline(Decline {
+            reason: DeclineReason::Other,
+            text: " ".into(),
+        });
+        let detail = refused(&case, &operator(), other, RejectionKind::Invalid);
+        assert!(detail.ends_with("text: must not be empty"), "{detail}");
+        let decline = Command::Decline(Decline {
+            reason: DeclineReason::InLitigation,
+            text: String::new(),
+        });
+        accept(&mut case, &operator(), decline.clone(), NOW);
+        assert_eq!(case.status, Status::Declined);
+
+        // Routing's automatic dispatch does not take the case from intake before anyone signs.
+        let mut case = given(&replied()[..2]);
+        accept(&mut case, &operator(), decline.clone(), NOW);
+        assert_eq!(case.status, Status::Declined);
+
+        let case = given(&replied()[..3]);
+        let detail = refused(&case, &operator(), decline, RejectionKind::InvalidState);
+        assert!(detail.ends_with("it is in_progress"), "{detail}");
+    }
+}

@@ -1,0 +1,298 @@
+//! `casegrid import`: a history from another system, each case whole or not at all,
+//! decided again by casegrid's rules; a second run appends nothing; the figures of an
+//! imported history equal those of the same history filed through the API.
+
+use crate::kit::{bin, System};
+use crate::lifecycle::wait_status;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use time::macros::datetime;
+use time::Duration;
+
+/// Runs `casegrid import` against `system`; answers (success, stdout).
+fn import(system: &System, dir: &Path, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(bin("casegrid"))
+        .arg("import")
+        .arg(dir.join("cases.csv"))
+        .arg(dir.join("events.jsonl"))
+        .args(["--nats", &system.nats.url(), "--config"])
+        .arg(crate::kit::config_dir())
+        .arg("--report")
+        .arg(dir.join("refused.csv"))
+        .arg("--credentials")
+        .arg(system.admin_seed())
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("IMPORT "),
+        "no summary line:\n{stdout}\n{stderr}"
+    );
+    (out.status.success(), stdout)
+}
+
+/// `key=value` of the `IMPORT` line.
+fn summary(stdout: &str, key: &str) -> u64 {
+    let line = stdout.lines().find(|l| l.starts_with("IMPORT ")).unwrap();
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} in {line}"))
+        .parse()
+        .unwrap()
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_history_verifies_and_a_second_run_appends_nothing() {
+    let system = System::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Command::new(bin("casegrid"))
+        .arg("sample-history")
+        .arg(dir.path())
+        .args(["--cases", "300", "--config"])
+        .arg(crate::kit::config_dir())
+        .output()
+        .unwrap();
+    assert!(sample.status.success(), "{sample:?}");
+    let later: u64 = std::fs::read_to_string(dir.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .count() as u64;
+
+    // A case whose history breaks casegrid's rules (a reply before anyone signed), and
+    // one whose category is unknown: each refused whole, naming where and why.
+    append(
+        &dir.path().join("cases.csv"),
+        "BAD-1,2026-03-01T08:00:00Z,hotline,complaint,noise,normal,噪音,,,NH.HB.BJ.03,李四,13800009999,,,op.zhang\n\
+         BAD-2,2026-03-01T08:00:00Z,hotline,complaint,no_such_thing,normal,别的,,,NH.HB.BJ.03,李四,,,,op.zhang\n",
+    );
+    let dispatched = json!({"case_ref": "BAD-1", "type": "CaseDispatched",
+        "occurred_at": "2026-03-01T08:01:00Z", "actor": {"kind": "system", "id": "routing"},
+        "data": {"lead": "dept.urban", "assisting": [], "sign_due": "2026-03-01T10:00:00Z",
+                 "handle_due": "2026-03-05T10:00:00Z", "rule": "old", "return_due": null}});
+    let replied = json!({"case_ref": "BAD-1", "type": "CaseReplied",
+        "occurred_at": "2026-03-01T09:00:00Z", "actor": {"kind": "department", "id": "dept.urban"},
+        "data": {"department": "dept.urban", "result": "resolved", "text": "好",
+                 "summary_for_citizen": "好"}});
+    append(
+        &dir.path().join("events.jsonl"),
+        &format!("{dispatched}\n{replied}\n"),
+    );
+
+    let (ok, stdout) = import(&system, dir.path(), &[]);
+    assert!(!ok, "refused cases make the import exit 1:\n{stdout}");
+    assert_eq!(summary(&stdout, "cases"), 300, "{stdout}");
+    assert_eq!(summary(&stdout, "events"), 300 + later, "{stdout}");
+    assert_eq!(summary(&stdout, "refused"), 2, "{stdout}");
+    let report = std::fs::read_to_string(dir.path().join("refused.csv")).unwrap();
+    let bad1 = report.lines().find(|l| l.starts_with("BAD-1,")).unwrap();
+    assert!(
+        bad1.contains("events.jsonl:") && bad1.contains("has not signed"),
+        "{report}"
+    );
+    let bad2 = report.lines().find(|l| l.starts_with("BAD-2,")).unwrap();
+    assert!(bad2.contains("category"), "{report}");
+    // Routing reacts to the imported open cases (their deadlines passed long ago), so
+    // count what the import wrote: the events of its command ids.
+    let imported = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["command_id"].as_str().unwrap().starts_with("import:"))
+            .count() as u64
+    };
+    // Nothing of a refused case is in the log.
+    let bad = casegrid_intake::import::case_id_of("legacy", "BAD-1").to_string();
+    let events = system.events().await;
+    assert_eq!(imported(&events), 300 + later);
+    assert!(events.iter().all(|e| e["case_id"] != bad.as_str()));
+    // The reporter is sealed like a live filing's: no phone in clear in the log.
+    let raw = serde_json::to_string(&events).unwrap();
+    assert!(!raw.contains("13800130001"), "a clear phone in the log");
+    let audit = system.audit_verify();
+    assert!(
+        audit.contains("300 cases") && audit.contains("all chains verify"),
+        "{audit}"
+    );
+
+    // Again: every case is found, nothing is appended.
+    let (_, again) = import(&system, dir.path(), &[]);
+    assert_eq!(summary(&again, "cases"), 0, "{again}");
+    assert_eq!(summary(&again, "events"), 0, "{again}");
+    assert_eq!(summary(&again, "already"), 300, "{again}");
+    assert_eq!(imported(&system.events().await), 300 + later);
+
+    // The projection reads imported cases like any other.
+    system.wait_projection().await;
+    let first = casegrid_intake::import::case_id_of("legacy", "OLD-0000001").to_string();
+    let case = wait_status(&system.api, &first, "demo-supervisor", "closed").await;
+    assert_eq!(case["reporter_phone"], "138****0001", "{case}");
+}
+
+/// One step of the live history: at `at`, `token` does `action` on case `i`.
+struct Step {
+    at: time::OffsetDateTime,
+    case: usize,
+    token: &'static str,
+    action: &'static str,
+    body: Value,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_figures_of_an_imported_history_equal_those_of_the_history_filed_live() {
+    let start = datetime!(2026-03-02 09:00 +08:00);
+    let live = System::start_with_clock(Some(start)).await;
+    // Six noise complaints (routing leads them to dept.urban): replied and called back,
+    // one unsatisfied and reopened, one still open.
+    let mut ids = Vec::new();
+    let mut phones = BTreeMap::new();
+    for i in 0..6 {
+        live.set_clock(start + Duration::minutes(i));
+        let phone = format!("1380000{:04}", 1000 + i);
+        let mut body = crate::lifecycle::noise_complaint();
+        body["reporter"]["phone"] = json!(phone);
+        let filed = live
+            .api
+            .post(
+                "/api/v1/cases",
+                "demo-operator",
+                &body,
+                &[("Idempotency-Key", &format!("live-{i}"))],
+            )
+            .await;
+        assert_eq!(filed.status, 201, "{}", filed.body);
+        let id = filed.body["id"].as_str().unwrap().to_owned();
+        wait_status(&live.api, &id, "demo-operator", "dispatched").await;
+        phones.insert(id.clone(), phone);
+        ids.push(id);
+    }
+    let hour = |h: i64| start + Duration::hours(h);
+    let mut steps = Vec::new();
+    for i in 0..6 {
+        steps.push(Step {
+            at: hour(1),
+            case: i,
+            token: "demo-urban",
+            action: "sign",
+            body: json!({}),
+        });
+    }
+    for i in 0..5 {
+        steps.push(Step {
+            at: hour(20),
+            case: i,
+            token: "demo-urban",
+            action: "reply",
+            body: json!({"result": "resolved", "text": "已责令停工"}),
+        });
+        let satisfied = i != 2;
+        steps.push(Step {
+            at: hour(30),
+            case: i,
+            token: "demo-operator",
+            action: "callback",
+            body: json!({"satisfaction": if satisfied {"satisfied"} else {"unsatisfied"},
+                         "resolved": satisfied}),
+        });
+    }
+    steps.push(Step {
+        at: hour(31),
+        case: 2,
+        token: "demo-operator",
+        action: "reopen",
+        body: json!({"reason": "市民不满意"}),
+    });
+    // The clock only moves forward.
+    steps.sort_by_key(|s| s.at);
+    for step in &steps {
+        live.set_clock(step.at);
+        let id = &ids[step.case];
+        let answer = live
+            .api
+            .post(
+                &format!("/api/v1/cases/{id}/actions/{}", step.action),
+                step.token,
+                &step.body,
+                &[],
+            )
+            .await;
+        assert!(answer.status < 300, "{} {}", step.action, answer.body);
+    }
+    // The reopened case is dispatched again by routing.
+    eventually_events(&live, ids.len() * 2 + steps.len() + 1).await;
+    live.wait_projection().await;
+
+    // The live log, written out in the import format.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases = csv_header();
+    let mut lines = String::new();
+    for e in live.events().await {
+        let case_ref = e["case_id"].as_str().unwrap();
+        if e["type"] == "CaseFiled" {
+            let d = &e["data"];
+            cases.push_str(&format!(
+                "{case_ref},{},{},{},{},{},{},{},{},{},{},{},,,{}\n",
+                e["occurred_at"].as_str().unwrap(),
+                d["channel"].as_str().unwrap(),
+                d["kind"].as_str().unwrap(),
+                d["category"].as_str().unwrap(),
+                d["urgency"].as_str().unwrap(),
+                d["title"].as_str().unwrap(),
+                d["description"].as_str().unwrap(),
+                d["location"]["address"].as_str().unwrap(),
+                d["location"]["grid"].as_str().unwrap(),
+                "王女士",
+                phones[case_ref],
+                e["actor"]["id"].as_str().unwrap(),
+            ));
+        } else {
+            let line = json!({"case_ref": case_ref, "type": e["type"],
+                "occurred_at": e["occurred_at"], "actor": e["actor"], "data": e["data"]});
+            lines.push_str(&format!("{line}\n"));
+        }
+    }
+    std::fs::write(dir.path().join("cases.csv"), cases).unwrap();
+    std::fs::write(dir.path().join("events.jsonl"), lines).unwrap();
+
+    // The importing system's clock at the live one's: figures that count "now" agree.
+    let imported = System::start_with_clock(Some(hour(31))).await;
+    let (ok, stdout) = import(&imported, dir.path(), &[]);
+    let report = std::fs::read_to_string(dir.path().join("refused.csv")).unwrap();
+    let sent = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    assert!(ok, "{stdout}\n{report}\n{sent}");
+    assert_eq!(summary(&stdout, "cases"), 6, "{stdout}");
+    imported.wait_projection().await;
+    for group_by in ["department", "category", "street"] {
+        let path = format!("/api/v1/stats?group_by={group_by}");
+        let (code, a) = live.api.get(&path, Some("demo-supervisor")).await;
+        assert_eq!(code, 200, "{a}");
+        let (code, b) = imported.api.get(&path, Some("demo-supervisor")).await;
+        assert_eq!(code, 200, "{b}");
+        assert_eq!(a["rows"], b["rows"], "figures by {group_by}");
+        assert!(!a["rows"].as_array().unwrap().is_empty(), "{a}");
+    }
+    imported.audit_verify();
+}
+
+fn csv_header() -> String {
+    "case_ref,filed_at,channel,kind,category,urgency,title,description,address,grid,\
+     reporter_name,reporter_phone,reporter_id_number,reporter_address,filed_by\n"
+        .to_owned()
+}
+
+async fn eventually_events(system: &System, at_least: usize) {
+    casegrid_testkit::eventually(
+        std::time::Duration::from_secs(20),
+        "the live history in the stream",
+        || async move { (system.stream_messages().await as usize >= at_least).then_some(()) },
+    )
+    .await;
+}
