@@ -126,6 +126,11 @@ impl System {
         system
     }
 
+    /// `http://127.0.0.1:<port>` of the gateway, for requests the JSON client cannot make.
+    pub(crate) fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
     /// Moves the time of every service (only with `start_with_clock`).
     pub(crate) fn set_clock(&self, at: time::OffsetDateTime) {
         let path = self.clock_file.as_ref().expect("started with a clock");

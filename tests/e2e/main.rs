@@ -8,6 +8,8 @@
 //!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `correlation`: `X-Request-Id` becomes the events' `correlation_id`; hostile ids are replaced.
+//! - `geo`: field data (issue 14): a point finds its grid, free-text personal data is sealed,
+//!   lists and figures export as CSV and XLSX.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
@@ -29,6 +31,7 @@ mod cluster;
 mod config;
 mod correlation;
 mod duplicates;
+mod geo;
 mod idempotency;
 mod import;
 mod jcs;

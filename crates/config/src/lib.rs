@@ -10,15 +10,18 @@
 //!   deadline arithmetic in working time.
 //! - [`rule`]: routing rules and their per-urgency [`Terms`].
 //! - [`span`]: deadline spans as written (`30m`, `2h`, `5d`).
+//! - [`boundaries`]: grid boundaries (GeoJSON) and [`District::locate`], a point's grid.
 //! - [`escalation`]: the escalation ladder (村居主战 → … → 领导征战).
 //! - [`Principal`]: a demo principal and its static token.
 
 pub mod assessment;
+pub mod boundaries;
 pub mod calendar;
 pub mod escalation;
 pub mod rule;
 pub mod span;
 
+pub use boundaries::{Boundaries, Located, Unlocated};
 pub use calendar::Calendar;
 pub use escalation::{EscalationLevel, Notify, Role};
 pub use rule::{Deadlines, Rule, Terms};
@@ -210,6 +213,8 @@ pub struct District {
     pub policy: Policy,
     /// The monthly ranking (红黑榜) from `assessment.toml`.
     pub ranking: casegrid_contracts::ranking::RankingConfig,
+    /// Grid boundaries from `[locate]` of grids.toml; empty when none are configured.
+    pub boundaries: Boundaries,
     version: String,
 }
 
@@ -222,6 +227,8 @@ struct DepartmentsFile {
 #[serde(deny_unknown_fields)]
 struct GridsFile {
     grid: Vec<Grid>,
+    #[serde(default)]
+    locate: Option<boundaries::LocateEntry>,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -376,7 +383,8 @@ impl District {
         let mut problems = Problems::new(grids_file, &mut list);
         let mut grids = BTreeMap::new();
         let entries: Option<GridsFile> = parse(grids_text.as_deref(), &mut problems);
-        for g in entries.map(|f| f.grid).unwrap_or_default() {
+        let (grid_entries, locate) = entries.map(|f| (f.grid, f.locate)).unwrap_or_default();
+        for g in grid_entries {
             let entry = format!("grid {}", g.code);
             if let Some(office) = &g.office {
                 if !departments.contains_key(office) {
@@ -397,6 +405,18 @@ impl District {
                 }
             }
         }
+
+        let boundaries = match &locate {
+            None => Boundaries::default(),
+            Some(entry) => {
+                let text = std::fs::read_to_string(dir.join(entry.file())).ok();
+                // The boundaries decide grids, so they are part of the version too.
+                version = fnv1a64(version, entry.file().as_bytes());
+                version = fnv1a64(version, &[0]);
+                version = fnv1a64(version, text.as_deref().unwrap_or_default().as_bytes());
+                boundaries::load(entry, text.as_deref(), &grids, &mut problems)
+            }
+        };
 
         let mut problems = Problems::new(calendar_file, &mut list);
         let calendar = parse::<calendar::CalendarFile>(calendar_text.as_deref(), &mut problems)
@@ -529,6 +549,7 @@ impl District {
                 escalation,
                 policy,
                 ranking,
+                boundaries,
                 version: format!("{version:016x}"),
             }),
             _ => Err(ConfigError(list)),
@@ -575,6 +596,11 @@ impl District {
     /// Until when 司法确认 may be applied for after an agreement at `from`.
     pub fn court_confirmation_due(&self, from: OffsetDateTime) -> OffsetDateTime {
         from + Duration::days(self.policy.court_confirmation_days.into())
+    }
+
+    /// The grid of a WGS 84 point (see [`Boundaries::locate`]).
+    pub fn locate(&self, point: casegrid_domain::point::Wgs84) -> Result<Located, Unlocated> {
+        self.boundaries.locate(point)
     }
 
     pub fn has_category(&self, category: &str) -> bool {

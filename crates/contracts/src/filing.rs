@@ -77,6 +77,16 @@ pub struct LocationBody {
     #[serde(default)]
     #[schemars(regex(pattern = casegrid_domain::schema::GRID_CODE), length(min = 1, max = 64))]
     pub grid: Option<String>,
+    /// The incident's point, decimal degrees as strings (I-JSON carries no floats).
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^-?[0-9]{1,3}(\.[0-9]+)?$"))]
+    pub lat: Option<String>,
+    #[serde(default)]
+    #[schemars(regex(pattern = r"^-?[0-9]{1,3}(\.[0-9]+)?$"))]
+    pub long: Option<String>,
+    /// `wgs84` (the default), `gcj02` (AMap, Tencent) or `bd09` (Baidu).
+    #[serde(default)]
+    pub coordinate_system: Option<casegrid_domain::point::CoordinateSystem>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -172,6 +172,9 @@ pub struct Case {
     /// The last callback, whom it counted against, and its appeal (申诉).
     #[serde(default)]
     pub rated: Option<RatedCallback>,
+    /// Personal data found in the notes (`NoteAdded.personal`), for the audited reveal.
+    #[serde(default)]
+    pub noted: Vec<crate::personal::Spotted>,
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
@@ -206,6 +209,7 @@ impl Case {
             pending_erasure: None,
             personal_erased: false,
             rated: None,
+            noted: Vec::new(),
             version: 0,
         }
     }
@@ -354,6 +358,16 @@ impl Case {
                 crate::personal::ERASED.clone_into(&mut field.masked);
             }
         }
+        if let Some(f) = self.filed.as_mut().filter(|_| erased) {
+            crate::personal::erase_in_text(&mut f.description, &f.personal);
+        }
+        let texts = self.filed.iter_mut().flat_map(|f| f.personal.iter_mut());
+        for s in texts.chain(self.noted.iter_mut()) {
+            s.value.sealed.clear();
+            if erased {
+                crate::personal::ERASED.clone_into(&mut s.value.masked);
+            }
+        }
     }
 
     /// The sealed personal fields with their names (also their associated data).
@@ -375,7 +389,11 @@ impl Case {
                         .map(|ph| (format!("parties[{i}].phone"), ph)),
                 )
             });
-        reporter.chain(parties).collect()
+        let texts = self.filed.iter().flat_map(|f| f.personal.iter());
+        let texts = texts
+            .chain(&self.noted)
+            .map(|s| (s.field.clone(), &s.value));
+        reporter.chain(parties).chain(texts).collect()
     }
 
     /// Folds one event into the state. Never fails: events are facts.
@@ -420,7 +438,8 @@ impl Case {
                     self.move_handle_due(due);
                 }
             }
-            Event::ProgressRecorded(_) | Event::NoteAdded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::NoteAdded(n) => self.noted.extend(n.personal.iter().cloned()),
+            Event::ProgressRecorded(_) | Event::PersonalDataRevealed(_) => {}
             Event::SuspensionRequested(r) => self.pending_suspension = Some(r.clone()),
             Event::CaseSuspended(s) => {
                 self.pending_suspension = None;

@@ -115,6 +115,10 @@ pub struct FileCase {
     pub location: Location,
     pub reporter: Option<Reporter>,
     pub source: serde_json::Map<String, serde_json::Value>,
+    /// How the caller found `location.grid` (given, from coordinates, nearest).
+    pub grid_found: Option<crate::point::GridFound>,
+    /// Personal data the caller found in `description` (already masked there), sealed.
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 直接答复.
@@ -357,6 +361,10 @@ pub struct Merge {
 pub struct Annotate {
     #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
+    /// Personal data the service found in `text` (already masked there), sealed; never
+    /// from a request body.
+    #[serde(skip)]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// A command whose only content is why it is done (reopen, withdraw, reveal, erase, …).

@@ -221,6 +221,14 @@ pub struct Location {
     pub address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<GridCode>,
+    /// The incident's point as filed, decimal degrees as strings (events hold no floats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long: Option<String>,
+    /// The system of `lat`/`long` when it is not WGS 84 (a Chinese map SDK's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinate_system: Option<crate::point::CoordinateSystem>,
 }
 
 /// 受理.
@@ -238,6 +246,12 @@ pub struct CaseFiled {
     /// Channel details: call id, patroller, attachment references.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub source: serde_json::Map<String, serde_json::Value>,
+    /// How `location.grid` was found; absent in events written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_found: Option<crate::point::GridFound>,
+    /// Phones, ID and card numbers found in `description` (masked there), sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 派单.
@@ -355,6 +369,9 @@ pub struct CaseClosed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteAdded {
     pub text: String,
+    /// Phones, ID and card numbers found in `text` (masked there), sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 查看个人信息: who saw which personal fields, and why (the actor is in the envelope).

@@ -136,7 +136,12 @@ async fn many_writers_on_one_case_and_on_distinct_cases_lose_and_double_nothing(
     let distinct: Vec<CaseId> = (0..32)
         .map(|i| CaseId::for_filing("op.zhang", &format!("d{i}")))
         .collect();
-    let note = |text: String| Command::Annotate(Annotate { text });
+    let note = |text: String| {
+        Command::Annotate(Annotate {
+            text,
+            personal: Vec::new(),
+        })
+    };
     // Every case exists first (notes need a case): file them through the store.
     let file = |id: CaseId, key: String| {
         let store = store.clone();
@@ -155,6 +160,7 @@ async fn many_writers_on_one_case_and_on_distinct_cases_lose_and_double_nothing(
                         location: casegrid_domain::event::Location {
                             address: None,
                             grid: Some(casegrid_domain::GridCode::parse("NH.HB.BJ.03").unwrap()),
+                            ..Default::default()
                         },
                         reporter: Some(casegrid_domain::personal::Reporter {
                             name: Some(casegrid_domain::personal::Sealed {
@@ -164,6 +170,8 @@ async fn many_writers_on_one_case_and_on_distinct_cases_lose_and_double_nothing(
                             ..Default::default()
                         }),
                         source: Default::default(),
+                        grid_found: None,
+                        personal: Vec::new(),
                     }),
                     &meta(&key),
                     OffsetDateTime::now_utc(),

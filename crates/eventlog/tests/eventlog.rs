@@ -36,6 +36,7 @@ fn file_case() -> Command {
         location: Location {
             address: None,
             grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+            ..Default::default()
         },
         reporter: Some(Reporter {
             name: Some(Sealed {
@@ -46,11 +47,16 @@ fn file_case() -> Command {
             ..Default::default()
         }),
         source: Default::default(),
+        grid_found: None,
+        personal: Vec::new(),
     })
 }
 
 fn note(text: String) -> Command {
-    Command::Annotate(Annotate { text })
+    Command::Annotate(Annotate {
+        text,
+        personal: Vec::new(),
+    })
 }
 
 async fn open(nats: &TestNats) -> EventLog {

@@ -36,9 +36,11 @@ fn file_case() -> Command {
         title: "夜间施工噪音扰民".into(),
         description: "…".into(),
         location: Location {
-            address: None,
             grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+            ..Location::default()
         },
+        grid_found: None,
+        personal: Vec::new(),
         reporter: Some(Reporter {
             name: Some(Sealed {
                 masked: "王**".into(),
@@ -105,6 +107,7 @@ async fn a_case_filed_is_found_by_a_fresh_store_though_a_replica_lags() {
                 case_id,
                 &operator(),
                 &Command::Annotate(Annotate {
+                    personal: Vec::new(),
                     text: format!("note {n}"),
                 }),
                 &meta(&format!("note-{n}")),

@@ -15,6 +15,8 @@
 //! - `auth`: the caller extractor and its scope.
 //! - `routes`: the route table and the handlers; `openapi`: the document made from it.
 //! - `queries`: case lists, the overdue list and the figures, scoped per principal.
+//! - `export`: `GET /cases/export` and `/stats/export`, the same lists and figures as CSV
+//!   or XLSX.
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
@@ -45,6 +47,7 @@ mod console;
 mod edge;
 pub mod error;
 mod events;
+mod export;
 mod ijson;
 pub mod jwt;
 mod kb;

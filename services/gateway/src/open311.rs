@@ -918,22 +918,7 @@ fn degrees(name: &str, value: &str, max: u32, format: Format) -> Result<String, 
             format,
         )
     };
-    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let well_formed = !whole.is_empty()
-        && whole.len() <= 3
-        && fraction.len() <= 15
-        && whole
-            .bytes()
-            .chain(fraction.bytes())
-            .all(|b| b.is_ascii_digit());
-    if !well_formed {
-        return Err(bad());
-    }
-    let whole: u32 = whole.parse().map_err(|_| bad())?;
-    if whole > max || (whole == max && fraction.bytes().any(|b| b != b'0')) {
-        return Err(bad());
-    }
+    casegrid_domain::point::parse_degrees("degrees", value, max).map_err(|_| bad())?;
     Ok(value.to_owned())
 }
 
@@ -1046,7 +1031,8 @@ fn filing_body(
     }
     let mut open311 = Map::new();
     open311.insert("service_code".into(), code.into());
-    if let (Some(lat), Some(long)) = (lat, long) {
+    let point = lat.zip(long);
+    if let Some((lat, long)) = point.clone() {
         open311.insert("lat".into(), lat.into());
         open311.insert("long".into(), long.into());
     }
@@ -1072,6 +1058,11 @@ fn filing_body(
     }
     if let Some(g) = attributes.get("grid") {
         location.insert("grid".into(), g.clone());
+    }
+    // Intake finds the grid of a point (the grid's polygon, or the nearest one).
+    if let Some((lat, long)) = point {
+        location.insert("lat".into(), lat.into());
+        location.insert("long".into(), long.into());
     }
     let mut body = json!({
         "channel": channel,

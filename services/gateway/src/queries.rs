@@ -212,66 +212,33 @@ pub(crate) async fn list(
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<CasePage>, ApiError> {
     let Query(pairs) = params.map_err(query_problem)?;
-    let mut query = list_query(pairs)?;
-    let Some(filter) = scope_filter(&caller, query.filter) else {
-        return Ok(Json(empty_page()));
+    let query = list_query(pairs)?;
+    Ok(Json(scoped_list(&state, &caller, query).await?))
+}
+
+/// A page of `query` as `caller` may see it: narrowed to its scope, re-checked, masked
+/// (what `GET /cases` and its export answer).
+pub(crate) async fn scoped_list(
+    state: &AppState,
+    caller: &Caller,
+    mut query: ListQuery,
+) -> Result<CasePage, ApiError> {
+    let Some(filter) = scope_filter(caller, query.filter) else {
+        return Ok(empty_page());
     };
     query.filter = filter;
     let page: CasePage =
-        bus::request(&state, Target::new(PROJECTION_LIST, PROJECTION), &query).await?;
-    Ok(Json(scoped_page(&caller, page)))
+        bus::request(state, Target::new(PROJECTION_LIST, PROJECTION), &query).await?;
+    Ok(scoped_page(caller, page))
 }
 
 pub(crate) fn list_endpoint() -> Endpoint {
-    Endpoint::new(Method::GET, "/api/v1/cases", list, "List cases (filters)")
-        .describe(
-            "Newest filing first, a page at a time (pass `next_cursor` back as `cursor`). \
-             A department lists only cases dispatched to it; reporters' phones are masked \
-             for everyone but operators and supervisors.",
-        )
-        .query(
-            "status",
-            "Any of these statuses: repeated or a comma list.",
-            one_of(STATUSES),
-        )
-        .query(
-            "department",
-            "Dispatched to this department (lead or assisting).",
-            string(),
-        )
-        .query(
-            "street",
-            "In this street/township (its grid code, `NH.HB`).",
-            string(),
-        )
-        .query(
-            "grid_prefix",
-            "In this grid or below it (`NH.HB.BJ`).",
-            string(),
-        )
-        .query("category", "The category (`noise`).", string())
-        .query(
-            "channel",
-            "hotline, suggestion_box or grid_patrol.",
-            one_of(CHANNELS),
-        )
-        .query("urgency", "normal, urgent or critical.", one_of(URGENCIES))
-        .query(
-            "overdue",
-            "Past the handling deadline and still running.",
-            boolean(),
-        )
-        .query(
-            "filed_from",
-            "Filed at or after this instant (RFC 3339).",
-            date_time(),
-        )
-        .query(
-            "filed_to",
-            "Filed before this instant (RFC 3339).",
-            date_time(),
-        )
-        .query("q", "Words in the title or the description.", string())
+    let e = Endpoint::new(Method::GET, "/api/v1/cases", list, "List cases (filters)").describe(
+        "Newest filing first, a page at a time (pass `next_cursor` back as `cursor`). \
+         A department lists only cases dispatched to it; reporters' phones are masked \
+         for everyone but operators and supervisors.",
+    );
+    list_filters(e)
         .query("cursor", "`next_cursor` of the previous page.", string())
         .query(
             "limit",
@@ -280,6 +247,53 @@ pub(crate) fn list_endpoint() -> Endpoint {
         )
         .json(200, "A page of cases.", reference("CasePage"))
         .problems(&[400, 503])
+}
+
+/// The filters of `GET /cases`, shared with its export.
+pub(crate) fn list_filters(e: Endpoint) -> Endpoint {
+    e.query(
+        "status",
+        "Any of these statuses: repeated or a comma list.",
+        one_of(STATUSES),
+    )
+    .query(
+        "department",
+        "Dispatched to this department (lead or assisting).",
+        string(),
+    )
+    .query(
+        "street",
+        "In this street/township (its grid code, `NH.HB`).",
+        string(),
+    )
+    .query(
+        "grid_prefix",
+        "In this grid or below it (`NH.HB.BJ`).",
+        string(),
+    )
+    .query("category", "The category (`noise`).", string())
+    .query(
+        "channel",
+        "hotline, suggestion_box or grid_patrol.",
+        one_of(CHANNELS),
+    )
+    .query("urgency", "normal, urgent or critical.", one_of(URGENCIES))
+    .query(
+        "overdue",
+        "Past the handling deadline and still running.",
+        boolean(),
+    )
+    .query(
+        "filed_from",
+        "Filed at or after this instant (RFC 3339).",
+        date_time(),
+    )
+    .query(
+        "filed_to",
+        "Filed before this instant (RFC 3339).",
+        date_time(),
+    )
+    .query("q", "Words in the title or the description.", string())
 }
 
 #[derive(Debug, Deserialize)]
@@ -383,6 +397,15 @@ pub(crate) async fn stats(
     params: Result<Query<StatsParams>, QueryRejection>,
 ) -> Result<Json<StatsView>, ApiError> {
     let Query(p) = params.map_err(query_problem)?;
+    Ok(Json(scoped_stats(&state, &caller, p).await?))
+}
+
+/// The figures of `p` as `caller` may see them (what `GET /stats` and its export answer).
+pub(crate) async fn scoped_stats(
+    state: &AppState,
+    caller: &Caller,
+    p: StatsParams,
+) -> Result<StatsView, ApiError> {
     for (name, value) in [("from", &p.from), ("to", &p.to)] {
         if let Some(v) = value {
             instant(name, v)?;
@@ -444,12 +467,12 @@ pub(crate) async fn stats(
         grid_prefix,
     };
     let mut view: StatsView =
-        bus::request(&state, Target::new(PROJECTION_STATS, PROJECTION), &query).await?;
+        bus::request(state, Target::new(PROJECTION_STATS, PROJECTION), &query).await?;
     if let Some(own) = own {
         view.rows
             .retain(|r| r.key.as_ref().is_some_and(|k| own.contains(k)));
     }
-    Ok(Json(view))
+    Ok(view)
 }
 
 pub(crate) fn stats_endpoint() -> Endpoint {
