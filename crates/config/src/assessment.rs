@@ -49,7 +49,7 @@ mod tests {
     fn with(name: &str, text: Option<&str>) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("cg-assess-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for f in crate::FILES {
+        for f in crate::FILES.iter().chain(&["grids.geojson"]) {
             std::fs::copy(demo().join(f), dir.join(f)).unwrap();
         }
         let _ = std::fs::remove_file(dir.join(super::FILE));

@@ -260,9 +260,10 @@ impl AgreementRequest {
 }
 
 /// `appeal_rating` (申诉): why the callback should not count against the department.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealRequest {
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub reason: String,
 }
 
@@ -393,6 +394,8 @@ pub fn body_schema(action: &str, generator: &mut SchemaGenerator) -> Option<Sche
         "refer" => of::<Refer>(g),
         "merge" => of::<Merge>(g),
         "annotate" => of::<Annotate>(g),
+        "appeal_rating" => of::<AppealRequest>(g),
+        "decide_appeal" => of::<DecideAppeal>(g),
         _ => None,
     }
 }

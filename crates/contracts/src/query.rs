@@ -357,6 +357,12 @@ mod tests {
             "completion": {"count": 1, "of": 4, "permille": 250}}]});
         let view: StatsView = serde_json::from_value(answer.clone()).unwrap();
         assert_eq!(view.rows[0].response.permille, Some(667));
-        assert_eq!(serde_json::to_value(&view).unwrap(), answer);
+        // Answers of older gateways lack the newer figures: they read as empty.
+        let written = serde_json::to_value(&view).unwrap();
+        for (name, value) in answer["rows"][0].as_object().unwrap() {
+            assert_eq!(&written["rows"][0][name], value, "{name}");
+        }
+        assert_eq!(written["rows"][0]["timely_sign"]["of"], 0);
+        assert_eq!(written["rows"][0]["appealed"], 0);
     }
 }

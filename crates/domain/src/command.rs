@@ -387,8 +387,10 @@ pub struct AppealRating {
 
 /// 甄别: a supervisor accepts or rejects the pending appeal, with a reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DecideAppeal {
     pub accepted: bool,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub reason: String,
 }
