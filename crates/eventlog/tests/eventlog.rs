@@ -1,5 +1,8 @@
 //! The event log against a real nats-server started by the test kit.
 
+#[path = "eventlog/lagging_replica.rs"]
+mod lagging_replica;
+
 use casegrid_domain::command::{Annotate, FileCase};
 use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
 use casegrid_domain::personal::{Reporter, Sealed};

@@ -5,52 +5,13 @@
 //! The lagging replica is made on one server ([`casegrid_testkit::lagging_mirror`]): a
 //! mirror that holds only a decoy case answers about every second direct get.
 
-use casegrid_domain::command::{Annotate, FileCase};
-use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
-use casegrid_domain::personal::{Reporter, Sealed};
-use casegrid_domain::{Actor, ActorKind, CaseId, Category, Command, GridCode};
-use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, LogConfig};
+use super::{file_case, meta, operator};
+use casegrid_domain::command::Annotate;
+use casegrid_domain::{CaseId, Command};
+use casegrid_eventlog::{CaseStore, EventLog, LogConfig};
 use casegrid_testkit::{eventually, lagging_mirror, TestNats};
 use std::time::Duration;
 use time::OffsetDateTime;
-
-fn operator() -> Actor {
-    Actor::new(ActorKind::Operator, "op.zhang")
-}
-
-fn meta(id: &str) -> CommandMeta {
-    CommandMeta {
-        command_id: id.to_owned(),
-        correlation_id: id.to_owned(),
-        causation_id: None,
-        request: None,
-    }
-}
-
-fn file_case() -> Command {
-    Command::FileCase(FileCase {
-        channel: Channel::Hotline,
-        kind: CaseKind::Complaint,
-        category: Category::parse("noise").unwrap(),
-        urgency: Urgency::Normal,
-        title: "夜间施工噪音扰民".into(),
-        description: "…".into(),
-        location: Location {
-            grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
-            ..Location::default()
-        },
-        grid_found: None,
-        personal: Vec::new(),
-        reporter: Some(Reporter {
-            name: Some(Sealed {
-                masked: "王**".into(),
-                sealed: "opaque".into(),
-            }),
-            ..Default::default()
-        }),
-        source: Default::default(),
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_filed_is_found_by_a_fresh_store_though_a_replica_lags() {
