@@ -48,6 +48,21 @@ pub(crate) struct BenchArgs {
     /// models support PostgreSQL); without it the PostgreSQL rebuild is n/a.
     #[arg(long, env = "CASEGRID_BENCH_PG")]
     pg: Option<String>,
+    /// Run one group only and print its figures (nothing written): `lag` (both lag
+    /// groups, on a warmed-up system) or `rebuild` (the generated stream, drained and
+    /// rebuilt into SQLite and PostgreSQL; no services started).
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+    /// Generated cases for the rebuild group (default 100000, 5000 with --quick).
+    #[arg(long)]
+    cases: Option<usize>,
+}
+
+/// The groups `--only` runs alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Only {
+    Lag,
+    Rebuild,
 }
 
 /// How much each group does.
@@ -174,12 +189,18 @@ impl Report {
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let sizes = Sizes::new(args.quick);
-    let out = match (&args.out, args.quick) {
+    let mut sizes = Sizes::new(args.quick);
+    if let Some(cases) = args.cases {
+        sizes.generated_cases = cases;
+    }
+    let out = match (&args.out, args.quick || args.only.is_some()) {
         (Some(p), _) => Some(p.clone()),
         (None, false) => Some(PathBuf::from("docs/BENCHMARKS.md")),
         (None, true) => None,
     };
+    if args.only == Some(Only::Rebuild) {
+        return rebuild_only(sizes, &args).await;
+    }
     let district = casegrid_config::District::load(&args.config)
         .with_context(|| format!("loading the district from {}", args.config.display()))?;
     let temp = tempdir()?;
@@ -309,6 +330,18 @@ async fn measure(
     let nats_pid = system.nats_pid.map(|p| p.to_string());
     let nats_rss = || nats_pid.as_deref().and_then(rss_of);
     println!("  {:<10} {:<52} value", "group", "figure");
+    if args.only == Some(Only::Lag) {
+        let mut p99s = Vec::new();
+        for (cases, per_second) in [(sizes.lag_cases, LAG_RATE), (sizes.lag2k_cases, LAG2K_RATE)] {
+            let lag = http::lag(&api, &tokens, &log, &client, &live, cases, per_second).await?;
+            p99s.push(report_lag(&mut report, &lag, per_second).as_secs_f64() * 1e3);
+        }
+        let ratios = format!(
+            "RATIOS lag_p99_ms={:.1} lag2k_p99_ms={:.1}",
+            p99s[0], p99s[1]
+        );
+        return Ok((report, ratios));
+    }
 
     // 1. Raw JetStream.
     let raw64 = raw::writers(&client, event_size, CONCURRENCY, sizes.raw_writers).await?;
@@ -584,21 +617,7 @@ async fn measure(
     // 5. Rebuild of a generated stream, with its raw drain twin; 6b. memory at scale.
     // Without --pg, a throw-away PostgreSQL from the test kit (fsync off, like the
     // SQLite rebuild target), when Debian's server binaries are installed.
-    let (_pg_server, pg_url) = match args.pg.clone() {
-        Some(url) => (None, Some(url)),
-        None => match tokio::task::spawn_blocking(casegrid_runtime::postgres::TestPostgres::start)
-            .await
-        {
-            Ok(server) => {
-                let url = server.database().await;
-                (Some(server), Some(url))
-            }
-            Err(_) => {
-                eprintln!("bench: no PostgreSQL server (scripts/install-postgres): rebuild_pg=n/a");
-                (None, None)
-            }
-        },
-    };
+    let (_pg_server, pg_url) = rebuild_postgres(args).await;
     let generated =
         generate::run(temp, sizes.generated_cases, pg_url.as_deref(), &mut report).await?;
     let drain_rate = generated.drain_rate;
@@ -657,6 +676,64 @@ async fn measure(
         report.row("target", target, if met { "met" } else { "MISSED" });
     }
     Ok((report, ratios))
+}
+
+/// The PostgreSQL database the rebuild group rebuilds into: `--pg`, else a throw-away
+/// server from the test kit (fsync off, like the SQLite rebuild target), when Debian's
+/// server binaries are installed.
+async fn rebuild_postgres(
+    args: &BenchArgs,
+) -> (
+    Option<casegrid_runtime::postgres::TestPostgres>,
+    Option<String>,
+) {
+    match args.pg.clone() {
+        Some(url) => (None, Some(url)),
+        None => match tokio::task::spawn_blocking(casegrid_runtime::postgres::TestPostgres::start)
+            .await
+        {
+            Ok(server) => {
+                let url = server.database().await;
+                (Some(server), Some(url))
+            }
+            Err(_) => {
+                eprintln!("bench: no PostgreSQL server (scripts/install-postgres): rebuild_pg=n/a");
+                (None, None)
+            }
+        },
+    }
+}
+
+/// `--only rebuild`: the rebuild group alone, no services.
+async fn rebuild_only(sizes: Sizes, args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let temp = tempdir()?;
+    println!(
+        "casegrid bench --only rebuild: {} generated cases",
+        sizes.generated_cases
+    );
+    let mut report = Report::default();
+    let (_pg_server, pg_url) = rebuild_postgres(args).await;
+    let generated = generate::run(
+        temp.path(),
+        sizes.generated_cases,
+        pg_url.as_deref(),
+        &mut report,
+    )
+    .await?;
+    let drain = generated.drain_rate.max(1e-9);
+    println!(
+        "RATIOS rebuild_sqlite={:.3} rebuild_pg={}",
+        generated.sqlite_rate / drain,
+        generated
+            .pg_rate
+            .map_or("n/a".to_owned(), |r| format!("{:.3}", r / drain))
+    );
+    let failed = report.checks.iter().any(|c| c.starts_with("FAILED"));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The rows and check of one lag group; answers its p99 from the 201.

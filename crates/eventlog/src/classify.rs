@@ -200,14 +200,7 @@ pub fn classify_parsed(
     message: &RawMessage,
     head: Option<&Head>,
 ) -> Result<(StoredEvent, Event), Box<Quarantined>> {
-    let case_id = case_of_subject(prefix, &message.subject);
-    let named = case_id.ok_or_else(|| {
-        format!(
-            "subject {} does not name a case ({prefix}.<case id>)",
-            message.subject
-        )
-    });
-    judge(message, named, head, Event::from_parts, schema_of)
+    judge(message, prepare(prefix, message), head)
 }
 
 /// The knowledge-base entry a subject `<prefix>.kb.<entry id>` names.
@@ -233,6 +226,42 @@ pub fn classify_kb_parsed(
     message: &RawMessage,
     head: Option<&Head>,
 ) -> Result<(StoredEvent, KbEvent), Box<Quarantined>> {
+    judge(message, prepare_kb(prefix, message), head)
+}
+
+/// The part of a message's judgement that does not depend on its aggregate's head:
+/// the subject read, the message parsed, its content hashed, its event read.
+/// [`prepare`] (a case's message) or [`prepare_kb`] (an entry's) makes it, [`judge`]
+/// finishes it against the head. Pure and independent of every other message, so a
+/// rebuild prepares a batch on other cores while the previous one is folded.
+pub struct Prepared<E> {
+    /// The aggregate the subject names, when it names one.
+    case_id: Option<CaseId>,
+    /// What was read, or (the envelope's version if known, why it is unreadable).
+    parsed: Result<Parsed<E>, (Option<u64>, String)>,
+}
+
+struct Parsed<E> {
+    raw: Value,
+    envelope: Envelope,
+    /// The content's hash, recomputed.
+    hash: Result<String, String>,
+    event: Result<E, (Reason, String)>,
+}
+
+/// Prepares a message on a case's subject: what [`classify_parsed`] judges.
+pub fn prepare(prefix: &str, message: &RawMessage) -> Prepared<Event> {
+    let named = case_of_subject(prefix, &message.subject).ok_or_else(|| {
+        format!(
+            "subject {} does not name a case ({prefix}.<case id>)",
+            message.subject
+        )
+    });
+    prepare_with(message, named, Event::from_parts, schema_of)
+}
+
+/// Prepares a message on a knowledge-base subject: what [`classify_kb_parsed`] judges.
+pub fn prepare_kb(prefix: &str, message: &RawMessage) -> Prepared<KbEvent> {
     let named = kb_of_subject(prefix, &message.subject)
         .map(|id| CaseId::from_uuid(id.as_uuid()))
         .ok_or_else(|| {
@@ -241,22 +270,93 @@ pub fn classify_kb_parsed(
                 message.subject
             )
         });
-    judge(message, named, head, KbEvent::from_parts, |t| {
+    prepare_with(message, named, KbEvent::from_parts, |t| {
         u32::from(KbEvent::knows(t))
     })
 }
 
-/// The judgement every reader shares: `named` is the aggregate the subject names (or
-/// why it names none), `parse` reads the event, `known_schema` the newest schema of a
-/// type this build reads (0: an unknown type).
-fn judge<E>(
+/// What every reader shares before the head: `named` is the aggregate the subject names
+/// (or why it names none), `parse` reads the event, `known_schema` the newest schema of
+/// a type this build reads (0: an unknown type).
+fn prepare_with<E>(
     message: &RawMessage,
     named: Result<CaseId, String>,
-    head: Option<&Head>,
     parse: fn(&str, u32, &Value) -> Result<E, casegrid_domain::event::UnreadableEvent>,
     known_schema: fn(&str) -> u32,
-) -> Result<(StoredEvent, E), Box<Quarantined>> {
+) -> Prepared<E> {
     let case_id = named.as_ref().ok().copied();
+    let fail = |version: Option<u64>, detail: String| Prepared {
+        case_id,
+        parsed: Err((version, detail)),
+    };
+    let case_id = match named {
+        Ok(id) => id,
+        Err(detail) => return fail(None, detail),
+    };
+    let raw: Value = match serde_json::from_slice(&message.payload) {
+        Ok(v) => v,
+        Err(e) => return fail(None, format!("not JSON: {e}")),
+    };
+    let envelope = match <Envelope as serde::Deserialize>::deserialize(&raw) {
+        Ok(e) => e,
+        Err(e) => {
+            let version = raw["version"].as_u64();
+            return fail(version, format!("not an event envelope: {e}"));
+        }
+    };
+    if envelope.case_id != case_id {
+        return fail(
+            Some(envelope.version),
+            format!(
+                "the subject names case {case_id} but the envelope case {}",
+                envelope.case_id
+            ),
+        );
+    }
+    let hash = hash_of(&raw);
+    let event = parse(&envelope.event_type, envelope.schema, &envelope.data).map_err(|e| {
+        let known = known_schema(&envelope.event_type);
+        let unknown_type = known == 0 || e.to_string().contains("unknown variant");
+        if envelope.schema > known || unknown_type {
+            (
+                Reason::NewerVersion,
+                format!(
+                    "written by a newer version: {} schema {} (this build reads {})",
+                    envelope.event_type,
+                    envelope.schema,
+                    if unknown_type {
+                        "no such type".to_owned()
+                    } else {
+                        format!("up to schema {known}")
+                    }
+                ),
+            )
+        } else {
+            (Reason::Unreadable, e.to_string())
+        }
+    });
+    Prepared {
+        case_id: Some(case_id),
+        parsed: Ok(Parsed {
+            raw,
+            envelope,
+            hash,
+            event,
+        }),
+    }
+}
+
+/// The judgement every reader shares: a [`prepare`]d (or [`prepare_kb`]d) `message`
+/// against its aggregate's head, a valid envelope with its event or why it is
+/// quarantined. The checks run in one order whoever prepared the message: the subject,
+/// JSON, the envelope, the version against the head, the chain, the stored hash, the
+/// event's data.
+pub fn judge<E>(
+    message: &RawMessage,
+    prepared: Prepared<E>,
+    head: Option<&Head>,
+) -> Result<(StoredEvent, E), Box<Quarantined>> {
+    let case_id = prepared.case_id;
     let quarantine = |reason: Reason, version: Option<u64>, detail: String| {
         let end = message.payload.len().min(HEAD_BYTES);
         Err(Box::new(Quarantined {
@@ -270,36 +370,16 @@ fn judge<E>(
             head: String::from_utf8_lossy(&message.payload[..end]).replace('\0', "\u{fffd}"),
         }))
     };
-    let case_id = match named {
-        Ok(id) => id,
-        Err(detail) => return quarantine(Reason::Unreadable, None, detail),
-    };
-    let raw: Value = match serde_json::from_slice(&message.payload) {
-        Ok(v) => v,
-        Err(e) => return quarantine(Reason::Unreadable, None, format!("not JSON: {e}")),
-    };
-    let envelope = match <Envelope as serde::Deserialize>::deserialize(&raw) {
-        Ok(e) => e,
-        Err(e) => {
-            let version = raw["version"].as_u64();
-            return quarantine(
-                Reason::Unreadable,
-                version,
-                format!("not an event envelope: {e}"),
-            );
-        }
+    let Parsed {
+        raw,
+        envelope,
+        hash,
+        event,
+    } = match prepared.parsed {
+        Ok(parsed) => parsed,
+        Err((version, detail)) => return quarantine(Reason::Unreadable, version, detail),
     };
     let version = Some(envelope.version);
-    if envelope.case_id != case_id {
-        return quarantine(
-            Reason::Unreadable,
-            version,
-            format!(
-                "the subject names case {case_id} but the envelope case {}",
-                envelope.case_id
-            ),
-        );
-    }
     let genesis = Head::genesis();
     let head = head.unwrap_or(&genesis);
     if envelope.version <= head.version {
@@ -334,7 +414,7 @@ fn judge<E>(
             ),
         );
     }
-    match hash_of(&raw) {
+    match hash {
         Ok(h) if h == envelope.hash => {}
         Ok(h) => {
             return quarantine(
@@ -348,31 +428,9 @@ fn judge<E>(
         }
         Err(e) => return quarantine(Reason::Unreadable, version, e),
     }
-    let event = match parse(&envelope.event_type, envelope.schema, &envelope.data) {
+    let event = match event {
         Ok(event) => event,
-        Err(e) => {
-            let known = known_schema(&envelope.event_type);
-            let unknown_type = known == 0 || e.to_string().contains("unknown variant");
-            let newer = envelope.schema > known || unknown_type;
-            return if newer {
-                quarantine(
-                    Reason::NewerVersion,
-                    version,
-                    format!(
-                        "written by a newer version: {} schema {} (this build reads {})",
-                        envelope.event_type,
-                        envelope.schema,
-                        if unknown_type {
-                            "no such type".to_owned()
-                        } else {
-                            format!("up to schema {known}")
-                        }
-                    ),
-                )
-            } else {
-                quarantine(Reason::Unreadable, version, e.to_string())
-            };
-        }
+        Err((reason, detail)) => return quarantine(reason, version, detail),
     };
     Ok((
         StoredEvent {

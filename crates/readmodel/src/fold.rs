@@ -13,7 +13,7 @@ use crate::{ReadModel, ReadModelError, Result};
 use casegrid_domain::personal::{Sealed, ERASED};
 use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::classify::{
-    case_of_subject, classify_parsed, is_kb_subject, Head, Quarantined, RawMessage,
+    case_of_subject, is_kb_subject, judge, prepare, Head, Prepared, Quarantined, RawMessage,
 };
 use casegrid_eventlog::StoredEvent;
 use sqlx::{AnyConnection, Row};
@@ -107,17 +107,20 @@ impl ReadModel {
         // checkpoint row FOR UPDATE): a second writer waits here, then reads the
         // checkpoint the first committed and skips what it applied.
         let mut tx = self.backend().begin_write(self.pool()).await?;
-        let checkpoint = self.apply_in(&mut tx, events, None).await?;
+        let checkpoint = self.apply_in(&mut tx, events, None, None).await?;
         tx.commit().await?;
         Ok(checkpoint)
     }
 
     /// [`Self::apply`] inside an open write transaction on `conn`; `cache` holds case
-    /// states between batches when this is the database's only writer (a rebuild).
+    /// states between batches when this is the database's only writer (a rebuild);
+    /// `prepared`, when given, holds each of `events` (in order) already [`prepare`]d,
+    /// `None` for a knowledge-base message (which [`crate::kb::fold`] judges).
     pub(crate) async fn apply_in(
         &self,
         conn: &mut AnyConnection,
         events: &[RawMessage],
+        prepared: Option<Vec<Option<Prepared<Event>>>>,
         cache: Option<&mut Cache>,
     ) -> Result<u64> {
         let before: i64 = sqlx::query_scalar(self.backend().lock_checkpoint())
@@ -137,7 +140,12 @@ impl ReadModel {
         batch.load(conn, &touched, cache.as_deref_mut()).await?;
         let mut kb_messages = Vec::new();
         let mut citations = Vec::new();
-        for message in fresh {
+        let mut prepared = prepared.map(Vec::into_iter);
+        for message in events {
+            let ready = prepared.as_mut().and_then(Iterator::next).flatten();
+            if message.seq <= before {
+                continue;
+            }
             if is_kb_subject(&self.subject_prefix, &message.subject) {
                 kb_messages.push(message);
                 continue;
@@ -149,7 +157,8 @@ impl ReadModel {
                     hash: folded.last_hash.clone(),
                 });
             // The classifier parses the event once; the fold takes it as parsed.
-            match classify_parsed(&self.subject_prefix, message, head.as_ref()) {
+            let ready = ready.unwrap_or_else(|| prepare(&self.subject_prefix, message));
+            match judge(message, ready, head.as_ref()) {
                 Ok((stored, event)) => {
                     if let Event::RepliedAtIntake(r) = &event {
                         if let Some(entry) = r.kb_entry {

@@ -116,6 +116,8 @@ pub type Result<T, E = ReadModelError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod kb_tests;
 #[cfg(test)]
+mod rebuild_tests;
+#[cfg(test)]
 mod similar_tests;
 #[cfg(test)]
 mod tests;

@@ -357,8 +357,8 @@ async fn unreadable_events_are_quarantined_and_never_fail(db: Db) {
 ///   unsatisfied, not resolved.
 /// - D (NH.XS.AA.02, noise): filed only.
 /// - E (NH.HB.BJ.05, noise): dispatched to urban (handle by 2026-11-30), never signed.
-struct Fixture {
-    events: Vec<StoredEvent>,
+pub(crate) struct Fixture {
+    pub(crate) events: Vec<StoredEvent>,
     ids: HashMap<char, CaseId>,
 }
 
@@ -376,7 +376,7 @@ fn dispatch_to(lead: &str, assisting: &[&str]) -> Value {
            "rule": "rules.toml#noise"})
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let mut events = Vec::new();
     let mut ids = HashMap::new();
     let mut seq = 0;
@@ -1478,7 +1478,7 @@ async fn fold_speed() {
         use sqlx::Connection;
         let mut tx = conn.begin().await.unwrap();
         model
-            .apply_in(&mut tx, batch, Some(&mut cache))
+            .apply_in(&mut tx, batch, None, Some(&mut cache))
             .await
             .unwrap();
         tx.commit().await.unwrap();
