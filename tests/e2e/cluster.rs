@@ -228,6 +228,25 @@ impl Load {
     }
 }
 
+/// The failed attempts since the last kill: what each said, how often (for the
+/// message when answers stop).
+static FAILURES: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+
+fn failed(what: String) {
+    // The request id and the like vary: the first 160 characters tell the kind.
+    let what: String = what.chars().take(160).collect();
+    *FAILURES.lock().unwrap().entry(what).or_default() += 1;
+}
+
+fn failures() -> String {
+    let failures = FAILURES.lock().unwrap();
+    let mut out = String::from("failed attempts since the kill (count, answer):\n");
+    for (what, n) in failures.iter() {
+        out.push_str(&format!("{n:>6}  {what}\n"));
+    }
+    out
+}
+
 /// Actions on acknowledged cases answered 404 (see [`until_answered`]).
 static STALE_NOT_FOUND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -250,19 +269,24 @@ async fn until_answered(
             .json(body)
             .send()
             .await;
-        if let Ok(r) = answer {
-            let status = r.status().as_u16();
-            let text = r.text().await.unwrap_or_default();
-            match status {
-                200 | 201 => return (serde_json::from_str(&text).unwrap(), sent, first.elapsed()),
-                408 | 429 | 500..=599 => {}
-                // A case this client was told was filed, answered as missing: a load
-                // served by a replica behind the leader, not confirmed by the leader.
-                // Counted (the tally fails on any) and retried, so the run goes on.
-                404 if url.contains("/actions/") => {
-                    STALE_NOT_FOUND.fetch_add(1, Ordering::Relaxed);
+        match answer {
+            Err(e) => failed(format!("{e}")),
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap_or_default();
+                match status {
+                    200 | 201 => {
+                        return (serde_json::from_str(&text).unwrap(), sent, first.elapsed())
+                    }
+                    408 | 429 | 500..=599 => failed(format!("{status} {text}")),
+                    // A case this client was told was filed, answered as missing: a load
+                    // served by a replica behind the leader, not confirmed by the leader.
+                    // Counted (the tally fails on any) and retried, so the run goes on.
+                    404 if url.contains("/actions/") => {
+                        STALE_NOT_FOUND.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => panic!("{url} with key {key}: {status} {text}"),
                 }
-                _ => panic!("{url} with key {key}: {status} {text}"),
             }
         }
         assert!(
@@ -460,6 +484,36 @@ async fn consumers(admin: &async_nats::Client) -> String {
     out
 }
 
+/// Each stream's leader and replicas as the cluster answers, for failure messages.
+async fn streams(admin: &async_nats::Client) -> String {
+    let js = async_nats::jetstream::new(admin.clone());
+    let mut out = String::new();
+    for name in ["CASEGRID_EVENTS", "KV_CASEGRID_KEYS"] {
+        let info = match js.get_stream(name).await {
+            Ok(mut s) => s.info().await.map(|i| i.cluster.clone()),
+            Err(e) => {
+                out.push_str(&format!("stream {name}: {e}\n"));
+                continue;
+            }
+        };
+        match info {
+            Ok(Some(c)) => {
+                out.push_str(&format!("stream {name}: leader {:?}", c.leader));
+                for r in c.replicas {
+                    out.push_str(&format!(
+                        "; replica {} current {} offline {} lag {:?}",
+                        r.name, r.current, r.offline, r.lag
+                    ));
+                }
+                out.push('\n');
+            }
+            Ok(None) => out.push_str(&format!("stream {name}: no cluster info\n")),
+            Err(e) => out.push_str(&format!("stream {name}: {e}\n")),
+        }
+    }
+    out
+}
+
 /// The last lines of each NATS node's log.
 fn node_logs(system: &ClusterSystem) -> String {
     let mut out = String::new();
@@ -542,17 +596,41 @@ async fn soak_kills_every_process() {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(2);
+    // `CASEGRID_SOAK_TARGETS=nats-1,intake` kills only these, in this order.
+    let targets: Vec<String> = match std::env::var("CASEGRID_SOAK_TARGETS") {
+        Ok(list) if !list.trim().is_empty() => {
+            list.split(',').map(|t| t.trim().to_owned()).collect()
+        }
+        _ => SERVICES
+            .iter()
+            .map(|s| s.to_string())
+            .chain((0..3).map(|i| format!("nats-{i}")))
+            .collect(),
+    };
+    for target in &targets {
+        let known = SERVICES.contains(&target.as_str())
+            || ["nats-0", "nats-1", "nats-2"].contains(&target.as_str());
+        assert!(known, "CASEGRID_SOAK_TARGETS: unknown target {target:?}");
+    }
     let mut system = ClusterSystem::start().await;
     let load = Load::start(system.base(), 16, true);
     load.resumed_after(Instant::now(), 20, "20 answers before any kill")
         .await;
+    // `CASEGRID_SOAK_MINUTES=40` starts no cycle after 40 minutes, then tallies.
+    let budget = std::env::var("CASEGRID_SOAK_MINUTES")
+        .ok()
+        .and_then(|m| m.parse::<u64>().ok())
+        .map(|m| Instant::now() + Duration::from_secs(m * 60));
     let mut worst: BTreeMap<String, Duration> = BTreeMap::new();
+    let mut cycles_run = 0;
     for cycle in 1..=cycles {
-        let targets = SERVICES
-            .iter()
-            .map(|s| s.to_string())
-            .chain((0..3).map(|i| format!("nats-{i}")));
-        for target in targets {
+        if budget.is_some_and(|end| Instant::now() > end) {
+            println!("CASEGRID_SOAK_MINUTES reached: stopping after {cycles_run} cycles");
+            break;
+        }
+        cycles_run = cycle;
+        for target in targets.clone() {
+            FAILURES.lock().unwrap().clear();
             let killed = Instant::now();
             if let Some(i) = target.strip_prefix("nats-") {
                 let i: usize = i.parse().unwrap();
@@ -568,14 +646,17 @@ async fn soak_kills_every_process() {
             else {
                 // What each process and each node said, before the folder goes.
                 let admin = system.cluster.client().await;
-                let durables = tokio::spawn(async move { consumers(&admin).await });
+                let durables = tokio::spawn(async move {
+                    format!("{}{}", consumers(&admin).await, streams(&admin).await)
+                });
                 let durables = tokio::time::timeout(Duration::from_secs(10), durables)
                     .await
                     .ok()
                     .and_then(Result::ok)
                     .unwrap_or_else(|| "the consumers could not be read".to_owned());
                 panic!(
-                    "cycle {cycle}: no answers within 90 s after killing {target}\n{durables}\n{}\n{}",
+                    "cycle {cycle}: no answers within 90 s after killing {target}\n{}\n{durables}\n{}\n{}",
+                    failures(),
                     logs(&system),
                     node_logs(&system)
                 );
@@ -607,7 +688,7 @@ async fn soak_kills_every_process() {
     check(
         &system,
         &answers,
-        &format!("soak of {cycles} cycles × 7 kills"),
+        &format!("soak of {cycles_run} cycles × {} kills", targets.len()),
     )
     .await;
 }

@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// The default [`AppState::resend_after`].
+pub const DEFAULT_RESEND_AFTER: Duration = Duration::from_secs(1);
+
 /// What every handler needs, made by the caller (binary or test).
 #[derive(Clone)]
 pub struct AppState {
@@ -26,6 +29,10 @@ pub struct AppState {
     pub body_limit: usize,
     /// How long to wait for a service's answer before answering 504.
     pub request_timeout: Duration,
+    /// How long to wait for a service's answer before sending the same request again
+    /// (then twice as long, up to [`Self::request_timeout`]): a replica killed with the
+    /// request answers nothing. A command keeps its command id, so it runs once.
+    pub resend_after: Duration,
     /// How long a whole request may take to its response head (504 after). An SSE
     /// stream is not cut by it: its head is sent at once.
     pub http_timeout: Duration,
@@ -63,6 +70,7 @@ impl AppState {
             district,
             body_limit,
             request_timeout: Duration::from_secs(10),
+            resend_after: DEFAULT_RESEND_AFTER,
             http_timeout: Duration::from_secs(30),
             jwt: None,
             static_tokens: false,
@@ -78,6 +86,11 @@ impl AppState {
 
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    pub fn with_resend_after(mut self, after: Duration) -> Self {
+        self.resend_after = after;
         self
     }
 

@@ -59,10 +59,21 @@ pub(crate) async fn spawn_app(request_timeout: Duration) -> App {
 pub(crate) async fn spawn_app_with(configure: impl FnOnce(AppState) -> AppState) -> App {
     let nats_server = TestNats::start();
     let nats = nats_server.client().await;
+    spawn_app_on(nats_server, nats.clone(), nats, configure).await
+}
+
+/// The app on `nats_server`, the gateway connected by `gateway_nats` (through a proxy,
+/// say), the test's own client `nats` (for stand-ins), then `configure`d.
+pub(crate) async fn spawn_app_on(
+    nats_server: TestNats,
+    gateway_nats: async_nats::Client,
+    nats: async_nats::Client,
+    configure: impl FnOnce(AppState) -> AppState,
+) -> App {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
     let district = District::load(&dir).unwrap_or_else(|e| panic!("demo district: {e}"));
     let state = configure(
-        AppState::new(nats.clone(), Arc::new(district), BODY_LIMIT)
+        AppState::new(gateway_nats, Arc::new(district), BODY_LIMIT)
             .with_static_tokens(true)
             .with_request_timeout(Duration::from_secs(5))
             .with_rate_limit(None)

@@ -21,6 +21,8 @@
 //! - `scope`: grid workers (their grid and filings), mediators (their mediations),
 //!   district supervisors (figures over their district).
 //! - `merge`: a merge's target must be in the caller's scope.
+//! - `resend`: a command in flight is sent again with the same command id when the
+//!   replica that took it died, or when the gateway's NATS connection dropped.
 //! - `console`: the web console's pages, session cookie and CSRF token.
 //! - `edge`: request ids (kept, replaced, echoed, sent to the service), compression.
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
@@ -35,6 +37,7 @@ mod jwt;
 mod limits;
 mod merge;
 mod open311;
+mod resend;
 mod scope;
 mod similar;
 mod sse;
