@@ -218,6 +218,7 @@ pub async fn run(
         ),
         consume(log, routing.clone(), replica, shutdown.clone()),
         timers::run(routing.clone(), tick, shutdown.clone()),
+        notify::run(routing.clone(), tick, shutdown.clone()),
         sighup,
         watch,
     )?;

@@ -618,6 +618,35 @@ impl Routing {
     }
 }
 
+/// Every `tick` until `shutdown`: reminders of deadlines ahead, then delivery. Its own
+/// loop, so slow webhooks never hold up the deadline timers.
+pub async fn run(
+    routing: Routing,
+    tick: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    if routing.notifier.is_none() {
+        shutdown.cancelled().await;
+        return Ok(());
+    }
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            _ = interval.tick() => {
+                let now = routing.clock.now();
+                if let Err(e) = routing.remind(now).await {
+                    tracing::warn!(error = %e, "reminders failed; retrying next tick");
+                }
+                if let Err(e) = routing.deliver_due(now).await {
+                    tracing::warn!(error = %e, "notification delivery failed; retrying next tick");
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,13 +120,6 @@ pub async fn run(
                 if let Err(e) = routing.fire_due_deadlines().await {
                     tracing::warn!(error = %e, "deadline check failed; retrying next tick");
                 }
-                let now = routing.clock.now();
-                if let Err(e) = routing.remind(now).await {
-                    tracing::warn!(error = %e, "reminders failed; retrying next tick");
-                }
-                if let Err(e) = routing.deliver_due(now).await {
-                    tracing::warn!(error = %e, "notification delivery failed; retrying next tick");
-                }
             }
         }
     }
