@@ -97,6 +97,14 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
         bootstrap(&settings.nats)
             .await
             .context("creating the event stream in the empty data folder")?;
+    } else {
+        // A data folder from before the notifier: its bucket only (never the stream).
+        let client =
+            casegrid_runtime::nats::connect_with(&settings.nats, "casegrid-bootstrap").await?;
+        casegrid_eventlog::EventLog::create_notification_bucket(&client, settings.nats.replicas)
+            .await
+            .context("creating the notification bucket")?;
+        client.drain().await.ok();
     }
     settings.database.url = casegrid_runtime::Secret::new(format!(
         "sqlite://{}?mode=rwc",
@@ -107,6 +115,10 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
         data_dir.join("routing.db").display()
     ));
     settings.district.config_dir = options.config.canonicalize()?;
+    // Development: texts to citizens and staff go to a file (the SMS adapter).
+    if settings.notify.sms_file.is_none() {
+        settings.notify.sms_file = Some(data_dir.join("sms.jsonl"));
+    }
     let listener = tokio::net::TcpListener::bind(&options.http)
         .await
         .with_context(|| format!("binding {}", options.http))?;

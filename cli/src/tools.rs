@@ -254,12 +254,13 @@ pub(crate) fn config_check(dir: &Path) -> anyhow::Result<ExitCode> {
     match casegrid_config::District::load(dir) {
         Ok(d) => {
             println!(
-                "{}: ok ({} departments, {} grids, {} rules, {} principals)",
+                "{}: ok ({} departments, {} grids, {} rules, {} principals, {} notification rules)",
                 dir.display(),
                 d.departments.len(),
                 d.grids.len(),
                 d.rule_count(),
-                d.principals.len()
+                d.principals.len(),
+                d.notifications.rules.len()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -94,6 +94,14 @@ impl System {
 
     /// With `clock`, every service reads its time from this file (`[clock] file`).
     pub(crate) async fn start_with_clock(clock: Option<time::OffsetDateTime>) -> Self {
+        Self::start_with_env(clock, &[]).await
+    }
+
+    /// Like [`Self::start_with_clock`], every service started with `env` set too.
+    pub(crate) async fn start_with_env(
+        clock: Option<time::OffsetDateTime>,
+        env: &[(&str, String)],
+    ) -> Self {
         let nats = TestNats::start_secured();
         remember_admin(nats.settings(User::Admin));
         // What the init tool does on a deployment: only the admin creates the stream
@@ -120,7 +128,7 @@ impl System {
             clock_file,
         };
         for service in ["intake", "routing", "projection", "gateway"] {
-            system.spawn(service, service, &[]);
+            system.spawn(service, service, env);
         }
         system.wait_ready().await;
         system

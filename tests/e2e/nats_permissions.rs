@@ -34,11 +34,13 @@ enum Op {
     HijackIntake,
     KeysGet,
     KeysPurge,
+    /// Claiming a notification id in `CASEGRID_NOTIFICATIONS` (a create-only put).
+    NotificationClaim,
     UpdateStream,
     DeleteStream,
 }
 
-const OPS: [Op; 13] = [
+const OPS: [Op; 14] = [
     Op::Append,
     Op::ReadEvents,
     Op::ReadEventsOnLeader,
@@ -50,6 +52,7 @@ const OPS: [Op; 13] = [
     Op::HijackIntake,
     Op::KeysGet,
     Op::KeysPurge,
+    Op::NotificationClaim,
     Op::UpdateStream,
     Op::DeleteStream,
 ];
@@ -81,6 +84,7 @@ fn allowed(op: Op) -> [bool; 6] {
         Op::HijackIntake => [true, false, true, false, false, false],
         Op::KeysGet => [true, false, true, true, false, false],
         Op::KeysPurge => [true, false, true, true, false, false],
+        Op::NotificationClaim => [true, false, false, true, false, false],
         Op::UpdateStream => [true, false, false, false, false, false],
         Op::DeleteStream => [true, false, false, false, false, false],
     }
@@ -251,6 +255,25 @@ async fn attempt(
                 .await
                 .unwrap();
             kv.get(&key).await.unwrap().is_none()
+        }
+        Op::NotificationClaim => {
+            let key = format!("n.claim-{me}");
+            let _ = within(async {
+                let kv = js(client)
+                    .get_key_value("CASEGRID_NOTIFICATIONS")
+                    .await
+                    .ok()?;
+                kv.create(&key, me.as_bytes().to_vec().into()).await.ok()
+            })
+            .await;
+            let kv = jetstream::new(admin.clone())
+                .get_key_value("CASEGRID_NOTIFICATIONS")
+                .await
+                .unwrap();
+            kv.get(&key)
+                .await
+                .unwrap()
+                .is_some_and(|v| v.as_ref() == me.as_bytes())
         }
         Op::UpdateStream => {
             let done = within(async {

@@ -43,6 +43,27 @@ const ROLES: [(&str, Role); 7] = [
     ("district_leader", Role::DistrictLeader),
 ];
 
+impl Role {
+    /// The role named `name` as the configuration writes it (`grid_worker`, …).
+    pub fn named(name: &str) -> Option<Self> {
+        ROLES.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
+    }
+
+    /// The name the configuration writes for this role.
+    pub fn name(self) -> &'static str {
+        ROLES
+            .iter()
+            .find(|(_, r)| *r == self)
+            .map(|(n, _)| *n)
+            .expect("every role is named")
+    }
+
+    /// Every role name, for messages.
+    pub fn names() -> String {
+        ROLES.map(|(name, _)| name).join(", ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EscalationLevel {
     pub id: String,

@@ -12,12 +12,14 @@
 //! - [`span`]: deadline spans as written (`30m`, `2h`, `5d`).
 //! - [`boundaries`]: grid boundaries (GeoJSON) and [`District::locate`], a point's grid.
 //! - [`escalation`]: the escalation ladder (村居主战 → … → 领导征战).
+//! - [`notifications`]: who is told of what, by webhook or SMS (`notifications.toml`).
 //! - [`Principal`]: a demo principal and its static token.
 
 pub mod assessment;
 pub mod boundaries;
 pub mod calendar;
 pub mod escalation;
+pub mod notifications;
 pub mod rule;
 pub mod span;
 
@@ -215,6 +217,8 @@ pub struct District {
     pub ranking: casegrid_contracts::ranking::RankingConfig,
     /// Grid boundaries from `[locate]` of grids.toml; empty when none are configured.
     pub boundaries: Boundaries,
+    /// Who is told of what (`notifications.toml`); empty when the file is absent.
+    pub notifications: notifications::Notifications,
     version: String,
 }
 
@@ -501,6 +505,14 @@ impl District {
                 .unwrap_or_default();
 
         let ranking = assessment::load(dir, &mut list);
+        let notifications = notifications::load(dir, &departments, &mut list);
+        // Who is told is decided by the configuration too.
+        let notifications_text = std::fs::read_to_string(dir.join(notifications::FILE)).ok();
+        if let Some(text) = &notifications_text {
+            version = fnv1a64(version, notifications::FILE.as_bytes());
+            version = fnv1a64(version, &[0]);
+            version = fnv1a64(version, text.as_bytes());
+        }
         let mut problems = Problems::new(principals_file, &mut list);
         let mut principals = HashMap::new();
         let entries: Option<PrincipalsFile> = parse(principals_text.as_deref(), &mut problems);
@@ -550,6 +562,7 @@ impl District {
                 policy,
                 ranking,
                 boundaries,
+                notifications,
                 version: format!("{version:016x}"),
             }),
             _ => Err(ConfigError(list)),

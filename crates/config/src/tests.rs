@@ -305,6 +305,8 @@ impl Copy {
         let dir = std::env::temp_dir().join(format!("cg-config-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(demo_dir().join("grids.geojson"), dir.join("grids.geojson")).unwrap();
+        let notifications = crate::notifications::FILE;
+        std::fs::copy(demo_dir().join(notifications), dir.join(notifications)).unwrap();
         for f in FILES {
             let mut text = std::fs::read_to_string(demo_dir().join(f)).unwrap();
             for (_, more) in extra.iter().filter(|(file, _)| *file == f) {

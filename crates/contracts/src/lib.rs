@@ -16,6 +16,7 @@
 pub mod actions;
 pub mod filing;
 pub mod kb;
+pub mod notifications;
 pub mod problem;
 pub mod query;
 pub mod ranking;
@@ -32,6 +33,9 @@ pub mod subjects {
     pub const INTAKE_FILE: &str = "casegrid.intake.file";
     pub const INTAKE_ACT: &str = "casegrid.intake.act";
     pub const ROUTING_ACT: &str = "casegrid.routing.act";
+    /// [`crate::notifications::NotificationsQuery`] →
+    /// [`crate::notifications::NotificationsView`]: delivery records, answered by routing.
+    pub const ROUTING_NOTIFICATIONS: &str = "casegrid.routing.notifications";
     /// A case's envelopes exactly as stored, answered by intake.
     pub const INTAKE_LOG: &str = "casegrid.intake.log";
     /// The server's own check of one case's hash chain, answered by intake.

@@ -110,7 +110,9 @@ impl EventLog {
     }
 
     /// As the NATS admin, creates what the services may only open: the event stream
-    /// ([`Self::create`]) and the key bucket ([`casegrid_privacy::KeyVault::create`]).
+    /// ([`Self::create`]), the key bucket ([`casegrid_privacy::KeyVault::create`]) and
+    /// routing's notification bucket (`CASEGRID_NOTIFICATIONS`: one delivery record
+    /// per notification id, updated by revision).
     /// `casegrid init`, `casegrid dev` and the separate-process tests run it first.
     pub async fn bootstrap(admin: async_nats::Client, replicas: usize) -> anyhow::Result<Self> {
         use anyhow::Context;
@@ -123,10 +125,36 @@ impl EventLog {
         )
         .await
         .context("creating the event stream")?;
-        casegrid_privacy::KeyVault::create(admin, replicas)
+        casegrid_privacy::KeyVault::create(admin.clone(), replicas)
             .await
             .context("creating the key bucket")?;
+        Self::create_notification_bucket(&admin, replicas)
+            .await
+            .context("creating the notification bucket")?;
         Ok(log)
+    }
+
+    /// As the NATS admin, creates routing's notification bucket when absent (file
+    /// storage, history 1); part of [`Self::bootstrap`], and run alone by `casegrid
+    /// dev` on a data folder made before the bucket existed.
+    pub async fn create_notification_bucket(
+        admin: &async_nats::Client,
+        replicas: usize,
+    ) -> anyhow::Result<()> {
+        use async_nats::jetstream::kv;
+        let bucket = casegrid_runtime::natsauth::NOTIFICATIONS_BUCKET;
+        let js = jetstream::new(admin.clone());
+        if js.get_key_value(bucket).await.is_err() {
+            js.create_key_value(kv::Config {
+                bucket: bucket.into(),
+                history: 1,
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Opens the existing stream. Refuses a missing one (services never create it: a

@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 pub const EVENTS_STREAM: &str = "CASEGRID_EVENTS";
 pub const EVENTS_SUBJECTS: &str = "casegrid.events.>";
 pub const KEYS_BUCKET: &str = "CASEGRID_KEYS";
+/// The notifier's delivery records (one key per notification id), routing's alone.
+pub const NOTIFICATIONS_BUCKET: &str = "CASEGRID_NOTIFICATIONS";
 /// The durable consumer of the projection (routing's are `routing-<replica>`).
 pub const PROJECTION_CONSUMER: &str = "projection";
 /// The environment variable holding the system account user's public nkey.
@@ -116,6 +118,18 @@ fn uses_the_keys() -> Vec<String> {
         format!("$JS.API.STREAM.INFO.KV_{KEYS_BUCKET}"),
         format!("$JS.API.DIRECT.GET.KV_{KEYS_BUCKET}"),
         format!("$JS.API.DIRECT.GET.KV_{KEYS_BUCKET}.>"),
+    ]
+}
+
+/// What routing's notifier needs of its bucket: info, get (direct get), and create and
+/// update by revision (publishes to `$KV.CASEGRID_NOTIFICATIONS.>`).
+fn uses_the_notifications() -> Vec<String> {
+    let b = NOTIFICATIONS_BUCKET;
+    vec![
+        format!("$KV.{b}.>"),
+        format!("$JS.API.STREAM.INFO.KV_{b}"),
+        format!("$JS.API.DIRECT.GET.KV_{b}"),
+        format!("$JS.API.DIRECT.GET.KV_{b}.>"),
     ]
 }
 
@@ -227,6 +241,7 @@ fn permissions(user: User) -> Option<Permissions> {
                 publish_allow.push(format!("$JS.API.CONSUMER.CREATE.{s}.*.>"));
                 publish_allow.push(format!("$JS.API.CONSUMER.MSG.NEXT.{s}.*"));
                 publish_allow.push(format!("$JS.ACK.{s}.*.>"));
+                publish_allow.extend(uses_the_notifications());
                 publish_deny.push(format!("$JS.API.CONSUMER.*.{s}.{PROJECTION_CONSUMER}"));
                 publish_deny.push(format!("$JS.API.CONSUMER.*.{s}.{PROJECTION_CONSUMER}.>"));
                 publish_deny.push(format!(
@@ -243,7 +258,7 @@ fn permissions(user: User) -> Option<Permissions> {
                 why: if user == User::Intake {
                     "files and acts: appends events, creates, reads and erases data keys, answers casegrid.intake.>"
                 } else {
-                    "dispatch, deadlines, reactions: appends events, seals mediation parties' data, its durable consumers, answers casegrid.routing.>"
+                    "dispatch, deadlines, reactions, notifications: appends events, seals mediation parties' data, its durable consumers, the notification bucket, answers casegrid.routing.>"
                 },
             }
         }

@@ -55,6 +55,36 @@ pub struct Settings {
     pub kb: KbSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub notify: NotifySettings,
+}
+
+/// Routing's notifier (通知): the outbox consumer that sends what `notifications.toml`
+/// asks for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// Whether this routing replica sends notifications.
+    pub enabled: bool,
+    /// The key of the `X-Casegrid-Signature` HMAC-SHA256 of each webhook body; unset:
+    /// webhooks go unsigned (a warning at start).
+    pub webhook_secret: Option<Secret<String>>,
+    /// How long a webhook may take to answer, in milliseconds.
+    pub webhook_timeout_ms: u64,
+    /// The development SMS adapter: texts are appended to this file, one JSON line
+    /// each. Unset: texts wait (pending) until a gateway is configured.
+    pub sms_file: Option<PathBuf>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            webhook_secret: None,
+            webhook_timeout_ms: 5000,
+            sms_file: None,
+        }
+    }
 }
 
 /// Duplicate candidates (重复件): which open cases the gateway offers as possible

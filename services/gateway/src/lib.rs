@@ -19,6 +19,7 @@
 //!   or XLSX.
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
+//! - `notifications`: `GET /api/v1/notifications`, delivery records for supervisors.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
 //! - `metrics`, `system_metrics`: `/metrics` in OpenMetrics text (`prometheus-client`).
 //! - `mask`: personal data at the edge: every `sealed` member is dropped from events,
@@ -53,6 +54,7 @@ pub mod jwt;
 mod kb;
 pub mod limit;
 mod metrics;
+mod notifications;
 mod open311;
 mod openapi;
 mod quarantine;

@@ -51,6 +51,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         crate::export::stats_endpoint(),
         crate::events::endpoint(),
         crate::quarantine::endpoint(),
+        crate::notifications::endpoint(),
         openapi_endpoint(),
         metrics_endpoint(),
         healthz_endpoint(),

@@ -8,6 +8,9 @@
 //!   is left), escalation one level up after a missed deadline.
 //! - [`state`]: routing's own SQL state (open deadlines, dispatcher queue, checkpoint).
 //! - [`timers`]: appends exactly one `DeadlineMissed` per passed deadline.
+//! - [`notify`] / [`channels`]: the notifier — an outbox of the events routing consumes
+//!   (and of deadlines ahead), one record per notification id in the KV bucket
+//!   `CASEGRID_NOTIFICATIONS`, delivered by webhook or SMS at most once per id.
 //! - [`run`] / [`serve`]: the consumer `routing-<replica>`, the timer loop, the
 //!   `casegrid-routing` service, and configuration reload (SIGHUP or a NATS request).
 //!
@@ -16,6 +19,8 @@
 //! so redeliveries, restarts and several replicas append each event once.
 
 pub mod act;
+pub mod channels;
+pub mod notify;
 pub mod react;
 pub mod state;
 pub mod timers;
@@ -47,6 +52,8 @@ pub mod subjects {
     pub const RELOAD: &str = "casegrid.routing.reload";
     /// The cases waiting for a human dispatcher.
     pub const QUEUE: &str = "casegrid.routing.queue";
+    /// The notifications' delivery records.
+    pub use casegrid_contracts::subjects::ROUTING_NOTIFICATIONS as NOTIFICATIONS;
 }
 
 /// The district configuration, replaceable while running.
@@ -84,6 +91,7 @@ pub struct Routing {
     pub(crate) clock: SharedClock,
     pub(crate) keys: KeyVault,
     pub(crate) state: RoutingState,
+    pub(crate) notifier: Option<notify::Notifier>,
 }
 
 impl Routing {
@@ -100,7 +108,14 @@ impl Routing {
             clock,
             keys,
             state,
+            notifier: None,
         }
+    }
+
+    /// Sends notifications through `notifier` (`[notify] enabled`).
+    pub fn with_notifier(mut self, notifier: notify::Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     pub fn state(&self) -> &RoutingState {
@@ -178,6 +193,13 @@ pub async fn run(
             }
         }
     };
+    let notifications = {
+        let routing = routing.clone();
+        move |payload: bytes::Bytes| {
+            let routing = routing.clone();
+            async move { answer(list_notifications(&routing, &payload).await) }
+        }
+    };
     let sighup = watch_sighup(routing.config.clone(), shutdown.clone());
     tokio::try_join!(
         casegrid_runtime::service::serve(
@@ -188,12 +210,43 @@ pub async fn run(
         ),
         casegrid_runtime::service::serve(&service, subjects::RELOAD, reload, shutdown.clone()),
         casegrid_runtime::service::serve(&service, subjects::QUEUE, queue, shutdown.clone()),
+        casegrid_runtime::service::serve(
+            &service,
+            subjects::NOTIFICATIONS,
+            notifications,
+            shutdown.clone()
+        ),
         consume(log, routing.clone(), replica, shutdown.clone()),
         timers::run(routing.clone(), tick, shutdown.clone()),
+        notify::run(routing.clone(), tick, shutdown.clone()),
         sighup,
         watch,
     )?;
     Ok(())
+}
+
+async fn list_notifications(
+    routing: &Routing,
+    payload: &[u8],
+) -> Result<casegrid_contracts::notifications::NotificationsView, Problem> {
+    use casegrid_contracts::notifications::{NotificationsQuery, NotificationsView};
+    let query: NotificationsQuery = if payload.is_empty() {
+        NotificationsQuery::default()
+    } else {
+        serde_json::from_slice(payload)
+            .map_err(|e| Problem::unprocessable(format!("notifications query: {e}")))?
+    };
+    let limit = query.limit.unwrap_or(500).clamp(1, 5000);
+    routing
+        .notifications(query.case_id, query.state, limit)
+        .await
+        .map(|records| NotificationsView {
+            items: records.iter().map(notify::Record::view).collect(),
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, "notification records");
+            Problem::unavailable("notification records unavailable")
+        })
 }
 
 fn reload_config(config: &Config) -> Result<String, Problem> {
@@ -392,6 +445,8 @@ async fn consume_in_order(
             }
         }
         react_all(routing, &events).await?;
+        // The outbox: claimed before the checkpoint moves, so a crash claims again (a no-op).
+        routing.notify_events(&events).await?;
         routing.apply(&events).await?;
         if let Some(last) = batch.last() {
             last.ack()
@@ -428,6 +483,31 @@ async fn react_all(routing: &Routing, events: &[StoredEvent]) -> anyhow::Result<
     Ok(())
 }
 
+/// The notifier of `[notify]`: the bucket, the signed webhook and the SMS adapter.
+async fn notifier(
+    client: &async_nats::Client,
+    settings: &Settings,
+) -> anyhow::Result<notify::Notifier> {
+    let secret = settings
+        .notify
+        .webhook_secret
+        .as_ref()
+        .map(|s| s.expose().as_bytes().to_vec());
+    if secret.is_none() {
+        tracing::warn!("[notify] webhook_secret is not set: webhooks go unsigned");
+    }
+    let webhook = channels::Webhook::new(
+        secret,
+        Duration::from_millis(settings.notify.webhook_timeout_ms.max(100)),
+    )?;
+    let sms = settings
+        .notify
+        .sms_file
+        .clone()
+        .map(|path| Arc::new(channels::FileSms::new(path)) as Arc<dyn channels::SmsGateway>);
+    notify::Notifier::attach(client.clone(), webhook, sms, &settings.routing.replica).await
+}
+
 /// Connects, opens the log, key vault and state from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (client, log) = EventLog::connect(settings, services::ROUTING).await?;
@@ -446,13 +526,16 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         ..Numbering::default()
     };
     let store = CaseStore::new(log.clone(), numbering, 100_000);
-    let routing = Routing::new(
+    let mut routing = Routing::new(
         store,
         Config::new(settings.district.config_dir.clone(), district),
         casegrid_runtime::clock::from_settings(&settings.clock),
         keys,
         state,
     );
+    if settings.notify.enabled {
+        routing = routing.with_notifier(notifier(&client, settings).await?);
+    }
     tracing::info!(replica = %settings.routing.replica, "routing serving");
     run(
         client.clone(),

@@ -30,6 +30,11 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_at)",
     "CREATE TABLE IF NOT EXISTS deadline_cases (case_id TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS queue (case_id TEXT PRIMARY KEY, reason TEXT NOT NULL, since TEXT NOT NULL)",
+    // The notifications this replica has seen claimed (crate::notify); their records
+    // live in the CASEGRID_NOTIFICATIONS bucket. `done`: sent or dead-lettered.
+    "CREATE TABLE IF NOT EXISTS notifications (id TEXT PRIMARY KEY, case_id TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS notifications_open ON notifications (done)",
     // The stream the checkpoint counts in (casegrid_eventlog::StreamIdentity).
     "CREATE TABLE IF NOT EXISTS stream_identity (id INTEGER PRIMARY KEY CHECK (id = 1),
         stream TEXT NOT NULL, created TEXT NOT NULL, first_seq INTEGER NOT NULL)",
@@ -233,6 +238,87 @@ impl RoutingState {
             });
         }
         Ok(out)
+    }
+
+    /// Open deadlines of `kind` due after `from` and at or before `to`.
+    pub async fn due_between(
+        &self,
+        kind: Deadline,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> anyhow::Result<Vec<DueDeadline>> {
+        let rows = sqlx::query(
+            "SELECT case_id, department, due_at FROM deadlines
+             WHERE kind = ? AND due_at > ? AND due_at <= ? ORDER BY due_at, case_id, department",
+        )
+        .bind(kind_str(kind))
+        .bind(secs(from))
+        .bind(secs(to))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let case_id: String = row.try_get("case_id")?;
+            let department: String = row.try_get("department")?;
+            out.push(DueDeadline {
+                case_id: CaseId::parse(&case_id)?,
+                deadline: kind,
+                department: DepartmentId::parse(&department)?,
+                due: OffsetDateTime::from_unix_timestamp(row.try_get("due_at")?)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether this replica has seen notification `id` claimed.
+    pub async fn has_notification(&self, id: &str) -> anyhow::Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM notifications WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Remembers a claimed notification (by this replica or another).
+    pub async fn index_notification(&self, id: &str, case_id: CaseId) -> anyhow::Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO notifications (id, case_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(case_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Notifications not yet sent or dead-lettered, oldest first.
+    pub async fn open_notifications(&self, limit: u32) -> anyhow::Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT id FROM notifications WHERE done = 0 ORDER BY rowid LIMIT ?",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?,
+        )
+    }
+
+    /// A notification reached a final state: the sender looks at it no more.
+    pub async fn notification_done(&self, id: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE notifications SET done = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every notification id of `case` (or of every case), oldest first.
+    pub async fn notifications_of(&self, case: Option<CaseId>) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM notifications WHERE ? IS NULL OR case_id = ? ORDER BY rowid",
+        )
+        .bind(case.map(|c| c.to_string()))
+        .bind(case.map(|c| c.to_string()))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Number of open deadlines (for tests and metrics).
