@@ -106,8 +106,10 @@ const MAX_COPIES: usize = 4;
 /// re-established since the last copy went out (an answer published while it was down
 /// is lost), and after `resend_after`, doubling, when the copy may have died with the
 /// service that took it (a SIGKILLed replica answers nothing; the NATS server cannot
-/// tell). The first answer wins; nobody listening answers at once; a timeout only
-/// when no copy was answered within `timeout` of the first.
+/// tell). The first answer wins, but a 503 problem only when no other copy is in
+/// flight; nobody listening to the first copy answers at once (to a later copy: it goes
+/// again shortly, as a replica may be starting); a timeout only when no copy was
+/// answered within `timeout` of the first.
 pub(crate) async fn resending(
     nats: &async_nats::Client,
     subject: &'static str,
@@ -135,26 +137,48 @@ pub(crate) async fn resending(
     let mut copies = FuturesUnordered::new();
     let mut sent_at = connects();
     copies.push(copy());
+    let mut sent = 1;
     let mut wait = resend_after;
     let mut next_resend = tokio::time::Instant::now() + wait;
     let mut last_error = None;
+    let mut held = None;
     // How often the connection's count of connects is looked at.
     let mut tick = tokio::time::interval(RECONNECT_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            Some(answered) = copies.next(), if !copies.is_empty() => match answered {
-                Ok(message) => return Ok(message),
-                Err(e) if e.kind() == RequestErrorKind::NoResponders => return Err(e),
-                Err(e) => {
-                    // A copy failed (sent while disconnected, say): with none left in
-                    // flight, the next goes out at the next check.
-                    last_error = Some(e);
-                    if copies.is_empty() {
-                        next_resend = tokio::time::Instant::now();
+            Some(answered) = copies.next(), if !copies.is_empty() => {
+                match answered {
+                    // Another copy may still succeed (this one met the other's append
+                    // in process, say): keep the answer for when none is left.
+                    Ok(message) if !copies.is_empty() && provisional(&message) => {
+                        held = Some(message);
+                    }
+                    Ok(message) => return Ok(message),
+                    Err(e) if e.kind() == RequestErrorKind::NoResponders && sent == 1 => {
+                        return Err(e)
+                    }
+                    // Nobody took this copy, but an earlier one went out (its replica may
+                    // be dead, its successor starting): try again shortly.
+                    Err(e) if e.kind() == RequestErrorKind::NoResponders => {
+                        last_error = Some(e);
+                        next_resend = tokio::time::Instant::now() + NO_RESPONDERS_AGAIN;
+                    }
+                    Err(e) => {
+                        // A copy failed (sent while disconnected, say): with none left
+                        // in flight, the next goes out at the next check.
+                        last_error = Some(e);
+                        if copies.is_empty() {
+                            next_resend = tokio::time::Instant::now();
+                        }
                     }
                 }
-            },
+                if copies.is_empty() {
+                    if let Some(message) = held.take() {
+                        return Ok(message);
+                    }
+                }
+            }
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
                 if now >= deadline {
@@ -174,12 +198,30 @@ pub(crate) async fn resending(
                     next_resend = now + wait;
                     sent_at = connects();
                     copies.push(copy());
+                    sent += 1;
                 }
             }
         }
     }
     Err(last_error.unwrap_or_else(|| RequestErrorKind::TimedOut.into()))
 }
+
+/// Whether an answer is a 503 problem (the log or key store unavailable for this copy,
+/// the case contended), which a copy still in flight may better.
+fn provisional(message: &async_nats::Message) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        status: u16,
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        problem: Status,
+    }
+    serde_json::from_slice::<Head>(&message.payload).is_ok_and(|h| h.problem.status == 503)
+}
+
+/// How soon a copy nobody took is sent again while an earlier copy is out.
+const NO_RESPONDERS_AGAIN: Duration = Duration::from_millis(100);
 
 /// How often a waiting request checks whether the connection was re-established.
 const RECONNECT_CHECK: Duration = Duration::from_millis(50);

@@ -173,3 +173,53 @@ async fn a_command_in_flight_when_the_gateways_connection_drops_is_sent_again_on
     assert_same_request(&seen.lock().unwrap(), "call-resend-2");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_copys_503_waits_for_the_copy_still_in_flight() {
+    let app = spawn_app_with(|s| {
+        s.with_request_timeout(Duration::from_secs(5))
+            .with_resend_after(Duration::from_millis(200))
+    })
+    .await;
+    // The first copy is slow; the second meets its append in process (503). Once a
+    // third is sent, the first succeeds: that is the answer, not the second's 503.
+    let mut sub = app.nats.subscribe(INTAKE_FILE).await.unwrap();
+    app.nats.flush().await.unwrap();
+    let nats = app.nats.clone();
+    tokio::spawn(async move {
+        let first = sub.next().await.unwrap();
+        let second = sub.next().await.unwrap();
+        let busy = Answer::<CommandReply>::Problem(casegrid_contracts::Problem::unavailable(
+            "the event log is unavailable; retry with the same Idempotency-Key",
+        ));
+        let busy = serde_json::to_vec(&busy).unwrap();
+        nats.publish(second.reply.unwrap(), busy.into())
+            .await
+            .unwrap();
+        nats.flush().await.unwrap();
+        // A third copy shows the gateway kept waiting after the 503.
+        let _third = sub.next().await.unwrap();
+        let request: FileRequest = serde_json::from_slice(&first.payload).unwrap();
+        let reply = CommandReply {
+            id: CaseId::for_filing(&request.actor.id, &request.idempotency_key),
+            number: Some("NH-20261123-000001".into()),
+            version: 1,
+            status: Status::Received,
+            created: true,
+            revealed: None,
+        };
+        let answer = serde_json::to_vec(&Answer::Ok(reply)).unwrap();
+        nats.publish(first.reply.unwrap(), answer.into())
+            .await
+            .unwrap();
+    });
+
+    let r = file(&app, "call-resend-3").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    app.stop().await;
+}
