@@ -169,6 +169,9 @@ pub struct Case {
     pub pending_erasure: Option<ErasureRequested>,
     /// The data key is erased: personal fields read as erased.
     pub personal_erased: bool,
+    /// Files recorded on the case, in order.
+    #[serde(default)]
+    pub attachments: Vec<crate::event::AttachmentAdded>,
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
@@ -202,6 +205,7 @@ impl Case {
             merged_into: None,
             pending_erasure: None,
             personal_erased: false,
+            attachments: Vec::new(),
             version: 0,
         }
     }
@@ -268,6 +272,7 @@ impl Case {
         let after_final = matches!(
             command,
             Command::Annotate(_)
+                | Command::AddAttachment(_)
                 | Command::RevealPersonalData(_)
                 | Command::RequestErasure(_)
                 | Command::ErasePersonalData(_)
@@ -307,11 +312,17 @@ impl Case {
             Command::Refer(c) => d.refer(c),
             Command::Merge(c) => d.merge(c),
             Command::Annotate(c) => d.annotate(c),
+            Command::AddAttachment(c) => d.add_attachment(c),
             Command::Withdraw(c) => d.withdraw(c),
             Command::RevealPersonalData(c) => d.reveal(c),
             Command::RequestErasure(c) => d.request_erasure(c),
             Command::ErasePersonalData(c) => d.erase(c),
         }
+    }
+
+    /// The attachment recorded under this object key.
+    pub fn attachment(&self, name: &str) -> Option<&crate::event::AttachmentAdded> {
+        self.attachments.iter().find(|a| a.name == name)
     }
 
     /// Names of the sealed personal fields the case holds: the reporter's
@@ -413,6 +424,7 @@ impl Case {
                 }
             }
             Event::ProgressRecorded(_) | Event::NoteAdded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::AttachmentAdded(a) => self.attachments.push(a.clone()),
             Event::SuspensionRequested(r) => self.pending_suspension = Some(r.clone()),
             Event::CaseSuspended(s) => {
                 self.pending_suspension = None;
@@ -566,6 +578,7 @@ impl Case {
 }
 
 mod annotate;
+mod attachment;
 mod callback;
 mod close;
 mod deadlines;

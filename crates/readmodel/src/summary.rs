@@ -103,6 +103,14 @@ pub fn of(event: &Event) -> String {
         ),
         Event::CaseClosed(c) => format!("结案 closed: {}", quote(&c.reason)),
         Event::NoteAdded(n) => format!("备注 note: {}", quote(&n.text)),
+        Event::AttachmentAdded(a) => format!(
+            "附件 attachment {} ({}, {} bytes{}) sha256 {}",
+            a.name,
+            a.media_type,
+            a.size,
+            if a.personal { ", personal" } else { "" },
+            a.sha256
+        ),
         Event::PersonalDataRevealed(r) => format!(
             "查看个人信息 revealed {}: {}",
             r.fields.join(", "),
