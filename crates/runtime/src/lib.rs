@@ -12,6 +12,7 @@
 //! - [`service`]: serving request endpoints registered with the NATS service API.
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
+pub mod attachment;
 pub mod clock;
 pub mod correlation;
 pub mod nats;

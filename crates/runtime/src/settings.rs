@@ -49,6 +49,28 @@ pub struct Settings {
     pub clock: ClockSettings,
     #[serde(default)]
     pub eventlog: EventlogSettings,
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
+}
+
+/// Files added to cases (`[attachments]`): the largest accepted and the media types
+/// accepted, as sniffed from the bytes (the client's content type is not trusted).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentSettings {
+    pub max_bytes: u64,
+    pub types: Vec<String>,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            types: ["image/jpeg", "image/png", "audio/mpeg", "application/pdf"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
 }
 
 /// How a process writes its log to stderr. `RUST_LOG` still chooses what is written.
@@ -568,6 +590,8 @@ mod tests {
         assert_eq!(s.http.public_rate_limit.burst, 20);
         assert_eq!(s.log.format, LogFormat::Text);
         assert!(s.clock.file.is_none());
+        assert_eq!(s.attachments.max_bytes, 10 * 1024 * 1024);
+        assert!(s.attachments.types.iter().any(|t| t == "application/pdf"));
     }
 
     #[test]
