@@ -325,6 +325,16 @@ impl Case {
         self.attachments.iter().find(|a| a.name == name)
     }
 
+    /// Object keys of the attachments marked personal: deleted from the bucket when
+    /// the case's personal data is erased (again on a replayed erase).
+    pub fn personal_attachments(&self) -> Vec<&str> {
+        self.attachments
+            .iter()
+            .filter(|a| a.personal)
+            .map(|a| a.name.as_str())
+            .collect()
+    }
+
     /// Names of the sealed personal fields the case holds: the reporter's
     /// (`reporter.phone`, …) and the mediation parties' (`parties[0].name`, …).
     pub fn personal_fields(&self) -> Vec<String> {

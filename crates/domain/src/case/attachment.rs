@@ -106,6 +106,18 @@ mod tests {
     }
 
     #[test]
+    fn only_personal_attachments_go_with_the_personal_data() {
+        let mut case = given(&replied()[..1]);
+        accept(&mut case, &operator(), attach("c1/face.png", HASH, 3), NOW);
+        let mut public_photo = attach("c1/road.png", HASH, 3);
+        if let Command::AddAttachment(a) = &mut public_photo {
+            a.personal = false;
+        }
+        accept(&mut case, &operator(), public_photo, NOW);
+        assert_eq!(case.personal_attachments(), vec!["c1/face.png"]);
+    }
+
+    #[test]
     fn malformed_attachments_are_invalid() {
         let case = given(&replied()[..1]);
         refused(
