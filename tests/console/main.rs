@@ -9,6 +9,8 @@
 //!   operator records a satisfied callback; the supervisor sees the figures change and
 //!   the timeline with a verified hash chain. Also: labels and focus order, scope, CSRF,
 //!   the patrol form at 390×844, English. Screenshots go to `target/console-screenshots/`.
+//!   And a street's case: sign, whistle, the summoned department reports in, the street
+//!   rates it and asks for an extension, the supervisor grants it and issues a 督办.
 
 #[allow(dead_code)]
 #[path = "../e2e/kit.rs"]

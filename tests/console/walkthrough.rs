@@ -370,6 +370,18 @@ async fn three_roles_walk_one_case_through_the_console() {
     dept.wait_for("#not-found", Duration::from_secs(10)).await;
     assert!(!dept.page_text().await.contains("工资拖欠三个月"));
 
+    // The operator answers that call at intake after all (nobody has signed it yet).
+    op.goto(&format!("{base}/#/case/{other}")).await;
+    op.type_into("#a-reply_at_intake-text", "已告知可向劳动监察大队投诉")
+        .await;
+    op.click("#action-reply_at_intake button.do-reply_at_intake")
+        .await;
+    op.wait_for(
+        "#timeline li[data-type=\"RepliedAtIntake\"]",
+        Duration::from_secs(10),
+    )
+    .await;
+
     // CSRF: the session's own page, posting without the token, is refused.
     let answer = dept
         .exec_async(
@@ -442,4 +454,157 @@ async fn three_roles_walk_one_case_through_the_console() {
         b.quit().await;
     }
     println!("screenshots in {}", shots.display());
+}
+
+/// Waits until the case page of `b` lists an event of `event_type` in its timeline,
+/// re-opening the page (as a person would) while the read model catches up.
+async fn wait_event(b: &Browser, base: &str, id: &str, event_type: &str) {
+    let css = format!("#timeline li[data-type=\"{event_type}\"]");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        b.goto(&format!("{base}/#/cases")).await;
+        b.goto(&format!("{base}/#/case/{id}")).await;
+        b.wait_for("#timeline", Duration::from_secs(10)).await;
+        if b.exists(&css).await {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {event_type} on the case page:\n{}",
+            b.page_text().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn streets_whistle_departments_report_in_and_supervisors_decide_extensions() {
+    // The services' clock stands two weeks back, so every deadline they set has passed
+    // by the browser's clock: the countdowns show overdue, in red.
+    let past = time::OffsetDateTime::now_utc() - time::Duration::days(14);
+    let system = System::start_with_clock(Some(past)).await;
+    let base = system.api.base().to_owned();
+    let driver = Driver::start().await;
+    let (street, water, sup) = (
+        driver.browser(1280, 800).await,
+        driver.browser(1280, 800).await,
+        driver.browser(1280, 800).await,
+    );
+    sign_in(&street, &base, "demo-hubin").await;
+    sign_in(&water, &base, "demo-water").await;
+    sign_in(&sup, &base, "demo-supervisor").await;
+
+    // Sanitation is territorial: 湖滨街道 leads it.
+    let id = file_by_api(
+        &system,
+        "console-sanitation",
+        json!({"channel": "hotline", "kind": "complaint", "category": "sanitation",
+               "title": "小区垃圾无人清运", "location": {"grid": "NH.HB.BJ.03"},
+               "reporter": {"name": "钱女士"}}),
+    )
+    .await;
+    let row = format!("#inbox-table tr[data-case=\"{id}\"]");
+    street
+        .wait_text(&row, "小区垃圾无人清运", Duration::from_secs(20))
+        .await;
+    let overdue = street
+        .wait_text(
+            &format!("{row} .handle-due .countdown.overdue"),
+            "超期",
+            Duration::from_secs(5),
+        )
+        .await;
+    let colour = street
+        .exec(
+            "return getComputedStyle(document.querySelector(arguments[0])).backgroundColor",
+            json!([format!("{row} .handle-due .countdown")]),
+        )
+        .await;
+    assert_eq!(colour, "rgb(192, 38, 45)", "overdue in red: {overdue}");
+    street.click(&format!("{row} a")).await;
+    street.click("#action-sign button.do-sign").await;
+    street
+        .wait_text("#case-signed", "湖滨街道", Duration::from_secs(10))
+        .await;
+
+    // The street blows the whistle on 区水务局, which reports in.
+    street
+        .wait_for("#action-whistle", Duration::from_secs(10))
+        .await;
+    assert_labelled(&street, "street's case").await;
+    street
+        .exec(
+            "document.querySelector('#a-whistle-departments option[value=\"dept.water\"]').selected = true",
+            json!([]),
+        )
+        .await;
+    street.type_into("#a-whistle-reason", "联合整治").await;
+    street.click("#action-whistle button.do-whistle").await;
+    wait_event(&street, &base, &id, "WhistleBlown").await;
+
+    water
+        .wait_text(&row, "小区垃圾无人清运", Duration::from_secs(20))
+        .await;
+    assert!(water.text(&row).await.contains("报到"), "summoned");
+    water.click(&format!("{row} a")).await;
+    water.click("#action-report_in button.do-report_in").await;
+    wait_event(&water, &base, &id, "ReportedIn").await;
+    assert!(!water.exists("#action-report_in").await, "reported in once");
+
+    // The street rates the report-in, then asks for more time.
+    wait_event(&street, &base, &id, "ReportedIn").await;
+    street
+        .click("#action-rate_report_in button.do-rate_report_in")
+        .await;
+    wait_event(&street, &base, &id, "ReportInRated").await;
+    street
+        .exec(
+            "const d = new Date(Date.now() + 20 * 86400000);
+             const p = (n) => String(n).padStart(2, '0');
+             document.querySelector('#a-request_extension-until').value =
+               `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T18:00`;",
+            json!([]),
+        )
+        .await;
+    street
+        .type_into("#a-request_extension-reason", "需协调物业公司")
+        .await;
+    street
+        .click("#action-request_extension button.do-request_extension")
+        .await;
+    wait_event(&street, &base, &id, "ExtensionRequested").await;
+
+    // The supervisor grants it and urges the case on (督办).
+    wait_event(&sup, &base, &id, "ExtensionRequested").await;
+    sup.click("#action-decide_extension button.do-grant").await;
+    wait_event(&sup, &base, &id, "ExtensionDecided").await;
+    assert!(!sup.exists("#action-decide_extension").await, "decided");
+    sup.type_into("#a-supervise-text", "请本周内清运完毕").await;
+    sup.click("#action-supervise button.do-supervise").await;
+    wait_event(&sup, &base, &id, "SupervisionIssued").await;
+
+    // Another call about the same rubbish: the desk offers the open case, and the new
+    // filing is merged into it as a duplicate.
+    let op = driver.browser(1280, 800).await;
+    sign_in(&op, &base, "demo-operator").await;
+    op.wait_for("#file-form", Duration::from_secs(10)).await;
+    op.type_into("#f-category", "环境卫生").await;
+    op.type_into("#f-grid", "NH.HB.BJ.03").await;
+    op.type_into("#f-title", "垃圾又堆满了").await;
+    op.type_into("#f-reporter-phone", "13700003333").await;
+    let offered = format!("#similar-list li[data-case=\"{id}\"]");
+    op.wait_for(&offered, Duration::from_secs(10)).await;
+    op.click("#f-submit").await;
+    op.wait_text("#filed-number", "NH-", Duration::from_secs(20))
+        .await;
+    op.click(&format!("{offered} button.merge:not([disabled])"))
+        .await;
+    op.wait_text("#flash", "已完成", Duration::from_secs(10))
+        .await;
+    op.click("#filed-number").await;
+    op.wait_for("h1 .badge[data-status=\"merged\"]", Duration::from_secs(10))
+        .await;
+    for b in [street, water, sup, op] {
+        b.quit().await;
+    }
 }

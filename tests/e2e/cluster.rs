@@ -12,8 +12,8 @@
 //! Both print how long filing was unavailable after each kill.
 
 use crate::kit::{
-    rebuild_and_compare_at, serve_command, try_events_at, wait_projection_at, wait_services, Api,
-    Procs,
+    rebuild_and_compare_at, serve_command, try_events_at, wait_projection_within, wait_services,
+    Api, Procs,
 };
 use casegrid_eventlog::{EventLog, LogConfig};
 use casegrid_runtime::natsauth::User;
@@ -195,6 +195,28 @@ impl Load {
         .await
     }
 
+    /// Like [`Self::resumed_after`], answering `None` after `within` instead of failing,
+    /// so the caller can say what the processes logged.
+    async fn try_resumed_after(
+        &self,
+        since: Instant,
+        n: usize,
+        within: Duration,
+    ) -> Option<Duration> {
+        let deadline = Instant::now() + within;
+        loop {
+            let answers = self.answers();
+            let after: Vec<&Answer> = answers.iter().filter(|a| a.sent >= since).collect();
+            if after.len() >= n {
+                return after.iter().map(|a| a.acked - since).min();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the clients once each has its request in flight answered.
     async fn stop(self) -> Vec<Answer> {
         self.stop.store(true, Ordering::Relaxed);
@@ -235,8 +257,8 @@ async fn until_answered(
                 200 | 201 => return (serde_json::from_str(&text).unwrap(), sent, first.elapsed()),
                 408 | 429 | 500..=599 => {}
                 // A case this client was told was filed, answered as missing: a load
-                // served by a replica behind the leader (direct get in a cluster is not
-                // read-your-writes). Counted and printed; the key is retried.
+                // served by a replica behind the leader, not confirmed by the leader.
+                // Counted (the tally fails on any) and retried, so the run goes on.
                 404 if url.contains("/actions/") => {
                     STALE_NOT_FOUND.fetch_add(1, Ordering::Relaxed);
                 }
@@ -341,7 +363,8 @@ impl Tally {
             && self.actions_acknowledged == self.actions_stored
             && self.doubled == 0
             && self.lost == 0
-            && self.undispatched == 0;
+            && self.undispatched == 0
+            && STALE_NOT_FOUND.load(Ordering::Relaxed) == 0;
         assert!(ok, "{self:?}\n{}", logs(system));
     }
 }
@@ -394,7 +417,8 @@ async fn check(system: &ClusterSystem, answers: &[Answer], what: &str) -> Tally 
     );
     assert_eq!(report.events, events.len() as u64);
 
-    wait_projection_at(&admin, events.len() as u64).await;
+    // The projection was killed and restarted in every cycle: give it time to catch up.
+    wait_projection_within(&admin, events.len() as u64, Duration::from_secs(120)).await;
     let (_, printed) = rebuild_and_compare_at(
         &system.cluster.nodes.urls(),
         3,
@@ -432,6 +456,22 @@ async fn consumers(admin: &async_nats::Client) -> String {
             c.num_waiting,
             c.cluster.and_then(|c| c.leader)
         ));
+    }
+    out
+}
+
+/// The last lines of each NATS node's log.
+fn node_logs(system: &ClusterSystem) -> String {
+    let mut out = String::new();
+    for i in 0..system.cluster.nodes.len() {
+        let path = system.cluster.nodes.node_dir(i).join("nats.log");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        out.push_str(&format!("--- nats-{i} (last lines)\n"));
+        for line in tail.into_iter().rev() {
+            out.push_str(line);
+            out.push('\n');
+        }
     }
     out
 }
@@ -522,9 +562,24 @@ async fn soak_kills_every_process() {
                 system.kill(&target);
                 system.spawn(&target);
             }
-            let gap = load
-                .resumed_after(killed, 5, &format!("answers after killing {target}"))
-                .await;
+            let Some(gap) = load
+                .try_resumed_after(killed, 5, Duration::from_secs(90))
+                .await
+            else {
+                // What each process and each node said, before the folder goes.
+                let admin = system.cluster.client().await;
+                let durables = tokio::spawn(async move { consumers(&admin).await });
+                let durables = tokio::time::timeout(Duration::from_secs(10), durables)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_else(|| "the consumers could not be read".to_owned());
+                panic!(
+                    "cycle {cycle}: no answers within 90 s after killing {target}\n{durables}\n{}\n{}",
+                    logs(&system),
+                    node_logs(&system)
+                );
+            };
             let entry = worst.entry(target.clone()).or_default();
             *entry = (*entry).max(gap);
             if target.starts_with("nats-") {
@@ -532,7 +587,15 @@ async fn soak_kills_every_process() {
                 system.cluster.wait_current().await;
             }
         }
-        println!("cycle {cycle}/{cycles} done");
+        // The worst gap so far by kind of kill, so a run that fails later still told it.
+        let so_far: Vec<String> = worst
+            .iter()
+            .map(|(target, gap)| format!("{target} {} ms", gap.as_millis()))
+            .collect();
+        println!(
+            "cycle {cycle}/{cycles} done; longest unavailability so far: {}",
+            so_far.join(", ")
+        );
     }
     let answers = load.stop().await;
     for (target, gap) in &worst {

@@ -236,7 +236,8 @@ async fn a_hotline_case_flows_through_four_separate_services() {
     assert!(!id.is_empty());
     assert_no_personal_data_in_stream(&system.nats.url(), &["13800001234", "王女士"]).await;
 
-    // /metrics: the gateway's own figures and the system's, read when scraped.
+    // /metrics: the gateway's own figures and the system's, read when scraped (each
+    // service replica's own work is on its own /metrics: observability.rs).
     system.wait_projection().await;
     let (code, metrics) = system.api.get("/metrics", Some("demo-supervisor")).await;
     assert_eq!(code, 200);
@@ -245,9 +246,6 @@ async fn a_hotline_case_flows_through_four_separate_services() {
         "casegrid_events_total 5",
         "casegrid_consumer_lag{consumer=\"projection\"} 0",
         "casegrid_cases{status=\"closed\"} 1",
-        "casegrid_appends_total{service=\"casegrid-routing\"} 3",
-        "casegrid_conflicts_total{service=\"casegrid-intake\"}",
-        "casegrid_service_requests_total{service=\"casegrid-intake\",subject=\"casegrid.intake.file\"} 2",
         "casegrid_gateway_requests_total{method=\"POST\",route=\"/api/v1/cases\",status=\"201\"} 1",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");

@@ -2,11 +2,14 @@
 //! `nats-server`, driven over HTTP as hotline operators and departments would.
 //! `scripts/test` builds the binaries before running these.
 //!
+//! - `assessment`: appeals (申诉/甄别) ruled over HTTP; the figures and the 红黑榜 honour them.
 //! - `kit`: starting the system (separate processes, or `casegrid dev`), an HTTP client.
 //! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
 //!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `correlation`: `X-Request-Id` becomes the events' `correlation_id`; hostile ids are replaced.
+//! - `geo`: field data (issue 14): a point finds its grid, free-text personal data is sealed,
+//!   lists and figures export as CSV and XLSX.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
@@ -22,13 +25,17 @@
 //! - `restore`: a restored key backup is erased again by `casegrid privacy reconcile`.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
+mod assessment;
 mod bad_input;
 mod cluster;
 mod config;
 mod correlation;
+mod duplicates;
+mod geo;
 mod idempotency;
 mod import;
 mod jcs;
+mod kb;
 mod kit;
 mod lifecycle;
 mod manifests;

@@ -20,6 +20,13 @@ enum Op {
     Append,
     /// Reading the stream by direct get.
     ReadEvents,
+    /// Reading a subject's last message through the stream leader (a non-direct get).
+    ReadEventsOnLeader,
+    /// Publishing to the gateway's inbox unasked: a service's answer after it moved to
+    /// another node (where `allow_responses` no longer covers the request).
+    PublishToGatewayInbox,
+    /// Publishing to intake's inbox unasked: forging an answer to intake's requests.
+    PublishToIntakeInbox,
     RequestIntake,
     RequestRouting,
     RequestProjection,
@@ -31,9 +38,12 @@ enum Op {
     DeleteStream,
 }
 
-const OPS: [Op; 10] = [
+const OPS: [Op; 13] = [
     Op::Append,
     Op::ReadEvents,
+    Op::ReadEventsOnLeader,
+    Op::PublishToGatewayInbox,
+    Op::PublishToIntakeInbox,
     Op::RequestIntake,
     Op::RequestRouting,
     Op::RequestProjection,
@@ -62,6 +72,9 @@ fn allowed(op: Op) -> [bool; 6] {
     match op {
         Op::Append => [true, false, true, true, false, false],
         Op::ReadEvents => [true, true, true, true, true, false],
+        Op::ReadEventsOnLeader => [true, true, true, true, true, false],
+        Op::PublishToGatewayInbox => [true, false, true, true, true, false],
+        Op::PublishToIntakeInbox => [true, false, false, false, false, false],
         Op::RequestIntake => [true, true, false, false, false, false],
         Op::RequestRouting => [true, true, false, false, false, false],
         Op::RequestProjection => [true, true, false, false, false, false],
@@ -145,6 +158,41 @@ async fn attempt(
         })
         .await
         .is_some(),
+        Op::ReadEventsOnLeader => within(async {
+            let stream = js(client).get_stream("CASEGRID_EVENTS").await.ok()?;
+            stream
+                .get_last_raw_message_by_subject("casegrid.events.seed")
+                .await
+                .ok()
+        })
+        .await
+        .is_some(),
+        Op::PublishToGatewayInbox | Op::PublishToIntakeInbox => {
+            let owner = if op == Op::PublishToGatewayInbox {
+                "gateway"
+            } else {
+                "intake"
+            };
+            let subject = format!("_INBOX.{owner}.from-{me}");
+            let mut sub = admin.subscribe(subject.clone()).await.unwrap();
+            admin.flush().await.unwrap();
+            // Published again until received (a busy machine may hold the first up).
+            within(async {
+                loop {
+                    let _ = client
+                        .publish(subject.clone(), "forged answer".into())
+                        .await;
+                    let _ = client.flush().await;
+                    if let Ok(got) =
+                        tokio::time::timeout(Duration::from_millis(200), sub.next()).await
+                    {
+                        return got.map(|_| ());
+                    }
+                }
+            })
+            .await
+            .is_some()
+        }
         Op::RequestIntake | Op::RequestRouting | Op::RequestProjection => {
             let subject = match op {
                 Op::RequestIntake => "casegrid.intake.act",
@@ -536,4 +584,91 @@ async fn a_service_connects_over_tls_with_the_ca_and_client_certificate_of_its_s
     let mut no_key = settings.clone();
     no_key.nkey_seed_file = None;
     assert!(refused(no_key).await, "TLS does not replace the user's key");
+}
+
+/// A service that moved to another node of a cluster still answers the requests it
+/// received before: `allow_responses` holds only on the server that delivered a
+/// request, so the service's own right to publish to the gateway's inbox must carry the
+/// answer (before it did, the gateway waited out its timeout after every such move).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_answers_a_request_it_received_before_it_moved_to_another_node() {
+    use casegrid_runtime::nats::connect_with;
+    let mut cluster =
+        casegrid_testkit::TestCluster::start(|c| casegrid_eventlog::EventLog::bootstrap(c, 3))
+            .await;
+    // The gateway on node 1; intake on node 0 or 2, failing over to the other.
+    let gateway = connect_with(&cluster.node_settings(User::Gateway, 1), "gateway")
+        .await
+        .unwrap();
+    let mut settings = cluster.node_settings(User::Intake, 0);
+    settings.url = format!("{},{}", cluster.nodes.url(0), cluster.nodes.url(2));
+    let intake = connect_with(&settings, "intake").await.unwrap();
+    let names: Vec<String> = (0..3)
+        .map(|i| cluster.nodes.url(i).rsplit(':').next().unwrap().to_owned())
+        .collect();
+    // A node by its client port (the server's INFO names the port it serves).
+    let on = move |c: &async_nats::Client| {
+        let port = c.server_info().port.to_string();
+        names.iter().position(|p| *p == port)
+    };
+    let first = on(&intake).expect("intake on a node of the cluster");
+    let mut requests = intake
+        .queue_subscribe("casegrid.intake.act", "q".to_owned())
+        .await
+        .unwrap();
+    intake.flush().await.unwrap();
+
+    // Sent until the subscription's interest has reached node 1.
+    let asked = tokio::spawn({
+        let gateway = gateway.clone();
+        async move {
+            loop {
+                let sent = gateway
+                    .send_request(
+                        "casegrid.intake.act",
+                        async_nats::Request::new()
+                            .payload("before the move".into())
+                            .timeout(Some(Duration::from_secs(10))),
+                    )
+                    .await;
+                match sent {
+                    Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    other => return other.map(|m| m.payload),
+                }
+            }
+        }
+    });
+    let request = tokio::time::timeout(Duration::from_secs(10), requests.next())
+        .await
+        .expect("the request reached intake")
+        .unwrap();
+
+    cluster.kill(first);
+    casegrid_testkit::eventually(Duration::from_secs(20), "intake on another node", || {
+        let now = (intake.connection_state() == async_nats::connection::State::Connected)
+            .then(|| on(&intake))
+            .flatten();
+        async move { now.filter(|n| *n != first) }
+    })
+    .await;
+    let moved = std::time::Instant::now();
+    intake
+        .publish(request.reply.expect("a request"), "answered".into())
+        .await
+        .unwrap();
+    intake.flush().await.unwrap();
+    let answer = asked.await.unwrap();
+    println!(
+        "answer to a request received before intake moved from node {first}: {:?} after {} ms",
+        answer
+            .as_ref()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        moved.elapsed().as_millis()
+    );
+    assert_eq!(
+        answer.expect("the gateway got its answer").as_ref(),
+        b"answered"
+    );
 }

@@ -1,6 +1,7 @@
-//! What operators watch: `/metrics` of a system with all four services read by a real
-//! Prometheus text parser, one `# HELP` and one `# TYPE` per family; logs as JSON lines
-//! with `[log] format = "json"`.
+//! What operators watch: the `/metrics` of all four services (the gateway's, and intake's,
+//! routing's and projection's own `[metrics] listen`) read by a real Prometheus text
+//! parser, one `# HELP` and one `# TYPE` per family, each replica reporting only its own
+//! work; logs as JSON lines with `[log] format = "json"`.
 
 use crate::kit::System;
 use crate::lifecycle::noise_complaint;
@@ -24,25 +25,9 @@ fn family_of<'a>(sample: &'a str, types: &BTreeMap<String, String>) -> Option<&'
         .filter(|base| types.contains_key(*base))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_scrape_of_four_services_is_valid_prometheus_text() {
-    let system = System::start().await;
-    let filed = system
-        .api
-        .post(
-            "/api/v1/cases",
-            OPERATOR,
-            &noise_complaint(),
-            &[("Idempotency-Key", "metrics-1")],
-        )
-        .await;
-    assert_eq!(filed.status, 201, "{}", filed.body);
-    system.wait_projection().await;
-
-    let (code, body) = system.api.get("/metrics", Some(SUPERVISOR)).await;
-    assert_eq!(code, 200, "{body}");
-    let text = body.as_str().expect("a text body").to_owned();
-
+/// One exposition read by a real parser: one HELP and one TYPE per family, every
+/// sample parsed and of a declared family. Answers the families' types and the samples.
+fn parsed(text: &str) -> (BTreeMap<String, String>, prometheus_parse::Scrape) {
     // One HELP and one TYPE line per family (promtool refuses a second one).
     let mut helps: BTreeMap<String, usize> = BTreeMap::new();
     let mut types: BTreeMap<String, String> = BTreeMap::new();
@@ -71,6 +56,10 @@ async fn the_scrape_of_four_services_is_valid_prometheus_text() {
         types.keys().collect::<Vec<_>>(),
         "every family has both HELP and TYPE\n{text}"
     );
+    assert!(
+        text.ends_with("# EOF\n"),
+        "an OpenMetrics exposition ends so\n{text}"
+    );
 
     // The parser reads every sample, and each belongs to a declared family.
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
@@ -95,60 +84,150 @@ async fn the_scrape_of_four_services_is_valid_prometheus_text() {
         sample_lines,
         "every sample line parses\n{text}"
     );
+    (types, scrape)
+}
 
-    // The families the documentation promises, each service under one family (a
-    // family with no sample yet, such as failed NATS requests, is left out).
+/// Whether `family` is declared as `kind` (OpenMetrics names a counter's family
+/// without `_total`, the older text with it).
+fn declared(types: &BTreeMap<String, String>, family: &str, kind: &str) -> bool {
+    types
+        .get(family)
+        .or_else(|| types.get(&format!("{family}_total")))
+        .is_some_and(|k| k == kind)
+}
+
+/// The value of the first sample `name` with `label`, as a number.
+fn number(scrape: &prometheus_parse::Scrape, name: &str, label: (&str, &str)) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
+        .and_then(|s| match s.value {
+            prometheus_parse::Value::Counter(n)
+            | prometheus_parse::Value::Gauge(n)
+            | prometheus_parse::Value::Untyped(n) => Some(n),
+            _ => None,
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scrapes_of_four_services_are_valid_and_sum_without_double_counting() {
+    let mut system = System::start().await;
+    // intake, routing and projection again, each with its own /metrics listener.
+    let mut listeners = BTreeMap::new();
+    for service in ["intake", "routing", "projection"] {
+        let port = casegrid_runtime::natsserver::free_port().unwrap();
+        system.kill(service);
+        system.spawn(
+            service,
+            service,
+            &[("CASEGRID__METRICS__LISTEN", format!("127.0.0.1:{port}"))],
+        );
+        listeners.insert(service, format!("http://127.0.0.1:{port}/metrics"));
+    }
+    system.wait_ready().await;
+    let filed = system
+        .api
+        .post(
+            "/api/v1/cases",
+            OPERATOR,
+            &noise_complaint(),
+            &[("Idempotency-Key", "metrics-1")],
+        )
+        .await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    // Routing dispatches the filing: two events, one appended by each service.
+    eventually(Duration::from_secs(30), "the dispatch", || async {
+        (system.stream_messages().await >= 2).then_some(())
+    })
+    .await;
+    system.wait_projection().await;
+
+    let (code, body) = system.api.get("/metrics", Some(SUPERVISOR)).await;
+    assert_eq!(code, 200, "{body}");
+    let gateway = body.as_str().expect("a text body").to_owned();
+    let (types, scrape) = parsed(&gateway);
+    // The gateway's own traffic and the system-wide figures (the same on every gateway).
     for (family, kind) in [
         ("casegrid_gateway_requests", "counter"),
         ("casegrid_gateway_request_duration_seconds", "histogram"),
         ("casegrid_gateway_sse_clients", "gauge"),
         ("casegrid_events", "counter"),
         ("casegrid_consumer_lag", "gauge"),
-        ("casegrid_appends", "counter"),
-        ("casegrid_conflicts", "counter"),
-        ("casegrid_reloads", "counter"),
-        ("casegrid_service_requests", "counter"),
-        ("casegrid_service_errors", "counter"),
         ("casegrid_cases", "gauge"),
         ("casegrid_quarantined_events", "gauge"),
     ] {
-        // OpenMetrics names a counter's family without `_total`, the older text with it.
-        let declared = types
-            .get(family)
-            .or_else(|| types.get(&format!("{family}_total")));
-        assert_eq!(declared.map(String::as_str), Some(kind), "{family}\n{text}");
+        assert!(declared(&types, family, kind), "{family}\n{gateway}");
     }
-    let value = |name: &str, label: (&str, &str)| {
-        scrape
-            .samples
-            .iter()
-            .find(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
-            .map(|s| s.value.clone())
-    };
-    for service in ["casegrid-intake", "casegrid-routing"] {
-        for counter in ["appends", "conflicts", "reloads"] {
-            let name = format!("casegrid_{counter}_total");
-            assert!(
-                value(&name, ("service", service)).is_some(),
-                "{name} of {service}\n{text}"
+    // What a replica of a service did is that replica's figure, never the gateway's.
+    for family in ["casegrid_appends", "casegrid_service_requests"] {
+        assert!(!declared(&types, family, "counter"), "{family}\n{gateway}");
+    }
+    let events = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "casegrid_events_total")
+        .and_then(|s| match s.value {
+            prometheus_parse::Value::Counter(n) | prometheus_parse::Value::Untyped(n) => Some(n),
+            _ => None,
+        })
+        .expect("casegrid_events_total");
+
+    let http = reqwest::Client::new();
+    let mut appends = 0.0;
+    for (service, url) in &listeners {
+        let answer = http.get(url).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{url}");
+        let kind = answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+        let text = answer.text().await.unwrap();
+        let (types, scrape) = parsed(&text);
+        let name = format!("casegrid-{service}");
+        for family in ["casegrid_service_requests", "casegrid_service_errors"] {
+            assert!(declared(&types, family, "counter"), "{family}\n{text}");
+        }
+        assert!(
+            scrape
+                .samples
+                .iter()
+                .all(|s| s.labels.get("service") == Some(&name)),
+            "{service} reports only itself\n{text}"
+        );
+        if *service != "projection" {
+            for counter in ["appends", "conflicts", "reloads"] {
+                let family = format!("casegrid_{counter}");
+                assert!(declared(&types, &family, "counter"), "{family}\n{text}");
+            }
+            let mine = number(&scrape, "casegrid_appends_total", ("service", &name))
+                .unwrap_or_else(|| panic!("appends of {service}\n{text}"));
+            assert_eq!(mine, 1.0, "{service} appended one event\n{text}");
+            appends += mine;
+        }
+        if *service == "intake" {
+            assert_eq!(
+                number(
+                    &scrape,
+                    "casegrid_service_requests_total",
+                    ("subject", "casegrid.intake.file")
+                ),
+                Some(1.0),
+                "one filing answered\n{text}"
             );
         }
     }
-    assert!(
-        matches!(
-            value("casegrid_appends_total", ("service", "casegrid-intake")),
-            Some(prometheus_parse::Value::Counter(n) | prometheus_parse::Value::Untyped(n)) if n >= 1.0
-        ),
-        "intake appended the filing\n{text}"
+    assert_eq!(
+        appends, events,
+        "the appends of every replica sum to the events in the stream"
     );
-    assert!(
-        value(
-            "casegrid_service_requests_total",
-            ("service", "casegrid-projection")
-        )
-        .is_some(),
-        "{text}"
-    );
+    let missing = http
+        .get(listeners["intake"].replace("/metrics", "/other"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

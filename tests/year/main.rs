@@ -189,9 +189,12 @@ impl District0 {
             location: Location {
                 address: None,
                 grid: Some(GridCode::parse("NH.CD.YL.02").unwrap()),
+                ..Default::default()
             },
             reporter: None,
             source: Default::default(),
+            grid_found: None,
+            personal: Vec::new(),
         });
         assert!(self.act(case, &worker, command, key).await, "filing {key}");
         case

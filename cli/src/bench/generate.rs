@@ -30,6 +30,10 @@ pub(super) struct Generated {
     pub(super) drain_rate: f64,
     pub(super) sqlite_rate: f64,
     pub(super) pg_rate: Option<f64>,
+    /// nats-server's RSS growth per 100k generated cases (bytes), when readable.
+    pub(super) nats_rss_per_100k: Option<f64>,
+    /// The generated stream's bytes per case.
+    pub(super) bytes_per_case: f64,
 }
 
 /// Categories as the demo district routes them: (category, lead, assisting, rule).
@@ -385,7 +389,9 @@ async fn measure(
         format!("{:.0}", rate(published, generation)),
     );
     let per_100k = 100_000.0 / cases.max(1) as f64;
+    let mut nats_rss_per_100k = None;
     if let (Some(empty), Some(rss)) = (rss_empty, server_rss()) {
+        nats_rss_per_100k = Some(rss.saturating_sub(empty) as f64 * per_100k);
         report.row(
             "memory",
             &format!("nats-server RSS empty → with {cases} cases"),
@@ -397,10 +403,11 @@ async fn measure(
             mib(rss.saturating_sub(empty) as f64 * per_100k),
         );
     }
+    let bytes_per_case = info.state.bytes as f64 / cases.max(1) as f64;
     report.row(
         "memory",
         "generated stream bytes per case",
-        format!("{:.0}", info.state.bytes as f64 / cases.max(1) as f64),
+        format!("{bytes_per_case:.0}"),
     );
 
     let (drained, took) = raw::drain(&client, &config.stream).await?;
@@ -510,5 +517,7 @@ async fn measure(
         drain_rate,
         sqlite_rate,
         pg_rate,
+        nats_rss_per_100k,
+        bytes_per_case,
     })
 }

@@ -170,3 +170,51 @@ pub(super) async fn postgres_writers(
         latencies: Latencies::new(all),
     })
 }
+
+/// `writers` tasks create case data keys ([`casegrid_privacy::KeyVault::key_for_filing`],
+/// the second durable write of a filing) for `duration`: one request each, or gathered
+/// into atomic batches when `batch` is given.
+pub(super) async fn key_writers(
+    admin: &async_nats::Client,
+    writers: usize,
+    duration: Duration,
+    batch: Option<BatchConfig>,
+) -> anyhow::Result<Appends> {
+    let mut keys = casegrid_privacy::KeyVault::create(admin.clone(), 1)
+        .await
+        .context("opening the key bucket")?;
+    if let Some(batch) = batch {
+        keys = keys.with_group_commit(admin.clone(), batch);
+    }
+    let tag = OffsetDateTime::now_utc().unix_timestamp_nanos().to_string();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..writers {
+        let (keys, tag) = (keys.clone(), tag.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            for c in 0u64.. {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let case = CaseId::for_filing("bench-key", &format!("{tag}-w{w}-c{c}"));
+                let t = Instant::now();
+                keys.key_for_filing(case)
+                    .await
+                    .context("creating a data key")?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.context("a key writer panicked")??);
+    }
+    Ok(Appends {
+        count: all.len() as u64,
+        elapsed: started.elapsed(),
+        latencies: Latencies::new(all),
+    })
+}

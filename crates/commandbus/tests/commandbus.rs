@@ -44,6 +44,8 @@ async fn dispatched(store: &CaseStore, key: &str) -> CaseId {
             ..Default::default()
         }),
         source: Default::default(),
+        grid_found: None,
+        personal: Vec::new(),
     });
     let operator = Actor::new(ActorKind::Operator, "op.zhang");
     store

@@ -10,14 +10,18 @@
 //!   deadline arithmetic in working time.
 //! - [`rule`]: routing rules and their per-urgency [`Terms`].
 //! - [`span`]: deadline spans as written (`30m`, `2h`, `5d`).
+//! - [`boundaries`]: grid boundaries (GeoJSON) and [`District::locate`], a point's grid.
 //! - [`escalation`]: the escalation ladder (村居主战 → … → 领导征战).
 //! - [`Principal`]: a demo principal and its static token.
 
+pub mod assessment;
+pub mod boundaries;
 pub mod calendar;
 pub mod escalation;
 pub mod rule;
 pub mod span;
 
+pub use boundaries::{Boundaries, Located, Unlocated};
 pub use calendar::Calendar;
 pub use escalation::{EscalationLevel, Notify, Role};
 pub use rule::{Deadlines, Rule, Terms};
@@ -207,6 +211,10 @@ pub struct District {
     /// The escalation ladder, first level first.
     pub escalation: Vec<EscalationLevel>,
     pub policy: Policy,
+    /// The monthly ranking (红黑榜) from `assessment.toml`.
+    pub ranking: casegrid_contracts::ranking::RankingConfig,
+    /// Grid boundaries from `[locate]` of grids.toml; empty when none are configured.
+    pub boundaries: Boundaries,
     version: String,
 }
 
@@ -219,6 +227,8 @@ struct DepartmentsFile {
 #[serde(deny_unknown_fields)]
 struct GridsFile {
     grid: Vec<Grid>,
+    #[serde(default)]
+    locate: Option<boundaries::LocateEntry>,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,6 +250,8 @@ struct PolicyEntry {
     mediation_days: u32,
     #[serde(default = "default_days_30")]
     court_confirmation_days: u32,
+    #[serde(default = "default_appeal_within")]
+    appeal_within: String,
 }
 
 fn default_return_within() -> String {
@@ -247,6 +259,9 @@ fn default_return_within() -> String {
 }
 fn default_extension_cutoff() -> String {
     "1d".into()
+}
+fn default_appeal_within() -> String {
+    "3d".into()
 }
 fn default_days_30() -> u32 {
     30
@@ -259,6 +274,7 @@ impl Default for PolicyEntry {
             extension_cutoff: default_extension_cutoff(),
             mediation_days: 30,
             court_confirmation_days: 30,
+            appeal_within: default_appeal_within(),
         }
     }
 }
@@ -275,6 +291,8 @@ pub struct Policy {
     pub mediation_days: u32,
     /// 司法确认 is applied for jointly within this many calendar days of the agreement.
     pub court_confirmation_days: u32,
+    /// 申诉: the lead appeals a callback within this working time of it.
+    pub appeal_within: Span,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -365,7 +383,8 @@ impl District {
         let mut problems = Problems::new(grids_file, &mut list);
         let mut grids = BTreeMap::new();
         let entries: Option<GridsFile> = parse(grids_text.as_deref(), &mut problems);
-        for g in entries.map(|f| f.grid).unwrap_or_default() {
+        let (grid_entries, locate) = entries.map(|f| (f.grid, f.locate)).unwrap_or_default();
+        for g in grid_entries {
             let entry = format!("grid {}", g.code);
             if let Some(office) = &g.office {
                 if !departments.contains_key(office) {
@@ -386,6 +405,18 @@ impl District {
                 }
             }
         }
+
+        let boundaries = match &locate {
+            None => Boundaries::default(),
+            Some(entry) => {
+                let text = std::fs::read_to_string(dir.join(entry.file())).ok();
+                // The boundaries decide grids, so they are part of the version too.
+                version = fnv1a64(version, entry.file().as_bytes());
+                version = fnv1a64(version, &[0]);
+                version = fnv1a64(version, text.as_deref().unwrap_or_default().as_bytes());
+                boundaries::load(entry, text.as_deref(), &grids, &mut problems)
+            }
+        };
 
         let mut problems = Problems::new(calendar_file, &mut list);
         let calendar = parse::<calendar::CalendarFile>(calendar_text.as_deref(), &mut problems)
@@ -413,6 +444,7 @@ impl District {
             extension_cutoff: span("extension_cutoff", &policy_entry.extension_cutoff),
             mediation_days: policy_entry.mediation_days,
             court_confirmation_days: policy_entry.court_confirmation_days,
+            appeal_within: span("appeal_within", &policy_entry.appeal_within),
         };
         for r in rule_entries {
             if ids.contains(&r.id) {
@@ -468,6 +500,7 @@ impl District {
                 .map(|f| f.validate(&departments, &mut problems))
                 .unwrap_or_default();
 
+        let ranking = assessment::load(dir, &mut list);
         let mut problems = Problems::new(principals_file, &mut list);
         let mut principals = HashMap::new();
         let entries: Option<PrincipalsFile> = parse(principals_text.as_deref(), &mut problems);
@@ -515,6 +548,8 @@ impl District {
                 calendar,
                 escalation,
                 policy,
+                ranking,
+                boundaries,
                 version: format!("{version:016x}"),
             }),
             _ => Err(ConfigError(list)),
@@ -546,6 +581,13 @@ impl District {
             .to_offset(time::UtcOffset::UTC)
     }
 
+    /// Until when the lead may appeal a callback recorded at `callback_at` (申诉).
+    pub fn appeal_by(&self, callback_at: OffsetDateTime) -> OffsetDateTime {
+        self.calendar
+            .add_working(callback_at, self.working(self.policy.appeal_within))
+            .to_offset(time::UtcOffset::UTC)
+    }
+
     /// When a mediation opened at `from` must end.
     pub fn mediation_due(&self, from: OffsetDateTime) -> OffsetDateTime {
         from + Duration::days(self.policy.mediation_days.into())
@@ -554,6 +596,11 @@ impl District {
     /// Until when 司法确认 may be applied for after an agreement at `from`.
     pub fn court_confirmation_due(&self, from: OffsetDateTime) -> OffsetDateTime {
         from + Duration::days(self.policy.court_confirmation_days.into())
+    }
+
+    /// The grid of a WGS 84 point (see [`Boundaries::locate`]).
+    pub fn locate(&self, point: casegrid_domain::point::Wgs84) -> Result<Located, Unlocated> {
+        self.boundaries.locate(point)
     }
 
     pub fn has_category(&self, category: &str) -> bool {

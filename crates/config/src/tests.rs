@@ -304,6 +304,7 @@ impl Copy {
     fn new(name: &str, extra: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("cg-config-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(demo_dir().join("grids.geojson"), dir.join("grids.geojson")).unwrap();
         for f in FILES {
             let mut text = std::fs::read_to_string(demo_dir().join(f)).unwrap();
             for (_, more) in extra.iter().filter(|(file, _)| *file == f) {
@@ -385,6 +386,8 @@ fn every_problem_is_named_with_file_and_entry_and_all_come_at_once() {
     let expected = [
         "departments.toml: department dept.urban: defined twice",
         "grids.toml: grid NH.XX.YY: its parent NH.XX is not defined",
+        "grids.toml: locate.boundaries (grids.geojson): grid NH.XX.YY: a leaf grid without a \
+         boundary: points in it could not be found",
         "calendar.toml: holiday 坏日子: \"2026-02-30\" is not a date (YYYY-MM-DD)",
         "calendar.toml: holiday 坏日子: make-up day 2026-03-18 is a Wednesday, not a weekend day",
         "calendar.toml: holiday 坏日子: make-up day 2026-01-04 is listed twice",

@@ -14,18 +14,20 @@
 //! | `whistle` | [`WhistleRequest`] | `report_due`: now plus the configured report-in time |
 //! | `open_mediation` | [`MediationRequest`] | sealed party names and phones; `mediation_due` |
 //! | `record_agreement` | [`AgreementRequest`] | `court_confirmation_due`: now plus the configured window |
+//! | `appeal_rating` | [`AppealRequest`] | `appeal_by`: the callback's instant plus the configured working days |
 
 use crate::Problem;
 use casegrid_domain::command::{
-    Annotate, BlowWhistle, Close, DecideExtension, Decline, Dispatch, Escalate, Merge,
-    OpenMediation, RateReportIn, Reason, RecordAgreement, RecordCallback, RecordMediationSession,
-    RecordProgress, Refer, Reply, ReplyAtIntake, RequestExtension, Resume, Return, Supervise,
-    Suspend,
+    Annotate, AppealRating, BlowWhistle, Close, DecideAppeal, DecideExtension, Decline, Dispatch,
+    Escalate, Merge, OpenMediation, RateReportIn, Reason, RecordAgreement, RecordCallback,
+    RecordMediationSession, RecordProgress, Refer, Reply, ReplyAtIntake, RequestExtension, Resume,
+    Return, Supervise, Suspend,
 };
 use casegrid_domain::event::{Party, PartyRole};
 use casegrid_domain::personal::Sealed;
 use casegrid_domain::time::OffsetDateTime;
 use casegrid_domain::{Command, DepartmentId};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -70,6 +72,8 @@ pub const ACTIONS: &[(&str, Owner)] = &[
     ("reveal", Owner::Intake),
     ("request_erasure", Owner::Intake),
     ("erase", Owner::Intake),
+    ("appeal_rating", Owner::Routing),
+    ("decide_appeal", Owner::Routing),
 ];
 
 pub fn owner(action: &str) -> Option<Owner> {
@@ -95,10 +99,11 @@ pub enum Incomplete {
     Whistle(WhistleRequest),
     OpenMediation(MediationRequest),
     RecordAgreement(AgreementRequest),
+    AppealRating(AppealRequest),
 }
 
 /// `dispatch` by a supervisor (派单 by hand, or re-dispatch after a return or reopen).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DispatchRequest {
     pub lead: DepartmentId,
@@ -128,11 +133,13 @@ impl DispatchRequest {
 }
 
 /// `request_extension`: the new handling deadline asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionRequest {
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub reason: String,
     #[serde(with = "casegrid_domain::time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub handle_due: OffsetDateTime,
 }
 
@@ -148,7 +155,7 @@ impl ExtensionRequest {
 }
 
 /// `resume`: an empty body.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeRequest {}
 
@@ -160,10 +167,11 @@ impl ResumeRequest {
 }
 
 /// `whistle`: the departments summoned and why.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhistleRequest {
     pub departments: Vec<DepartmentId>,
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub reason: String,
 }
 
@@ -178,7 +186,7 @@ impl WhistleRequest {
 }
 
 /// `open_mediation`: parties in clear, as the mediator typed them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediationRequest {
     pub parties: Vec<PartyRequest>,
@@ -188,10 +196,11 @@ pub struct MediationRequest {
     pub mediator: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartyRequest {
     pub role: PartyRole,
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub name: String,
     #[serde(default)]
     pub phone: Option<String>,
@@ -230,9 +239,10 @@ impl MediationRequest {
 }
 
 /// `record_agreement`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementRequest {
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
     pub terms: String,
     /// The parties apply jointly for court confirmation (司法确认).
     #[serde(default)]
@@ -245,6 +255,25 @@ impl AgreementRequest {
             terms: self.terms,
             court_confirmation: self.court_confirmation,
             court_confirmation_due,
+        })
+    }
+}
+
+/// `appeal_rating` (申诉): why the callback should not count against the department.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppealRequest {
+    #[schemars(regex(pattern = casegrid_domain::schema::NOT_BLANK))]
+    pub reason: String,
+}
+
+impl AppealRequest {
+    /// `appeal_by`: the end of the configured window after the callback (`None`
+    /// when the callback carries no instant).
+    pub fn complete(self, appeal_by: Option<OffsetDateTime>) -> Command {
+        Command::AppealRating(AppealRating {
+            reason: self.reason,
+            appeal_by,
         })
     }
 }
@@ -303,6 +332,8 @@ pub fn parse(action: &str, body: &serde_json::Value) -> Result<Parsed, Problem> 
         "reveal" => Ready(Command::RevealPersonalData(from_body::<Reason>(action, b)?)),
         "request_erasure" => Ready(Command::RequestErasure(from_body::<Reason>(action, b)?)),
         "erase" => Ready(Command::ErasePersonalData(from_body::<Reason>(action, b)?)),
+        "appeal_rating" => Needs(Incomplete::AppealRating(from_body(action, b)?)),
+        "decide_appeal" => Ready(Command::DecideAppeal(from_body::<DecideAppeal>(action, b)?)),
         other => return Err(unknown_action(other)),
     })
 }
@@ -318,6 +349,55 @@ pub fn unknown_action(action: &str) -> Problem {
             known.join(", ")
         ),
     )
+}
+
+/// An empty body (`{}`, or none at all): `sign`, `report_in`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// The JSON Schema of an action's body as [`parse`] takes it (a `$ref` into `generator`'s
+/// definitions); `None` for an unknown action. The gateway's document uses it.
+pub fn body_schema(action: &str, generator: &mut SchemaGenerator) -> Option<Schema> {
+    fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Option<Schema> {
+        Some(g.subschema_for::<T>())
+    }
+    let g = generator;
+    match action {
+        "reply_at_intake" => of::<ReplyAtIntake>(g),
+        "decline" => of::<Decline>(g),
+        "dispatch" => of::<DispatchRequest>(g),
+        "sign" | "report_in" => of::<Empty>(g),
+        "return" => of::<Return>(g),
+        "request_extension" => of::<ExtensionRequest>(g),
+        "decide_extension" => of::<DecideExtension>(g),
+        "record_progress" => of::<RecordProgress>(g),
+        "request_suspension"
+        | "reopen"
+        | "record_mediation_failure"
+        | "withdraw"
+        | "reveal"
+        | "request_erasure"
+        | "erase" => of::<Reason>(g),
+        "suspend" => of::<Suspend>(g),
+        "resume" => of::<ResumeRequest>(g),
+        "reply" => of::<Reply>(g),
+        "whistle" => of::<WhistleRequest>(g),
+        "rate_report_in" => of::<RateReportIn>(g),
+        "escalate" => of::<Escalate>(g),
+        "supervise" => of::<Supervise>(g),
+        "callback" => of::<RecordCallback>(g),
+        "close" => of::<Close>(g),
+        "open_mediation" => of::<MediationRequest>(g),
+        "record_mediation_session" => of::<RecordMediationSession>(g),
+        "record_agreement" => of::<AgreementRequest>(g),
+        "refer" => of::<Refer>(g),
+        "merge" => of::<Merge>(g),
+        "annotate" => of::<Annotate>(g),
+        "appeal_rating" => of::<AppealRequest>(g),
+        "decide_appeal" => of::<DecideAppeal>(g),
+        _ => None,
+    }
 }
 
 fn expect_empty(body: &serde_json::Value) -> Result<(), Problem> {
@@ -445,6 +525,11 @@ mod tests {
             ("reveal", json!({"reason": "回访"})),
             ("request_erasure", json!({"reason": "本人申请"})),
             ("erase", json!({"reason": "依法删除"})),
+            ("appeal_rating", json!({"reason": "诉求超出职权"})),
+            (
+                "decide_appeal",
+                json!({"accepted": true, "reason": "诉求不合理"}),
+            ),
         ]
     }
 
@@ -475,6 +560,51 @@ mod tests {
             ACTIONS.iter().filter(|(_, o)| *o == Owner::Routing).count(),
             ACTIONS.len() - 11
         );
+    }
+
+    /// The document's body of each action (`body_schema`) takes the example `parse`
+    /// takes, and refuses what `parse` refuses: unknown members, missing ones, bad enums.
+    #[test]
+    fn every_action_body_has_a_schema_that_agrees_with_parse() {
+        let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/$defs".into();
+        });
+        for (action, body) in examples() {
+            let mut g = settings.clone().into_generator();
+            let schema = body_schema(action, &mut g).unwrap_or_else(|| panic!("{action}"));
+            let mut root = serde_json::to_value(&schema).unwrap();
+            root["$defs"] = serde_json::Value::Object(g.take_definitions(true));
+            let v = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .should_validate_formats(true)
+                .build(&root)
+                .unwrap();
+            assert!(v.is_valid(&body), "{action}: {body} against {root}");
+            let mut extra = body.as_object().cloned().unwrap_or_default();
+            extra.insert("colour".into(), json!("blue"));
+            assert!(
+                !v.is_valid(&json!(extra)),
+                "{action}: an unknown member passes"
+            );
+            // Never looser than the parser (it may be stricter: the domain's rules, such
+            // as scores from 1 to 5, are in the schema too).
+            for bad in [
+                json!({"reason": 5}),
+                json!({"ratings": [{"department": "x", "score": 9}]}),
+                json!({"ratings": [{"department": "x", "score": 300}]}),
+            ] {
+                if parse(action, &bad).is_err() {
+                    assert!(
+                        !v.is_valid(&bad),
+                        "{action}: {bad} passes the schema, not parse"
+                    );
+                }
+            }
+            if action == "rate_report_in" {
+                assert!(!v.is_valid(&json!({"ratings": [{"department": "x", "score": 9}]})));
+            }
+        }
+        assert!(body_schema("fly", &mut settings.into_generator()).is_none());
     }
 
     #[test]

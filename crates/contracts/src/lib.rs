@@ -8,10 +8,18 @@
 //!   past instant (intake).
 //! - [`Answer`] and [`Problem`]: `{"ok": …}` or `{"problem": …}` on every reply.
 //! - [`actions`]: which service owns an API action, and parsing its body into a command.
+//! - [`filing`]: the body of `POST /api/v1/cases`.
+//!
+//! The API bodies and views derive `schemars::JsonSchema`: the gateway's OpenAPI
+//! document is generated from these types.
 
 pub mod actions;
+pub mod filing;
+pub mod kb;
 pub mod problem;
 pub mod query;
+pub mod ranking;
+pub mod similar;
 pub mod views;
 
 pub use problem::Problem;
@@ -49,6 +57,20 @@ pub mod subjects {
     /// [`crate::query::AsOfQuery`] → [`crate::query::AsOfView`], folded from the log
     /// by intake.
     pub const INTAKE_AS_OF: &str = "casegrid.intake.as_of";
+    /// [`crate::similar::SimilarQuery`] → [`crate::similar::SimilarView`]: duplicate
+    /// candidates of a case or of a draft.
+    pub const PROJECTION_SIMILAR: &str = "casegrid.projection.similar";
+    /// [`crate::kb::KbRequest`] → [`crate::kb::KbReply`]: create or edit a
+    /// knowledge-base entry, decided by intake.
+    pub const INTAKE_KB: &str = "casegrid.intake.kb";
+    /// [`crate::kb::KbSearchQuery`] → [`crate::kb::KbPage`].
+    pub const PROJECTION_KB_SEARCH: &str = "casegrid.projection.kb_search";
+    /// [`crate::kb::KbEntryQuery`] → [`crate::kb::KbEntryView`].
+    pub const PROJECTION_KB_ENTRY: &str = "casegrid.projection.kb_entry";
+    /// [`crate::kb::KbEntryQuery`] → [`crate::kb::KbHistoryView`].
+    pub const PROJECTION_KB_HISTORY: &str = "casegrid.projection.kb_history";
+    /// [`crate::kb::KbExpiredQuery`] → [`crate::kb::KbPage`].
+    pub const PROJECTION_KB_EXPIRED: &str = "casegrid.projection.kb_expired";
 }
 
 /// Service names as registered with the NATS service API (`$SRV.PING` lists them).

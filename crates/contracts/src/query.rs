@@ -8,6 +8,7 @@
 
 use crate::views::CaseView;
 use casegrid_domain::{CaseId, Status};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Filters of a case list; every one given must hold.
@@ -104,7 +105,8 @@ pub struct OverdueQuery {
 }
 
 /// A page of cases; `next_cursor` is absent on the last page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CasePage {
     pub items: Vec<CaseView>,
     #[serde(default)]
@@ -112,7 +114,7 @@ pub struct CasePage {
 }
 
 /// What the figures are grouped by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     #[default]
@@ -122,7 +124,7 @@ pub enum GroupBy {
 }
 
 /// The period of each row: the local day or month, or all time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Day,
@@ -202,7 +204,8 @@ pub struct PublicPage {
 
 /// A rate with the counts behind it: `count` of `of`, in per mille rounded half up
 /// (`None` when `of` is 0).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Rate {
     pub count: u64,
     pub of: u64,
@@ -220,7 +223,8 @@ impl Rate {
 }
 
 /// The figures of one group and period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct StatsRow {
     /// The department, street (`NH.HB`) or category; `null` for cases without one.
     pub key: Option<String>,
@@ -236,9 +240,56 @@ pub struct StatsRow {
     pub basically_satisfied: u64,
     /// 办结率.
     pub completion: Rate,
+    /// 及时签收率: the lead's work orders signed before the sign deadline / the lead's
+    /// work orders (响应率 counts assisting departments too).
+    #[serde(default)]
+    pub timely_sign: Rate,
+    /// 按时办结率: replies before the handling deadline (approved extensions and
+    /// suspended time counted) / replies.
+    #[serde(default)]
+    pub on_time_reply: Rate,
+    /// 回退率: dispatches returned by their lead / dispatches.
+    #[serde(default)]
+    pub returns: Rate,
+    /// 重办率: replies reopened / replies.
+    #[serde(default)]
+    pub reopens: Rate,
+    /// 超期件数: dispatches whose handling deadline passed before the reply.
+    #[serde(default)]
+    pub overdue: u64,
+    /// Working time from dispatch to the lead's signature.
+    #[serde(default)]
+    pub sign_time: WorkingTime,
+    /// Working time from dispatch to the reply, suspended time left out.
+    #[serde(default)]
+    pub reply_time: WorkingTime,
+    /// Callbacks an accepted appeal (甄别) took out of 解决率 and 满意率.
+    #[serde(default)]
+    pub appealed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Working time summed over `of` work orders, in minutes of the district calendar's
+/// working hours; `average_minutes` rounded half up (`None` when `of` is 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct WorkingTime {
+    pub total_minutes: u64,
+    pub of: u64,
+    pub average_minutes: Option<u64>,
+}
+
+impl WorkingTime {
+    pub fn new(total_minutes: u64, of: u64) -> Self {
+        Self {
+            total_minutes,
+            of,
+            average_minutes: (of > 0).then(|| (total_minutes * 2 + of) / (2 * of)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct StatsView {
     pub group_by: GroupBy,
     pub period: Period,
@@ -254,10 +305,12 @@ pub struct AsOfQuery {
 }
 
 /// The answer to [`AsOfQuery`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct AsOfView {
     pub case_id: CaseId,
     /// The instant asked for, in UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub as_of: String,
     /// The version of the last event folded.
     pub version: u64,
@@ -304,6 +357,12 @@ mod tests {
             "completion": {"count": 1, "of": 4, "permille": 250}}]});
         let view: StatsView = serde_json::from_value(answer.clone()).unwrap();
         assert_eq!(view.rows[0].response.permille, Some(667));
-        assert_eq!(serde_json::to_value(&view).unwrap(), answer);
+        // Answers of older gateways lack the newer figures: they read as empty.
+        let written = serde_json::to_value(&view).unwrap();
+        for (name, value) in answer["rows"][0].as_object().unwrap() {
+            assert_eq!(&written["rows"][0][name], value, "{name}");
+        }
+        assert_eq!(written["rows"][0]["timely_sign"]["of"], 0);
+        assert_eq!(written["rows"][0]["appealed"], 0);
     }
 }

@@ -2,10 +2,12 @@
 //! Personal data appears masked only.
 
 use casegrid_domain::{Actor, CaseId, Status};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// `GET /cases/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CaseView {
     pub id: CaseId,
     pub number: String,
@@ -45,8 +47,10 @@ pub struct CaseView {
     pub level: Option<String>,
     /// RFC 3339.
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     pub sign_due: Option<String>,
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     pub handle_due: Option<String>,
     /// The routing rule that dispatched the case.
     #[serde(default)]
@@ -55,7 +59,9 @@ pub struct CaseView {
     pub reply_result: Option<String>,
     #[serde(default)]
     pub satisfaction: Option<String>,
+    #[schemars(extend("format" = "date-time"))]
     pub filed_at: String,
+    #[schemars(extend("format" = "date-time"))]
     pub updated_at: String,
     /// The principal (id) that filed the case.
     #[serde(default)]
@@ -70,11 +76,13 @@ pub struct CaseView {
 }
 
 /// A running deadline: `unit` must `sign`, `handle` or `report` (in) by `due`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DeadlineView {
     pub kind: String,
     pub unit: String,
     /// RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub due: String,
     /// Already marked missed (超期).
     pub missed: bool,
@@ -115,11 +123,13 @@ impl CaseView {
 }
 
 /// One line of `GET /cases/{id}/timeline`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct TimelineEntry {
     pub version: u64,
     #[serde(rename = "type")]
     pub event_type: String,
+    #[schemars(extend("format" = "date-time"))]
     pub occurred_at: String,
     pub actor: Actor,
     /// The actor's display name where known (`区城管执法局`), else the id.
@@ -128,11 +138,14 @@ pub struct TimelineEntry {
     pub summary: String,
     /// The event's data with personal fields masked.
     pub data: serde_json::Value,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub prev_hash: String,
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub hash: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct TimelineView {
     pub case_id: CaseId,
     pub number: String,
@@ -140,7 +153,8 @@ pub struct TimelineView {
 }
 
 /// One case in a department's inbox (`GET /inbox`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct InboxItem {
     pub id: CaseId,
     pub number: String,
@@ -152,24 +166,29 @@ pub struct InboxItem {
     pub role: String,
     pub signed: bool,
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     pub sign_due: Option<String>,
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     pub handle_due: Option<String>,
     pub version: u64,
     /// This unit's own running deadline (to sign, handle, or report in), the inbox's
     /// countdown; absent while the case's clock is stopped.
     #[serde(default)]
+    #[schemars(extend("format" = "date-time"))]
     pub due: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct InboxView {
     pub department: String,
     pub items: Vec<InboxItem>,
 }
 
 /// One stored message that is not applied: where it is and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct QuarantinedMessage {
     /// Stream sequence.
     pub seq: u64,
@@ -184,7 +203,8 @@ pub struct QuarantinedMessage {
 }
 
 /// The quarantine: how many messages per reason, and the messages (oldest first).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct QuarantineView {
     pub counts: std::collections::BTreeMap<String, u64>,
     pub items: Vec<QuarantinedMessage>,

@@ -172,6 +172,12 @@ pub struct Case {
     /// Files recorded on the case, in order.
     #[serde(default)]
     pub attachments: Vec<crate::event::AttachmentAdded>,
+    /// The last callback, whom it counted against, and its appeal (申诉).
+    #[serde(default)]
+    pub rated: Option<RatedCallback>,
+    /// Personal data found in the notes (`NoteAdded.personal`), for the audited reveal.
+    #[serde(default)]
+    pub noted: Vec<crate::personal::Spotted>,
     /// Number of events applied: the version of the last one.
     pub version: u64,
 }
@@ -206,6 +212,8 @@ impl Case {
             pending_erasure: None,
             personal_erased: false,
             attachments: Vec::new(),
+            rated: None,
+            noted: Vec::new(),
             version: 0,
         }
     }
@@ -276,6 +284,8 @@ impl Case {
                 | Command::RevealPersonalData(_)
                 | Command::RequestErasure(_)
                 | Command::ErasePersonalData(_)
+                | Command::AppealRating(_)
+                | Command::DecideAppeal(_)
         ) || matches!(command, Command::Reopen(_))
             && self.status == Status::Closed;
         if self.status.is_final() && !after_final {
@@ -317,6 +327,8 @@ impl Case {
             Command::RevealPersonalData(c) => d.reveal(c),
             Command::RequestErasure(c) => d.request_erasure(c),
             Command::ErasePersonalData(c) => d.erase(c),
+            Command::AppealRating(c) => d.appeal_rating(c),
+            Command::DecideAppeal(c) => d.decide_appeal(c),
         }
     }
 
@@ -367,6 +379,16 @@ impl Case {
                 crate::personal::ERASED.clone_into(&mut field.masked);
             }
         }
+        if let Some(f) = self.filed.as_mut().filter(|_| erased) {
+            crate::personal::erase_in_text(&mut f.description, &f.personal);
+        }
+        let texts = self.filed.iter_mut().flat_map(|f| f.personal.iter_mut());
+        for s in texts.chain(self.noted.iter_mut()) {
+            s.value.sealed.clear();
+            if erased {
+                crate::personal::ERASED.clone_into(&mut s.value.masked);
+            }
+        }
     }
 
     /// The sealed personal fields with their names (also their associated data).
@@ -388,7 +410,11 @@ impl Case {
                         .map(|ph| (format!("parties[{i}].phone"), ph)),
                 )
             });
-        reporter.chain(parties).collect()
+        let texts = self.filed.iter().flat_map(|f| f.personal.iter());
+        let texts = texts
+            .chain(&self.noted)
+            .map(|s| (s.field.clone(), &s.value));
+        reporter.chain(parties).chain(texts).collect()
     }
 
     /// Folds one event into the state. Never fails: events are facts.
@@ -433,7 +459,8 @@ impl Case {
                     self.move_handle_due(due);
                 }
             }
-            Event::ProgressRecorded(_) | Event::NoteAdded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::NoteAdded(n) => self.noted.extend(n.personal.iter().cloned()),
+            Event::ProgressRecorded(_) | Event::PersonalDataRevealed(_) => {}
             Event::AttachmentAdded(a) => self.attachments.push(a.clone()),
             Event::SuspensionRequested(r) => self.pending_suspension = Some(r.clone()),
             Event::CaseSuspended(s) => {
@@ -488,6 +515,7 @@ impl Case {
             }
             Event::SupervisionIssued(_) => self.supervisions += 1,
             Event::CallbackRecorded(c) => {
+                self.rated = Some(RatedCallback::of(self, c));
                 self.callback = Some(c.clone());
                 if c.closed {
                     self.status = Status::Closed;
@@ -545,6 +573,8 @@ impl Case {
                 self.pending_erasure = None;
                 self.personal_erased = true;
             }
+            Event::RatingAppealed(a) => self.apply_rating_appealed(a),
+            Event::AppealDecided(a) => self.apply_appeal_decided(a),
         }
     }
 
@@ -588,10 +618,12 @@ impl Case {
 }
 
 mod annotate;
+mod appeal_rating;
 mod attachment;
 mod callback;
 mod close;
 mod deadlines;
+mod decide_appeal;
 mod decision;
 mod dispatch;
 mod escalate;
@@ -615,6 +647,7 @@ mod withdraw;
 
 use decision::Decision;
 
+pub use appeal_rating::{Appeal, RatedCallback};
 pub use deadlines::OpenDeadline;
 
 #[cfg(test)]

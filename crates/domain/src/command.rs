@@ -56,6 +56,8 @@ pub enum Command {
     RevealPersonalData(Reason),
     RequestErasure(Reason),
     ErasePersonalData(Reason),
+    AppealRating(AppealRating),
+    DecideAppeal(DecideAppeal),
 }
 
 impl Command {
@@ -97,6 +99,8 @@ impl Command {
             Self::RevealPersonalData(_) => "reveal personal data of",
             Self::RequestErasure(_) => "request erasure of personal data of",
             Self::ErasePersonalData(_) => "erase personal data of",
+            Self::AppealRating(_) => "appeal the callback of",
+            Self::DecideAppeal(_) => "decide the appeal on",
         }
     }
 }
@@ -113,16 +117,27 @@ pub struct FileCase {
     pub location: Location,
     pub reporter: Option<Reporter>,
     pub source: serde_json::Map<String, serde_json::Value>,
+    /// How the caller found `location.grid` (given, from coordinates, nearest).
+    pub grid_found: Option<crate::point::GridFound>,
+    /// Personal data the caller found in `description` (already masked there), sealed.
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 直接答复.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyAtIntake {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
+    /// The knowledge-base entry the answer comes from (the service checks it exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb_entry: Option<crate::kb::KbEntryId>,
 }
 
 /// 不予受理: `text` is required when `reason` is `other`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = crate::schema::decline_rule))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decline {
@@ -144,9 +159,11 @@ pub struct Dispatch {
 }
 
 /// 退单: only the lead, within the return window, naming who should own the case.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Return {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub reason: String,
     pub suggested_owner: DepartmentId,
 }
@@ -161,20 +178,24 @@ pub struct RequestExtension {
 }
 
 /// 延期审批: `handle_due` may grant another date than the one asked for.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecideExtension {
     pub granted: bool,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>", extend("format" = "date-time")))]
     pub handle_due: Option<OffsetDateTime>,
     #[serde(default)]
     pub comment: Option<String>,
 }
 
 /// 办理进展.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordProgress {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
 }
 
@@ -182,6 +203,7 @@ pub struct RecordProgress {
 /// (`RequestSuspension`; `reason` may then be empty: the request's reason stands) or
 /// suspending directly (a reason is required). The approval is the supervisor's own
 /// command: nobody names an approver in a body.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suspend {
@@ -197,10 +219,12 @@ pub struct Resume {
 }
 
 /// 办结答复. `summary_for_citizen` defaults to `text`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub result: ReplyResult,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
     #[serde(default)]
     pub summary_for_citizen: Option<String>,
@@ -215,23 +239,27 @@ pub struct BlowWhistle {
 }
 
 /// 评价 of report-ins, one rating per summoned department.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateReportIn {
     pub ratings: Vec<Rating>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rating {
     pub department: DepartmentId,
     /// 1 to 5.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 5)))]
     pub score: u8,
     #[serde(default)]
     pub comment: Option<String>,
 }
 
 /// 超期, from routing's timers.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkDeadlineMissed {
@@ -240,10 +268,12 @@ pub struct MarkDeadlineMissed {
 }
 
 /// 升级.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Escalate {
     pub level: EscalationLevel,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub reason: String,
     /// The configured ladder's level (routing fills it in; never from a request body).
     #[serde(default, skip_deserializing)]
@@ -254,14 +284,18 @@ pub struct Escalate {
 }
 
 /// 督办.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Supervise {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>", extend("format" = "date-time")))]
     pub respond_by: Option<OffsetDateTime>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordCallback {
@@ -271,6 +305,7 @@ pub struct RecordCallback {
     pub comment: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Close {
@@ -288,9 +323,11 @@ pub struct OpenMediation {
     pub mediator: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordMediationSession {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub summary: String,
 }
 
@@ -303,13 +340,16 @@ pub struct RecordAgreement {
     pub court_confirmation_due: OffsetDateTime,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Refer {
     pub to: ReferralTarget,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub institution: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Merge {
@@ -317,10 +357,16 @@ pub struct Merge {
 }
 
 /// 备注: a note on the case; any staff member, in any state.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Annotate {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
+    /// Personal data the service found in `text` (already masked there), sealed; never
+    /// from a request body.
+    #[serde(skip)]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 附件: a file already stored in the attachment bucket under `name`, recorded on
@@ -339,8 +385,29 @@ pub struct AddAttachment {
 }
 
 /// A command whose only content is why it is done (reopen, withdraw, reveal, erase, …).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
+    pub reason: String,
+}
+
+/// 申诉. `appeal_by` is the end of the appeal window: the configured working days
+/// after the callback, computed by the service from the calendar; `None` when the
+/// callback carries no instant to count from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppealRating {
+    pub reason: String,
+    pub appeal_by: Option<OffsetDateTime>,
+}
+
+/// 甄别: a supervisor accepts or rejects the pending appeal, with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DecideAppeal {
+    pub accepted: bool,
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub reason: String,
 }

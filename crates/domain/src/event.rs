@@ -61,6 +61,8 @@ pub enum Event {
     PersonalDataRevealed(PersonalDataRevealed),
     ErasureRequested(ErasureRequested),
     PersonalDataErased(PersonalDataErased),
+    RatingAppealed(RatingAppealed),
+    AppealDecided(AppealDecided),
 }
 
 /// A stored event whose type, schema or data this version cannot read.
@@ -111,6 +113,8 @@ impl Event {
             Self::PersonalDataRevealed(_) => "PersonalDataRevealed",
             Self::ErasureRequested(_) => "ErasureRequested",
             Self::PersonalDataErased(_) => "PersonalDataErased",
+            Self::RatingAppealed(_) => "RatingAppealed",
+            Self::AppealDecided(_) => "AppealDecided",
         }
     }
 
@@ -181,6 +185,7 @@ fn upcast(
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
@@ -189,6 +194,7 @@ pub enum Channel {
     GridPatrol,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseKind {
@@ -200,6 +206,7 @@ pub enum CaseKind {
     Dispute,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
@@ -209,12 +216,21 @@ pub enum Urgency {
     Critical,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid: Option<GridCode>,
+    /// The incident's point as filed, decimal degrees as strings (events hold no floats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long: Option<String>,
+    /// The system of `lat`/`long` when it is not WGS 84 (a Chinese map SDK's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinate_system: Option<crate::point::CoordinateSystem>,
 }
 
 /// 受理.
@@ -232,6 +248,12 @@ pub struct CaseFiled {
     /// Channel details: call id, patroller, attachment references.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub source: serde_json::Map<String, serde_json::Value>,
+    /// How `location.grid` was found; absent in events written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_found: Option<crate::point::GridFound>,
+    /// Phones, ID and card numbers found in `description` (masked there), sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 派单.
@@ -270,6 +292,7 @@ pub struct DispatchSigned {
     pub whistle: bool,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyResult {
@@ -289,6 +312,7 @@ pub struct CaseReplied {
     pub summary_for_citizen: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Satisfaction {
@@ -305,6 +329,36 @@ pub struct CallbackRecorded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     pub closed: bool,
+    /// When the callback was recorded: the appeal window (申诉) counts from it.
+    /// Absent in callbacks recorded before appeals existed.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub recorded_at: Option<OffsetDateTime>,
+}
+
+/// 申诉: the department a callback counted against says it handled the case
+/// correctly (an unreasonable demand, a matter outside its powers) and asks a
+/// supervisor to take the callback out of its figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingAppealed {
+    /// The version of the `CallbackRecorded` appealed.
+    pub callback_version: u64,
+    pub department: DepartmentId,
+    pub reason: String,
+}
+
+/// 甄别: a supervisor's ruling on an appeal. Accepted, the callback leaves the
+/// department's 满意率 and 解决率 and is counted on its own line; rejected, it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppealDecided {
+    pub callback_version: u64,
+    pub department: DepartmentId,
+    pub accepted: bool,
+    pub reason: String,
+    pub decided_by: String,
 }
 
 /// 结案.
@@ -317,6 +371,9 @@ pub struct CaseClosed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteAdded {
     pub text: String,
+    /// Phones, ID and card numbers found in `text` (masked there), sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 附件: a file in the attachment object store (`name` is its object key); who
@@ -363,8 +420,13 @@ pub struct PersonalDataErased {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepliedAtIntake {
     pub text: String,
+    /// The knowledge-base entry cited; absent in events written before citations and
+    /// for answers from no entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb_entry: Option<crate::kb::KbEntryId>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclineReason {
@@ -492,6 +554,7 @@ pub struct ReportInRated {
     pub ratings: Vec<ReportInRating>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Deadline {
@@ -510,6 +573,7 @@ pub struct DeadlineMissed {
 }
 
 /// The grid levels a case climbs (村居主战 → 镇街会战 → 部门助战 → 领导征战).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationLevel {
@@ -580,6 +644,7 @@ pub struct CaseReopened {
     pub reason: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartyRole {
@@ -632,6 +697,7 @@ pub struct MediationFailed {
     pub reason: String,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralTarget {

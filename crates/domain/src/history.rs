@@ -25,6 +25,7 @@ pub fn command_for(event: &Event, at: OffsetDateTime) -> Result<Command, String>
         Event::CaseFiled(_) => return Err("CaseFiled: the filing is the case's row".into()),
         Event::RepliedAtIntake(e) => Command::ReplyAtIntake(ReplyAtIntake {
             text: e.text.clone(),
+            kb_entry: e.kb_entry,
         }),
         Event::CaseDeclined(e) => Command::Decline(Decline {
             reason: e.reason,
@@ -125,6 +126,7 @@ pub fn command_for(event: &Event, at: OffsetDateTime) -> Result<Command, String>
         Event::CaseMerged(e) => Command::Merge(Merge { into: e.into }),
         Event::NoteAdded(e) => Command::Annotate(Annotate {
             text: e.text.clone(),
+            personal: e.personal.clone(),
         }),
         Event::CaseWithdrawn(e) => Command::Withdraw(reason(&e.reason)),
         Event::PersonalDataRevealed(e) => Command::RevealPersonalData(reason(&e.reason)),
@@ -168,6 +170,7 @@ mod tests {
                     location: Location {
                         address: None,
                         grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+                        ..Default::default()
                     },
                     reporter: Some(crate::personal::Reporter {
                         name: Some(crate::personal::Sealed {
@@ -177,6 +180,8 @@ mod tests {
                         ..Default::default()
                     }),
                     source: Default::default(),
+                    grid_found: None,
+                    personal: Vec::new(),
                 }),
                 at(0),
             ),

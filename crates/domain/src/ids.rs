@@ -46,6 +46,12 @@ impl CaseId {
     pub fn as_uuid(&self) -> Uuid {
         self.0
     }
+
+    /// The id of a stream of events named by another UUID: a knowledge-base entry's
+    /// envelopes carry its id here.
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
 }
 
 impl fmt::Display for CaseId {

@@ -6,7 +6,9 @@
 //! - [`event`]: the facts, past tense, as they are stored in the log's `data` member.
 //! - [`case`]: the aggregate — [`Case::decide`] holds every business rule and
 //!   [`Case::apply`] folds events into state.
+//! - [`kb`]: knowledge-base entries (知识库), aggregates of their own beside cases.
 //! - [`personal`]: personal data as it may enter the log (masked + sealed, never clear).
+//! - [`point`]: a filed point, GCJ-02 / BD-09 → WGS 84, and how a case's grid was found.
 //! - [`status`]: the classes of statuses (open, in handling, final, overdue-able, Open311).
 //!   Which deadlines run is [`Case::open_deadlines`].
 
@@ -16,7 +18,11 @@ pub mod command;
 pub mod event;
 pub mod history;
 pub mod ids;
+pub mod kb;
 pub mod personal;
+pub mod point;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod status;
 
 /// The `time` crate the domain's instants come from, so that callers (API bodies

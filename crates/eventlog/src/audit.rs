@@ -54,6 +54,8 @@ pub async fn verify_log_with_progress(
             Classified::Valid(e) => {
                 cases.insert(e.envelope.case_id);
             }
+            // A knowledge-base entry's chain is checked like a case's; it is no case.
+            Classified::Kb(_) => {}
             Classified::Quarantined(q) => {
                 report.broken_events += 1;
                 report.first_break.get_or_insert_with(|| ChainBreak {

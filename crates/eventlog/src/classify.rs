@@ -17,6 +17,7 @@ use crate::envelope::{hash_of, ChainBreak, Envelope, StoredEvent, GENESIS_HASH};
 use crate::error::LogError;
 use crate::log::EventLog;
 use bytes::Bytes;
+use casegrid_domain::kb::{KbEntryId, KbEvent};
 use casegrid_domain::{event::schema_of, CaseId, Event};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -138,6 +139,19 @@ impl Quarantined {
 pub enum Classified {
     Valid(StoredEvent),
     Quarantined(Quarantined),
+    /// A valid event of a knowledge-base entry (`<prefix>.kb.<entry id>`): no case's,
+    /// so case consumers pass it by; the projection folds it.
+    Kb(StoredEvent),
+}
+
+impl Classified {
+    /// The event, when valid (a case's or an entry's): what moves a head.
+    pub fn stored(&self) -> Option<&StoredEvent> {
+        match self {
+            Self::Valid(e) | Self::Kb(e) => Some(e),
+            Self::Quarantined(_) => None,
+        }
+    }
 }
 
 /// The last applied event of a case: its version and hash.
@@ -167,6 +181,12 @@ pub fn case_of_subject(prefix: &str, subject: &str) -> Option<CaseId> {
 /// case has none). Pure: the same message against the same head is always judged the
 /// same, so a rebuild re-evaluates the quarantine exactly as the consumers did.
 pub fn classify(prefix: &str, message: &RawMessage, head: Option<&Head>) -> Classified {
+    if is_kb_subject(prefix, &message.subject) {
+        return match classify_kb_parsed(prefix, message, head) {
+            Ok((stored, _)) => Classified::Kb(stored),
+            Err(q) => Classified::Quarantined(*q),
+        };
+    }
     match classify_parsed(prefix, message, head) {
         Ok((stored, _)) => Classified::Valid(stored),
         Err(q) => Classified::Quarantined(*q),
@@ -181,6 +201,62 @@ pub fn classify_parsed(
     head: Option<&Head>,
 ) -> Result<(StoredEvent, Event), Box<Quarantined>> {
     let case_id = case_of_subject(prefix, &message.subject);
+    let named = case_id.ok_or_else(|| {
+        format!(
+            "subject {} does not name a case ({prefix}.<case id>)",
+            message.subject
+        )
+    });
+    judge(message, named, head, Event::from_parts, schema_of)
+}
+
+/// The knowledge-base entry a subject `<prefix>.kb.<entry id>` names.
+pub fn kb_of_subject(prefix: &str, subject: &str) -> Option<KbEntryId> {
+    let id = subject.strip_prefix(prefix)?.strip_prefix(".kb.")?;
+    KbEntryId::parse(id).ok()
+}
+
+/// Whether a subject lies under `<prefix>.kb.`: the knowledge base's, well formed or not.
+/// Case consumers pass such messages by; the projection judges them with
+/// [`classify_kb_parsed`].
+pub fn is_kb_subject(prefix: &str, subject: &str) -> bool {
+    subject
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.starts_with(".kb."))
+}
+
+/// [`classify_parsed`] for a message on a knowledge-base subject: the same envelope,
+/// chain and version checks, the entry's events read as [`KbEvent`]s. The envelope's
+/// `case_id` carries the entry id.
+pub fn classify_kb_parsed(
+    prefix: &str,
+    message: &RawMessage,
+    head: Option<&Head>,
+) -> Result<(StoredEvent, KbEvent), Box<Quarantined>> {
+    let named = kb_of_subject(prefix, &message.subject)
+        .map(|id| CaseId::from_uuid(id.as_uuid()))
+        .ok_or_else(|| {
+            format!(
+                "subject {} does not name a knowledge-base entry ({prefix}.kb.<entry id>)",
+                message.subject
+            )
+        });
+    judge(message, named, head, KbEvent::from_parts, |t| {
+        u32::from(KbEvent::knows(t))
+    })
+}
+
+/// The judgement every reader shares: `named` is the aggregate the subject names (or
+/// why it names none), `parse` reads the event, `known_schema` the newest schema of a
+/// type this build reads (0: an unknown type).
+fn judge<E>(
+    message: &RawMessage,
+    named: Result<CaseId, String>,
+    head: Option<&Head>,
+    parse: fn(&str, u32, &Value) -> Result<E, casegrid_domain::event::UnreadableEvent>,
+    known_schema: fn(&str) -> u32,
+) -> Result<(StoredEvent, E), Box<Quarantined>> {
+    let case_id = named.as_ref().ok().copied();
     let quarantine = |reason: Reason, version: Option<u64>, detail: String| {
         let end = message.payload.len().min(HEAD_BYTES);
         Err(Box::new(Quarantined {
@@ -194,15 +270,9 @@ pub fn classify_parsed(
             head: String::from_utf8_lossy(&message.payload[..end]).replace('\0', "\u{fffd}"),
         }))
     };
-    let Some(case_id) = case_id else {
-        return quarantine(
-            Reason::Unreadable,
-            None,
-            format!(
-                "subject {} does not name a case ({prefix}.<case id>)",
-                message.subject
-            ),
-        );
+    let case_id = match named {
+        Ok(id) => id,
+        Err(detail) => return quarantine(Reason::Unreadable, None, detail),
     };
     let raw: Value = match serde_json::from_slice(&message.payload) {
         Ok(v) => v,
@@ -278,11 +348,11 @@ pub fn classify_parsed(
         }
         Err(e) => return quarantine(Reason::Unreadable, version, e),
     }
-    let event = match Event::from_parts(&envelope.event_type, envelope.schema, &envelope.data) {
+    let event = match parse(&envelope.event_type, envelope.schema, &envelope.data) {
         Ok(event) => event,
         Err(e) => {
-            let known = schema_of(&envelope.event_type);
-            let unknown_type = e.to_string().contains("unknown variant");
+            let known = known_schema(&envelope.event_type);
+            let unknown_type = known == 0 || e.to_string().contains("unknown variant");
             let newer = envelope.schema > known || unknown_type;
             return if newer {
                 quarantine(
@@ -343,20 +413,23 @@ impl Heads {
         message: &RawMessage,
     ) -> Result<Classified, LogError> {
         let prefix = &log.config().subject_prefix;
-        let case_id = case_of_subject(prefix, &message.subject);
+        // Entries and cases share the map: their ids are UUIDv5s of distinct namespaces.
+        let case_id = case_of_subject(prefix, &message.subject).or_else(|| {
+            kb_of_subject(prefix, &message.subject).map(|k| CaseId::from_uuid(k.as_uuid()))
+        });
         if let Some(id) = case_id {
             if !self.complete && !self.heads.contains_key(&id) {
                 if self.heads.len() >= MAX_HEADS {
                     self.heads.clear();
                 }
-                if let Some(head) = log.head_before(id, message.seq).await? {
+                if let Some(head) = log.head_before_on(&message.subject, message.seq).await? {
                     self.heads.insert(id, head);
                 }
             }
         }
         let head = case_id.and_then(|id| self.heads.get(&id));
         let classified = classify(prefix, message, head);
-        if let Classified::Valid(e) = &classified {
+        if let Some(e) = classified.stored() {
             self.heads.insert(
                 e.envelope.case_id,
                 Head {
@@ -405,7 +478,7 @@ mod tests {
 
     fn reason(c: &Classified) -> Option<Reason> {
         match c {
-            Classified::Valid(_) => None,
+            Classified::Valid(_) | Classified::Kb(_) => None,
             Classified::Quarantined(q) => Some(q.reason),
         }
     }
@@ -470,6 +543,123 @@ mod tests {
             )),
             None
         );
+    }
+
+    fn kb_message(seq: u64, subject: &str, payload: Vec<u8>) -> RawMessage {
+        RawMessage {
+            seq,
+            subject: subject.to_owned(),
+            payload: payload.into(),
+        }
+    }
+
+    fn entry(id: KbEntryId, version: u64, prev: &str, kind: &str, data: Value) -> Envelope {
+        Envelope::seal(
+            CaseId::from_uuid(id.as_uuid()),
+            version,
+            prev,
+            kind,
+            1,
+            data,
+            Actor::new(ActorKind::Supervisor, "sup.li"),
+            format!("cmd-{version}"),
+            "corr".into(),
+            None,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn knowledge_base_subjects_are_judged_as_entries_and_anything_malformed_is_quarantined() {
+        let id = KbEntryId::for_creation("sup.li", "k1");
+        let subject = format!("{PREFIX}.kb.{id}");
+        let written = json!({"question": "社保如何转移", "answer": "到窗口办理",
+            "category": "social_insurance", "valid_from": "2026-01-01T00:00:00Z",
+            "owner": "dept.hrss"});
+        let v1 = entry(id, 1, GENESIS_HASH, "KbEntryCreated", written.clone());
+        let first = classify(PREFIX, &kb_message(1, &subject, v1.to_payload()), None);
+        let Classified::Kb(stored) = &first else {
+            panic!("a valid entry event: {first:?}");
+        };
+        assert_eq!(stored.envelope.version, 1);
+        assert!(case_of_subject(PREFIX, &subject).is_none(), "no case's");
+        assert_eq!(kb_of_subject(PREFIX, &subject), Some(id));
+        let head = Head {
+            version: 1,
+            hash: v1.hash.clone(),
+        };
+        let judged = |seq, subject: &str, payload: Vec<u8>, head: Option<&Head>| {
+            reason(&classify(PREFIX, &kb_message(seq, subject, payload), head))
+        };
+        // Not an entry id, not JSON, a case event, unknown type, gap, break, duplicate.
+        let bad_subject = format!("{PREFIX}.kb.nope");
+        assert!(is_kb_subject(PREFIX, &bad_subject));
+        assert_eq!(
+            judged(2, &bad_subject, v1.to_payload(), None),
+            Some(Reason::Unreadable)
+        );
+        assert_eq!(
+            judged(3, &subject, b"{".to_vec(), Some(&head)),
+            Some(Reason::Unreadable)
+        );
+        let note = entry(id, 2, &v1.hash, "NoteAdded", json!({"text": "x"}));
+        assert_eq!(
+            judged(4, &subject, note.to_payload(), Some(&head)),
+            Some(Reason::NewerVersion)
+        );
+        let unknown = entry(id, 2, &v1.hash, "KbEntryRetired", json!({}));
+        assert_eq!(
+            judged(5, &subject, unknown.to_payload(), Some(&head)),
+            Some(Reason::NewerVersion)
+        );
+        let newer = Envelope::seal(
+            CaseId::from_uuid(id.as_uuid()),
+            2,
+            &v1.hash,
+            "KbEntryEdited",
+            2,
+            written.clone(),
+            Actor::new(ActorKind::Supervisor, "sup.li"),
+            "c".into(),
+            "c".into(),
+            None,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        assert_eq!(
+            judged(6, &subject, newer.to_payload(), Some(&head)),
+            Some(Reason::NewerVersion)
+        );
+        let missing = entry(id, 2, &v1.hash, "KbEntryEdited", json!({"question": "q"}));
+        assert_eq!(
+            judged(7, &subject, missing.to_payload(), Some(&head)),
+            Some(Reason::Unreadable)
+        );
+        let gap = entry(id, 3, &v1.hash, "KbEntryEdited", written.clone());
+        assert_eq!(
+            judged(8, &subject, gap.to_payload(), Some(&head)),
+            Some(Reason::VersionGap)
+        );
+        let forged = entry(id, 2, GENESIS_HASH, "KbEntryEdited", written.clone());
+        assert_eq!(
+            judged(9, &subject, forged.to_payload(), Some(&head)),
+            Some(Reason::ChainBreak)
+        );
+        assert_eq!(
+            judged(10, &subject, v1.to_payload(), Some(&head)),
+            Some(Reason::DuplicateVersion)
+        );
+        let other = KbEntryId::for_creation("sup.li", "k2");
+        let elsewhere = format!("{PREFIX}.kb.{other}");
+        assert_eq!(
+            judged(11, &elsewhere, v1.to_payload(), None),
+            Some(Reason::Unreadable)
+        );
+        let edit = entry(id, 2, &v1.hash, "KbEntryEdited", written);
+        assert_eq!(judged(12, &subject, edit.to_payload(), Some(&head)), None);
+        // A case consumer's own judgement never takes an entry's event for a case's.
+        assert!(classify_parsed(PREFIX, &kb_message(1, &subject, v1.to_payload()), None).is_err());
     }
 
     #[test]

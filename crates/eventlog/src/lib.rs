@@ -10,20 +10,25 @@
 //!   whole log from any sequence.
 //! - [`store`]: [`CaseStore`] — a cache of case states over the log that decides
 //!   commands, appends their events and retries on conflict.
+//! - [`kb`]: [`KbStore`] — knowledge-base entries on their own subjects, with a case's
+//!   chain, optimistic appends and idempotency.
 //! - [`error`]: [`LogError`], classified so callers know how to react.
 
 pub mod audit;
-pub mod batch;
 pub mod canonical;
 pub mod classify;
 pub mod envelope;
 pub mod error;
+pub mod kb;
 pub mod log;
 pub mod store;
 
 pub use batch::BatchConfig;
+/// Group commit ([`casegrid_runtime::batch`]): the event log's, and the key bucket's.
+pub use casegrid_runtime::batch;
 pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
 pub use error::LogError;
+pub use kb::{KbOutcome, KbStore};
 pub use log::{EventLog, LogConfig, StreamIdentity};
 pub use store::{Applied, CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};

@@ -4,7 +4,7 @@
 use crate::batch::{
     publish_atomic, publish_one, Answer, BatchConfig, BatchOutcome, Batcher, PublishFailure, Staged,
 };
-use crate::classify::{classify, Classified, Head, RawMessage};
+use crate::classify::{classify, Head, RawMessage};
 use crate::envelope::{Envelope, StoredEvent};
 use crate::error::LogError;
 use async_nats::jetstream::{self, consumer, stream};
@@ -286,9 +286,26 @@ impl EventLog {
         envelope: &Envelope,
         expected_last_seq: u64,
     ) -> Result<u64, LogError> {
+        self.append_on(&self.subject(envelope.case_id), envelope, expected_last_seq)
+            .await
+    }
+
+    /// The subject of a knowledge-base entry's events: `<prefix>.kb.<entry id>`.
+    pub fn kb_subject(&self, entry: casegrid_domain::kb::KbEntryId) -> String {
+        format!("{}.kb.{}", self.config.subject_prefix, entry)
+    }
+
+    /// [`Self::append`] onto `subject` (a knowledge-base entry's): the same expected
+    /// sequence, message id (`<id>:<command id>`) and group commit.
+    pub async fn append_on(
+        &self,
+        subject: &str,
+        envelope: &Envelope,
+        expected_last_seq: u64,
+    ) -> Result<u64, LogError> {
         let case_id = envelope.case_id;
         let (subject, payload, msg_id) = (
-            self.subject(case_id),
+            subject.to_owned(),
             envelope.to_payload().into(),
             format!("{}:{}", case_id, envelope.command_id),
         );
@@ -445,18 +462,19 @@ impl EventLog {
         case_id: CaseId,
         after_seq: u64,
     ) -> Result<Vec<StoredEvent>, LogError> {
-        Ok(self
-            .load_case_raw(case_id, after_seq)
-            .await?
-            .iter()
-            .filter_map(|m| match StoredEvent::parse(m.seq, &m.payload) {
-                Ok(e) => Some(e),
-                Err(e) => {
-                    tracing::warn!(error = %e, "not an envelope: left out of the case's events");
-                    None
-                }
-            })
-            .collect())
+        Ok(envelopes(&self.load_case_raw(case_id, after_seq).await?))
+    }
+
+    /// [`Self::load_case`] confirmed by the stream leader
+    /// ([`Self::load_case_raw_confirmed`]).
+    pub async fn load_case_confirmed(
+        &self,
+        case_id: CaseId,
+        after_seq: u64,
+    ) -> Result<Vec<StoredEvent>, LogError> {
+        Ok(envelopes(
+            &self.load_case_raw_confirmed(case_id, after_seq).await?,
+        ))
     }
 
     /// Every message on a case's subject after stream sequence `after_seq`, as stored,
@@ -466,7 +484,17 @@ impl EventLog {
         case_id: CaseId,
         after_seq: u64,
     ) -> Result<Vec<RawMessage>, LogError> {
-        let subject = self.subject(case_id);
+        self.load_subject_raw(&self.subject(case_id), after_seq)
+            .await
+    }
+
+    /// Every message on `subject` after stream sequence `after_seq`, as stored, in order.
+    pub async fn load_subject_raw(
+        &self,
+        subject: &str,
+        after_seq: u64,
+    ) -> Result<Vec<RawMessage>, LogError> {
+        let subject = subject.to_owned();
         let mut messages = Vec::new();
         let mut next = after_seq + 1;
         loop {
@@ -481,20 +509,75 @@ impl EventLog {
         }
     }
 
+    /// The sequence of a case's last message as the stream leader knows it (0: none), by
+    /// a non-direct get: read-your-writes in a cluster, where a direct get may be served
+    /// by a replica behind the leader.
+    pub async fn last_seq_on_leader(&self, case_id: CaseId) -> Result<u64, LogError> {
+        use jetstream::stream::LastRawMessageErrorKind as Kind;
+        match self
+            .stream
+            .get_last_raw_message_by_subject(&self.subject(case_id))
+            .await
+        {
+            Ok(m) => Ok(m.sequence),
+            Err(e) if matches!(e.kind(), Kind::NoMessageFound) => Ok(0),
+            Err(e) if matches!(e.kind(), Kind::JetStream(ref j) if j.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND) => {
+                Ok(0)
+            }
+            Err(e) => Err(LogError::unavailable(e)),
+        }
+    }
+
+    /// [`Self::load_case_raw`] confirmed by the stream leader: when the direct gets end
+    /// before the leader's last message of the case (a replica behind served them), the
+    /// rest is read from the leader. For answers that must not rest on a stale replica:
+    /// "not found", a refusal. One request more than the fast path when nothing is missing.
+    pub async fn load_case_raw_confirmed(
+        &self,
+        case_id: CaseId,
+        after_seq: u64,
+    ) -> Result<Vec<RawMessage>, LogError> {
+        let last = self.last_seq_on_leader(case_id).await?;
+        if last <= after_seq {
+            return Ok(Vec::new());
+        }
+        let mut messages = self.load_case_raw(case_id, after_seq).await?;
+        let subject = self.subject(case_id);
+        let mut next = messages.last().map_or(after_seq, |m| m.seq) + 1;
+        while next <= last {
+            let m = self
+                .stream
+                .get_first_raw_message_by_subject(&subject, next)
+                .await
+                .map_err(LogError::unavailable)?;
+            next = m.sequence + 1;
+            messages.push(RawMessage {
+                seq: m.sequence,
+                subject: m.subject.to_string(),
+                payload: m.payload,
+            });
+        }
+        Ok(messages)
+    }
+
     /// The head of a case as classified from its messages before stream sequence
     /// `seq` (`None`: no valid event of the case comes before it).
     pub async fn head_before(&self, case_id: CaseId, seq: u64) -> Result<Option<Head>, LogError> {
+        self.head_before_on(&self.subject(case_id), seq).await
+    }
+
+    /// [`Self::head_before`] of whatever `subject` holds (a case, a knowledge-base entry).
+    pub async fn head_before_on(&self, subject: &str, seq: u64) -> Result<Option<Head>, LogError> {
         let mut head: Option<Head> = None;
-        for message in self.load_case_raw(case_id, 0).await? {
+        for message in self.load_subject_raw(subject, 0).await? {
             if message.seq >= seq {
                 break;
             }
-            if let Classified::Valid(e) =
-                classify(&self.config.subject_prefix, &message, head.as_ref())
+            if let Some(e) = classify(&self.config.subject_prefix, &message, head.as_ref()).stored()
             {
                 head = Some(Head {
                     version: e.envelope.version,
-                    hash: e.envelope.hash,
+                    hash: e.envelope.hash.clone(),
                 });
             }
         }
@@ -629,6 +712,20 @@ impl EventLog {
     pub fn stream(&self) -> &stream::Stream {
         &self.stream
     }
+}
+
+/// The envelopes among a case's messages (the others are in the quarantine).
+fn envelopes(messages: &[RawMessage]) -> Vec<StoredEvent> {
+    messages
+        .iter()
+        .filter_map(|m| match StoredEvent::parse(m.seq, &m.payload) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "not an envelope: left out of the case's events");
+                None
+            }
+        })
+        .collect()
 }
 
 /// Lets an existing stream take atomic batches (group commit), changing nothing else:

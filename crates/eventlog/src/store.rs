@@ -71,7 +71,11 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn new(version: u64, event_type: &'static str, request: Option<&RequestFingerprint>) -> Self {
+    pub(crate) fn new(
+        version: u64,
+        event_type: &'static str,
+        request: Option<&RequestFingerprint>,
+    ) -> Self {
         Self {
             version,
             event_type,
@@ -330,18 +334,56 @@ impl CaseStore {
         let case_id = snapshot.case.id;
         self.counters.reloads.fetch_add(1, Ordering::Relaxed);
         let messages = self.log.load_case_raw(case_id, snapshot.last_seq).await?;
-        if messages.is_empty() {
+        Ok(self.fold(snapshot, &messages))
+    }
+
+    /// Like [`Self::refresh`], but read up to the case's last message as the stream
+    /// leader knows it ([`EventLog::load_case_raw_confirmed`]): a direct get may be
+    /// served by a replica behind the leader, so "no such case", a refusal, or a
+    /// conflict that a reload did not explain must rest on this one.
+    pub async fn refresh_confirmed(
+        &self,
+        snapshot: Arc<Snapshot>,
+    ) -> Result<Arc<Snapshot>, LogError> {
+        self.counters.reloads.fetch_add(1, Ordering::Relaxed);
+        let messages = self
+            .log
+            .load_case_raw_confirmed(snapshot.case.id, snapshot.last_seq)
+            .await?;
+        Ok(self.fold(snapshot, &messages))
+    }
+
+    /// The case read at least up to stream sequence `seq` (an event a consumer
+    /// delivered): by direct get, then through the leader when the direct get was
+    /// served by a replica that has not reached `seq` yet.
+    pub async fn refresh_to(
+        &self,
+        snapshot: Arc<Snapshot>,
+        seq: u64,
+    ) -> Result<Arc<Snapshot>, LogError> {
+        let snapshot = self.refresh(snapshot).await?;
+        if snapshot.last_seq >= seq {
             return Ok(snapshot);
         }
+        self.refresh_confirmed(snapshot).await
+    }
+
+    /// The cached state of a case, confirmed by the stream leader (see
+    /// [`Self::refresh_confirmed`]): what answers "not found".
+    pub async fn snapshot_confirmed(&self, case_id: CaseId) -> Result<Arc<Snapshot>, LogError> {
+        let snapshot = self.snapshot(case_id).await?;
+        self.refresh_confirmed(snapshot).await
+    }
+
+    fn fold(&self, snapshot: Arc<Snapshot>, messages: &[RawMessage]) -> Arc<Snapshot> {
+        if messages.is_empty() {
+            return snapshot;
+        }
         let mut next = (*snapshot).clone();
-        next.extend_raw(
-            &self.log.config().subject_prefix,
-            &messages,
-            &self.numbering,
-        );
+        next.extend_raw(&self.log.config().subject_prefix, messages, &self.numbering);
         let next = Arc::new(next);
         self.remember(next.clone());
-        Ok(next)
+        next
     }
 
     /// Folds an event this service observed on its consumer into the cache, if the
@@ -374,7 +416,9 @@ impl CaseStore {
         now: OffsetDateTime,
     ) -> Result<Outcome, ExecuteError> {
         let mut snapshot = self.snapshot(case_id).await?;
-        let mut refreshed = false;
+        // A refusal rests only on a state the stream leader confirmed: the fast loads
+        // (cache, direct get) may be behind other writers or served by a lagging replica.
+        let mut confirmed = false;
         for attempt in 0..MAX_ATTEMPTS {
             if let Some(applied) = snapshot.applied(&meta.command_id) {
                 if !applied.same_request(meta.request.as_ref()) {
@@ -397,11 +441,10 @@ impl CaseStore {
             }
             let event = match snapshot.case.decide(actor, command, now) {
                 Ok(event) => event,
-                Err(rejection) if !refreshed => {
-                    // The cache may be behind other writers: refuse only on fresh state.
-                    refreshed = true;
+                Err(rejection) if !confirmed => {
+                    confirmed = true;
                     let before = snapshot.last_seq;
-                    snapshot = self.refresh(snapshot).await?;
+                    snapshot = self.refresh_confirmed(snapshot).await?;
                     if snapshot.last_seq == before {
                         return Err(rejection.into());
                     }
@@ -449,8 +492,13 @@ impl CaseStore {
                 }
                 Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) => {
                     self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                    let before = snapshot.last_seq;
                     snapshot = self.refresh(snapshot).await?;
-                    refreshed = true;
+                    if snapshot.last_seq == before {
+                        // The direct get came from a replica behind the append we met.
+                        snapshot = self.refresh_confirmed(snapshot).await?;
+                        confirmed = true;
+                    }
                     if attempt >= 2 {
                         // Hot case: back off with jitter so one writer cannot starve.
                         tokio::time::sleep(backoff(attempt)).await;

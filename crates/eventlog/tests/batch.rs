@@ -136,7 +136,12 @@ async fn many_writers_on_one_case_and_on_distinct_cases_lose_and_double_nothing(
     let distinct: Vec<CaseId> = (0..32)
         .map(|i| CaseId::for_filing("op.zhang", &format!("d{i}")))
         .collect();
-    let note = |text: String| Command::Annotate(Annotate { text });
+    let note = |text: String| {
+        Command::Annotate(Annotate {
+            text,
+            personal: Vec::new(),
+        })
+    };
     // Every case exists first (notes need a case): file them through the store.
     let file = |id: CaseId, key: String| {
         let store = store.clone();
@@ -155,6 +160,7 @@ async fn many_writers_on_one_case_and_on_distinct_cases_lose_and_double_nothing(
                         location: casegrid_domain::event::Location {
                             address: None,
                             grid: Some(casegrid_domain::GridCode::parse("NH.HB.BJ.03").unwrap()),
+                            ..Default::default()
                         },
                         reporter: Some(casegrid_domain::personal::Reporter {
                             name: Some(casegrid_domain::personal::Sealed {
@@ -164,6 +170,8 @@ async fn many_writers_on_one_case_and_on_distinct_cases_lose_and_double_nothing(
                             ..Default::default()
                         }),
                         source: Default::default(),
+                        grid_found: None,
+                        personal: Vec::new(),
                     }),
                     &meta(&key),
                     OffsetDateTime::now_utc(),
@@ -390,4 +398,56 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("casegrid-batch-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+// ---- the data keys of filings, gathered the same way ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_keys_of_concurrent_filings_share_atomic_batches_and_a_retry_finds_the_first_key() {
+    use casegrid_privacy::KeyVault;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let vault = KeyVault::create(client.clone(), 1)
+        .await
+        .unwrap()
+        .with_group_commit(client.clone(), wide().batch);
+    let cases: Vec<CaseId> = (0..200)
+        .map(|i| CaseId::for_filing("keys", &format!("c{i}")))
+        .collect();
+    let first =
+        futures_util::future::join_all(cases.iter().map(|c| vault.key_for_filing(*c))).await;
+    let sealed: Vec<_> = first
+        .into_iter()
+        .map(|k| {
+            k.unwrap()
+                .seal("phone", "13800000000", "138****0000".into())
+        })
+        .collect();
+    let (batches, batched) = vault.batch_counters();
+    assert!(batches > 0, "new keys went in atomic batches");
+    assert!(batched > batches, "a batch holds several keys");
+    // Retried filings (mixed with new ones, so batches hold existing keys and are
+    // refused) answer the key they got the first time; the new ones get theirs.
+    let fresh: Vec<CaseId> = (0..50)
+        .map(|i| CaseId::for_filing("keys", &format!("new{i}")))
+        .collect();
+    let again = futures_util::future::join_all(
+        cases.iter().chain(&fresh).map(|c| vault.key_for_filing(*c)),
+    )
+    .await;
+    for (i, key) in again.into_iter().enumerate() {
+        let key = key.unwrap();
+        if let Some(sealed) = sealed.get(i) {
+            assert_eq!(
+                key.open("phone", sealed).unwrap(),
+                "13800000000",
+                "case {i}"
+            );
+        }
+    }
+    // What the vault stores is what each filing was answered.
+    for (case, sealed) in cases.iter().zip(&sealed) {
+        let stored = vault.key(*case).await.unwrap();
+        assert_eq!(stored.open("phone", sealed).unwrap(), "13800000000");
+    }
 }

@@ -1,5 +1,8 @@
 //! The event log against a real nats-server started by the test kit.
 
+#[path = "eventlog/lagging_replica.rs"]
+mod lagging_replica;
+
 use casegrid_domain::command::{Annotate, FileCase};
 use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
 use casegrid_domain::personal::{Reporter, Sealed};
@@ -36,6 +39,7 @@ fn file_case() -> Command {
         location: Location {
             address: None,
             grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+            ..Default::default()
         },
         reporter: Some(Reporter {
             name: Some(Sealed {
@@ -46,11 +50,16 @@ fn file_case() -> Command {
             ..Default::default()
         }),
         source: Default::default(),
+        grid_found: None,
+        personal: Vec::new(),
     })
 }
 
 fn note(text: String) -> Command {
-    Command::Annotate(Annotate { text })
+    Command::Annotate(Annotate {
+        text,
+        personal: Vec::new(),
+    })
 }
 
 async fn open(nats: &TestNats) -> EventLog {

@@ -13,8 +13,10 @@ use async_nats::jetstream::{self, kv};
 use base64::Engine;
 use casegrid_domain::personal::Sealed;
 use casegrid_domain::CaseId;
+use casegrid_runtime::batch::{Answer, BatchConfig, Batcher};
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use std::sync::Arc;
 
 pub const BUCKET: &str = "CASEGRID_KEYS";
 const NONCE_LEN: usize = 12;
@@ -111,6 +113,8 @@ impl DataKey {
 #[derive(Clone)]
 pub struct KeyVault {
     store: kv::Store,
+    /// Group commit of new keys ([`Self::with_group_commit`]); `None`: one request each.
+    batcher: Option<Arc<Batcher>>,
 }
 
 impl KeyVault {
@@ -118,7 +122,8 @@ impl KeyVault {
     /// place it is made, for the NATS admin. Services [`Self::attach`].
     pub async fn create(admin: async_nats::Client, replicas: usize) -> Result<Self, PrivacyError> {
         let js = jetstream::new(admin);
-        let store = match js.get_key_value(BUCKET).await {
+        let unavailable = |e: &dyn std::fmt::Display| PrivacyError::Unavailable(e.to_string());
+        let mut store = match js.get_key_value(BUCKET).await {
             Ok(s) => s,
             Err(_) => js
                 .create_key_value(kv::Config {
@@ -129,9 +134,29 @@ impl KeyVault {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| PrivacyError::Unavailable(e.to_string()))?,
+                .map_err(|e| unavailable(&e))?,
         };
-        Ok(Self { store })
+        // New keys of many filings go in one atomic batch (group commit).
+        let mut config = store.stream.cached_info().config.clone();
+        if !config.allow_atomic_publish {
+            tracing::info!(
+                bucket = BUCKET,
+                "allowing atomic batch publish on the key bucket"
+            );
+            config.allow_atomic_publish = true;
+            js.update_stream(config)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            // Opened again, so the store's cached configuration says so.
+            store = js
+                .get_key_value(BUCKET)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+        Ok(Self {
+            store,
+            batcher: None,
+        })
     }
 
     /// Like [`Self::create`] (kept for the tools and tests that open a fresh server).
@@ -143,12 +168,42 @@ impl KeyVault {
     pub async fn attach(client: async_nats::Client) -> Result<Self, PrivacyError> {
         let js = jetstream::new(client);
         match js.get_key_value(BUCKET).await {
-            Ok(store) => Ok(Self { store }),
+            Ok(store) => Ok(Self {
+                store,
+                batcher: None,
+            }),
             Err(e) => Err(PrivacyError::Unavailable(format!(
                 "the key bucket {BUCKET} cannot be opened ({e}); the NATS admin creates it \
                  (`casegrid dev` does at start; on a deployment run the init tool as the admin user)"
             ))),
         }
+    }
+
+    /// New keys of concurrent filings are gathered into JetStream atomic batches
+    /// ([`casegrid_runtime::batch`], the `[eventlog] batch_*` settings), one fsync for
+    /// many keys, when the bucket allows them (`casegrid init` turns it on) and the
+    /// window is not 0. Must be called inside a Tokio runtime.
+    pub fn with_group_commit(mut self, client: async_nats::Client, config: BatchConfig) -> Self {
+        let atomic = self.store.stream.cached_info().config.allow_atomic_publish;
+        if !atomic {
+            tracing::warn!(bucket = BUCKET, "the key bucket does not allow atomic batches: every new key is its own request (run `casegrid init` as the NATS admin to allow them)");
+        }
+        if atomic && !config.window.is_zero() {
+            let js = jetstream::new(client.clone());
+            self.batcher = Some(Arc::new(Batcher::spawn(client, js, config, true)));
+        }
+        self
+    }
+
+    /// `(batches, batched messages)` the key group commit published since start.
+    pub fn batch_counters(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.batcher.as_ref().map_or((0, 0), |b| {
+            (
+                b.counters.batches.load(Relaxed),
+                b.counters.batched_messages.load(Relaxed),
+            )
+        })
     }
 
     fn key_name(case_id: CaseId) -> String {
@@ -158,6 +213,24 @@ impl KeyVault {
     /// The case's key, created when absent (a retried filing finds the first one).
     pub async fn key_for_filing(&self, case_id: CaseId) -> Result<DataKey, PrivacyError> {
         let fresh = ChaCha20Poly1305::generate_key(&mut OsRng);
+        if let Some(batcher) = &self.batcher {
+            // Created only when the subject holds nothing yet (expected sequence 0);
+            // anything else (the key exists, was erased, or the batch's outcome is
+            // unknown) takes the one-request path below, which knows each case.
+            let subject = format!(
+                "{}{}",
+                self.store.put_prefix.as_ref().unwrap_or(&self.store.prefix),
+                Self::key_name(case_id)
+            );
+            let payload = bytes::Bytes::copy_from_slice(&fresh);
+            let msg_id = format!("key:{case_id}:{}", key_tag(&fresh));
+            if let Ok(Answer {
+                duplicate: false, ..
+            }) = batcher.publish(subject, payload, msg_id, 0).await
+            {
+                return Ok(DataKey::from_bytes(case_id, &fresh).expect("32-byte key"));
+            }
+        }
         match self
             .store
             .create(
@@ -190,6 +263,12 @@ impl KeyVault {
             .await
             .map_err(|e| PrivacyError::Unavailable(e.to_string()))
     }
+}
+
+/// A message id part unique to this fresh key (its first 8 bytes in hex), so a
+/// duplicate never stands for another key.
+fn key_tag(fresh: &[u8]) -> String {
+    fresh.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::{ReadModel, ReadModelError, Result};
 use casegrid_domain::personal::{Sealed, ERASED};
 use casegrid_domain::{ActorKind, Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::classify::{
-    case_of_subject, classify_parsed, Head, Quarantined, RawMessage,
+    case_of_subject, classify_parsed, is_kb_subject, Head, Quarantined, RawMessage,
 };
 use casegrid_eventlog::StoredEvent;
 use sqlx::{AnyConnection, Row};
@@ -78,6 +78,8 @@ struct Batch<'a> {
     /// (case, unit): that unit's rows of the case stop counting (escalated by it).
     excuse: Vec<(CaseId, String)>,
     erased: Vec<CaseId>,
+    /// The assessment rows the batch changes (crate::assessment).
+    assessment: crate::assessment::Changes,
     /// Messages of the batch that are not applied.
     quarantined: Vec<Quarantined>,
 }
@@ -133,7 +135,13 @@ impl ReadModel {
             .filter_map(|m| case_of_subject(&self.subject_prefix, &m.subject))
             .collect();
         batch.load(conn, &touched, cache.as_deref_mut()).await?;
+        let mut kb_messages = Vec::new();
+        let mut citations = Vec::new();
         for message in fresh {
+            if is_kb_subject(&self.subject_prefix, &message.subject) {
+                kb_messages.push(message);
+                continue;
+            }
             let head = case_of_subject(&self.subject_prefix, &message.subject)
                 .and_then(|id| batch.cases.get(&id))
                 .map(|(folded, _)| Head {
@@ -142,13 +150,24 @@ impl ReadModel {
                 });
             // The classifier parses the event once; the fold takes it as parsed.
             match classify_parsed(&self.subject_prefix, message, head.as_ref()) {
-                Ok((stored, event)) => batch.fold(&stored, Some(event)),
+                Ok((stored, event)) => {
+                    if let Event::RepliedAtIntake(r) = &event {
+                        if let Some(entry) = r.kb_entry {
+                            let e = &stored.envelope;
+                            citations.push((e.case_id, e.version, entry, millis(e.occurred_at)));
+                        }
+                    }
+                    batch.fold(&stored, Some(event))
+                }
                 Err(q) => {
                     tracing::warn!(seq = q.seq, subject = %q.subject, reason = %q.reason, detail = %q.detail, "quarantined");
                     batch.quarantined.push(*q);
                 }
             }
         }
+        let kb_quarantined =
+            crate::kb::fold(conn, &self.subject_prefix, &kb_messages, &citations).await?;
+        batch.quarantined.extend(kb_quarantined);
         batch.write(conn).await?;
         if let Some(cache) = cache {
             for (id, (folded, _)) in batch.cases {
@@ -178,6 +197,7 @@ impl<'a> Batch<'a> {
             callbacks: Vec::new(),
             excuse: Vec::new(),
             erased: Vec::new(),
+            assessment: Default::default(),
             quarantined: Vec::new(),
         }
     }
@@ -250,6 +270,12 @@ impl<'a> Batch<'a> {
                 self.order.push(id);
             }
         }
+        let dispatches: Vec<(CaseId, i64)> = self
+            .cases
+            .values()
+            .filter_map(|(f, _)| f.dispatch_version.map(|v| (f.case.id, v)))
+            .collect();
+        self.assessment.load(conn, self.model, &dispatches).await?;
         Ok(())
     }
 
@@ -380,6 +406,22 @@ impl<'a> Batch<'a> {
                 Event::PersonalDataErased(_) => self.erased.push(id),
                 _ => {}
             }
+            let lead_excused = folded
+                .case
+                .lead()
+                .is_some_and(|l| folded.escalated_by.contains(l.as_str()));
+            self.assessment.fold(
+                &crate::assessment::At {
+                    id,
+                    version: e.version as i64,
+                    at,
+                    day: local_day(at, offset),
+                    dispatch_version: folded.dispatch_version,
+                    case: &folded.case,
+                    lead_excused,
+                },
+                event,
+            );
         }
         if folded.case.dispatch.is_none() {
             folded.dispatch_version = None;
@@ -567,8 +609,9 @@ impl<'a> Batch<'a> {
             &self.callbacks,
         )
         .await?;
+        self.assessment.write(conn, self.model).await?;
         for (id, unit) in &self.excuse {
-            for table in ["dispatches", "callbacks"] {
+            for table in ["dispatches", "callbacks", "handlings"] {
                 sqlx::query(&format!(
                     "UPDATE {table} SET excused = 1 WHERE case_id = $1 AND department = $2"
                 ))
@@ -791,7 +834,7 @@ fn inbox_of(f: &Folded) -> Vec<InboxRow> {
 async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Result<()> {
     let rows = sqlx::query(
         "SELECT version, summary, data FROM timeline
-         WHERE case_id = $1 AND type IN ('CaseFiled', 'MediationOpened')",
+         WHERE case_id = $1 AND type IN ('CaseFiled', 'MediationOpened', 'NoteAdded')",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)

@@ -68,6 +68,15 @@
 //! closed over cases filed. Periods are local days/months (the numbering's offset).
 //! Every rate comes with its counts ([`Rate`]), in integer per-mille.
 //!
+//! The assessment figures (issue 15, module `assessment`): one `handlings` row per
+//! dispatch for its lead gives 及时签收率, 按时办结率 (the case's own handling deadline
+//! at the reply, which approved extensions and resumes after a suspension move),
+//! 回退率, 重办率, 超期件数 and the working time to sign and to reply (suspended time
+//! left out), counted at query time with the district calendar
+//! ([`ReadModel::with_working_time`]) so rows hold instants only and a rebuild equals
+//! the live model. `appeals` holds each appealed callback; an accepted appeal takes
+//! its callback out of 解决率 and 满意率 and counts it in `appealed`.
+//!
 //! Escalating a case that cannot be solved locally never counts against the unit
 //! (department or street office) that escalated it: a `CaseEscalated` whose `by` is
 //! such a unit marks that unit's work orders and callbacks of the case `excused`
@@ -79,13 +88,17 @@
 //! Personal data is kept masked only: every `sealed` member of an event is dropped
 //! before anything is written.
 
+mod assessment;
 mod error;
 mod fold;
+pub mod kb;
 mod model;
+pub mod ngram;
 pub mod query;
 mod rebuild;
 mod rows;
 mod schema;
+pub mod similar;
 pub mod summary;
 
 pub use error::ReadModelError;
@@ -100,5 +113,9 @@ pub use schema::Backend;
 /// Result of read-model operations.
 pub type Result<T, E = ReadModelError> = std::result::Result<T, E>;
 
+#[cfg(test)]
+mod kb_tests;
+#[cfg(test)]
+mod similar_tests;
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,11 @@ const TABLES: &[(&str, &[&str])] = &[
     ("dispatches", &["case_id", "version", "department"]),
     ("callbacks", &["case_id", "version"]),
     ("quarantine", &["seq"]),
+    ("handlings", &["case_id", "version"]),
+    ("appeals", &["case_id", "callback_version"]),
+    ("kb_entries", &["id"]),
+    ("kb_versions", &["entry_id", "version"]),
+    ("kb_citations", &["case_id", "version"]),
 ];
 
 /// Default and largest number of items of an inbox query.
@@ -38,6 +43,8 @@ pub struct ReadModel {
     /// Events of case `X` are on `<subject_prefix>.X` (the log's configuration).
     pub(crate) subject_prefix: String,
     names: Arc<HashMap<String, String>>,
+    /// Working time between two instants for the figures (the district calendar).
+    pub(crate) working: crate::assessment::WorkingMs,
 }
 
 impl std::fmt::Debug for ReadModel {
@@ -85,6 +92,7 @@ impl ReadModel {
             numbering: Numbering::default(),
             subject_prefix: casegrid_eventlog::LogConfig::default().subject_prefix,
             names: Arc::new(HashMap::new()),
+            working: crate::assessment::wall_clock(),
         })
     }
 

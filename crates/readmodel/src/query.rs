@@ -429,8 +429,8 @@ impl ReadModel {
         };
 
         // Counts per (key, period): [orders, on time, callbacks, resolved, satisfied,
-        // basically satisfied, filed, completed].
-        let mut counts: BTreeMap<(Option<String>, String), [u64; 8]> = BTreeMap::new();
+        // basically satisfied, filed, completed, appealed].
+        let mut counts: BTreeMap<(Option<String>, String), [u64; 9]> = BTreeMap::new();
         // Escalating never counts against the unit that escalated: its work orders,
         // callbacks and completions of an escalated case leave its own figures.
         let by_unit = q.group_by == GroupBy::Department;
@@ -452,6 +452,22 @@ impl ReadModel {
         if by_unit {
             clause.and("b.excused = 0".to_owned());
         }
+        // A callback whose appeal was accepted counts on its own line, not in the rates.
+        let accepted = "EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = b.case_id
+                  AND a.callback_version = b.version AND a.accepted = 1)";
+        let mut appealed = window("b.at_ms");
+        if by_unit {
+            appealed.and("b.excused = 0".to_owned());
+        }
+        appealed.and(accepted.to_owned());
+        let sql = format!(
+            "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1
+             FROM callbacks b JOIN cases c ON c.id = b.case_id {} {}",
+            appealed.sql(),
+            group(&k, &p)
+        );
+        self.count_into(&mut counts, &appealed, &sql, 8, 1).await?;
+        clause.and(format!("NOT {accepted}"));
         let sql = format!(
             "SELECT {k} AS k, {p} AS p, COUNT(*) AS n1,
                     SUM(CASE WHEN b.resolved = 1 THEN 1 ELSE 0 END) AS n2,
@@ -476,17 +492,62 @@ impl ReadModel {
         );
         self.count_into(&mut counts, &clause, &sql, 6, 2).await?;
 
+        // The lead's handling of each dispatch: working time needs the calendar, so
+        // the rows are summed here rather than in SQL.
+        let (k, p) = (key("h"), period("h.day"));
+        let mut clause = window("h.dispatched_ms");
+        if by_unit {
+            clause.and("h.excused = 0".to_owned());
+        }
+        let sql = format!(
+            "SELECT {k} AS k, {p} AS p, h.* FROM handlings h JOIN cases c ON c.id = h.case_id {}",
+            clause.sql()
+        );
+        let mut handled: BTreeMap<(Option<String>, String), crate::assessment::Counts> =
+            BTreeMap::new();
+        for row in clause
+            .bind(sqlx::query(&sql))
+            .fetch_all(self.pool())
+            .await?
+        {
+            let key: Option<String> = row.try_get("k")?;
+            let period: String = row.try_get("p")?;
+            handled
+                .entry((key, period))
+                .or_default()
+                .add(&row, &self.working)?;
+        }
+        for (group, h) in &handled {
+            if h.any() {
+                counts.entry(group.clone()).or_default();
+            }
+        }
+
         let rows = counts
             .into_iter()
-            .map(|((key, period), n)| StatsRow {
-                key,
-                period,
-                response: Rate::new(n[1], n[0]),
-                resolution: Rate::new(n[3], n[2]),
-                satisfaction: Rate::new(n[4] + n[5], n[2]),
-                satisfied: n[4],
-                basically_satisfied: n[5],
-                completion: Rate::new(n[7], n[6]),
+            .map(|((key, period), n)| {
+                let mut row = StatsRow {
+                    key,
+                    period,
+                    response: Rate::new(n[1], n[0]),
+                    resolution: Rate::new(n[3], n[2]),
+                    satisfaction: Rate::new(n[4] + n[5], n[2]),
+                    satisfied: n[4],
+                    basically_satisfied: n[5],
+                    completion: Rate::new(n[7], n[6]),
+                    timely_sign: Rate::default(),
+                    on_time_reply: Rate::default(),
+                    returns: Rate::default(),
+                    reopens: Rate::default(),
+                    overdue: 0,
+                    sign_time: Default::default(),
+                    reply_time: Default::default(),
+                    appealed: n[8],
+                };
+                if let Some(h) = handled.get(&(row.key.clone(), row.period.clone())) {
+                    h.fill(&mut row);
+                }
+                row
             })
             .collect();
         Ok(StatsView {
@@ -499,7 +560,7 @@ impl ReadModel {
     /// Runs a grouped count and adds columns `n1..=n{width}` at `at..at+width`.
     async fn count_into(
         &self,
-        counts: &mut BTreeMap<(Option<String>, String), [u64; 8]>,
+        counts: &mut BTreeMap<(Option<String>, String), [u64; 9]>,
         clause: &Clause,
         sql: &str,
         at: usize,

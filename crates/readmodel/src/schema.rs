@@ -11,7 +11,7 @@ use std::time::Duration;
 /// Version of the schema below. A database holding another version (or none: the
 /// first, SQLite-only schema) is emptied and recreated at checkpoint 0, and the
 /// projection replays the log into it: a read model is always rebuildable.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// Portable DDL: `BIGINT` and `TEXT` only, so SQLite and PostgreSQL read the same
 /// types through sqlx `Any`. Every statement is idempotent.
@@ -130,6 +130,35 @@ const SCHEMA: &[&str] = &[
         excused BIGINT NOT NULL,
         PRIMARY KEY (case_id, version)
     )",
+    // Version 5 (issue 15, assessment): one row per dispatch for its lead (及时签收率,
+    // 按时办结率, 回退率, 重办率, 超期件数, working time), see crate::assessment.
+    "CREATE TABLE IF NOT EXISTS handlings (
+        case_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        department TEXT NOT NULL,
+        day TEXT NOT NULL,
+        dispatched_ms BIGINT NOT NULL,
+        sign_due_ms BIGINT NOT NULL,
+        signed_ms BIGINT,
+        sign_on_time BIGINT,
+        replied_ms BIGINT,
+        reply_on_time BIGINT,
+        returned BIGINT NOT NULL,
+        reopened BIGINT NOT NULL,
+        overdue BIGINT NOT NULL,
+        suspended TEXT NOT NULL,
+        excused BIGINT NOT NULL,
+        PRIMARY KEY (case_id, version)
+    )",
+    "CREATE INDEX IF NOT EXISTS handlings_department ON handlings (department)",
+    // Appeals of callbacks (申诉); `accepted` NULL while pending.
+    "CREATE TABLE IF NOT EXISTS appeals (
+        case_id TEXT NOT NULL,
+        callback_version BIGINT NOT NULL,
+        department TEXT NOT NULL,
+        accepted BIGINT,
+        PRIMARY KEY (case_id, callback_version)
+    )",
     // Stored messages not applied (see casegrid_eventlog::classify), by stream sequence.
     "CREATE TABLE IF NOT EXISTS quarantine (
         seq BIGINT PRIMARY KEY,
@@ -140,6 +169,44 @@ const SCHEMA: &[&str] = &[
         detail TEXT NOT NULL,
         head TEXT NOT NULL
     )",
+    // Version 5: the knowledge base (crate::kb): entries, their versions as stored,
+    // and the answers at intake that cited them.
+    "CREATE TABLE IF NOT EXISTS kb_entries (
+        id TEXT PRIMARY KEY,
+        version BIGINT NOT NULL,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        category TEXT NOT NULL,
+        valid_from TEXT NOT NULL,
+        valid_until TEXT,
+        valid_until_ms BIGINT,
+        owner TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_hash TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS kb_entries_owner ON kb_entries (owner)",
+    "CREATE TABLE IF NOT EXISTS kb_versions (
+        entry_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        seq BIGINT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        actor_kind TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (entry_id, version)
+    )",
+    "CREATE TABLE IF NOT EXISTS kb_citations (
+        case_id TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        entry_id TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        PRIMARY KEY (case_id, version)
+    )",
+    "CREATE INDEX IF NOT EXISTS kb_citations_entry ON kb_citations (entry_id)",
 ];
 
 /// Every table of the schema, dropped when the version changes.
@@ -152,6 +219,11 @@ const ALL_TABLES: &[&str] = &[
     "callbacks",
     "quarantine",
     "stream_identity",
+    "handlings",
+    "appeals",
+    "kb_entries",
+    "kb_versions",
+    "kb_citations",
 ];
 
 /// Which database a URL names; the SQL is the same, only locking differs.

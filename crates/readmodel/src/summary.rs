@@ -277,6 +277,23 @@ pub fn of(event: &Event) -> String {
         ),
         Event::CaseMerged(m) => format!("合并重复件 merged as a duplicate into case {}", m.into),
         Event::CaseWithdrawn(w) => format!("撤件 withdrawn: {}", quote(&w.reason)),
+        Event::RatingAppealed(a) => format!(
+            "申诉 callback of version {} appealed by {}: {}",
+            a.callback_version,
+            a.department,
+            quote(&a.reason)
+        ),
+        Event::AppealDecided(a) => format!(
+            "甄别 appeal of {} {} by {}: {}",
+            a.department,
+            if a.accepted {
+                "accepted, the callback leaves its figures"
+            } else {
+                "rejected, the callback stands"
+            },
+            a.decided_by,
+            quote(&a.reason)
+        ),
     }
 }
 

@@ -17,15 +17,15 @@ const SEALED_PHONE: &str = "U0VDUkVULVBIT05FLUNJUEhFUlRFWFQ=";
 const CLEAR_PHONE: &str = "13800001234";
 
 /// Seals events for one case as a stream would hold them, from stream sequence `seq`.
-struct Chain {
-    case_id: CaseId,
+pub(crate) struct Chain {
+    pub(crate) case_id: CaseId,
     version: u64,
     prev: String,
     at: OffsetDateTime,
 }
 
 impl Chain {
-    fn new(key: &str) -> Self {
+    pub(crate) fn new(key: &str) -> Self {
         Self {
             case_id: CaseId::for_filing("op.wang", key),
             version: 0,
@@ -34,7 +34,13 @@ impl Chain {
         }
     }
 
-    fn event(&mut self, seq: u64, event_type: &str, data: Value, actor: Actor) -> StoredEvent {
+    pub(crate) fn event(
+        &mut self,
+        seq: u64,
+        event_type: &str,
+        data: Value,
+        actor: Actor,
+    ) -> StoredEvent {
         self.version += 1;
         self.at += time::Duration::minutes(10);
         let envelope = Envelope::seal(
@@ -56,7 +62,7 @@ impl Chain {
     }
 }
 
-fn operator() -> Actor {
+pub(crate) fn operator() -> Actor {
     Actor::new(ActorKind::Operator, "op.wang")
 }
 
@@ -118,14 +124,14 @@ fn lifecycle(chain: &mut Chain) -> Vec<StoredEvent> {
 
 /// The backend a test runs on.
 #[derive(Debug, Clone, Copy)]
-enum Db {
+pub(crate) enum Db {
     Sqlite,
     Postgres,
 }
 
 impl Db {
     /// A fresh, empty read model.
-    async fn model(self) -> ReadModel {
+    pub(crate) async fn model(self) -> ReadModel {
         let url = match self {
             Db::Sqlite => "sqlite::memory:".to_owned(),
             Db::Postgres => TestPostgres::shared().await.database().await,
@@ -1484,3 +1490,5 @@ async fn fold_speed() {
         events.len() as f64 / took.as_secs_f64()
     );
 }
+
+mod assessment;

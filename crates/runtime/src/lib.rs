@@ -3,6 +3,8 @@
 //!
 //! - [`telemetry`]: tracing set up once, per-crate default filters.
 //! - [`settings`]: one typed settings tree: defaults → TOML file → `CASEGRID__…` env.
+//! - [`batch`]: group commit — appends gathered into JetStream atomic batches (the
+//!   event log's and the key bucket's).
 //! - [`clock`]: the injected clock (system time, or a manual one in tests).
 //! - [`nats`]: connecting, refusing servers older than 2.12.
 //! - [`natsauth`]: the NATS accounts, per-user permissions and generated credentials.
@@ -10,11 +12,14 @@
 //! - `postgres` (feature `postgres`): a throw-away PostgreSQL server, for tests and
 //!   `casegrid bench`.
 //! - [`service`]: serving request endpoints registered with the NATS service API.
+//! - [`metrics`]: a service's own `/metrics` (`[metrics] listen`).
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
 pub mod attachment;
+pub mod batch;
 pub mod clock;
 pub mod correlation;
+pub mod metrics;
 pub mod nats;
 pub mod natsauth;
 pub mod natsserver;
@@ -58,7 +63,22 @@ where
             shutdown::signal().await;
             stop.cancel();
         });
-        serve(settings, token).await
+        // The gateway serves its own /metrics on its HTTP address.
+        let listen = settings.metrics.listen.trim().to_owned();
+        let metrics = async {
+            if listen.is_empty() {
+                token.cancelled().await;
+                return Ok(());
+            }
+            metrics::serve(&listen, token.clone()).await
+        };
+        let serving = async {
+            let done = serve(settings, token.clone()).await;
+            token.cancel();
+            done
+        };
+        let (served, listened) = tokio::join!(serving, metrics);
+        served.and(listened)
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

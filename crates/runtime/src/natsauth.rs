@@ -15,7 +15,9 @@
 //! request; only intake and routing may append to `casegrid.events.>`; only the
 //! admin creates, updates, purges or deletes streams; each user reads replies only on
 //! its own inbox prefix `_INBOX.<user>.>`, so nobody reads another's answers (a
-//! revealed phone number, a data key).
+//! revealed phone number, a data key); the services may publish to the gateway's inbox
+//! `_INBOX.gateway.>` (their answers, also after a reconnect to another node), to no
+//! other.
 
 use crate::settings::NatsSettings;
 use anyhow::Context;
@@ -95,10 +97,12 @@ fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// What every service user reads: the stream's info and its messages by direct get.
+/// What every service user reads: the stream's info, its messages by direct get (any
+/// replica answers) and by the leader's get (to confirm what a direct get did not find).
 fn reads_the_log() -> Vec<String> {
     vec![
         format!("$JS.API.STREAM.INFO.{EVENTS_STREAM}"),
+        format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"),
         format!("$JS.API.DIRECT.GET.{EVENTS_STREAM}"),
         format!("$JS.API.DIRECT.GET.{EVENTS_STREAM}.>"),
     ]
@@ -138,6 +142,15 @@ fn never_configures() -> Vec<String> {
         "$JS.API.STREAM.PURGE.>",
         "$JS.API.STREAM.MSG.DELETE.>",
     ])
+}
+
+/// Where a service's answers go: the gateway's inbox. `allow_responses` lets a service
+/// answer only through the server that delivered the request; after it reconnects to
+/// another node of a cluster, its answers to requests received before would be refused
+/// and the gateway would wait out its timeout. Only the gateway's inbox, so a service
+/// still cannot forge answers to another service's or the admin's requests.
+fn answers_the_gateway() -> String {
+    format!("_INBOX.{}.>", User::Gateway.name())
 }
 
 /// A service answers its own requests, in its queue group only (`q`, the service API's
@@ -196,7 +209,7 @@ fn permissions(user: User) -> Option<Permissions> {
             }
         }
         User::Intake | User::Routing => {
-            let mut publish_allow = vec![EVENTS_SUBJECTS.to_owned()];
+            let mut publish_allow = vec![EVENTS_SUBJECTS.to_owned(), answers_the_gateway()];
             publish_allow.extend(reads_the_log());
             publish_allow.extend(uses_the_keys());
             let requests = if user == User::Intake {
@@ -236,6 +249,7 @@ fn permissions(user: User) -> Option<Permissions> {
         }
         User::Projection => {
             let mut publish_allow = reads_the_log();
+            publish_allow.push(answers_the_gateway());
             publish_allow.extend(owns_consumer(PROJECTION_CONSUMER));
             let mut publish_deny = strings(&["casegrid.events.>", "$KV.>"]);
             publish_deny.push(format!("$JS.API.*.*.KV_{KEYS_BUCKET}"));
@@ -280,7 +294,9 @@ pub fn accounts_conf() -> String {
          # Only the gateway and the admin may publish to the services' request subjects,\n\
          # so the services trust the `actor` the gateway sends. Only intake and routing\n\
          # append to casegrid.events.>. Only the admin creates, updates, purges or deletes\n\
-         # streams. Each user reads replies only on its own inbox _INBOX.<user>.>.\n\
+         # streams. Each user reads replies only on its own inbox _INBOX.<user>.>; the\n\
+         # services answer the gateway on _INBOX.gateway.> (also after a reconnect to\n\
+         # another node, where allow_responses no longer covers a request received before).\n\
          accounts {\n  CASEGRID {\n    jetstream: enabled\n    users: [\n",
     );
     for user in User::ALL {

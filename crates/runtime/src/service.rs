@@ -23,7 +23,7 @@ pub async fn register(
 }
 
 /// Like [`register`], with `data()` reported as every endpoint's `data` in `$SRV.STATS`
-/// (the service's own counters, read by the gateway's `/metrics`).
+/// (the service's own counters), and in this process's `/metrics` ([`crate::metrics`]).
 pub async fn register_with_stats(
     client: &async_nats::Client,
     name: &str,
@@ -31,6 +31,8 @@ pub async fn register_with_stats(
     description: &str,
     data: impl Fn() -> serde_json::Value + Send + Sync + 'static,
 ) -> anyhow::Result<service::Service> {
+    let data = std::sync::Arc::new(data);
+    crate::metrics::register(name, data.clone());
     client
         .service_builder()
         .description(description)
@@ -59,6 +61,8 @@ where
         .await
         .map_err(|e| anyhow::anyhow!("adding endpoint {subject}: {e}"))?;
     let tracker = TaskTracker::new();
+    let name = service.info().await.name;
+    crate::metrics::endpoint(&name, subject);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -78,11 +82,13 @@ where
                     subject = %request.message.subject,
                     correlation_id = correlation.as_deref().unwrap_or("")
                 );
+                let (name, subject) = (name.clone(), subject.to_owned());
                 tracker.spawn(async move {
                     let work = handler(request.message.payload.clone());
                     let answer = crate::correlation::scope(correlation, work)
                         .instrument(span)
                         .await;
+                    crate::metrics::answered(&name, &subject, &answer);
                     if let Err(e) = request.respond(Ok(answer.into())).await {
                         tracing::warn!(error = %e, "could not answer a request");
                     }

@@ -51,6 +51,64 @@ pub struct Settings {
     pub eventlog: EventlogSettings,
     #[serde(default)]
     pub attachments: AttachmentSettings,
+    #[serde(default)]
+    pub duplicates: DuplicatesSettings,
+    #[serde(default)]
+    pub kb: KbSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// Duplicate candidates (重复件): which open cases the gateway offers as possible
+/// duplicates of a case or of a filing being typed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DuplicatesSettings {
+    /// Candidates were filed at most this many days before (or after) the case.
+    pub window_days: u32,
+    /// With coordinates on both cases, one in another grid within this many metres.
+    pub max_distance_m: u32,
+    /// Least likeness of title and description, per mille (character bigrams, Dice).
+    pub min_score: u32,
+    /// Most candidates answered.
+    pub limit: u32,
+}
+
+impl Default for DuplicatesSettings {
+    fn default() -> Self {
+        Self {
+            window_days: 30,
+            max_distance_m: 300,
+            min_score: 300,
+            limit: 10,
+        }
+    }
+}
+
+/// The knowledge base (知识库).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KbSettings {
+    /// The principal kinds that create and edit entries (`supervisor`, `operator`, …).
+    pub editors: Vec<String>,
+}
+
+impl Default for KbSettings {
+    fn default() -> Self {
+        Self {
+            editors: vec!["supervisor".to_owned()],
+        }
+    }
+}
+
+/// A service's own `/metrics` (intake, routing, projection; the gateway serves its own on
+/// its HTTP address): each replica reports only what it did, so a scrape of every
+/// replica sums without counting anything twice.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// The address to serve `GET /metrics` on, e.g. `0.0.0.0:9464`; empty: none.
+    pub listen: String,
 }
 
 /// Files added to cases (`[attachments]`): the largest accepted and the media types

@@ -139,3 +139,42 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Makes direct gets of stream `stream` sometimes answered by a replica that never
+/// catches up, on one server: a mirror with `mirror_direct` joins the stream's direct
+/// get queue group, and its filter lets only `kept` through. The server lets a mirror
+/// serve direct gets once it has mirrored a message, so `kept` must hold one before;
+/// this waits until the mirror has it. From then on, about every second direct get of
+/// any other subject answers "no such message", as a lagging replica of a cluster would.
+pub async fn lagging_mirror(admin: &async_nats::Client, stream: &str, kept: &str) {
+    use async_nats::jetstream::stream;
+    let js = async_nats::jetstream::new(admin.clone());
+    js.create_stream(stream::Config {
+        name: format!("{stream}_LAGGING"),
+        mirror: Some(stream::Source {
+            name: stream.to_owned(),
+            filter_subject: Some(kept.to_owned()),
+            ..Default::default()
+        }),
+        mirror_direct: true,
+        allow_direct: true,
+        storage: stream::StorageType::Memory,
+        ..Default::default()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("test kit: a lagging mirror of {stream}: {e}"));
+    let name = format!("{stream}_LAGGING");
+    eventually(
+        Duration::from_secs(20),
+        "the lagging mirror to hold a message",
+        || {
+            let js = js.clone();
+            let name = name.clone();
+            async move {
+                let mut mirror = js.get_stream(&name).await.ok()?;
+                (mirror.info().await.ok()?.state.messages > 0).then_some(())
+            }
+        },
+    )
+    .await;
+}

@@ -1,5 +1,6 @@
-//! Checking real responses against the gateway's `/openapi.json`: the JSON Schema subset
-//! the gateway emits (`$ref`, `anyOf`, `type`, `properties`, `required`, `items`, `enum`).
+//! Checking real responses against the gateway's `/openapi.json` with a real JSON Schema
+//! 2020-12 validator (the `jsonschema` crate: `additionalProperties`, formats, patterns,
+//! bounds, `oneOf` — all of it), resolving `$ref`s into the document's components.
 
 use serde_json::Value;
 
@@ -58,74 +59,33 @@ pub fn assert_documented(
     }
 }
 
-/// Validates `value` against the JSON Schema subset the gateway emits: `$ref`, `anyOf`,
-/// `type` (a name or a list), `properties`, `required`, `items`, `enum`.
+/// Validates `value` against `schema`, whose `$ref`s point into `doc`'s components;
+/// the error lists every violation with its place under `at`.
 pub fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
-    if let Some(r) = schema["$ref"].as_str() {
-        let name = r
-            .strip_prefix("#/components/schemas/")
-            .ok_or(format!("{at}: odd $ref {r}"))?;
-        let target = &doc["components"]["schemas"][name];
-        if target.is_null() {
-            return Err(format!("{at}: dangling $ref {r}"));
-        }
-        return validate(doc, target, value, at);
-    }
-    if let Some(branches) = schema["anyOf"].as_array() {
-        let errors: Vec<String> = branches
-            .iter()
-            .filter_map(|b| validate(doc, b, value, at).err())
-            .collect();
-        if errors.len() == branches.len() {
-            return Err(format!(
-                "{at}: matches no anyOf branch: {}",
-                errors.join("; ")
-            ));
-        }
-    }
-    if let Some(t) = schema.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(one) => vec![one.as_str()],
-            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
-            other => return Err(format!("{at}: odd type {other}")),
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => value.is_object(),
-            "array" => value.is_array(),
-            "string" => value.is_string(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            "boolean" => value.is_boolean(),
-            "null" => value.is_null(),
-            _ => false,
-        });
-        if !ok {
-            return Err(format!("{at}: expected {types:?}, got {value}"));
-        }
-    }
-    if let Some(allowed) = schema["enum"].as_array() {
-        if !allowed.contains(value) {
-            return Err(format!("{at}: {value} is not one of {allowed:?}"));
-        }
-    }
-    if let (Some(props), Some(object)) = (schema["properties"].as_object(), value.as_object()) {
-        for (name, sub) in props {
-            if let Some(v) = object.get(name) {
-                validate(doc, sub, v, &format!("{at}.{name}"))?;
+    let mut root = match schema {
+        Value::Object(map) => map.clone(),
+        Value::Bool(b) => {
+            return if *b {
+                Ok(())
+            } else {
+                Err(format!("{at}: schema `false`"))
             }
         }
+        other => return Err(format!("{at}: odd schema {other}")),
+    };
+    root.insert("components".into(), doc["components"].clone());
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&Value::Object(root))
+        .map_err(|e| format!("{at}: the schema does not compile: {e}"))?;
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{at}{}: {e}", e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
-    if let (Some(required), Some(object)) = (schema["required"].as_array(), value.as_object()) {
-        for name in required.iter().filter_map(Value::as_str) {
-            if !object.contains_key(name) {
-                return Err(format!("{at}: missing required {name}"));
-            }
-        }
-    }
-    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-        for (i, v) in array.iter().enumerate() {
-            validate(doc, items, v, &format!("{at}[{i}]"))?;
-        }
-    }
-    Ok(())
 }

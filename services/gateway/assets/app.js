@@ -437,10 +437,11 @@ function filingForm({ patrol }) {
       key.value = uuid();
       flash(`${t('filed')} ${r.number}`);
       await showFiled(filedBox, r, patrol);
+      // The similar cases of what was just filed stay, now offered to merge it into.
+      await similar();
       form.reset();
       channel.value = patrol ? 'grid_patrol' : 'hotline';
       category.update(); grid.update();
-      similar();
     } catch (err) {
       flash(err.message, 'error');
     } finally {

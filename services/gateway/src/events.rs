@@ -59,7 +59,7 @@ pub(crate) fn endpoint() -> Endpoint {
     .header(
         "Last-Event-ID",
         "The last stream sequence received; `0` replays from the start.",
-        string(),
+        serde_json::json!({ "type": "string", "pattern": "^[0-9]{1,19}$" }),
     )
     .content(200, "An event stream.", "text/event-stream", string())
     .problems(&[400, 503])
@@ -184,6 +184,7 @@ impl Follower {
             let followed = self.cases.get_mut(&case_id).expect("met above");
             let stored = match classify(&prefix, &message, followed.head.as_ref()) {
                 Classified::Valid(stored) => stored,
+                Classified::Kb(_) => continue,
                 Classified::Quarantined(q) => {
                     tracing::debug!(seq = q.seq, reason = %q.reason, "skipping a quarantined message");
                     continue;

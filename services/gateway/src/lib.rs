@@ -15,6 +15,8 @@
 //! - `auth`: the caller extractor and its scope.
 //! - `routes`: the route table and the handlers; `openapi`: the document made from it.
 //! - `queries`: case lists, the overdue list and the figures, scoped per principal.
+//! - `export`: `GET /cases/export` and `/stats/export`, the same lists and figures as CSV
+//!   or XLSX.
 //! - `open311`: the Open311 GeoReport v2 facade under `/open311/v2/` (JSON and XML).
 //! - `events`: `GET /api/v1/events`, server-sent events from the stream.
 //! - `quarantine`: `GET /api/v1/audit/quarantine`, the messages no consumer applies.
@@ -24,12 +26,12 @@
 //!   by the domain's masker.
 //! - `ijson`: the I-JSON check of every JSON body (no floats, no integers beyond
 //!   ±(2^53 − 1), no duplicate members, no lone surrogates).
+//! - `console`: the web console at `/` (pages built into the binary) and its session
+//!   cookie with CSRF protection, accepted by `/api/v1` in place of a bearer token.
 //! - `bus`: one NATS request with its failures classified (no responders, timeout);
 //!   a command carries the request id in its `X-Request-Id` NATS header.
 //! - `edge`: the `tower-http` layers: request ids, tracing, sensitive headers,
 //!   compression, panics answered as problems.
-//! - `console`: the web console at `/` (pages built into the binary) and its session
-//!   cookie with CSRF protection, accepted by `/api/v1` in place of a bearer token.
 //!
 //! Settings (read by [`serve_on`]): `[auth]` — `static_tokens` (default false),
 //! one of `jwt_hs256_secret`, `jwt_rs256_public_key_file`, `jwt_es256_public_key_file`
@@ -45,15 +47,19 @@ mod console;
 mod edge;
 pub mod error;
 mod events;
+mod export;
 mod ijson;
 pub mod jwt;
+mod kb;
 pub mod limit;
 mod metrics;
 mod open311;
 mod openapi;
 mod quarantine;
 mod queries;
+mod ranking;
 mod routes;
+mod similar;
 pub mod startup;
 mod system_metrics;
 

@@ -844,8 +844,9 @@ fn list_updates_endpoint(format: Format) -> Endpoint {
     .pipe(errors(&[400, 429, 503]))
 }
 
+/// An RFC 3339 instant; empty reads as not given (clients send empty parameters).
 fn date_time() -> Value {
-    json!({"type": "string", "format": "date-time"})
+    json!({"type": "string", "anyOf": [{"format": "date-time"}, {"maxLength": 0}]})
 }
 
 fn list_requests_endpoint(format: Format) -> Endpoint {
@@ -917,22 +918,7 @@ fn degrees(name: &str, value: &str, max: u32, format: Format) -> Result<String, 
             format,
         )
     };
-    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let well_formed = !whole.is_empty()
-        && whole.len() <= 3
-        && fraction.len() <= 15
-        && whole
-            .bytes()
-            .chain(fraction.bytes())
-            .all(|b| b.is_ascii_digit());
-    if !well_formed {
-        return Err(bad());
-    }
-    let whole: u32 = whole.parse().map_err(|_| bad())?;
-    if whole > max || (whole == max && fraction.bytes().any(|b| b != b'0')) {
-        return Err(bad());
-    }
+    casegrid_domain::point::parse_degrees("degrees", value, max).map_err(|_| bad())?;
     Ok(value.to_owned())
 }
 
@@ -1045,7 +1031,8 @@ fn filing_body(
     }
     let mut open311 = Map::new();
     open311.insert("service_code".into(), code.into());
-    if let (Some(lat), Some(long)) = (lat, long) {
+    let point = lat.zip(long);
+    if let Some((lat, long)) = point.clone() {
         open311.insert("lat".into(), lat.into());
         open311.insert("long".into(), long.into());
     }
@@ -1071,6 +1058,11 @@ fn filing_body(
     }
     if let Some(g) = attributes.get("grid") {
         location.insert("grid".into(), g.clone());
+    }
+    // Intake finds the grid of a point (the grid's polygon, or the nearest one).
+    if let Some((lat, long)) = point {
+        location.insert("lat".into(), lat.into());
+        location.insert("long".into(), long.into());
     }
     let mut body = json!({
         "channel": channel,
@@ -1131,20 +1123,10 @@ async fn create_request(
         .ok_or_else(|| Open311Error::new(403, "api_key: required to file a request", format))?;
     let (actor, channel) = filer(&state, api_key, format).await?;
     let body = filing_body(&state, &form, &actor, channel, format)?;
-    let key = match headers
-        .get("idempotency-key")
-        .map(|v| v.to_str().map(str::trim))
-    {
-        Some(Ok(k)) if !k.is_empty() => k.to_owned(),
-        Some(_) => {
-            return Err(Open311Error::new(
-                400,
-                "the Idempotency-Key header is empty or not ASCII",
-                format,
-            ))
-        }
-        None => uuid::Uuid::new_v4().to_string(),
-    };
+    let key = crate::routes::idempotency_key(&headers).map_err(|e| match e {
+        crate::error::ApiError::Problem(p) => Open311Error::new(p.status, p.detail, format),
+        other => Open311Error::new(400, other.to_string(), format),
+    })?;
     let request = FileRequest {
         actor,
         idempotency_key: key,
@@ -1199,7 +1181,11 @@ fn create_request_endpoint(format: Format) -> Endpoint {
          the case's source. `description` at most 4,000 characters. A multipart upload is \
          refused (415): send `media_url`. `Idempotency-Key` makes it retriable.",
     )
-    .header("Idempotency-Key", "Makes the filing retriable.", string())
+    .header(
+        "Idempotency-Key",
+        "Makes the filing retriable.",
+        crate::openapi::idempotency_key_schema(),
+    )
     .form_body(object(
         &[
             ("api_key", string()),

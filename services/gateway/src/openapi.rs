@@ -1,17 +1,40 @@
 //! The OpenAPI 3.1 document (`/openapi.json`), generated from the route table: every
 //! route is an [`Endpoint`] declared once, next to its handler in `routes` or `events`,
-//! carrying both the axum handler and its documentation; [`document`] writes them out
-//! with the shared component schemas below (the views of `casegrid_contracts`).
+//! carrying both the axum handler and its documentation; [`document`] writes them out.
 //!
-//! Schemas use the JSON Schema subset `type` (a name or a list, for nullables),
-//! `properties`, `required`, `items`, `enum` and `$ref`, which the tests validate real
-//! answers against.
+//! Schemas come from the types the handlers parse and answer: the contract types derive
+//! `schemars::JsonSchema` (`casegrid_contracts`, the domain's command bodies), and every
+//! type an endpoint names lands in `components/schemas` under its type name. Adding a
+//! typed endpoint:
+//!
+//! ```ignore
+//! Endpoint::new(Method::POST, "/api/v1/things", handler, "Make a thing")
+//!     .header("Idempotency-Key", "…", idempotency_key_schema())
+//!     .body_of::<ThingBody>()                  // #[derive(Deserialize, JsonSchema)]
+//!     .json_of::<ThingView>(201, "Made.")      // #[derive(Serialize, JsonSchema)]
+//!     .problems(&[403, 422, 503])
+//! ```
+//!
+//! `body_of`/`json_of` register the type with the document's generator and refer to it by
+//! `$ref`; `body`/`json` take a hand-made schema (the helpers below) where no type exists.
+//! Query and header parameters are hand-made: say the formats (`date_time()`), bounds and
+//! enums exactly as the handler enforces them, since schemathesis checks both directions.
+//! A path parameter whose values take different bodies ([`Endpoint::per_value`]) is
+//! documented as one path per value.
 
 use crate::startup::AppState;
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter};
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
+
+/// Registers a type's schema with the document's generator.
+type Register = fn(&mut SchemaGenerator);
+
+/// The schema of a path parameter's value's body (`casegrid_contracts::actions::body_schema`).
+type BodyOf = fn(&str, &mut SchemaGenerator) -> Option<Schema>;
 
 /// One route: its handler and how the document describes it.
 pub(crate) struct Endpoint {
@@ -25,8 +48,17 @@ pub(crate) struct Endpoint {
     request: Option<Value>,
     /// The media type of the request body.
     request_media: &'static str,
+    /// Whether the handler needs a body (an action takes none as `{}`).
+    request_required: bool,
     /// status → response object.
     responses: Map<String, Value>,
+    /// The types named by `$ref` in this endpoint's schemas.
+    types: Vec<Register>,
+    /// Documented once per value of this path parameter, each with its own body.
+    per_value: Option<(&'static str, Vec<&'static str>, BodyOf)>,
+    /// status → the path prefix whose operations this answer links to, giving their `id`
+    /// from the answer's `id`.
+    links: Vec<(u16, &'static str)>,
 }
 
 impl Endpoint {
@@ -52,7 +84,11 @@ impl Endpoint {
             parameters: Vec::new(),
             request: None,
             request_media: "application/json",
+            request_required: true,
             responses: Map::new(),
+            types: Vec::new(),
+            per_value: None,
+            links: Vec::new(),
         }
         .problems(&[401, 429, 504])
     }
@@ -109,6 +145,47 @@ impl Endpoint {
         self.problems(&[400, 413])
     }
 
+    /// A JSON request body of type `T` (what the handler parses).
+    pub(crate) fn body_of<T: JsonSchema>(mut self) -> Self {
+        let schema = self.type_ref::<T>();
+        self.body(schema)
+    }
+
+    /// A JSON answer of type `T`.
+    pub(crate) fn json_of<T: JsonSchema>(mut self, status: u16, doc: &str) -> Self {
+        let schema = self.type_ref::<T>();
+        self.json(status, doc, schema)
+    }
+
+    /// A `$ref` to `T`'s schema, which the document will hold.
+    pub(crate) fn type_ref<T: JsonSchema>(&mut self) -> Value {
+        self.types.push(|g| {
+            g.subschema_for::<T>();
+        });
+        reference(&T::schema_name())
+    }
+
+    /// Documents the route once per value of the path parameter `param` (the route
+    /// itself stays one), each with the JSON body `body(value)` describes: an action
+    /// endpoint whose body depends on the action.
+    pub(crate) fn per_value(
+        mut self,
+        param: &'static str,
+        values: Vec<&'static str>,
+        body: BodyOf,
+    ) -> Self {
+        self.per_value = Some((param, values, body));
+        self.problems(&[400, 413])
+    }
+
+    /// The answer `status` links to every operation under `prefix` (a path with an
+    /// `{id}` parameter), the `id` taken from the answer's body: how stateful tests
+    /// (schemathesis) go from filing a case to acting on it.
+    pub(crate) fn links_to(mut self, status: u16, prefix: &'static str) -> Self {
+        self.links.push((status, prefix));
+        self
+    }
+
     /// A form-encoded request body (`application/x-www-form-urlencoded`).
     pub(crate) fn form_body(mut self, schema: Value) -> Self {
         self.request = Some(schema);
@@ -145,9 +222,9 @@ impl Endpoint {
         self
     }
 
-    fn operation(&self) -> Value {
+    fn operation(&self, path: &str) -> Value {
         let mut op = json!({
-            "operationId": operation_id(&self.method, self.path),
+            "operationId": operation_id(&self.method, path),
             "summary": self.summary,
             "responses": self.responses,
         });
@@ -159,7 +236,7 @@ impl Endpoint {
         }
         if let Some(schema) = &self.request {
             op["requestBody"] = json!({
-                "required": false,
+                "required": self.request_required,
                 "content": { (self.request_media): { "schema": schema } },
             });
         }
@@ -201,12 +278,80 @@ fn problem_description(status: u16) -> &'static str {
     }
 }
 
+/// The generator of the document's component schemas: JSON Schema 2020-12 (OpenAPI 3.1's
+/// dialect), definitions under `#/components/schemas`, describing what is deserialized.
+fn generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .for_deserialize()
+        .into_generator()
+}
+
+/// The types every document holds, named by hand-made schemas (`reference`).
+fn shared_types(g: &mut SchemaGenerator) {
+    use casegrid_contracts::query::{AsOfView, CasePage, StatsView};
+    use casegrid_contracts::views::{CaseView, InboxView, QuarantineView, TimelineView};
+    g.subschema_for::<casegrid_domain::Status>();
+    g.subschema_for::<casegrid_domain::Actor>();
+    g.subschema_for::<CaseView>();
+    g.subschema_for::<TimelineView>();
+    g.subschema_for::<InboxView>();
+    g.subschema_for::<CasePage>();
+    g.subschema_for::<AsOfView>();
+    g.subschema_for::<StatsView>();
+    g.subschema_for::<QuarantineView>();
+}
+
 /// The whole document.
 pub(crate) fn document(endpoints: &[Endpoint]) -> Value {
+    let mut g = generator();
+    shared_types(&mut g);
     let mut paths = Map::new();
     for e in endpoints {
-        let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
-        item[e.method.as_str().to_lowercase()] = e.operation();
+        for register in &e.types {
+            register(&mut g);
+        }
+        let method = e.method.as_str().to_lowercase();
+        let Some((param, values, body)) = &e.per_value else {
+            let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
+            item[&method] = e.operation(e.path);
+            continue;
+        };
+        for value in values {
+            let path = e.path.replace(&format!("{{{param}}}"), value);
+            let mut op = e.operation(&path);
+            if let Some(ps) = op["parameters"].as_array_mut() {
+                ps.retain(|p| p["name"] != *param || p["in"] != "path");
+            }
+            if let Some(schema) = body(value, &mut g) {
+                // No body reads as `{}`: needed only when the body has required members.
+                let name = schema
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.rsplit('/').next())
+                    .unwrap_or_default();
+                let required = g
+                    .definitions()
+                    .get(name)
+                    .and_then(|d| d.get("required"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| !r.is_empty());
+                op["requestBody"] = json!({
+                    "required": required,
+                    "content": { "application/json": { "schema": schema } },
+                });
+            }
+            let item = paths.entry(path).or_insert_with(|| json!({}));
+            item[&method] = op;
+        }
+    }
+    add_links(endpoints, &mut paths);
+    let mut schemas = components();
+    for (name, schema) in g.take_definitions(true) {
+        schemas[name] = schema;
     }
     json!({
         "openapi": "3.1.0",
@@ -218,7 +363,7 @@ pub(crate) fn document(endpoints: &[Endpoint]) -> Value {
         },
         "paths": paths,
         "components": {
-            "schemas": components(),
+            "schemas": schemas,
             "securitySchemes": {
                 "bearer": {
                     "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
@@ -230,7 +375,105 @@ pub(crate) fn document(endpoints: &[Endpoint]) -> Value {
     })
 }
 
+/// What only the district's configuration knows, as the services enforce it: the
+/// categories a filing may name (its routing rules) and the grids it may be in.
+pub(crate) fn with_district(mut doc: Value, district: &casegrid_config::District) -> Value {
+    let categories: Vec<&str> = district.rules.keys().map(|c| c.as_str()).collect();
+    let grids: Vec<&str> = district.grids.keys().map(|g| g.as_str()).collect();
+    let schemas = &mut doc["components"]["schemas"];
+    if let Some(category) = schemas.pointer_mut("/FileBody/properties/category") {
+        category["enum"] = json!(categories);
+    }
+    if let Some(grid) = schemas.pointer_mut("/LocationBody/properties/grid") {
+        // `Option<String>`: a string or null, and the string one of the grids.
+        grid["enum"] = json!(grids
+            .iter()
+            .map(|g| json!(g))
+            .chain([Value::Null])
+            .collect::<Vec<_>>());
+    }
+    let mut mediators: Vec<&str> = district
+        .principals
+        .values()
+        .filter(|p| p.kind == casegrid_domain::ActorKind::Mediator)
+        .map(|p| p.id.as_str())
+        .collect();
+    mediators.sort_unstable();
+    mediators.dedup();
+    if let Some(mediator) = schemas.pointer_mut("/MediationRequest/properties/mediator") {
+        mediator["enum"] = json!(mediators
+            .iter()
+            .map(|m| json!(m))
+            .chain([Value::Null])
+            .collect::<Vec<_>>());
+    }
+    doc
+}
+
+/// The links of [`Endpoint::links_to`]: to each operation under the prefix, `id` from
+/// the answer's `id`.
+fn add_links(endpoints: &[Endpoint], paths: &mut Map<String, Value>) {
+    let targets: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(move |(_, op)| {
+                    Some((path.clone(), op["operationId"].as_str()?.to_owned()))
+                })
+        })
+        .collect();
+    for e in endpoints {
+        for (status, prefix) in &e.links {
+            let links: Map<String, Value> = targets
+                .iter()
+                .filter(|(path, _)| path.starts_with(prefix) && path.contains("{id}"))
+                .map(|(_, id)| {
+                    (
+                        id.clone(),
+                        json!({ "operationId": id, "parameters": { "id": "$response.body#/id" } }),
+                    )
+                })
+                .collect();
+            let method = e.method.as_str().to_lowercase();
+            if let Some(response) = paths
+                .get_mut(e.path)
+                .and_then(|item| item.get_mut(&method))
+                .and_then(|op| op["responses"].get_mut(status.to_string()))
+            {
+                response["links"] = Value::Object(links);
+            }
+        }
+    }
+}
+
 // Schema helpers.
+
+/// An RFC 3339 instant, as `queries::instant` parses it.
+pub(crate) fn date_time() -> Value {
+    json!({ "type": "string", "format": "date-time" })
+}
+
+/// `Idempotency-Key` as `routes::idempotency_key` takes it: 1 to 200 printable ASCII
+/// characters, no space at either end.
+pub(crate) fn idempotency_key_schema() -> Value {
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    })
+}
+
+/// The longest `Idempotency-Key` accepted (it becomes part of the command id and the
+/// NATS message id).
+pub(crate) const IDEMPOTENCY_KEY_MAX: usize = 200;
+
+/// A page size `1..=max`.
+pub(crate) fn page_size(max: u32) -> Value {
+    json!({ "type": "integer", "minimum": 1, "maximum": max })
+}
 
 pub(crate) fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -238,6 +481,10 @@ pub(crate) fn reference(name: &str) -> Value {
 
 pub(crate) fn string() -> Value {
     json!({ "type": "string" })
+}
+
+pub(crate) fn uuid() -> Value {
+    json!({ "type": "string", "format": "uuid" })
 }
 
 pub(crate) fn nullable_string() -> Value {
@@ -281,187 +528,83 @@ pub(crate) const STATUSES: &[&str] = &{
     names
 };
 
-const ACTOR_KINDS: &[&str] = &[
-    "operator",
-    "grid_worker",
-    "department",
-    "street",
-    "mediator",
-    "supervisor",
-    "public",
-    "system",
-];
-
-/// The schemas shared by several endpoints: the problem and the contracts' views.
+/// The hand-made schemas: what the gateway writes itself (problems, command answers,
+/// Open311 errors) and those of the modules that declare their own
+/// ([`crate::similar::components`], [`crate::kb::components`], the ranking); the
+/// contracts' views are generated ([`shared_types`]).
 fn components() -> Value {
+    let mut all = own_components();
+    for more in [
+        crate::similar::components(),
+        crate::kb::components(),
+        ranking_components(),
+    ] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
+    }
+    all
+}
+
+/// The monthly ranking (红黑榜).
+fn ranking_components() -> Value {
     json!({
-        "Problem": object(
+        "RankingRow": object(
             &[
-                ("type", string()),
-                ("title", string()),
-                ("status", integer()),
-                ("detail", string()),
+                ("unit", string()),
+                ("score", integer()),
+                ("rank", integer()),
+                ("previous_rank", json!({ "type": ["integer", "null"] })),
+                ("change", json!({ "type": ["integer", "null"] })),
+                ("list", one_of(&["red", "black"])),
+                ("figures", reference("StatsRow")),
             ],
-            &["type", "title", "status", "detail"],
+            &["unit", "score", "rank", "previous_rank", "change", "figures"],
         ),
-        "Status": one_of(STATUSES),
-        "Actor": object(&[("kind", one_of(ACTOR_KINDS)), ("id", string())], &["kind", "id"]),
-        "CommandAnswer": object(
+        "RankingView": object(
             &[
-                ("id", string()),
-                ("version", integer()),
-                ("status", reference("Status")),
-                ("personal_data", json!({
+                ("month", string()),
+                ("previous_month", string()),
+                ("weights", json!({ "type": "object" })),
+                ("rows", array(reference("RankingRow"))),
+            ],
+            &["month", "previous_month", "weights", "rows"],
+        ),
+    })
+}
+
+fn own_components() -> Value {
+    json!({
+        "Problem": {
+            "type": "object",
+            "properties": {
+                "type": { "type": "string", "format": "uri" },
+                "title": string(),
+                "status": { "type": "integer", "minimum": 400, "maximum": 599 },
+                "detail": string(),
+            },
+            "required": ["type", "title", "status", "detail"],
+            "additionalProperties": false,
+        },
+        "CommandAnswer": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "string", "format": "uuid" },
+                "version": { "type": "integer", "minimum": 1 },
+                "status": reference("Status"),
+                "personal_data": {
                     "type": "object",
                     "description": "`reveal` only, and only for operators and supervisors: the clear \
                         personal fields by name (`reporter.phone`), `[erased]` once erased.",
-                })),
-            ],
-            &["id", "version", "status"],
-        ),
-        "CaseView": object(
-            &[
-                ("id", string()),
-                ("number", string()),
-                ("status", reference("Status")),
-                ("version", integer()),
-                ("channel", string()),
-                ("kind", string()),
-                ("category", string()),
-                ("urgency", string()),
-                ("title", string()),
-                ("description", string()),
-                ("address", nullable_string()),
-                ("grid", nullable_string()),
-                ("reporter_name", nullable_string()),
-                ("reporter_phone", nullable_string()),
-                ("lead", nullable_string()),
-                ("assisting", array(string())),
-                ("signed", array(string())),
-                ("summoned", array(string())),
-                ("whistled_by", array(string())),
-                ("level", nullable_string()),
-                ("sign_due", nullable_string()),
-                ("handle_due", nullable_string()),
-                ("rule", nullable_string()),
-                ("reply_result", nullable_string()),
-                ("satisfaction", nullable_string()),
-                ("filed_at", string()),
-                ("updated_at", string()),
-                ("filed_by", nullable_string()),
-                ("mediator", nullable_string()),
-                ("deadlines", array(reference("Deadline"))),
-            ],
-            &[
-                "id", "number", "status", "version", "channel", "kind", "category", "urgency",
-                "title", "description", "filed_at", "updated_at",
-            ],
-        ),
-        "Deadline": object(
-            &[
-                ("kind", one_of(&["sign", "handle", "report"])),
-                ("unit", string()),
-                ("due", string()),
-                ("missed", boolean()),
-            ],
-            &["kind", "unit", "due", "missed"],
-        ),
-        "TimelineEntry": object(
-            &[
-                ("version", integer()),
-                ("type", string()),
-                ("occurred_at", string()),
-                ("actor", reference("Actor")),
-                ("actor_name", string()),
-                ("summary", string()),
-                ("data", json!({ "type": "object" })),
-                ("prev_hash", string()),
-                ("hash", string()),
-            ],
-            &["version", "type", "occurred_at", "actor", "actor_name", "summary", "data", "prev_hash", "hash"],
-        ),
-        "TimelineView": object(
-            &[
-                ("case_id", string()),
-                ("number", string()),
-                ("events", array(reference("TimelineEntry"))),
-            ],
-            &["case_id", "number", "events"],
-        ),
-        "InboxItem": object(
-            &[
-                ("id", string()),
-                ("number", string()),
-                ("title", string()),
-                ("category", string()),
-                ("urgency", string()),
-                ("status", reference("Status")),
-                ("role", one_of(&["lead", "assisting", "summoned", "whistling"])),
-                ("signed", boolean()),
-                ("sign_due", nullable_string()),
-                ("handle_due", nullable_string()),
-                ("version", integer()),
-                ("due", nullable_string()),
-            ],
-            &["id", "number", "title", "category", "urgency", "status", "role", "signed", "version"],
-        ),
-        "CasePage": object(
-            &[
-                ("items", array(reference("CaseView"))),
-                ("next_cursor", nullable_string()),
-            ],
-            &["items"],
-        ),
-        "AsOfView": object(
-            &[
-                ("case_id", string()),
-                ("as_of", string()),
-                ("version", integer()),
-                ("status", reference("Status")),
-                ("state", json!({
-                    "type": "object",
-                    "description": "The case folded from its events up to `as_of` (the domain's \
-                        state), personal data masked.",
-                })),
-            ],
-            &["case_id", "as_of", "version", "status", "state"],
-        ),
-        "Rate": object(
-            &[
-                ("count", integer()),
-                ("of", integer()),
-                ("permille", json!({ "type": ["integer", "null"] })),
-            ],
-            &["count", "of", "permille"],
-        ),
-        "StatsRow": object(
-            &[
-                ("key", nullable_string()),
-                ("period", string()),
-                ("response", reference("Rate")),
-                ("resolution", reference("Rate")),
-                ("satisfaction", reference("Rate")),
-                ("satisfied", integer()),
-                ("basically_satisfied", integer()),
-                ("completion", reference("Rate")),
-            ],
-            &["key", "period", "response", "resolution", "satisfaction", "completion"],
-        ),
-        "StatsView": object(
-            &[
-                ("group_by", one_of(&["department", "street", "category"])),
-                ("period", one_of(&["day", "month", "all"])),
-                ("rows", array(reference("StatsRow"))),
-            ],
-            &["group_by", "period", "rows"],
-        ),
+                    "additionalProperties": { "type": "string" },
+                },
+            },
+            "required": ["id", "version", "status"],
+            "additionalProperties": false,
+        },
         "Open311Errors": array(object(
             &[("code", integer()), ("description", string())],
             &["code", "description"],
         )),
-        "InboxView": object(
-            &[("department", string()), ("items", array(reference("InboxItem")))],
-            &["department", "items"],
-        ),
     })
 }

@@ -9,7 +9,9 @@
 use crate::auth::{Caller, Scope};
 use crate::bus::{self, Target};
 use crate::error::ApiError;
-use crate::openapi::{boolean, integer, one_of, reference, string, Endpoint, STATUSES};
+use crate::openapi::{
+    boolean, date_time, one_of, page_size, reference, string, Endpoint, STATUSES,
+};
 use crate::startup::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -72,6 +74,12 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
         let f = &mut q.filter;
         let slot = match name.as_str() {
             "status" => {
+                if value.is_empty() {
+                    return Err(ApiError::bad_request(format!(
+                        "status: empty; statuses are {}",
+                        STATUSES.join(", ")
+                    )));
+                }
                 for s in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     if !STATUSES.contains(&s) {
                         return Err(ApiError::bad_request(format!(
@@ -90,9 +98,7 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
                 continue;
             }
             "limit" => {
-                q.limit = Some(value.parse().map_err(|_| {
-                    ApiError::bad_request(format!("limit: {value:?} is not a whole number"))
-                })?);
+                q.limit = Some(page_limit(&value)?);
                 continue;
             }
             "filed_from" | "filed_to" => {
@@ -107,8 +113,14 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
             "street" => &mut f.street,
             "grid_prefix" => &mut f.grid_prefix,
             "category" => &mut f.category,
-            "channel" => &mut f.channel,
-            "urgency" => &mut f.urgency,
+            "channel" => {
+                one_of_values("channel", &value, CHANNELS)?;
+                &mut f.channel
+            }
+            "urgency" => {
+                one_of_values("urgency", &value, URGENCIES)?;
+                &mut f.urgency
+            }
             "q" => &mut f.text,
             "cursor" => &mut q.cursor,
             other => {
@@ -127,6 +139,37 @@ pub(crate) fn list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, ApiE
         }
     }
     Ok(q)
+}
+
+const CHANNELS: &[&str] = &["hotline", "suggestion_box", "grid_patrol"];
+const URGENCIES: &[&str] = &["normal", "urgent", "critical"];
+
+/// One of `allowed` (as the document's enum says: not empty either).
+fn one_of_values(name: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "{name}: {value:?} is not one of {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+/// The largest page of `/cases` and `/overdue` (`casegrid_readmodel`'s `LIST_MAX`).
+pub(crate) const LIST_MAX: u32 = 500;
+
+/// A page size: a whole number from 1 to [`LIST_MAX`].
+fn page_limit(value: &str) -> Result<u32, ApiError> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| (1..=LIST_MAX).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "limit: {value:?} is not a whole number from 1 to {LIST_MAX}"
+            ))
+        })
 }
 
 /// Checks that `value` is an RFC 3339 instant.
@@ -169,74 +212,88 @@ pub(crate) async fn list(
     params: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<CasePage>, ApiError> {
     let Query(pairs) = params.map_err(query_problem)?;
-    let mut query = list_query(pairs)?;
-    let Some(filter) = scope_filter(&caller, query.filter) else {
-        return Ok(Json(empty_page()));
+    let query = list_query(pairs)?;
+    Ok(Json(scoped_list(&state, &caller, query).await?))
+}
+
+/// A page of `query` as `caller` may see it: narrowed to its scope, re-checked, masked
+/// (what `GET /cases` and its export answer).
+pub(crate) async fn scoped_list(
+    state: &AppState,
+    caller: &Caller,
+    mut query: ListQuery,
+) -> Result<CasePage, ApiError> {
+    let Some(filter) = scope_filter(caller, query.filter) else {
+        return Ok(empty_page());
     };
     query.filter = filter;
     let page: CasePage =
-        bus::request(&state, Target::new(PROJECTION_LIST, PROJECTION), &query).await?;
-    Ok(Json(scoped_page(&caller, page)))
+        bus::request(state, Target::new(PROJECTION_LIST, PROJECTION), &query).await?;
+    Ok(scoped_page(caller, page))
 }
 
 pub(crate) fn list_endpoint() -> Endpoint {
-    Endpoint::new(Method::GET, "/api/v1/cases", list, "List cases (filters)")
-        .describe(
-            "Newest filing first, a page at a time (pass `next_cursor` back as `cursor`). \
-             A department lists only cases dispatched to it; reporters' phones are masked \
-             for everyone but operators and supervisors.",
-        )
-        .query(
-            "status",
-            "Any of these statuses: repeated or a comma list.",
-            one_of(STATUSES),
-        )
-        .query(
-            "department",
-            "Dispatched to this department (lead or assisting).",
-            string(),
-        )
-        .query(
-            "street",
-            "In this street/township (its grid code, `NH.HB`).",
-            string(),
-        )
-        .query(
-            "grid_prefix",
-            "In this grid or below it (`NH.HB.BJ`).",
-            string(),
-        )
-        .query("category", "The category (`noise`).", string())
-        .query(
-            "channel",
-            "hotline, suggestion_box or grid_patrol.",
-            one_of(&["hotline", "suggestion_box", "grid_patrol"]),
-        )
-        .query(
-            "urgency",
-            "normal, urgent or critical.",
-            one_of(&["normal", "urgent", "critical"]),
-        )
-        .query(
-            "overdue",
-            "Past the handling deadline and still running.",
-            boolean(),
-        )
-        .query(
-            "filed_from",
-            "Filed at or after this instant (RFC 3339).",
-            string(),
-        )
-        .query(
-            "filed_to",
-            "Filed before this instant (RFC 3339).",
-            string(),
-        )
-        .query("q", "Words in the title or the description.", string())
+    let e = Endpoint::new(Method::GET, "/api/v1/cases", list, "List cases (filters)").describe(
+        "Newest filing first, a page at a time (pass `next_cursor` back as `cursor`). \
+         A department lists only cases dispatched to it; reporters' phones are masked \
+         for everyone but operators and supervisors.",
+    );
+    list_filters(e)
         .query("cursor", "`next_cursor` of the previous page.", string())
-        .query("limit", "Page size (default 50, at most 500).", integer())
+        .query(
+            "limit",
+            "Page size (default 50, at most 500).",
+            page_size(LIST_MAX),
+        )
         .json(200, "A page of cases.", reference("CasePage"))
         .problems(&[400, 503])
+}
+
+/// The filters of `GET /cases`, shared with its export.
+pub(crate) fn list_filters(e: Endpoint) -> Endpoint {
+    e.query(
+        "status",
+        "Any of these statuses: repeated or a comma list.",
+        one_of(STATUSES),
+    )
+    .query(
+        "department",
+        "Dispatched to this department (lead or assisting).",
+        string(),
+    )
+    .query(
+        "street",
+        "In this street/township (its grid code, `NH.HB`).",
+        string(),
+    )
+    .query(
+        "grid_prefix",
+        "In this grid or below it (`NH.HB.BJ`).",
+        string(),
+    )
+    .query("category", "The category (`noise`).", string())
+    .query(
+        "channel",
+        "hotline, suggestion_box or grid_patrol.",
+        one_of(CHANNELS),
+    )
+    .query("urgency", "normal, urgent or critical.", one_of(URGENCIES))
+    .query(
+        "overdue",
+        "Past the handling deadline and still running.",
+        boolean(),
+    )
+    .query(
+        "filed_from",
+        "Filed at or after this instant (RFC 3339).",
+        date_time(),
+    )
+    .query(
+        "filed_to",
+        "Filed before this instant (RFC 3339).",
+        date_time(),
+    )
+    .query("q", "Words in the title or the description.", string())
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +323,9 @@ pub(crate) async fn overdue(
     params: Result<Query<OverdueParams>, QueryRejection>,
 ) -> Result<Json<CasePage>, ApiError> {
     let Query(p) = params.map_err(query_problem)?;
+    if let Some(limit) = p.limit {
+        page_limit(&limit.to_string())?;
+    }
     let mut query = OverdueQuery {
         department: p.department,
         street: p.street,
@@ -308,7 +368,11 @@ pub(crate) fn overdue_endpoint() -> Endpoint {
     .query("street", "In this street/township (`NH.HB`).", string())
     .query("category", "The category.", string())
     .query("cursor", "`next_cursor` of the previous page.", string())
-    .query("limit", "Page size (default 50, at most 500).", integer())
+    .query(
+        "limit",
+        "Page size (default 50, at most 500).",
+        page_size(LIST_MAX),
+    )
     .json(200, "A page of cases.", reference("CasePage"))
     .problems(&[400, 503])
 }
@@ -333,6 +397,15 @@ pub(crate) async fn stats(
     params: Result<Query<StatsParams>, QueryRejection>,
 ) -> Result<Json<StatsView>, ApiError> {
     let Query(p) = params.map_err(query_problem)?;
+    Ok(Json(scoped_stats(&state, &caller, p).await?))
+}
+
+/// The figures of `p` as `caller` may see them (what `GET /stats` and its export answer).
+pub(crate) async fn scoped_stats(
+    state: &AppState,
+    caller: &Caller,
+    p: StatsParams,
+) -> Result<StatsView, ApiError> {
     for (name, value) in [("from", &p.from), ("to", &p.to)] {
         if let Some(v) = value {
             instant(name, v)?;
@@ -394,12 +467,12 @@ pub(crate) async fn stats(
         grid_prefix,
     };
     let mut view: StatsView =
-        bus::request(&state, Target::new(PROJECTION_STATS, PROJECTION), &query).await?;
+        bus::request(state, Target::new(PROJECTION_STATS, PROJECTION), &query).await?;
     if let Some(own) = own {
         view.rows
             .retain(|r| r.key.as_ref().is_some_and(|k| own.contains(k)));
     }
-    Ok(Json(view))
+    Ok(view)
 }
 
 pub(crate) fn stats_endpoint() -> Endpoint {
@@ -407,7 +480,7 @@ pub(crate) fn stats_endpoint() -> Endpoint {
         Method::GET,
         "/api/v1/stats",
         stats,
-        "The figures: 响应率, 解决率, 满意率, 办结率",
+        "The figures: 响应率, 解决率, 满意率, 办结率, and the assessment rates",
     )
     .describe(
         "Each rate with the counts behind it, by department, street or category and by day, \
@@ -425,8 +498,12 @@ pub(crate) fn stats_endpoint() -> Endpoint {
         "day, month or all (default).",
         one_of(&["day", "month", "all"]),
     )
-    .query("from", "From this instant (RFC 3339, inclusive).", string())
-    .query("to", "To this instant (RFC 3339, exclusive).", string())
+    .query(
+        "from",
+        "From this instant (RFC 3339, inclusive).",
+        date_time(),
+    )
+    .query("to", "To this instant (RFC 3339, exclusive).", date_time())
     .json(200, "The figures.", reference("StatsView"))
     .problems(&[400, 403, 503])
 }

@@ -6,7 +6,10 @@
 use crate::auth::{Caller, Scope};
 use crate::bus::{self, Target};
 use crate::error::ApiError;
-use crate::openapi::{array, integer, object, one_of, reference, string, Endpoint};
+use crate::openapi::{
+    array, date_time, idempotency_key_schema, integer, object, one_of, page_size, reference,
+    string, uuid, Endpoint, IDEMPOTENCY_KEY_MAX,
+};
 use crate::startup::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection, QueryRejection};
@@ -33,7 +36,10 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
         file_case_endpoint(),
         crate::queries::list_endpoint(),
+        crate::similar::of_draft_endpoint(),
+        crate::export::cases_endpoint(),
         get_case_endpoint(),
+        crate::similar::of_case_endpoint(),
         get_timeline_endpoint(),
         get_log_endpoint(),
         get_audit_endpoint(),
@@ -41,6 +47,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         inbox_endpoint(),
         crate::queries::overdue_endpoint(),
         crate::queries::stats_endpoint(),
+        crate::ranking::endpoint(),
+        crate::export::stats_endpoint(),
         crate::events::endpoint(),
         crate::quarantine::endpoint(),
         openapi_endpoint(),
@@ -49,12 +57,13 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         readyz_endpoint(),
     ]
     .into_iter()
+    .chain(crate::kb::endpoints())
     .chain(crate::open311::endpoints())
     .collect()
 }
 
 fn case_id_param(e: Endpoint) -> Endpoint {
-    e.path_param("id", "The case id (a UUID).", string())
+    e.path_param("id", "The case id (a UUID).", uuid())
 }
 
 const INTAKE: &str = "intake";
@@ -101,7 +110,7 @@ pub(crate) async fn file_case(
 fn file_case_endpoint() -> Endpoint {
     let filed = object(
         &[
-            ("id", string()),
+            ("id", uuid()),
             ("number", string()),
             ("version", integer()),
             ("status", reference("Status")),
@@ -114,59 +123,26 @@ fn file_case_endpoint() -> Endpoint {
         file_case,
         "File a case (受理)",
     )
+    .describe(
+        "`category` is one of the district's (its routing rules), `location.grid` one of its \
+         grids. A hotline case needs the reporter's name or phone, a grid patrol case its grid; \
+         operators file from the hotline, grid workers on patrol.",
+    )
     .header(
         "Idempotency-Key",
         "Makes the filing retriable: the same key and body answer the same case (200); \
          the same key with another body answers 422 `idempotency-key-reused`.",
-        string(),
+        idempotency_key_schema(),
     )
-    .body(object(
-        &[
-            (
-                "channel",
-                one_of(&["hotline", "suggestion_box", "grid_patrol"]),
-            ),
-            (
-                "kind",
-                one_of(&[
-                    "inquiry",
-                    "help",
-                    "complaint",
-                    "report",
-                    "suggestion",
-                    "dispute",
-                ]),
-            ),
-            ("category", string()),
-            ("urgency", one_of(&["normal", "urgent", "critical"])),
-            ("title", string()),
-            ("description", string()),
-            (
-                "location",
-                object(&[("address", string()), ("grid", string())], &[]),
-            ),
-            (
-                "reporter",
-                object(
-                    &[
-                        ("name", string()),
-                        ("phone", string()),
-                        ("id_number", string()),
-                        ("address", string()),
-                    ],
-                    &[],
-                ),
-            ),
-            ("source", json!({ "type": "object" })),
-        ],
-        &["channel", "kind", "category", "title"],
-    ))
+    .body_of::<casegrid_contracts::filing::FileBody>()
     .json(
         201,
         "Filed by this request; `Location` names the case.",
         filed.clone(),
     )
     .json(200, "Filed before with the same Idempotency-Key.", filed)
+    .links_to(201, "/api/v1/cases/{id}")
+    .links_to(200, "/api/v1/cases/{id}")
     .problems(&[403, 409, 422, 503])
 }
 
@@ -226,7 +202,7 @@ fn get_case_endpoint() -> Endpoint {
     .query(
         "as_of",
         "An RFC 3339 instant: answer the case as of then.",
-        string(),
+        date_time(),
     )
     .json(
         200,
@@ -266,7 +242,7 @@ fn get_timeline_endpoint() -> Endpoint {
         "A case's history for people",
     ))
     .describe("Summaries, actor names and masked personal data (no ciphertexts).")
-    .json(200, "The timeline.", reference("TimelineView"))
+    .json_of::<TimelineView>(200, "The timeline.")
     .problems(&[404, 503])
 }
 
@@ -425,36 +401,39 @@ pub(crate) async fn act(
 }
 
 fn act_endpoint() -> Endpoint {
-    let known: Vec<&str> = actions::ACTIONS.iter().map(|(a, _)| *a).collect();
+    let known: Vec<&'static str> = actions::ACTIONS.iter().map(|(a, _)| *a).collect();
     case_id_param(Endpoint::new(
         Method::POST,
         "/api/v1/cases/{id}/actions/{action}",
         act,
         "Act on a case (one action per command)",
     ))
+    .describe(
+        "Documented once per action, each with its body. Approvals are the approver's own \
+         action: a lead department asks with `request_suspension` and a supervisor approves \
+         with `suspend` (`{}` keeps the request's reason; the clock stops then), or suspends \
+         directly with a reason; an operator asks with `request_erasure` and a supervisor \
+         erases with `erase`.",
+    )
     .path_param("action", "The action.", one_of(&known))
     .header(
         "If-Match",
         "The case version the client last saw; a newer case answers 412.",
-        string(),
+        json!({ "type": "string", "pattern": "^(W/)?\"?[0-9]{1,19}\"?$" }),
     )
     .header(
         "Idempotency-Key",
         "Yours alone (stored as `http:<kind>:<id>:<key>`): the same action with the same \
          body again answers the first result and does nothing more; another action or body \
          with the same key answers 422 `idempotency-key-reused`.",
-        string(),
+        idempotency_key_schema(),
     )
-    .body(json!({
-        "type": "object",
-        "description": "The action's fields: `{}` for sign; `{\"result\": \"resolved\", \"text\": …}` \
-            for reply; `{\"satisfaction\": \"satisfied\", \"resolved\": true}` for callback; \
-            `{\"reason\": …}` for reveal. Approvals are the approver's own action: a lead \
-            department asks with `request_suspension` and a supervisor approves with `suspend` \
-            (`{}` keeps the request's reason; the clock stops then), or suspends directly with a \
-            reason; an operator asks with `request_erasure` and a supervisor erases with `erase`.",
-    }))
-    .json(200, "The case after the action.", reference("CommandAnswer"))
+    .per_value("action", known, actions::body_schema)
+    .json(
+        200,
+        "The case after the action.",
+        reference("CommandAnswer"),
+    )
     .problems(&[403, 404, 409, 412, 422, 503])
 }
 
@@ -479,6 +458,13 @@ pub(crate) async fn inbox(
             caller.actor
         )));
     };
+    if let Some(limit) = params.limit {
+        if !(1..=INBOX_MAX).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit: {limit} is not between 1 and {INBOX_MAX}"
+            )));
+        }
+    }
     let query = InboxQuery {
         department: department.to_owned(),
         limit: params.limit,
@@ -487,6 +473,9 @@ pub(crate) async fn inbox(
     Ok(Json(inbox))
 }
 
+/// The largest inbox page (`casegrid_readmodel::INBOX_MAX`).
+const INBOX_MAX: u32 = 1000;
+
 fn inbox_endpoint() -> Endpoint {
     Endpoint::new(
         Method::GET,
@@ -494,8 +483,8 @@ fn inbox_endpoint() -> Endpoint {
         inbox,
         "A department's open cases",
     )
-    .query("limit", "At most this many cases.", integer())
-    .json(200, "The inbox.", reference("InboxView"))
+    .query("limit", "At most this many cases.", page_size(INBOX_MAX))
+    .json_of::<InboxView>(200, "The inbox.")
     .problems(&[400, 403, 503])
 }
 
@@ -592,7 +581,7 @@ fn readyz_endpoint() -> Endpoint {
 /// Reads a case, answering 404 when it is outside the caller's scope (a department
 /// it is not dispatched or whistled to), so that the existence of others' cases does
 /// not leak: the detail is the same as for a case that does not exist.
-async fn visible_case(
+pub(crate) async fn visible_case(
     state: &AppState,
     caller: &Caller,
     case_id: CaseId,
@@ -632,7 +621,7 @@ async fn merge_target_visible(
     }
 }
 
-fn case_id(path: Result<Path<String>, PathRejection>) -> Result<CaseId, ApiError> {
+pub(crate) fn case_id(path: Result<Path<String>, PathRejection>) -> Result<CaseId, ApiError> {
     let Path(id) = path.map_err(path_problem)?;
     parse_case_id(&id)
 }
@@ -646,13 +635,13 @@ fn parse_case_id(id: &str) -> Result<CaseId, ApiError> {
     })
 }
 
-fn path_problem(e: PathRejection) -> ApiError {
+pub(crate) fn path_problem(e: PathRejection) -> ApiError {
     ApiError::bad_request(format!("path: {}", e.body_text()))
 }
 
 /// The body as a JSON object, I-JSON only (`ijson`: 422 naming the member); `allow_empty`
 /// takes an empty body as `{}`.
-fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
+pub(crate) fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiError> {
     if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
@@ -696,10 +685,17 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>,
         .transpose()
 }
 
-/// `Idempotency-Key`, else a fresh UUID (the request then cannot be safely retried).
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+/// `Idempotency-Key` (1 to [`IDEMPOTENCY_KEY_MAX`] printable ASCII characters), else a
+/// fresh UUID (the request then cannot be safely retried).
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     match header_str(headers, "idempotency-key")? {
         Some("") => Err(ApiError::bad_request("the Idempotency-Key header is empty")),
+        Some(key) if key.len() > IDEMPOTENCY_KEY_MAX => Err(ApiError::bad_request(format!(
+            "the Idempotency-Key header is longer than {IDEMPOTENCY_KEY_MAX} characters"
+        ))),
+        Some(key) if !key.bytes().all(|b| (b' '..=b'~').contains(&b)) => Err(
+            ApiError::bad_request("the Idempotency-Key header holds other than printable ASCII"),
+        ),
         Some(key) => Ok(key.to_owned()),
         None => Ok(uuid::Uuid::new_v4().to_string()),
     }

@@ -35,6 +35,10 @@ pub struct AppState {
     pub static_tokens: bool,
     /// The event stream `/api/v1/events` follows.
     pub events_stream: String,
+    /// `[duplicates]`: the window, distance and score of duplicate candidates.
+    pub duplicates: casegrid_runtime::settings::DuplicatesSettings,
+    /// The time the gateway asks about (expired knowledge-base entries): `[clock]`.
+    pub clock: casegrid_runtime::clock::SharedClock,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -63,6 +67,8 @@ impl AppState {
             jwt: None,
             static_tokens: false,
             events_stream: "CASEGRID_EVENTS".into(),
+            duplicates: Default::default(),
+            clock: Arc::new(casegrid_runtime::clock::SystemClock),
             shared: Arc::new(Shared::new(
                 Some(RateLimit::default()),
                 Some(RateLimit::PUBLIC),
@@ -126,7 +132,10 @@ impl Shared {
 /// the OpenAPI document.
 pub fn router(state: AppState) -> Router {
     let endpoints = routes::endpoints();
-    let document = Arc::new(openapi::document(&endpoints));
+    let document = Arc::new(openapi::with_district(
+        openapi::document(&endpoints),
+        &state.district,
+    ));
     let mut router = Router::new();
     for endpoint in endpoints {
         // Routes without a token are limited per client address (probes excepted).
@@ -265,6 +274,8 @@ pub async fn serve_on(
     let mut state = AppState::new(client.clone(), Arc::new(district), settings.http.body_limit)
         .with_rate_limit(principal_limit)
         .with_address_rate_limit(public_limit);
+    state.duplicates = settings.duplicates.clone();
+    state.clock = casegrid_runtime::clock::from_settings(&settings.clock);
     if let Some(jwt) = jwt {
         tracing::info!(?jwt, "JWT bearer tokens enabled");
         state = state.with_jwt(jwt, static_tokens);

@@ -1,13 +1,17 @@
 //! The system's figures for `/metrics`, read when scraped: events appended (the stream's
-//! message count), each durable consumer's lag, each service's case-store counters and
-//! the requests and errors of every service endpoint (from the NATS service API's
-//! `$SRV.STATS`), cases by status and quarantined messages by reason (projection).
+//! message count), each durable consumer's lag, cases by status and quarantined messages
+//! by reason (projection). They are the system's, not this gateway's: every gateway
+//! replica reports the same values (aggregate them with `max`, not `sum`).
 //!
-//! Each scrape builds a fresh registry of what it could read; a figure shared by the
-//! services (appends, conflicts, reloads) is one family with a `service` label.
+//! What each replica of intake, routing and projection did (appends, conflicts, reloads,
+//! requests and errors by endpoint) is on that replica's own `/metrics`
+//! (`[metrics] listen`, [`casegrid_runtime::metrics`]): asking `$SRV.STATS` here would
+//! hear one replica at random, and a scrape of every gateway would count it again.
+//!
+//! Each scrape builds a fresh registry of what it could read.
 
 use async_nats::jetstream;
-use casegrid_contracts::{services, subjects};
+use casegrid_contracts::subjects;
 use futures_util::StreamExt;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -42,63 +46,6 @@ pub(crate) async fn read(nats: &async_nats::Client) -> Registry {
             lag,
         );
     }
-
-    let store = [
-        ("appends", "Events a service appended"),
-        (
-            "conflicts",
-            "Appends that met another writer and were decided again",
-        ),
-        ("reloads", "Loads of a case's events from the stream"),
-    ]
-    .map(|(name, help)| (name, help, Family::<Labels<1>, Counter>::default()));
-    let requests = Family::<Labels<2>, Counter>::default();
-    let errors = Family::<Labels<2>, Counter>::default();
-    for name in [services::INTAKE, services::ROUTING, services::PROJECTION] {
-        let reply =
-            tokio::time::timeout(WAIT, nats.request(format!("$SRV.STATS.{name}"), "".into())).await;
-        let Ok(Ok(reply)) = reply else { continue };
-        let Ok(stats) = serde_json::from_slice::<serde_json::Value>(&reply.payload) else {
-            continue;
-        };
-        // The case store's counters, reported as every endpoint's data.
-        let data = &stats["endpoints"][0]["data"];
-        for (counter, _, family) in &store {
-            if let Some(n) = data[*counter].as_u64() {
-                family
-                    .get_or_create(&[("service", name.to_owned())])
-                    .inc_by(n);
-            }
-        }
-        for e in stats["endpoints"].as_array().into_iter().flatten() {
-            let labels = [
-                ("service", name.to_owned()),
-                (
-                    "subject",
-                    e["subject"].as_str().unwrap_or_default().to_owned(),
-                ),
-            ];
-            requests
-                .get_or_create(&labels)
-                .inc_by(e["num_requests"].as_u64().unwrap_or(0));
-            errors
-                .get_or_create(&labels)
-                .inc_by(e["num_errors"].as_u64().unwrap_or(0));
-        }
-    }
-    for (name, help, family) in store {
-        registry.register(name, help, family);
-    }
-    registry.register(
-        "service_requests",
-        "Requests answered by a service endpoint (one replica's view)",
-        requests,
-    );
-    registry.register(
-        "service_errors",
-        "Requests a service endpoint failed",
-        errors,
-    );
 
     if let Some(answer) = ask(nats, subjects::PROJECTION_COUNTS).await {
         if let Some(by_status) = answer["ok"].as_object() {

@@ -8,80 +8,32 @@
 //! - [`serve`]: builds everything from [`Settings`] (used by the binary and `casegrid`).
 
 pub mod import;
+mod kb;
+
+pub use kb::editors_of;
 
 use casegrid_commandbus::{answer, parse_request, problem_of};
-use casegrid_config::District;
+use casegrid_config::{District, Unlocated};
 use casegrid_contracts::actions::Owner;
 use casegrid_contracts::query::{AsOfQuery, AsOfView};
 use casegrid_contracts::{services, subjects, CaseQuery, CommandReply, FileRequest, Problem};
 use casegrid_domain::command::FileCase;
-use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
+use casegrid_domain::event::Location;
 use casegrid_domain::ids::{mask_address, mask_id_number, mask_name, mask_phone};
-use casegrid_domain::personal::{Reporter, Sealed};
+use casegrid_domain::personal::{mask_text, seal_findings, Reporter, Sealed};
+use casegrid_domain::point::{parse_degrees, CoordinateSystem, GridFound, Wgs84};
 use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
 use casegrid_eventlog::store::{Numbering, Snapshot};
 use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, ExecuteError, StoredEvent};
 use casegrid_privacy::{KeyVault, PrivacyError};
 use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
-use serde::Deserialize;
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-/// The JSON body of `POST /api/v1/cases`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileBody {
-    pub channel: Channel,
-    pub kind: CaseKind,
-    pub category: String,
-    #[serde(default)]
-    pub urgency: Urgency,
-    pub title: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub location: LocationBody,
-    #[serde(default)]
-    pub reporter: Option<ReporterBody>,
-    #[serde(default)]
-    pub source: serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocationBody {
-    #[serde(default)]
-    pub address: Option<String>,
-    #[serde(default)]
-    pub grid: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReporterBody {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// 身份证号.
-    #[serde(default)]
-    pub id_number: Option<String>,
-    /// Home address (the incident's address goes in `location`).
-    #[serde(default)]
-    pub address: Option<String>,
-}
-
-impl ReporterBody {
-    fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.phone.is_none()
-            && self.id_number.is_none()
-            && self.address.is_none()
-    }
-}
+pub use casegrid_contracts::filing::{FileBody, LocationBody, ReporterBody};
 
 /// The intake service's handlers.
 #[derive(Clone)]
@@ -90,6 +42,8 @@ pub struct Intake {
     keys: KeyVault,
     district: Arc<District>,
     clock: SharedClock,
+    /// `[kb] editors`: who creates and edits knowledge-base entries.
+    kb_editors: Vec<casegrid_domain::ActorKind>,
 }
 
 impl Intake {
@@ -104,7 +58,14 @@ impl Intake {
             keys,
             district,
             clock,
+            kb_editors: vec![casegrid_domain::ActorKind::Supervisor],
         }
+    }
+
+    /// Who creates and edits knowledge-base entries (supervisors by default).
+    pub fn with_kb_editors(mut self, editors: Vec<casegrid_domain::ActorKind>) -> Self {
+        self.kb_editors = editors;
+        self
     }
 
     /// 受理: validates the body, lets the domain decide, then seals personal data and
@@ -139,7 +100,7 @@ impl Intake {
             .map_err(|e| Problem::unprocessable(format!("case: {e}")))?;
         // Masked values only: the domain decides before any key exists.
         let mut filing = filing_of(&self.district, &body, masked_only)?;
-        let has_reporter = filing.reporter.is_some();
+        let needs_key = filing.reporter.is_some() || !filing.personal.is_empty();
         let now = self.clock.now();
         if let Err(rejection) =
             snapshot
@@ -148,7 +109,7 @@ impl Intake {
         {
             return Err(rejection.into());
         }
-        if has_reporter {
+        if needs_key {
             let key = self.keys.key_for_filing(case_id).await.map_err(|e| {
                 tracing::warn!(error = %e, "key store");
                 Problem::unavailable(
@@ -224,9 +185,19 @@ impl Intake {
     /// deletes the key again (a crash between the event and the deletion heals).
     pub async fn act(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
         let (request, parsed) = casegrid_commandbus::prepare(Owner::Intake, payload)?;
-        let command = casegrid_commandbus::complete(&request.action, parsed)?;
+        let mut command = casegrid_commandbus::complete(&request.action, parsed)?;
+        if let Command::Annotate(note) = &mut command {
+            self.seal_note(request.case_id, note).await?;
+        }
         if let Command::Merge(merge) = &command {
             self.check_merge_target(merge.into).await?;
+        }
+        if let Command::ReplyAtIntake(casegrid_domain::command::ReplyAtIntake {
+            kb_entry: Some(entry),
+            ..
+        }) = &command
+        {
+            self.check_citation(*entry).await?;
         }
         let case_id = request.case_id;
         let outcome =
@@ -242,6 +213,38 @@ impl Intake {
         Ok(reply)
     }
 
+    /// Masks the phones, ID and card numbers of a note and seals them under the case's
+    /// key, as `note.v<version>#<i>` (the version the note will likely get: a label).
+    async fn seal_note(
+        &self,
+        case_id: CaseId,
+        note: &mut casegrid_domain::command::Annotate,
+    ) -> Result<(), Problem> {
+        let (masked, found) = mask_text(&note.text);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let snapshot = self
+            .store
+            .snapshot(case_id)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if !snapshot.case.exists() {
+            return Err(Problem::case_not_found(case_id));
+        }
+        let key = self
+            .keys
+            .key_for_filing(case_id)
+            .await
+            .map_err(key_problem)?;
+        let name = format!("note.v{}", snapshot.case.version + 1);
+        note.personal = seal_findings(&name, &note.text, &found, |field, clear, m| {
+            key.seal(field, clear, m)
+        });
+        note.text = masked;
+        Ok(())
+    }
+
     /// A merge target must exist, be open and not itself merged.
     async fn check_merge_target(&self, into: CaseId) -> Result<(), Problem> {
         let target = self
@@ -251,7 +254,7 @@ impl Intake {
             .map_err(|e| problem_of(e.into()))?;
         let target = self
             .store
-            .refresh(target)
+            .refresh_confirmed(target)
             .await
             .map_err(|e| problem_of(e.into()))?;
         if !target.case.exists() {
@@ -305,16 +308,23 @@ impl Intake {
 
     /// All events of a case as stored; 404 when it has none.
     async fn stored_events(&self, case_id: CaseId) -> Result<Vec<StoredEvent>, Problem> {
-        let events = self
-            .store
-            .log()
+        let log = self.store.log();
+        let events = log
             .load_case(case_id, 0)
             .await
             .map_err(|e| problem_of(e.into()))?;
-        if events.is_empty() {
+        if !events.is_empty() {
+            return Ok(events);
+        }
+        // Not found only when the leader says so: a lagging replica may have answered.
+        let confirmed = log
+            .load_case_confirmed(case_id, 0)
+            .await
+            .map_err(|e| problem_of(e.into()))?;
+        if confirmed.is_empty() {
             return Err(Problem::case_not_found(case_id));
         }
-        Ok(events)
+        Ok(confirmed)
     }
 
     /// The server's own check of a case's chain: versions contiguous from 1, every
@@ -410,10 +420,45 @@ pub fn state_as_of(
     })
 }
 
+/// The name personal data found in a description is sealed under (`description#0`, …).
+const DESCRIPTION: &str = "description";
+
 struct Validated {
     category: Category,
     grid: Option<GridCode>,
+    grid_found: Option<GridFound>,
     phone: Option<PhoneNumber>,
+}
+
+/// The WGS 84 point of a filing's `location`, converted from the system it names.
+fn point_of(location: &LocationBody) -> Result<Option<Wgs84>, Problem> {
+    let bad =
+        |e: casegrid_domain::point::PointError| Problem::unprocessable(format!("location.{e}"));
+    match (&location.lat, &location.long) {
+        (None, None) => {
+            if location.coordinate_system.is_some() {
+                return Err(Problem::unprocessable(
+                    "location.coordinate_system: given without location.lat and location.long",
+                ));
+            }
+            Ok(None)
+        }
+        (Some(lat), Some(long)) => {
+            let filed = Wgs84 {
+                lat: parse_degrees("lat", lat, 90).map_err(bad)?,
+                long: parse_degrees("long", long, 180).map_err(bad)?,
+            };
+            Ok(Some(
+                location
+                    .coordinate_system
+                    .unwrap_or_default()
+                    .to_wgs84(filed),
+            ))
+        }
+        _ => Err(Problem::unprocessable(
+            "location.lat, location.long: a point needs both (decimal degrees as strings)",
+        )),
+    }
 }
 
 /// A filing's body checked against the district (category, grid, phone) and made the
@@ -426,19 +471,29 @@ pub fn filing_of(
 ) -> Result<FileCase, Problem> {
     let checked = validate(district, body)?;
     let reporter = body.reporter.as_ref().filter(|r| !r.is_empty());
+    // Numbers a citizen dictated into the description never enter the log in clear.
+    let (description, found) = mask_text(&body.description);
     Ok(FileCase {
         channel: body.channel,
         kind: body.kind,
         category: checked.category,
         urgency: body.urgency,
         title: body.title.clone(),
-        description: body.description.clone(),
+        description,
         location: Location {
             address: body.location.address.clone(),
             grid: checked.grid,
+            lat: body.location.lat.as_deref().map(|l| l.trim().to_owned()),
+            long: body.location.long.as_deref().map(|l| l.trim().to_owned()),
+            coordinate_system: body
+                .location
+                .coordinate_system
+                .filter(|c| *c != CoordinateSystem::Wgs84),
         },
-        reporter: reporter.map(|r| reporter_of(r, &checked.phone, seal)),
+        reporter: reporter.map(|r| reporter_of(r, &checked.phone, &seal)),
         source: body.source.clone(),
+        grid_found: checked.grid_found,
+        personal: seal_findings(DESCRIPTION, &body.description, &found, &seal),
     })
 }
 
@@ -462,9 +517,10 @@ fn validate(district: &District, body: &FileBody) -> Result<Validated, Problem> 
                 known.join(", ")
             ))
         })?;
-    let grid = match &body.location.grid {
-        None => None,
-        Some(g) => {
+    let point = point_of(&body.location)?;
+    let (grid, grid_found) = match (&body.location.grid, point) {
+        (None, None) => (None, None),
+        (Some(g), _) => {
             let grid =
                 GridCode::parse(g).map_err(|e| Problem::unprocessable(format!("location.{e}")))?;
             if !district.grids.contains_key(&grid) {
@@ -472,8 +528,18 @@ fn validate(district: &District, body: &FileBody) -> Result<Validated, Problem> 
                     "location.grid: unknown grid {g:?} in this district"
                 )));
             }
-            Some(grid)
+            (Some(grid), Some(GridFound::Given))
         }
+        (None, Some(p)) => match district.locate(p) {
+            Ok(found) => (Some(found.grid), Some(found.found)),
+            // Without boundaries a point is kept as filed, as before they existed.
+            Err(Unlocated::NoBoundaries) => (None, None),
+            Err(e) => {
+                return Err(Problem::unprocessable(format!(
+                    "location.lat, location.long: {e}; name location.grid"
+                )))
+            }
+        },
     };
     let phone = match body.reporter.as_ref().and_then(|r| r.phone.as_deref()) {
         None => None,
@@ -482,6 +548,7 @@ fn validate(district: &District, body: &FileBody) -> Result<Validated, Problem> 
     Ok(Validated {
         category,
         grid,
+        grid_found,
         phone,
     })
 }
@@ -523,6 +590,7 @@ enum Endpoint {
     Log,
     Audit,
     AsOf,
+    Kb,
 }
 
 impl Intake {
@@ -534,6 +602,7 @@ impl Intake {
             Endpoint::Log => answer(self.log(payload).await),
             Endpoint::Audit => answer(self.audit(payload).await),
             Endpoint::AsOf => answer(self.as_of(payload).await),
+            Endpoint::Kb => answer(self.kb(payload).await),
         }
     }
 }
@@ -569,6 +638,7 @@ pub async fn run(
         serve(subjects::INTAKE_LOG, Endpoint::Log),
         serve(subjects::INTAKE_AUDIT, Endpoint::Audit),
         serve(subjects::INTAKE_AS_OF, Endpoint::AsOf),
+        serve(subjects::INTAKE_KB, Endpoint::Kb),
     )?;
     Ok(())
 }
@@ -579,7 +649,11 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     let (client, log) = EventLog::connect(settings, services::INTAKE).await?;
     let keys = KeyVault::attach(client.clone())
         .await
-        .context("opening the key vault")?;
+        .context("opening the key vault")?
+        .with_group_commit(
+            client.clone(),
+            casegrid_eventlog::BatchConfig::from(&settings.eventlog),
+        );
     let district = Arc::new(
         District::load(&settings.district.config_dir)
             .context("loading the district configuration")?,
@@ -594,7 +668,8 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         keys,
         district,
         casegrid_runtime::clock::from_settings(&settings.clock),
-    );
+    )
+    .with_kb_editors(editors_of(&settings.kb.editors)?);
     tracing::info!("intake serving");
     run(client.clone(), intake, shutdown).await?;
     client.drain().await.ok();
@@ -605,6 +680,7 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
 mod tests {
     use super::*;
     use casegrid_domain::command::Reason;
+    use casegrid_domain::event::{CaseKind, Channel, Urgency};
     use casegrid_domain::{Actor, ActorKind, Case, Status};
     use casegrid_eventlog::envelope::GENESIS_HASH;
     use casegrid_eventlog::Envelope;
@@ -634,6 +710,8 @@ mod tests {
                     location: Location::default(),
                     reporter: Some(reporter),
                     source: Default::default(),
+                    grid_found: None,
+                    personal: Vec::new(),
                 }),
                 datetime!(2026-11-23 10:00 UTC),
             ),

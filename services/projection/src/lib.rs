@@ -84,6 +84,17 @@ pub async fn serve(settings: &Settings, token: CancellationToken) -> anyhow::Res
                 settings.district.config_dir.display()
             )
         })?;
+    let calendar = district.calendar.clone();
+    let model = model.with_working_time(move |from, to| {
+        let at = |ms: i64| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        };
+        (calendar
+            .working_between(at(from), at(to))
+            .whole_milliseconds() as i64)
+            .max(0)
+    });
     let names = names_from(
         district
             .departments

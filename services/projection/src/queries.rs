@@ -3,6 +3,10 @@
 
 use anyhow::anyhow;
 use async_nats::service::ServiceExt;
+use casegrid_contracts::kb::{
+    KbEntryQuery, KbEntryView, KbExpiredQuery, KbHistoryView, KbPage, KbSearchQuery,
+};
+use casegrid_contracts::similar::{SimilarQuery, SimilarView};
 use casegrid_contracts::views::{CaseView, InboxView, TimelineView};
 use casegrid_contracts::{services, subjects, Answer, CaseQuery, InboxQuery, Problem};
 use casegrid_readmodel::{
@@ -30,10 +34,16 @@ pub enum Query {
     Quarantine,
     /// The Open311 list: cases and their public notes in one answer.
     Public,
+    /// Duplicate candidates of a case or a draft.
+    Similar,
+    KbSearch,
+    KbEntry,
+    KbHistory,
+    KbExpired,
 }
 
 impl Query {
-    pub const ALL: [Query; 10] = [
+    pub const ALL: [Query; 15] = [
         Query::Case,
         Query::Timeline,
         Query::Inbox,
@@ -44,6 +54,11 @@ impl Query {
         Query::Stats,
         Query::Quarantine,
         Query::Public,
+        Query::Similar,
+        Query::KbSearch,
+        Query::KbEntry,
+        Query::KbHistory,
+        Query::KbExpired,
     ];
 
     pub fn subject(self) -> &'static str {
@@ -58,6 +73,11 @@ impl Query {
             Query::Stats => subjects::PROJECTION_STATS,
             Query::Quarantine => subjects::PROJECTION_QUARANTINE,
             Query::Public => subjects::PROJECTION_PUBLIC,
+            Query::Similar => subjects::PROJECTION_SIMILAR,
+            Query::KbSearch => subjects::PROJECTION_KB_SEARCH,
+            Query::KbEntry => subjects::PROJECTION_KB_ENTRY,
+            Query::KbHistory => subjects::PROJECTION_KB_HISTORY,
+            Query::KbExpired => subjects::PROJECTION_KB_EXPIRED,
         }
     }
 
@@ -73,6 +93,11 @@ impl Query {
             Query::Stats => "stats",
             Query::Quarantine => "quarantine",
             Query::Public => "public",
+            Query::Similar => "similar",
+            Query::KbSearch => "kb_search",
+            Query::KbEntry => "kb_entry",
+            Query::KbHistory => "kb_history",
+            Query::KbExpired => "kb_expired",
         }
     }
 }
@@ -115,6 +140,7 @@ pub async fn start(
             .add(query.subject())
             .await
             .map_err(|e| anyhow!("adding endpoint {}: {e}", query.subject()))?;
+        casegrid_runtime::metrics::endpoint(services::PROJECTION, query.subject());
         let model = model.clone();
         let stop = stop.clone();
         tasks.spawn(async move {
@@ -130,6 +156,11 @@ pub async fn start(
                 // One task per request: a slow query does not hold up the next.
                 tokio::spawn(async move {
                     let body = answer(&model, query, &request.message.payload).await;
+                    casegrid_runtime::metrics::answered(
+                        services::PROJECTION,
+                        query.subject(),
+                        &body,
+                    );
                     if let Err(e) = request.respond(Ok(body.into())).await {
                         tracing::warn!(error = %e, subject = query.subject(), "reply not sent");
                     }
@@ -156,6 +187,11 @@ pub async fn answer(model: &ReadModel, query: Query, payload: &[u8]) -> Vec<u8> 
         Query::Stats => encode(stats(model, payload).await),
         Query::Quarantine => encode(model.quarantine(QUARANTINE_LIMIT).await.map_err(internal)),
         Query::Public => encode(public(model, payload).await),
+        Query::Similar => encode(similar(model, payload).await),
+        Query::KbSearch => encode(kb_search(model, payload).await),
+        Query::KbEntry => encode(kb_entry(model, payload).await),
+        Query::KbHistory => encode(kb_history(model, payload).await),
+        Query::KbExpired => encode(kb_expired(model, payload).await),
     }
 }
 
@@ -186,6 +222,50 @@ async fn public(model: &ReadModel, payload: &[u8]) -> Result<PublicPage, Problem
         .public(&q, OffsetDateTime::now_utc())
         .await
         .map_err(refusal)
+}
+
+async fn similar(model: &ReadModel, payload: &[u8]) -> Result<SimilarView, Problem> {
+    let q: SimilarQuery = parse(payload)?;
+    model
+        .similar(&q, OffsetDateTime::now_utc())
+        .await
+        .map_err(refusal)?
+        .ok_or_else(|| match q.case_id {
+            Some(id) => Problem::case_not_found(id),
+            None => Problem::bad_request("a draft needs a category"),
+        })
+}
+
+async fn kb_search(model: &ReadModel, payload: &[u8]) -> Result<KbPage, Problem> {
+    let q: KbSearchQuery = parse_or_default(payload)?;
+    model.kb_search(&q).await.map_err(refusal)
+}
+
+fn kb_not_found(q: &KbEntryQuery) -> Problem {
+    Problem::not_found(format!("knowledge-base entry {} not found", q.id))
+}
+
+async fn kb_entry(model: &ReadModel, payload: &[u8]) -> Result<KbEntryView, Problem> {
+    let q: KbEntryQuery = parse(payload)?;
+    model
+        .kb_entry(q.id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| kb_not_found(&q))
+}
+
+async fn kb_history(model: &ReadModel, payload: &[u8]) -> Result<KbHistoryView, Problem> {
+    let q: KbEntryQuery = parse(payload)?;
+    model
+        .kb_history(q.id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| kb_not_found(&q))
+}
+
+async fn kb_expired(model: &ReadModel, payload: &[u8]) -> Result<KbPage, Problem> {
+    let q: KbExpiredQuery = parse(payload)?;
+    model.kb_expired(&q).await.map_err(refusal)
 }
 
 /// An empty body asks with every default.

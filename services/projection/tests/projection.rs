@@ -62,6 +62,7 @@ fn file(title: &str) -> Command {
         location: Location {
             address: Some("湖滨街道滨江路12号".to_owned()),
             grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+            ..Default::default()
         },
         reporter: Some(Reporter {
             name: Some(Sealed {
@@ -75,6 +76,8 @@ fn file(title: &str) -> Command {
             ..Reporter::default()
         }),
         source: serde_json::Map::new(),
+        grid_found: None,
+        personal: Vec::new(),
     })
 }
 
@@ -388,6 +391,7 @@ async fn scenario(live_url: &str, rebuilt_url: &str, two_replicas: bool) {
             &operator(),
             &Command::Annotate(Annotate {
                 text: "回访录音已归档".into(),
+                personal: Vec::new(),
             }),
             &meta("call-1-note"),
             OffsetDateTime::now_utc(),

@@ -70,6 +70,10 @@ impl Routing {
                     })?;
                 Ok(request.complete(district.extension_request_by(handle_due)))
             }
+            Incomplete::AppealRating(request) => {
+                let at = case.rated.as_ref().and_then(|r| r.recorded_at);
+                Ok(request.complete(at.map(|at| district.appeal_by(at))))
+            }
             Incomplete::Resume(request) => {
                 let (Some(suspension), Some(dispatch)) = (&case.suspension, &case.dispatch) else {
                     return Err(Problem::new(

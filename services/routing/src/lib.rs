@@ -380,6 +380,8 @@ async fn consume_in_order(
             };
             match heads.classify(log, &raw).await? {
                 Classified::Valid(stored) => events.push(stored),
+                // Knowledge-base entries route nowhere.
+                Classified::Kb(_) => {}
                 Classified::Quarantined(q) => tracing::warn!(
                     seq,
                     subject = %q.subject,
@@ -433,7 +435,11 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         .context("loading the district configuration")?;
     let keys = KeyVault::attach(client.clone())
         .await
-        .context("opening the key vault")?;
+        .context("opening the key vault")?
+        .with_group_commit(
+            client.clone(),
+            casegrid_eventlog::BatchConfig::from(&settings.eventlog),
+        );
     let state = RoutingState::connect(settings.routing.database_url.expose()).await?;
     let numbering = Numbering {
         prefix: settings.district.case_prefix.clone(),

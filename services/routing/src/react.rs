@@ -34,7 +34,7 @@ impl Routing {
             }
             Event::DeadlineMissed(m) => {
                 let snapshot = self.store.snapshot(e.case_id).await?;
-                let snapshot = self.store.refresh(snapshot).await?;
+                let snapshot = self.store.refresh_to(snapshot, stored.seq).await?;
                 let district = self.config.get();
                 // A case starts at the ladder's first level (村居主战): a miss moves it up.
                 let Some(next) = district.escalation_above(snapshot.case.level_rank.max(1)) else {
@@ -64,8 +64,9 @@ impl Routing {
     async fn dispatch(&self, stored: &StoredEvent) -> Result<Reaction, ExecuteError> {
         let e = &stored.envelope;
         let snapshot = self.store.snapshot(e.case_id).await?;
-        // The exclusions must be current: a stale cache would pick a returning unit.
-        let snapshot = self.store.refresh(snapshot).await?;
+        // The exclusions must be current: a stale cache would pick a returning unit,
+        // and a replica behind the filing would answer no case at all (left undispatched).
+        let snapshot = self.store.refresh_to(snapshot, stored.seq).await?;
         let case: &Case = &snapshot.case;
         let Some(filed) = case.filed.as_ref() else {
             return Ok(Reaction::Ignored);

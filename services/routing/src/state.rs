@@ -322,16 +322,17 @@ impl crate::Routing {
     /// the open deadlines of the case as the store knows it, at or after the batch's
     /// last event of that case (loading it when the cache is behind).
     pub async fn apply(&self, events: &[StoredEvent]) -> anyhow::Result<u64> {
-        let mut latest: HashMap<CaseId, u64> = HashMap::new();
+        let mut latest: HashMap<CaseId, (u64, u64)> = HashMap::new();
         for stored in events {
             let e = &stored.envelope;
-            let v = latest.entry(e.case_id).or_default();
+            let (v, seq) = latest.entry(e.case_id).or_default();
             *v = (*v).max(e.version);
+            *seq = (*seq).max(stored.seq);
         }
         let mut cases = HashMap::with_capacity(latest.len());
-        for (id, version) in latest {
+        for (id, (version, seq)) in latest {
             let loaded = match self.store.snapshot(id).await {
-                Ok(s) if s.case.version < version => self.store.refresh(s).await,
+                Ok(s) if s.case.version < version => self.store.refresh_to(s, seq).await,
                 other => other,
             };
             let snapshot = match loaded {

@@ -16,6 +16,7 @@ impl Decision<'_> {
         }
         Ok(Event::NoteAdded(NoteAdded {
             text: a.text.clone(),
+            personal: a.personal.clone(),
         }))
     }
 }
@@ -28,7 +29,10 @@ mod tests {
     use crate::command::*;
 
     fn note(text: &str) -> Command {
-        Command::Annotate(Annotate { text: text.into() })
+        Command::Annotate(Annotate {
+            text: text.into(),
+            personal: Vec::new(),
+        })
     }
 
     #[test]

@@ -23,6 +23,7 @@ impl Decision<'_> {
             resolved: c.resolved,
             comment: c.comment.clone(),
             closed,
+            recorded_at: Some(self.now),
         }))
     }
 }

@@ -41,7 +41,7 @@ impl Case {
         }
         if file.channel == Channel::GridPatrol && file.location.grid.is_none() {
             return Err(invalid(
-                "location.grid: a grid patrol case needs its grid code".into(),
+                "location.grid: a grid patrol case needs its grid code or its point".into(),
             ));
         }
         if file.channel == Channel::Hotline && file.reporter.as_ref().is_none_or(|r| r.is_empty()) {
@@ -59,6 +59,8 @@ impl Case {
             location: file.location.clone(),
             reporter: file.reporter.clone(),
             source: file.source.clone(),
+            grid_found: file.grid_found.clone(),
+            personal: file.personal.clone(),
         }))
     }
 }

@@ -14,6 +14,7 @@ impl Decision<'_> {
         self.text("text", &r.text)?;
         Ok(Event::RepliedAtIntake(RepliedAtIntake {
             text: r.text.trim().to_owned(),
+            kb_entry: r.kb_entry,
         }))
     }
 
@@ -51,10 +52,34 @@ mod tests {
     use crate::event::*;
 
     #[test]
+    fn an_answer_at_intake_cites_its_knowledge_base_entry_and_old_events_still_read() {
+        let mut case = given(&replied()[..1]);
+        let entry = crate::kb::KbEntryId::for_creation("sup.li", "k1");
+        let answer = Command::ReplyAtIntake(ReplyAtIntake {
+            text: "携带身份证到社保窗口办理".into(),
+            kb_entry: Some(entry),
+        });
+        let event = case.decide(&operator(), &answer, NOW).unwrap();
+        let Event::RepliedAtIntake(r) = &event else {
+            panic!("{event:?}");
+        };
+        assert_eq!(r.kb_entry, Some(entry));
+        let old = Event::from_parts("RepliedAtIntake", 1, &serde_json::json!({"text": "t"}));
+        let Ok(Event::RepliedAtIntake(old)) = old else {
+            panic!("an event written before citations reads: {old:?}");
+        };
+        assert_eq!(old.kb_entry, None);
+        assert!(!event.data().to_string().is_empty());
+        case.apply(&event);
+        assert_eq!(case.status, Status::Replied);
+    }
+
+    #[test]
     fn an_operator_answers_at_intake_or_declines_before_anyone_signs() {
         let mut case = given(&replied()[..1]);
         let answer = Command::ReplyAtIntake(ReplyAtIntake {
             text: "施工许可至22点".into(),
+            kb_entry: None,
         });
         refused(&case, &housing(), answer.clone(), RejectionKind::Forbidden);
         accept(&mut case, &operator(), answer, NOW);

@@ -120,6 +120,8 @@ fn filing() -> Command {
             ..Default::default()
         }),
         source: Default::default(),
+        grid_found: None,
+        personal: Vec::new(),
     })
 }
 
@@ -137,7 +139,10 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
         k => FORWARD[usize::from(k - 30)],
     };
     match kind {
-        0 => Command::ReplyAtIntake(ReplyAtIntake { text: text(s) }),
+        0 => Command::ReplyAtIntake(ReplyAtIntake {
+            text: text(s),
+            kb_entry: None,
+        }),
         1 => Command::Decline(Decline {
             reason: [
                 DeclineReason::InLitigation,
@@ -284,7 +289,10 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
                 CaseId::for_filing("op.a", "other")
             },
         }),
-        26 => Command::Annotate(Annotate { text: text(s) }),
+        26 => Command::Annotate(Annotate {
+            text: text(s),
+            personal: Vec::new(),
+        }),
         27 => Command::Withdraw(Reason {
             reason: if rarely {
                 "撤回".into()

@@ -34,6 +34,7 @@ pub(super) fn file_noise() -> Command {
         location: Location {
             address: None,
             grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+            ..Default::default()
         },
         reporter: Some(Reporter {
             name: Some(Sealed {
@@ -44,6 +45,8 @@ pub(super) fn file_noise() -> Command {
             ..Default::default()
         }),
         source: Default::default(),
+        grid_found: None,
+        personal: Vec::new(),
     })
 }
 

@@ -66,6 +66,7 @@ fn a_final_case_accepts_only_notes_personal_data_and_the_reopen_of_a_closed_case
         &housing(),
         Command::Annotate(Annotate {
             text: "归档".into(),
+            personal: Vec::new(),
         }),
         NOW,
     );

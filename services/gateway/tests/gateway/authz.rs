@@ -25,13 +25,13 @@ fn endpoints() -> Vec<(&'static str, &'static str, String, Option<Value>)> {
         ("GET", "/api/v1/cases/{id}/log", format!("{case}/log"), None),
         (
             "POST",
-            "/api/v1/cases/{id}/actions/{action}",
+            "/api/v1/cases/{id}/actions/sign",
             format!("{case}/actions/sign"),
             Some(json!({})),
         ),
         (
             "POST",
-            "/api/v1/cases/{id}/actions/{action}",
+            "/api/v1/cases/{id}/actions/reveal",
             format!("{case}/actions/reveal"),
             Some(json!({"reason": "callback"})),
         ),

@@ -240,3 +240,31 @@ async fn sign_in_takes_a_json_token_checked_as_a_bearer_token() {
     problem(r, StatusCode::UNAUTHORIZED).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn without_demo_tokens_the_page_names_none() {
+    let app = spawn_app_with(|s| s.with_static_tokens(false)).await;
+    let page = app
+        .http
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("\"demo\":[]"), "no demo principals listed");
+    assert!(
+        !page.contains("demo-operator"),
+        "no demo token in production"
+    );
+    let r = app
+        .http
+        .post(app.url("/console/session"))
+        .json(&json!({ "token": "demo-operator" }))
+        .send()
+        .await
+        .unwrap();
+    problem(r, StatusCode::UNAUTHORIZED).await;
+    app.stop().await;
+}

@@ -216,6 +216,14 @@ fn the_validator_catches_mismatches() {
     assert!(validate(&doc, &schema, &json!({"x": "b"}), "$").is_err());
     assert!(validate(&doc, &schema, &json!({"x": "a", "n": "1"}), "$").is_err());
     assert!(validate(&doc, &schema, &json!({"x": "a", "l": [1]}), "$").is_err());
+    // What the old subset validator let through: members nobody documented, formats.
+    let closed = json!({"type": "object", "properties": {"x": {"type": "string"}},
+        "additionalProperties": false});
+    assert!(validate(&doc, &closed, &json!({"x": "a"}), "$").is_ok());
+    assert!(validate(&doc, &closed, &json!({"x": "a", "y": 1}), "$").is_err());
+    let when = json!({"type": "string", "format": "date-time"});
+    assert!(validate(&doc, &when, &json!("2026-11-23T08:00:00Z"), "$").is_ok());
+    assert!(validate(&doc, &when, &json!("tomorrow"), "$").is_err());
     let any = json!({"anyOf": [{"type": "string"}, {"type": "integer"}]});
     assert!(validate(&doc, &any, &json!(1), "$").is_ok());
     assert!(validate(&doc, &any, &json!(true), "$").is_err());

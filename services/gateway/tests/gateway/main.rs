@@ -21,8 +21,8 @@
 //! - `scope`: grid workers (their grid and filings), mediators (their mediations),
 //!   district supervisors (figures over their district).
 //! - `merge`: a merge's target must be in the caller's scope.
-//! - `edge`: request ids (kept, replaced, echoed, sent to the service), compression.
 //! - `console`: the web console's pages, session cookie and CSRF token.
+//! - `edge`: request ids (kept, replaced, echoed, sent to the service), compression.
 //! - `helpers`: `spawn_app`, stand-in responders, problem checks, the OpenAPI validator.
 
 mod authz;
@@ -36,4 +36,5 @@ mod limits;
 mod merge;
 mod open311;
 mod scope;
+mod similar;
 mod sse;

@@ -65,6 +65,7 @@ fn file() -> Command {
         location: Location {
             address: None,
             grid: Some(GridCode::parse("NH.HB.BJ.03").unwrap()),
+            ..Default::default()
         },
         reporter: Some(Reporter {
             phone: Some(Sealed {
@@ -74,6 +75,8 @@ fn file() -> Command {
             ..Reporter::default()
         }),
         source: serde_json::Map::new(),
+        grid_found: None,
+        personal: Vec::new(),
     })
 }
 
@@ -90,7 +93,10 @@ fn dispatch(lead: &str) -> Command {
 }
 
 fn note(text: &str) -> Command {
-    Command::Annotate(Annotate { text: text.into() })
+    Command::Annotate(Annotate {
+        text: text.into(),
+        personal: Vec::new(),
+    })
 }
 
 #[derive(Debug)]

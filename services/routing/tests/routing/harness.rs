@@ -137,9 +137,12 @@ impl Harness {
             location: Location {
                 address: None,
                 grid: Some(GridCode::parse("NH.CD.YL.02").unwrap()),
+                ..Default::default()
             },
             reporter: None,
             source: Default::default(),
+            grid_found: None,
+            personal: Vec::new(),
         });
         self.act(case, &worker, &command, key)
             .await

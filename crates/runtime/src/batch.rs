@@ -45,8 +45,8 @@ impl Default for BatchConfig {
     }
 }
 
-impl From<&casegrid_runtime::settings::EventlogSettings> for BatchConfig {
-    fn from(s: &casegrid_runtime::settings::EventlogSettings) -> Self {
+impl From<&crate::settings::EventlogSettings> for BatchConfig {
+    fn from(s: &crate::settings::EventlogSettings) -> Self {
         Self {
             window: Duration::from_micros(s.batch_window_us),
             max: s.batch_max,
@@ -59,7 +59,7 @@ impl From<&casegrid_runtime::settings::EventlogSettings> for BatchConfig {
 pub const SERVER_MAX_BATCH: usize = 1_000;
 
 /// One append waiting for its batch.
-pub(crate) struct Pending {
+pub struct Pending {
     pub subject: String,
     pub payload: Bytes,
     pub msg_id: String,
@@ -69,21 +69,21 @@ pub(crate) struct Pending {
 
 /// What the server said about one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Answer {
+pub struct Answer {
     pub seq: u64,
     pub duplicate: bool,
 }
 
 /// Why one message was not stored.
 #[derive(Debug, Clone)]
-pub(crate) enum PublishFailure {
+pub enum PublishFailure {
     WrongLastSequence,
     Other(String),
 }
 
 /// What the batcher has done, for metrics and tests.
 #[derive(Debug, Default)]
-pub(crate) struct BatchCounters {
+pub struct BatchCounters {
     pub batches: AtomicU64,
     pub batched_messages: AtomicU64,
     pub refused_batches: AtomicU64,
@@ -91,14 +91,14 @@ pub(crate) struct BatchCounters {
 }
 
 /// The handle appends send to; the task behind it publishes.
-pub(crate) struct Batcher {
+pub struct Batcher {
     tx: mpsc::UnboundedSender<Pending>,
     pub counters: Arc<BatchCounters>,
     atomic: bool,
 }
 
 impl Batcher {
-    pub(crate) fn spawn(
+    pub fn spawn(
         client: async_nats::Client,
         js: jetstream::Context,
         config: BatchConfig,
@@ -121,11 +121,11 @@ impl Batcher {
     }
 
     /// Whether the stream takes atomic batches.
-    pub(crate) fn atomic(&self) -> bool {
+    pub fn atomic(&self) -> bool {
         self.atomic
     }
 
-    pub(crate) async fn publish(
+    pub async fn publish(
         &self,
         subject: String,
         payload: Bytes,
@@ -221,7 +221,7 @@ struct Publisher {
 }
 
 /// The batch's answer, or how it failed.
-pub(crate) enum BatchOutcome {
+pub enum BatchOutcome {
     Stored {
         last_seq: u64,
         count: u64,
@@ -321,7 +321,7 @@ impl Publisher {
 /// One message of an atomic batch. `expected`: the subject's last sequence the batch
 /// requires before it (`None` on a later message of a subject already checked earlier
 /// in the batch: the batch is stored whole or not at all, so the first check covers it).
-pub(crate) struct Staged<'a> {
+pub struct Staged<'a> {
     pub subject: &'a str,
     pub payload: &'a Bytes,
     pub msg_id: &'a str,
@@ -330,10 +330,7 @@ pub(crate) struct Staged<'a> {
 
 /// Publishes `batch` (at least two messages, at most [`SERVER_MAX_BATCH`]) as one
 /// atomic batch: every message stored, with consecutive sequences, or none.
-pub(crate) async fn publish_atomic(
-    client: &async_nats::Client,
-    batch: &[Staged<'_>],
-) -> BatchOutcome {
+pub async fn publish_atomic(client: &async_nats::Client, batch: &[Staged<'_>]) -> BatchOutcome {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let last = batch.len() - 1;
     for (i, p) in batch.iter().enumerate() {
@@ -396,7 +393,7 @@ pub(crate) async fn publish_atomic(
 }
 
 /// One message as its own request, with its message id and expected sequence.
-pub(crate) async fn publish_one(
+pub async fn publish_one(
     js: &jetstream::Context,
     subject: String,
     payload: Bytes,
