@@ -110,7 +110,8 @@ impl EventLog {
     }
 
     /// As the NATS admin, creates what the services may only open: the event stream
-    /// ([`Self::create`]) and the key bucket ([`casegrid_privacy::KeyVault::create`]).
+    /// ([`Self::create`]), the key bucket ([`casegrid_privacy::KeyVault::create`]) and the
+    /// attachment bucket ([`crate::AttachmentStore::create`]).
     /// `casegrid init`, `casegrid dev` and the separate-process tests run it first.
     pub async fn bootstrap(admin: async_nats::Client, replicas: usize) -> anyhow::Result<Self> {
         use anyhow::Context;
@@ -123,9 +124,12 @@ impl EventLog {
         )
         .await
         .context("creating the event stream")?;
-        casegrid_privacy::KeyVault::create(admin, replicas)
+        casegrid_privacy::KeyVault::create(admin.clone(), replicas)
             .await
             .context("creating the key bucket")?;
+        crate::AttachmentStore::create(admin, replicas)
+            .await
+            .context("creating the attachment bucket")?;
         Ok(log)
     }
 
