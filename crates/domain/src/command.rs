@@ -371,6 +371,7 @@ pub struct Annotate {
 
 /// 附件: a file already stored in the attachment bucket under `name`, recorded on
 /// the case with its SHA-256 (lower-case hex), sniffed media type and size.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddAttachment {
