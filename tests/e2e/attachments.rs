@@ -261,3 +261,59 @@ async fn an_attachment_round_trip_within_scope_and_erased_when_personal() {
     assert_eq!(again.status, 200, "{}", again.body);
     assert!(bucket.stored(&personal_key).await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open311_filing_with_media_records_the_picture_on_its_case() {
+    let system = System::start().await;
+    let photo = png("open311 media");
+    let sha = sha256_hex(&photo);
+    let part = |name: &str, value: &str| {
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+        .into_bytes()
+    };
+    let mut body = [
+        part("api_key", "demo-operator"),
+        part("service_code", "noise"),
+        part("description", "夜间施工噪音"),
+        part("address_string", "湖滨街道滨江社区3号楼"),
+        part("attribute[grid]", "NH.HB.BJ.01"),
+        part("phone", "13812345678"),
+    ]
+    .concat();
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.png\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&photo);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let response = reqwest::Client::new()
+        .post(format!("{}/open311/v2/requests.json", system.base_url()))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .header("Idempotency-Key", "open311-media-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let filed = answer(response).await;
+    assert_eq!(
+        filed.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&filed.bytes)
+    );
+    let id = filed.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = download(&system, &id, &sha, "demo-operator").await;
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.bytes));
+    assert_eq!(got.bytes, photo);
+}

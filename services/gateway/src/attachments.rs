@@ -131,7 +131,7 @@ pub(crate) struct Recorded {
 /// it on the case through intake. A refused file stores and appends nothing.
 pub(crate) async fn add(
     state: &AppState,
-    caller: &Caller,
+    actor: &casegrid_domain::Actor,
     case_id: CaseId,
     upload: Upload,
     command_id: String,
@@ -175,7 +175,7 @@ pub(crate) async fn add(
     let request = ActRequest {
         case_id,
         action: "add_attachment".into(),
-        actor: caller.actor.clone(),
+        actor: actor.clone(),
         command_id,
         correlation_id,
         if_match: None,
@@ -221,7 +221,7 @@ pub(crate) async fn upload(
     let upload = read_upload(multipart, max).await?;
     let recorded = add(
         &state,
-        &caller,
+        &caller.actor,
         case_id,
         upload,
         command_id,

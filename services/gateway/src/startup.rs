@@ -154,7 +154,10 @@ pub fn router(state: AppState) -> Router {
             ))
         };
         // Files have their own limit, `[attachments] max_bytes`.
-        let handler = if endpoint.path == crate::attachments::UPLOAD_PATH {
+        let handler = if endpoint.method == Method::POST
+            && (endpoint.path == crate::attachments::UPLOAD_PATH
+                || endpoint.path.starts_with("/open311/v2/requests."))
+        {
             handler.layer(crate::attachments::limit_layer(&state))
         } else {
             handler
