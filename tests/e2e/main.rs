@@ -2,6 +2,8 @@
 //! `nats-server`, driven over HTTP as hotline operators and departments would.
 //! `scripts/test` builds the binaries before running these.
 //!
+//! - `attachments`: files added to cases (issue 14): upload, the hash on the timeline, download
+//!   only within scope and hash-checked, type and size refused, personal files erased.
 //! - `assessment`: appeals (申诉/甄别) ruled over HTTP; the figures and the 红黑榜 honour them.
 //! - `kit`: starting the system (separate processes, or `casegrid dev`), an HTTP client.
 //! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
@@ -28,6 +30,7 @@
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod assessment;
+mod attachments;
 mod bad_input;
 mod cluster;
 mod config;

@@ -38,9 +38,15 @@ enum Op {
     NotificationClaim,
     UpdateStream,
     DeleteStream,
+    /// Storing a file in the attachment bucket.
+    ObjectPut,
+    /// Reading a file of the attachment bucket (bytes equal).
+    ObjectGet,
+    /// Deleting a file of the attachment bucket (erasure): its chunks purged.
+    ObjectDelete,
 }
 
-const OPS: [Op; 14] = [
+const OPS: [Op; 17] = [
     Op::Append,
     Op::ReadEvents,
     Op::ReadEventsOnLeader,
@@ -55,6 +61,9 @@ const OPS: [Op; 14] = [
     Op::NotificationClaim,
     Op::UpdateStream,
     Op::DeleteStream,
+    Op::ObjectPut,
+    Op::ObjectGet,
+    Op::ObjectDelete,
 ];
 
 /// Who tries: a casegrid user, or a client without credentials.
@@ -87,6 +96,9 @@ fn allowed(op: Op) -> [bool; 6] {
         Op::NotificationClaim => [true, false, false, true, false, false],
         Op::UpdateStream => [true, false, false, false, false, false],
         Op::DeleteStream => [true, false, false, false, false, false],
+        Op::ObjectPut => [true, true, false, false, false, false],
+        Op::ObjectGet => [true, true, true, false, false, false],
+        Op::ObjectDelete => [true, false, true, false, false, false],
     }
 }
 
@@ -291,6 +303,51 @@ async fn attempt(
             let now = stream.info().await.unwrap().config.description.clone();
             done && now == Some(format!("changed by {me}"))
         }
+        Op::ObjectPut => {
+            let key = format!("put-{me}");
+            let _ = within(async {
+                let store = casegrid_eventlog::AttachmentStore::attach(client.clone())
+                    .await
+                    .ok()?;
+                store.put(&key, me.as_bytes()).await.ok()
+            })
+            .await;
+            attachments(admin).await.get(&key).await.unwrap().as_deref() == Some(me.as_bytes())
+        }
+        Op::ObjectGet => within(async {
+            let store = casegrid_eventlog::AttachmentStore::attach(client.clone())
+                .await
+                .ok()?;
+            store.get("seed").await.ok()?
+        })
+        .await
+        .is_some_and(|bytes| bytes == b"seed bytes"),
+        Op::ObjectDelete => {
+            let key = format!("delete-{me}");
+            let nuid = jetstream::new(admin.clone())
+                .get_object_store(casegrid_eventlog::attachments::BUCKET)
+                .await
+                .unwrap()
+                .info(&key)
+                .await
+                .unwrap()
+                .nuid;
+            let _ = within(async {
+                let store = casegrid_eventlog::AttachmentStore::attach(client.clone())
+                    .await
+                    .ok()?;
+                store.delete(&key).await.ok()
+            })
+            .await;
+            // Judged by the bytes: the gateway writes metadata (every put does), so it
+            // could write a tombstone, but only a purge destroys the chunks.
+            let chunks = format!("$O.{}.C.{nuid}", casegrid_eventlog::attachments::BUCKET);
+            let stream = jetstream::new(admin.clone())
+                .get_stream(format!("OBJ_{}", casegrid_eventlog::attachments::BUCKET))
+                .await
+                .unwrap();
+            stream.direct_get_last_for_subject(&chunks).await.is_err()
+        }
         Op::DeleteStream => {
             let _ = within(async { js(client).delete_stream("CASEGRID_EVENTS").await.ok() }).await;
             jetstream::new(admin.clone())
@@ -299,6 +356,12 @@ async fn attempt(
                 .is_err()
         }
     }
+}
+
+async fn attachments(admin: &async_nats::Client) -> casegrid_eventlog::AttachmentStore {
+    casegrid_eventlog::AttachmentStore::attach(admin.clone())
+        .await
+        .unwrap()
 }
 
 fn uuid_for(who: &str) -> String {
@@ -337,6 +400,14 @@ async fn secured() -> (TestNats, async_nats::Client) {
             .await
             .unwrap();
         kv.put(format!("case.purge-{me}"), "key".into())
+            .await
+            .unwrap();
+    }
+    let store = attachments(&admin).await;
+    store.put("seed", b"seed bytes").await.unwrap();
+    for who in WHO {
+        store
+            .put(&format!("delete-{}", name(who)), b"to be erased")
             .await
             .unwrap();
     }

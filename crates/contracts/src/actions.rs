@@ -18,10 +18,10 @@
 
 use crate::Problem;
 use casegrid_domain::command::{
-    Annotate, AppealRating, BlowWhistle, Close, DecideAppeal, DecideExtension, Decline, Dispatch,
-    Escalate, Merge, OpenMediation, RateReportIn, Reason, RecordAgreement, RecordCallback,
-    RecordMediationSession, RecordProgress, Refer, Reply, ReplyAtIntake, RequestExtension, Resume,
-    Return, Supervise, Suspend,
+    AddAttachment, Annotate, AppealRating, BlowWhistle, Close, DecideAppeal, DecideExtension,
+    Decline, Dispatch, Escalate, Merge, OpenMediation, RateReportIn, Reason, RecordAgreement,
+    RecordCallback, RecordMediationSession, RecordProgress, Refer, Reply, ReplyAtIntake,
+    RequestExtension, Resume, Return, Supervise, Suspend,
 };
 use casegrid_domain::event::{Party, PartyRole};
 use casegrid_domain::personal::Sealed;
@@ -68,6 +68,7 @@ pub const ACTIONS: &[(&str, Owner)] = &[
     ("refer", Owner::Routing),
     ("merge", Owner::Intake),
     ("annotate", Owner::Intake),
+    ("add_attachment", Owner::Intake),
     ("withdraw", Owner::Intake),
     ("reveal", Owner::Intake),
     ("request_erasure", Owner::Intake),
@@ -328,6 +329,9 @@ pub fn parse(action: &str, body: &serde_json::Value) -> Result<Parsed, Problem> 
         "refer" => Ready(Command::Refer(from_body::<Refer>(action, b)?)),
         "merge" => Ready(Command::Merge(from_body::<Merge>(action, b)?)),
         "annotate" => Ready(Command::Annotate(from_body::<Annotate>(action, b)?)),
+        "add_attachment" => Ready(Command::AddAttachment(from_body::<AddAttachment>(
+            action, b,
+        )?)),
         "withdraw" => Ready(Command::Withdraw(from_body::<Reason>(action, b)?)),
         "reveal" => Ready(Command::RevealPersonalData(from_body::<Reason>(action, b)?)),
         "request_erasure" => Ready(Command::RequestErasure(from_body::<Reason>(action, b)?)),
@@ -394,6 +398,7 @@ pub fn body_schema(action: &str, generator: &mut SchemaGenerator) -> Option<Sche
         "refer" => of::<Refer>(g),
         "merge" => of::<Merge>(g),
         "annotate" => of::<Annotate>(g),
+        "add_attachment" => of::<AddAttachment>(g),
         "appeal_rating" => of::<AppealRequest>(g),
         "decide_appeal" => of::<DecideAppeal>(g),
         _ => None,
@@ -521,6 +526,16 @@ mod tests {
                 json!({"into": "6f1c2a0e-4b7d-5c3e-9a41-7c2d0e5b8f13"}),
             ),
             ("annotate", json!({"text": "来电人再次来电"})),
+            (
+                "add_attachment",
+                json!({
+                    "name": "6f1c2a0e-4b7d-5c3e-9a41-7c2d0e5b8f13/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "media_type": "image/png",
+                    "size": 1024,
+                    "personal": true
+                }),
+            ),
             ("withdraw", json!({"reason": "来电人撤回"})),
             ("reveal", json!({"reason": "回访"})),
             ("request_erasure", json!({"reason": "本人申请"})),
@@ -549,6 +564,7 @@ mod tests {
             "merge",
             "withdraw",
             "annotate",
+            "add_attachment",
             "close",
             "reveal",
             "request_erasure",
@@ -558,7 +574,7 @@ mod tests {
         }
         assert_eq!(
             ACTIONS.iter().filter(|(_, o)| *o == Owner::Routing).count(),
-            ACTIONS.len() - 11
+            ACTIONS.len() - 12
         );
     }
 

@@ -169,6 +169,9 @@ pub struct Case {
     pub pending_erasure: Option<ErasureRequested>,
     /// The data key is erased: personal fields read as erased.
     pub personal_erased: bool,
+    /// Files recorded on the case, in order.
+    #[serde(default)]
+    pub attachments: Vec<crate::event::AttachmentAdded>,
     /// The last callback, whom it counted against, and its appeal (申诉).
     #[serde(default)]
     pub rated: Option<RatedCallback>,
@@ -208,6 +211,7 @@ impl Case {
             merged_into: None,
             pending_erasure: None,
             personal_erased: false,
+            attachments: Vec::new(),
             rated: None,
             noted: Vec::new(),
             version: 0,
@@ -276,6 +280,7 @@ impl Case {
         let after_final = matches!(
             command,
             Command::Annotate(_)
+                | Command::AddAttachment(_)
                 | Command::RevealPersonalData(_)
                 | Command::RequestErasure(_)
                 | Command::ErasePersonalData(_)
@@ -317,6 +322,7 @@ impl Case {
             Command::Refer(c) => d.refer(c),
             Command::Merge(c) => d.merge(c),
             Command::Annotate(c) => d.annotate(c),
+            Command::AddAttachment(c) => d.add_attachment(c),
             Command::Withdraw(c) => d.withdraw(c),
             Command::RevealPersonalData(c) => d.reveal(c),
             Command::RequestErasure(c) => d.request_erasure(c),
@@ -324,6 +330,21 @@ impl Case {
             Command::AppealRating(c) => d.appeal_rating(c),
             Command::DecideAppeal(c) => d.decide_appeal(c),
         }
+    }
+
+    /// The attachment recorded under this object key.
+    pub fn attachment(&self, name: &str) -> Option<&crate::event::AttachmentAdded> {
+        self.attachments.iter().find(|a| a.name == name)
+    }
+
+    /// Object keys of the attachments marked personal: deleted from the bucket when
+    /// the case's personal data is erased (again on a replayed erase).
+    pub fn personal_attachments(&self) -> Vec<&str> {
+        self.attachments
+            .iter()
+            .filter(|a| a.personal)
+            .map(|a| a.name.as_str())
+            .collect()
     }
 
     /// Names of the sealed personal fields the case holds: the reporter's
@@ -440,6 +461,7 @@ impl Case {
             }
             Event::NoteAdded(n) => self.noted.extend(n.personal.iter().cloned()),
             Event::ProgressRecorded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::AttachmentAdded(a) => self.attachments.push(a.clone()),
             Event::SuspensionRequested(r) => self.pending_suspension = Some(r.clone()),
             Event::CaseSuspended(s) => {
                 self.pending_suspension = None;
@@ -597,6 +619,7 @@ impl Case {
 
 mod annotate;
 mod appeal_rating;
+mod attachment;
 mod callback;
 mod close;
 mod deadlines;

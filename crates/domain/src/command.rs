@@ -51,6 +51,7 @@ pub enum Command {
     Refer(Refer),
     Merge(Merge),
     Annotate(Annotate),
+    AddAttachment(AddAttachment),
     Withdraw(Reason),
     RevealPersonalData(Reason),
     RequestErasure(Reason),
@@ -93,6 +94,7 @@ impl Command {
             Self::Refer(_) => "refer",
             Self::Merge(_) => "merge",
             Self::Annotate(_) => "annotate",
+            Self::AddAttachment(_) => "add an attachment to",
             Self::Withdraw(_) => "withdraw",
             Self::RevealPersonalData(_) => "reveal personal data of",
             Self::RequestErasure(_) => "request erasure of personal data of",
@@ -365,6 +367,22 @@ pub struct Annotate {
     /// from a request body.
     #[serde(skip)]
     pub personal: Vec<crate::personal::Spotted>,
+}
+
+/// 附件: a file already stored in the attachment bucket under `name`, recorded on
+/// the case with its SHA-256 (lower-case hex), sniffed media type and size.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddAttachment {
+    pub name: String,
+    pub sha256: String,
+    pub media_type: String,
+    pub size: u64,
+    #[serde(default)]
+    pub personal: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// A command whose only content is why it is done (reopen, withdraw, reveal, erase, …).

@@ -56,6 +56,7 @@ pub enum Event {
     CaseReferred(CaseReferred),
     CaseMerged(CaseMerged),
     NoteAdded(NoteAdded),
+    AttachmentAdded(AttachmentAdded),
     CaseWithdrawn(CaseWithdrawn),
     PersonalDataRevealed(PersonalDataRevealed),
     ErasureRequested(ErasureRequested),
@@ -107,6 +108,7 @@ impl Event {
             Self::CaseReferred(_) => "CaseReferred",
             Self::CaseMerged(_) => "CaseMerged",
             Self::NoteAdded(_) => "NoteAdded",
+            Self::AttachmentAdded(_) => "AttachmentAdded",
             Self::CaseWithdrawn(_) => "CaseWithdrawn",
             Self::PersonalDataRevealed(_) => "PersonalDataRevealed",
             Self::ErasureRequested(_) => "ErasureRequested",
@@ -372,6 +374,20 @@ pub struct NoteAdded {
     /// Phones, ID and card numbers found in `text` (masked there), sealed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub personal: Vec<crate::personal::Spotted>,
+}
+
+/// 附件: a file in the attachment object store (`name` is its object key); who
+/// added it is the envelope's actor. A `personal` attachment is deleted with the
+/// case's personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentAdded {
+    pub name: String,
+    pub sha256: String,
+    pub media_type: String,
+    pub size: u64,
+    pub personal: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// 查看个人信息: who saw which personal fields, and why (the actor is in the envelope).

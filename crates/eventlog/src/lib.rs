@@ -12,8 +12,11 @@
 //!   commands, appends their events and retries on conflict.
 //! - [`kb`]: [`KbStore`] — knowledge-base entries on their own subjects, with a case's
 //!   chain, optimistic appends and idempotency.
+//! - [`attachments`]: [`AttachmentStore`] — the Object Store bucket of files added to
+//!   cases, under `<case id>/<sha256>`.
 //! - [`error`]: [`LogError`], classified so callers know how to react.
 
+pub mod attachments;
 pub mod audit;
 pub mod canonical;
 pub mod classify;
@@ -23,6 +26,7 @@ pub mod kb;
 pub mod log;
 pub mod store;
 
+pub use attachments::AttachmentStore;
 pub use batch::BatchConfig;
 /// Group commit ([`casegrid_runtime::batch`]): the event log's, and the key bucket's.
 pub use casegrid_runtime::batch;

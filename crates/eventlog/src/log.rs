@@ -110,9 +110,10 @@ impl EventLog {
     }
 
     /// As the NATS admin, creates what the services may only open: the event stream
-    /// ([`Self::create`]), the key bucket ([`casegrid_privacy::KeyVault::create`]) and
+    /// ([`Self::create`]), the key bucket ([`casegrid_privacy::KeyVault::create`]),
     /// routing's notification bucket (`CASEGRID_NOTIFICATIONS`: one delivery record
-    /// per notification id, updated by revision).
+    /// per notification id, updated by revision) and the attachment bucket
+    /// ([`crate::AttachmentStore::create`]).
     /// `casegrid init`, `casegrid dev` and the separate-process tests run it first.
     pub async fn bootstrap(admin: async_nats::Client, replicas: usize) -> anyhow::Result<Self> {
         use anyhow::Context;
@@ -131,6 +132,9 @@ impl EventLog {
         Self::create_notification_bucket(&admin, replicas)
             .await
             .context("creating the notification bucket")?;
+        crate::AttachmentStore::create(admin, replicas)
+            .await
+            .context("creating the attachment bucket")?;
         Ok(log)
     }
 

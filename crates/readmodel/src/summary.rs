@@ -103,6 +103,14 @@ pub fn of(event: &Event) -> String {
         ),
         Event::CaseClosed(c) => format!("结案 closed: {}", quote(&c.reason)),
         Event::NoteAdded(n) => format!("备注 note: {}", quote(&n.text)),
+        Event::AttachmentAdded(a) => format!(
+            "附件 attachment {} ({}, {} bytes{}) sha256 {}",
+            a.name,
+            a.media_type,
+            a.size,
+            if a.personal { ", personal" } else { "" },
+            a.sha256
+        ),
         Event::PersonalDataRevealed(r) => format!(
             "查看个人信息 revealed {}: {}",
             r.fields.join(", "),
@@ -496,6 +504,11 @@ mod tests {
                 json!({"into": "0192f3a4-0000-7000-8000-000000000001"}),
             ),
             ("NoteAdded", json!({"text": "录音已归档"})),
+            (
+                "AttachmentAdded",
+                json!({"name": "c1/a1.png", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                "media_type": "image/png", "size": 42, "personal": true}),
+            ),
             ("CaseWithdrawn", json!({"reason": "市民撤回"})),
             (
                 "PersonalDataRevealed",
@@ -522,7 +535,7 @@ mod tests {
         let events = one_of_each();
         let types: std::collections::BTreeSet<&str> =
             events.iter().map(|e| e.event_type()).collect();
-        assert_eq!(types.len(), 33, "one sample of each of the 33 event types");
+        assert_eq!(types.len(), 34, "one sample of each of the 34 event types");
         for event in &events {
             let line = of(event);
             // A Chinese term first, then English; never the generic fallback.
@@ -539,6 +552,11 @@ mod tests {
         assert_eq!(
             by_type("DispatchReturned"),
             "退单 returned by dept.urban, suggested owner dept.housing: 非本部门职责"
+        );
+        assert_eq!(
+            by_type("AttachmentAdded"),
+            "附件 attachment c1/a1.png (image/png, 42 bytes, personal) sha256 \
+             9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         );
         assert_eq!(
             by_type("WhistleBlown"),

@@ -15,6 +15,7 @@
 //! - [`metrics`]: a service's own `/metrics` (`[metrics] listen`).
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
 
+pub mod attachment;
 pub mod batch;
 pub mod clock;
 pub mod correlation;

@@ -30,6 +30,8 @@ pub const EVENTS_SUBJECTS: &str = "casegrid.events.>";
 pub const KEYS_BUCKET: &str = "CASEGRID_KEYS";
 /// The notifier's delivery records (one key per notification id), routing's alone.
 pub const NOTIFICATIONS_BUCKET: &str = "CASEGRID_NOTIFICATIONS";
+/// The Object Store bucket of attachments (its stream is `OBJ_CASEGRID_ATTACHMENTS`).
+pub const ATTACHMENTS_BUCKET: &str = "CASEGRID_ATTACHMENTS";
 /// The durable consumer of the projection (routing's are `routing-<replica>`).
 pub const PROJECTION_CONSUMER: &str = "projection";
 /// The environment variable holding the system account user's public nkey.
@@ -133,6 +135,21 @@ fn uses_the_notifications() -> Vec<String> {
     ]
 }
 
+/// Reading an attachment: the bucket's stream info, an object's metadata by direct
+/// get, its chunks through an ordered push consumer (ephemeral: created without a name,
+/// deleted when it is re-created; flow control answered).
+fn reads_attachments() -> Vec<String> {
+    let o = format!("OBJ_{ATTACHMENTS_BUCKET}");
+    vec![
+        format!("$JS.API.STREAM.INFO.{o}"),
+        format!("$JS.API.DIRECT.GET.{o}"),
+        format!("$JS.API.DIRECT.GET.{o}.>"),
+        format!("$JS.API.CONSUMER.CREATE.{o}"),
+        format!("$JS.API.CONSUMER.DELETE.{o}.*"),
+        format!("$JS.FC.{o}.>"),
+    ]
+}
+
 /// Managing the durable consumer `name` (info, create with or without a filter in the
 /// subject, delete, pull) and acknowledging its messages.
 fn owns_consumer(name: &str) -> Vec<String> {
@@ -206,6 +223,10 @@ fn permissions(user: User) -> Option<Permissions> {
             publish_allow.push(format!("$JS.API.CONSUMER.MSG.NEXT.{s}.*"));
             // /metrics: every durable consumer's lag.
             publish_allow.push(format!("$JS.API.CONSUMER.LIST.{s}"));
+            // Attachments: stores (chunks, then the metadata) and reads objects; never
+            // deletes or purges one.
+            publish_allow.push(format!("$O.{ATTACHMENTS_BUCKET}.>"));
+            publish_allow.extend(reads_attachments());
             let mut publish_deny = strings(&["casegrid.events.>", "$KV.>", "$JS.ACK.>"]);
             publish_deny.push(format!("$JS.API.*.*.KV_{KEYS_BUCKET}"));
             publish_deny.push(format!("$JS.API.*.*.KV_{KEYS_BUCKET}.>"));
@@ -219,7 +240,7 @@ fn permissions(user: User) -> Option<Permissions> {
                 subscribe_allow: vec![inbox],
                 subscribe_deny: vec![],
                 allow_responses: false,
-                why: "the HTTP edge: requests the services, reads the log for SSE; never appends, never touches the keys",
+                why: "the HTTP edge: requests the services, reads the log for SSE, stores and serves attachments; never appends, never touches the keys",
             }
         }
         User::Intake | User::Routing => {
@@ -232,6 +253,17 @@ fn permissions(user: User) -> Option<Permissions> {
                 "casegrid.routing.>"
             };
             let mut publish_deny = never_configures();
+            if user == User::Intake {
+                // Erasure deletes a personal attachment: a metadata tombstone, then its
+                // chunks purged. Only this stream's purge is let through.
+                let o = format!("OBJ_{ATTACHMENTS_BUCKET}");
+                publish_allow.push(format!("$O.{ATTACHMENTS_BUCKET}.M.>"));
+                publish_allow.push(format!("$JS.API.STREAM.PURGE.{o}"));
+                publish_allow.extend(reads_attachments());
+                publish_deny.retain(|d| d != "$JS.API.STREAM.PURGE.>");
+                publish_deny.push(format!("$JS.API.STREAM.PURGE.{EVENTS_STREAM}"));
+                publish_deny.push(format!("$JS.API.STREAM.PURGE.KV_{KEYS_BUCKET}"));
+            }
             if user == User::Routing {
                 // Each replica owns its durable consumer `routing-<replica>`; the
                 // projection's is not routing's to touch.
@@ -256,7 +288,7 @@ fn permissions(user: User) -> Option<Permissions> {
                 subscribe_deny: vec![],
                 allow_responses: true,
                 why: if user == User::Intake {
-                    "files and acts: appends events, creates, reads and erases data keys, answers casegrid.intake.>"
+                    "files and acts: appends events, creates, reads and erases data keys, reads attachments and deletes personal ones at erasure, answers casegrid.intake.>"
                 } else {
                     "dispatch, deadlines, reactions, notifications: appends events, seals mediation parties' data, its durable consumers, the notification bucket, answers casegrid.routing.>"
                 },

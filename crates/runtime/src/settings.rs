@@ -50,6 +50,8 @@ pub struct Settings {
     #[serde(default)]
     pub eventlog: EventlogSettings,
     #[serde(default)]
+    pub attachments: AttachmentSettings,
+    #[serde(default)]
     pub duplicates: DuplicatesSettings,
     #[serde(default)]
     pub kb: KbSettings,
@@ -137,6 +139,26 @@ impl Default for KbSettings {
 pub struct MetricsSettings {
     /// The address to serve `GET /metrics` on, e.g. `0.0.0.0:9464`; empty: none.
     pub listen: String,
+}
+
+/// Files added to cases (`[attachments]`): the largest accepted and the media types
+/// accepted, as sniffed from the bytes (the client's content type is not trusted).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentSettings {
+    pub max_bytes: u64,
+    pub types: Vec<String>,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            types: ["image/jpeg", "image/png", "audio/mpeg", "application/pdf"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
 }
 
 /// How a process writes its log to stderr. `RUST_LOG` still chooses what is written.
@@ -656,6 +678,8 @@ mod tests {
         assert_eq!(s.http.public_rate_limit.burst, 20);
         assert_eq!(s.log.format, LogFormat::Text);
         assert!(s.clock.file.is_none());
+        assert_eq!(s.attachments.max_bytes, 10 * 1024 * 1024);
+        assert!(s.attachments.types.iter().any(|t| t == "application/pdf"));
     }
 
     #[test]

@@ -117,7 +117,7 @@ const EVENT_TYPES = ['CaseFiled', 'RepliedAtIntake', 'CaseDeclined', 'CaseDispat
   'CaseSuspended', 'CaseResumed', 'CaseReplied', 'WhistleBlown', 'ReportedIn', 'ReportInRated',
   'DeadlineMissed', 'CaseEscalated', 'SupervisionIssued', 'CallbackRecorded', 'CaseReopened', 'CaseClosed',
   'MediationOpened', 'MediationSessionHeld', 'AgreementReached', 'MediationFailed', 'CaseReferred',
-  'CaseMerged', 'NoteAdded', 'CaseWithdrawn', 'PersonalDataRevealed', 'ErasureRequested', 'PersonalDataErased'];
+  'CaseMerged', 'NoteAdded', 'AttachmentAdded', 'CaseWithdrawn', 'PersonalDataRevealed', 'ErasureRequested', 'PersonalDataErased'];
 
 // ---------------------------------------------------------------- helpers
 function h(tag, attrs, ...children) {

@@ -42,6 +42,7 @@
 //! principal) and `[http.public_rate_limit]` (per client address, routes without a
 //! token), each `per_second` and `burst`.
 
+mod attachments;
 mod auth;
 mod bus;
 mod console;

@@ -41,8 +41,9 @@
 //!   `first_name`, `last_name` and `phone` become the reporter (sealed by intake);
 //!   `email` is not kept (intake has no sealed field for it, and the log never holds
 //!   personal data in clear). `description` holds at most 4,000 characters. A
-//!   multipart upload (`media`) is refused with 415 naming `media_url`: casegrid keeps
-//!   attachment references, not files. The answer carries `service_request_id` only
+//!   multipart request may carry the picture in `media` (staff api_keys only): judged
+//!   by `[attachments]` before anything is filed (413, 415), stored and recorded on the
+//!   new case like `POST /api/v1/cases/{id}/attachments`. The answer carries `service_request_id` only
 //!   (the spec: the id or a token; casegrid knows the id at once). `Idempotency-Key`
 //!   makes a filing retriable.
 //! - `requests/{id}`, `tokens/{token}` (a filing's idempotency key → the request id).
@@ -1080,13 +1081,14 @@ fn filing_body(
     Ok(body)
 }
 
-/// `POST requests.json|xml` (form-encoded).
+/// `POST requests.json|xml`: form-encoded, or multipart with the picture in `media`.
 async fn create_request(
     state: AppState,
     format: Format,
     headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    request: axum::extract::Request,
 ) -> Result<Response, Open311Error> {
+    use axum::extract::FromRequest;
     let multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -1095,26 +1097,45 @@ async fn create_request(
                 .to_ascii_lowercase()
                 .starts_with("multipart/")
         });
-    if multipart {
-        return Err(Open311Error::new(
-            415,
-            "media: multipart uploads are not stored (casegrid keeps attachment references, \
-             not files); send the request form-encoded (application/x-www-form-urlencoded) \
-             with the picture's public address as media_url",
-            format,
-        ));
-    }
-    let Form(form) = form.map_err(|e| {
-        let status = e.status().as_u16();
-        Open311Error::new(
-            if status == 413 { 413 } else { 400 },
-            format!(
-                "the body must be form-encoded (application/x-www-form-urlencoded): {}",
-                e.body_text()
-            ),
-            format,
-        )
-    })?;
+    let (form, media) = if multipart {
+        let max = state.attachment_settings.max_bytes;
+        let mut parts = axum::extract::Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| {
+                Open311Error::new(400, format!("multipart body: {}", e.body_text()), format)
+            })?;
+        let mut form = Vec::new();
+        let mut media = None;
+        let problem = |e: axum::extract::multipart::MultipartError| {
+            Open311Error::from_api(crate::attachments::multipart_problem(&e, max), format)
+        };
+        while let Some(field) = parts.next_field().await.map_err(problem)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            let bytes = field.bytes().await.map_err(problem)?;
+            if name == "media" {
+                media = Some(bytes.to_vec());
+            } else {
+                form.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+        (form, media)
+    } else {
+        let Form(form) = Form::<Vec<(String, String)>>::from_request(request, &state)
+            .await
+            .map_err(|e: FormRejection| {
+                let status = e.status().as_u16();
+                Open311Error::new(
+                    if status == 413 { 413 } else { 400 },
+                    format!(
+                        "the body must be form-encoded (application/x-www-form-urlencoded) \
+                         or multipart/form-data: {}",
+                        e.body_text()
+                    ),
+                    format,
+                )
+            })?;
+        (form, None)
+    };
     let api_key = form
         .iter()
         .find(|(k, _)| k == "api_key")
@@ -1123,6 +1144,21 @@ async fn create_request(
         .ok_or_else(|| Open311Error::new(403, "api_key: required to file a request", format))?;
     let (actor, channel) = filer(&state, api_key, format).await?;
     let body = filing_body(&state, &form, &actor, channel, format)?;
+    // The file is judged before anything is filed: a refused one files nothing.
+    if let Some(bytes) = &media {
+        if actor.kind == ActorKind::Public {
+            return Err(Open311Error::new(
+                403,
+                "media: uploads need a staff api_key (operator or grid worker); a public \
+                 filing sends the picture's public address as media_url",
+                format,
+            ));
+        }
+        state
+            .attachment_settings
+            .admit(bytes)
+            .map_err(|refused| Open311Error::new(refused.status(), refused.to_string(), format))?;
+    }
     let key = crate::routes::idempotency_key(&headers).map_err(|e| match e {
         crate::error::ApiError::Problem(p) => Open311Error::new(p.status, p.detail, format),
         other => Open311Error::new(400, other.to_string(), format),
@@ -1137,6 +1173,25 @@ async fn create_request(
     let reply: CommandReply = bus::command(&state, target, &request, &request.correlation_id)
         .await
         .map_err(|e| Open311Error::from_api(e, format))?;
+    if let Some(bytes) = media {
+        let upload = crate::attachments::Upload {
+            bytes,
+            personal: false,
+            description: None,
+        };
+        // Keyed by the filing, so a retried filing records the file once.
+        let command_id = format!("{}:media", request.idempotency_key);
+        crate::attachments::add(
+            &state,
+            &request.actor,
+            reply.id,
+            upload,
+            command_id,
+            request.correlation_id.clone(),
+        )
+        .await
+        .map_err(|e| Open311Error::from_api(e, format))?;
+    }
     let status = if reply.created {
         StatusCode::CREATED
     } else {
@@ -1163,8 +1218,8 @@ fn create_request_endpoint(format: Format) -> Endpoint {
         format.pick("/open311/v2/requests.json", "/open311/v2/requests.xml"),
         move |State(state): State<AppState>,
               headers: HeaderMap,
-              form: Result<Form<Vec<(String, String)>>, FormRejection>| {
-            create_request(state, format, headers, form)
+              request: axum::extract::Request| {
+            create_request(state, format, headers, request)
         },
         format.pick(
             "Open311: file a request (JSON)",
@@ -1178,8 +1233,11 @@ fn create_request_endpoint(format: Format) -> Endpoint {
          A location is required: lat and long, address_string or address_id. \
          `first_name`, `last_name` and `phone` become the sealed reporter; `email` is not kept. \
          `media_url` is kept as the case's attachment reference; other `attribute[…]` under \
-         the case's source. `description` at most 4,000 characters. A multipart upload is \
-         refused (415): send `media_url`. `Idempotency-Key` makes it retriable.",
+         the case's source. `description` at most 4,000 characters. Multipart/form-data \
+         carries the same fields and the picture in `media` (an operator's or grid worker's \
+         api_key; a public one answers 403): refused by type (415) or size (413) before \
+         anything is filed, else stored and recorded on the case as an attachment. \
+         `Idempotency-Key` makes it retriable.",
     )
     .header(
         "Idempotency-Key",

@@ -193,6 +193,13 @@ impl Endpoint {
         self
     }
 
+    /// A `multipart/form-data` request body (file uploads).
+    pub(crate) fn multipart_body(mut self, schema: Value) -> Self {
+        self.request = Some(schema);
+        self.request_media = "multipart/form-data";
+        self
+    }
+
     /// A JSON answer.
     pub(crate) fn json(self, status: u16, doc: &str, schema: Value) -> Self {
         self.content(status, doc, "application/json", schema)
@@ -268,7 +275,9 @@ fn problem_description(status: u16) -> &'static str {
         405 => "The route does not accept this method.",
         409 => "Not possible in the case's state.",
         412 => "The case changed since the version in If-Match.",
+        410 => "Gone: erased with the case's personal data.",
         413 => "The request body is too large.",
+        415 => "The file's type (sniffed from its bytes) is not accepted.",
         422 => "The body is JSON but not what the action needs; the detail names the field.",
         429 => "The principal exceeded its rate limit; see Retry-After.",
         502 => "A service answered something the gateway could not read.",

@@ -44,6 +44,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         get_log_endpoint(),
         get_audit_endpoint(),
         act_endpoint(),
+        crate::attachments::upload_endpoint(),
+        crate::attachments::download_endpoint(),
         inbox_endpoint(),
         crate::queries::overdue_endpoint(),
         crate::queries::stats_endpoint(),
@@ -63,7 +65,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     .collect()
 }
 
-fn case_id_param(e: Endpoint) -> Endpoint {
+pub(crate) fn case_id_param(e: Endpoint) -> Endpoint {
     e.path_param("id", "The case id (a UUID).", uuid())
 }
 
@@ -627,7 +629,7 @@ pub(crate) fn case_id(path: Result<Path<String>, PathRejection>) -> Result<CaseI
     parse_case_id(&id)
 }
 
-fn parse_case_id(id: &str) -> Result<CaseId, ApiError> {
+pub(crate) fn parse_case_id(id: &str) -> Result<CaseId, ApiError> {
     CaseId::parse(id).map_err(|e| {
         ApiError::not_found(format!(
             "no case {id:?}: case ids are UUIDs ({})",

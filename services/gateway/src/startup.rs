@@ -46,6 +46,10 @@ pub struct AppState {
     pub duplicates: casegrid_runtime::settings::DuplicatesSettings,
     /// The time the gateway asks about (expired knowledge-base entries): `[clock]`.
     pub clock: casegrid_runtime::clock::SharedClock,
+    /// The attachment bucket; `None`: uploads and downloads answer 503.
+    pub attachments: Option<casegrid_eventlog::AttachmentStore>,
+    /// `[attachments]`: the largest file and the accepted types.
+    pub attachment_settings: casegrid_runtime::settings::AttachmentSettings,
     pub(crate) shared: Arc<Shared>,
 }
 
@@ -77,6 +81,8 @@ impl AppState {
             events_stream: "CASEGRID_EVENTS".into(),
             duplicates: Default::default(),
             clock: Arc::new(casegrid_runtime::clock::SystemClock),
+            attachments: None,
+            attachment_settings: Default::default(),
             shared: Arc::new(Shared::new(
                 Some(RateLimit::default()),
                 Some(RateLimit::PUBLIC),
@@ -159,6 +165,15 @@ pub fn router(state: AppState) -> Router {
                 state.clone(),
                 crate::limit::by_address,
             ))
+        };
+        // Files have their own limit, `[attachments] max_bytes`.
+        let handler = if endpoint.method == Method::POST
+            && (endpoint.path == crate::attachments::UPLOAD_PATH
+                || endpoint.path.starts_with("/open311/v2/requests."))
+        {
+            handler.layer(crate::attachments::limit_layer(&state))
+        } else {
+            handler
         };
         router = router.route(endpoint.path, handler);
     }
@@ -289,6 +304,11 @@ pub async fn serve_on(
         .with_address_rate_limit(public_limit);
     state.duplicates = settings.duplicates.clone();
     state.clock = casegrid_runtime::clock::from_settings(&settings.clock);
+    state.attachment_settings = settings.attachments.clone();
+    match casegrid_eventlog::AttachmentStore::attach(client.clone()).await {
+        Ok(store) => state.attachments = Some(store),
+        Err(e) => tracing::warn!(error = %e, "no attachment bucket: attachments answer 503"),
+    }
     if let Some(jwt) = jwt {
         tracing::info!(?jwt, "JWT bearer tokens enabled");
         state = state.with_jwt(jwt, static_tokens);

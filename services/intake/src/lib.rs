@@ -23,8 +23,11 @@ use casegrid_domain::ids::{mask_address, mask_id_number, mask_name, mask_phone};
 use casegrid_domain::personal::{mask_text, seal_findings, Reporter, Sealed};
 use casegrid_domain::point::{parse_degrees, CoordinateSystem, GridFound, Wgs84};
 use casegrid_domain::{CaseId, Category, Command, GridCode, PhoneNumber};
+use casegrid_eventlog::attachments::AttachmentError;
 use casegrid_eventlog::store::{Numbering, Snapshot};
-use casegrid_eventlog::{CaseStore, CommandMeta, EventLog, ExecuteError, StoredEvent};
+use casegrid_eventlog::{
+    AttachmentStore, CaseStore, CommandMeta, EventLog, ExecuteError, StoredEvent,
+};
 use casegrid_privacy::{KeyVault, PrivacyError};
 use casegrid_runtime::clock::SharedClock;
 use casegrid_runtime::Settings;
@@ -44,6 +47,10 @@ pub struct Intake {
     clock: SharedClock,
     /// `[kb] editors`: who creates and edits knowledge-base entries.
     kb_editors: Vec<casegrid_domain::ActorKind>,
+    /// The attachment bucket: an attachment is recorded only when its object is there
+    /// with that size and hash; personal ones are deleted at erasure. `None`: no bucket
+    /// (attachments answer 503).
+    attachments: Option<AttachmentStore>,
 }
 
 impl Intake {
@@ -59,7 +66,14 @@ impl Intake {
             district,
             clock,
             kb_editors: vec![casegrid_domain::ActorKind::Supervisor],
+            attachments: None,
         }
+    }
+
+    /// Records attachments stored in this bucket and deletes the personal ones at erasure.
+    pub fn with_attachments(mut self, attachments: AttachmentStore) -> Self {
+        self.attachments = Some(attachments);
+        self
     }
 
     /// Who creates and edits knowledge-base entries (supervisors by default).
@@ -199,6 +213,9 @@ impl Intake {
         {
             self.check_citation(*entry).await?;
         }
+        if let Command::AddAttachment(a) = &command {
+            self.check_stored(request.case_id, a).await?;
+        }
         let case_id = request.case_id;
         let outcome =
             casegrid_commandbus::execute(&self.store, self.clock.as_ref(), request, &command)
@@ -207,10 +224,66 @@ impl Intake {
         match outcome.event_type {
             "PersonalDataRevealed" => reply.revealed = Some(self.reveal(&outcome.case).await?),
             // Recorded first, then the key goes: a retry finds the event and erases again.
-            "PersonalDataErased" => self.keys.erase(case_id).await.map_err(key_problem)?,
+            "PersonalDataErased" => {
+                self.keys.erase(case_id).await.map_err(key_problem)?;
+                self.erase_attachments(&outcome.case).await?;
+            }
             _ => {}
         }
         Ok(reply)
+    }
+
+    fn attachment_store(&self) -> Result<&AttachmentStore, Problem> {
+        self.attachments.as_ref().ok_or_else(|| {
+            Problem::unavailable("intake has no attachment bucket; the NATS admin creates it")
+        })
+    }
+
+    /// An attachment is recorded only when its object is stored under
+    /// `<case id>/<sha256>` with the size and SHA-256 the command names: the event
+    /// never vouches for bytes nobody stored.
+    async fn check_stored(
+        &self,
+        case_id: CaseId,
+        a: &casegrid_domain::command::AddAttachment,
+    ) -> Result<(), Problem> {
+        let expected = casegrid_eventlog::attachments::object_key(case_id, &a.sha256);
+        if a.name != expected {
+            return Err(Problem::unprocessable(format!(
+                "name: an attachment of this case is stored as {expected}"
+            )));
+        }
+        let stored = self
+            .attachment_store()?
+            .stored(&a.name)
+            .await
+            .map_err(attachment_problem)?;
+        match stored {
+            Some(o) if o.size == a.size && o.sha256.as_deref() == Some(a.sha256.as_str()) => Ok(()),
+            Some(_) => Err(Problem::unprocessable(format!(
+                "sha256: the stored object {} has another size or hash",
+                a.name
+            ))),
+            None => Err(Problem::unprocessable(format!(
+                "name: no object {} in the attachment bucket; upload the file with \
+                 POST /api/v1/cases/{case_id}/attachments",
+                a.name
+            ))),
+        }
+    }
+
+    /// After `PersonalDataErased` (again on a replay): the objects of the attachments
+    /// marked personal are deleted.
+    async fn erase_attachments(&self, case: &casegrid_domain::Case) -> Result<(), Problem> {
+        let personal = case.personal_attachments();
+        if personal.is_empty() {
+            return Ok(());
+        }
+        let store = self.attachment_store()?;
+        for key in personal {
+            store.delete(key).await.map_err(attachment_problem)?;
+        }
+        Ok(())
     }
 
     /// Masks the phones, ID and card numbers of a note and seals them under the case's
@@ -577,6 +650,13 @@ fn reporter_of(
     }
 }
 
+fn attachment_problem(e: AttachmentError) -> Problem {
+    tracing::warn!(error = %e, "attachment bucket");
+    Problem::unavailable(
+        "the attachment bucket is unavailable; retry with the same Idempotency-Key",
+    )
+}
+
 fn key_problem(e: PrivacyError) -> Problem {
     tracing::warn!(error = %e, "key store");
     Problem::unavailable("the key store is unavailable; retry with the same Idempotency-Key")
@@ -670,6 +750,13 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
         casegrid_runtime::clock::from_settings(&settings.clock),
     )
     .with_kb_editors(editors_of(&settings.kb.editors)?);
+    let intake = match AttachmentStore::attach(client.clone()).await {
+        Ok(store) => intake.with_attachments(store),
+        Err(e) => {
+            tracing::warn!(error = %e, "no attachment bucket: attachments answer 503");
+            intake
+        }
+    };
     tracing::info!("intake serving");
     run(client.clone(), intake, shutdown).await?;
     client.drain().await.ok();

@@ -313,6 +313,7 @@ fn check_rules(before: &Case, actor: &Actor, event: &Event) -> Result<(), TestCa
         let allowed = matches!(
             event,
             Event::NoteAdded(_)
+                | Event::AttachmentAdded(_)
                 | Event::PersonalDataRevealed(_)
                 | Event::ErasureRequested(_)
                 | Event::PersonalDataErased(_)

@@ -727,32 +727,63 @@ async fn a_filing_needs_a_location_and_keeps_coordinates_media_and_extra_attribu
 }
 
 #[tokio::test]
-async fn a_multipart_upload_is_refused_naming_media_url() {
+async fn a_multipart_upload_is_judged_before_anything_is_filed() {
     let app = spawn_app(std::time::Duration::from_secs(5)).await;
     let filed = stand_ins(&app).await;
-    let body = "--b\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\nopen311-public\r\n\
-                --b\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.jpg\"\r\n\
-                Content-Type: image/jpeg\r\n\r\nJPEG\r\n--b--\r\n";
-    for (path, xml) in [
-        ("/open311/v2/requests.json", false),
-        ("/open311/v2/requests.xml", true),
-    ] {
-        let r = app
-            .http
-            .post(app.url(path))
-            .header("content-type", "multipart/form-data; boundary=b")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 415, "{path}");
-        let text = r.text().await.unwrap();
-        assert!(text.contains("media_url"), "{text}");
-        assert_eq!(
-            text.contains("<errors><error><code>415</code>"),
-            xml,
-            "{text}"
-        );
+    let part = |name: &str, value: &str| {
+        format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+    };
+    let fields = |key: &str| {
+        [
+            part("api_key", key),
+            part("service_code", "noise"),
+            part("lat", "30.2741"),
+            part("long", "120.1551"),
+            part("description", "夜间施工"),
+        ]
+        .concat()
+    };
+    let media = |bytes: &str| {
+        format!(
+            "--b\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.jpg\"\r\n\
+             Content-Type: image/jpeg\r\n\r\n{bytes}\r\n--b--\r\n"
+        )
+    };
+    // A public key may not upload: it sends media_url. Staff bytes of another type: 415.
+    let cases = [
+        (
+            format!("{}{}", fields("open311-public"), media("\u{FF}JPEG")),
+            403,
+            "media_url",
+        ),
+        (
+            format!("{}{}", fields("demo-operator"), media("<html>")),
+            415,
+            "not an accepted type",
+        ),
+    ];
+    for (body, status, says) in cases {
+        for (path, xml) in [
+            ("/open311/v2/requests.json", false),
+            ("/open311/v2/requests.xml", true),
+        ] {
+            let r = app
+                .http
+                .post(app.url(path))
+                .header("content-type", "multipart/form-data; boundary=b")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), status, "{path}");
+            let text = r.text().await.unwrap();
+            assert!(text.contains(says), "{text}");
+            assert_eq!(
+                text.contains(&format!("<errors><error><code>{status}</code>")),
+                xml,
+                "{text}"
+            );
+        }
     }
     assert!(filed.lock().unwrap().is_empty());
     app.stop().await;
