@@ -250,7 +250,8 @@ impl KeyVault {
     /// only where its subject holds nothing, so one fsync covers a thousand keys. A batch
     /// the server refuses (a key exists already: an earlier run stopped between keys and
     /// events) or whose outcome is unknown is done key by key by
-    /// [`Self::key_for_filing`], which finds a stored key. Answers in the order of `ids`.
+    /// [`Self::key_for_filing`], which finds a stored key. Four batches go at once; answers
+    /// in the order of `ids`.
     pub async fn keys_for_filings(
         &self,
         client: &async_nats::Client,
@@ -260,54 +261,56 @@ impl KeyVault {
         use futures_util::{stream, StreamExt, TryStreamExt};
         let atomic = self.store.stream.cached_info().config.allow_atomic_publish;
         let prefix = self.store.put_prefix.as_ref().unwrap_or(&self.store.prefix);
-        let mut keys = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(SERVER_MAX_BATCH) {
-            let fresh: Vec<_> = chunk
-                .iter()
-                .map(|_| ChaCha20Poly1305::generate_key(&mut OsRng))
-                .collect();
-            let messages: Vec<(String, bytes::Bytes, String)> = chunk
-                .iter()
-                .zip(&fresh)
-                .map(|(id, k)| {
-                    (
-                        format!("{prefix}{}", Self::key_name(*id)),
-                        bytes::Bytes::copy_from_slice(k),
-                        format!("key:{id}:{}", key_tag(k)),
-                    )
-                })
-                .collect();
-            let staged: Vec<Staged<'_>> = messages
-                .iter()
-                .map(|(subject, payload, msg_id)| Staged {
-                    subject,
-                    payload,
-                    msg_id,
-                    expected: Some(0),
-                })
-                .collect();
-            let stored = atomic
-                && staged.len() > 1
-                && matches!(
-                    publish_atomic(client, &staged).await,
-                    BatchOutcome::Stored { count, .. } if count == staged.len() as u64
-                );
-            if stored {
-                keys.extend(
-                    chunk
+        let batches: Vec<Vec<DataKey>> = stream::iter(ids.chunks(SERVER_MAX_BATCH))
+            .map(|chunk| async move {
+                let fresh: Vec<_> = chunk
+                    .iter()
+                    .map(|_| ChaCha20Poly1305::generate_key(&mut OsRng))
+                    .collect();
+                let messages: Vec<(String, bytes::Bytes, String)> = chunk
+                    .iter()
+                    .zip(&fresh)
+                    .map(|(id, k)| {
+                        (
+                            format!("{prefix}{}", Self::key_name(*id)),
+                            bytes::Bytes::copy_from_slice(k),
+                            format!("key:{id}:{}", key_tag(k)),
+                        )
+                    })
+                    .collect();
+                let staged: Vec<Staged<'_>> = messages
+                    .iter()
+                    .map(|(subject, payload, msg_id)| Staged {
+                        subject,
+                        payload,
+                        msg_id,
+                        expected: Some(0),
+                    })
+                    .collect();
+                let stored = atomic
+                    && staged.len() > 1
+                    && matches!(
+                        publish_atomic(client, &staged).await,
+                        BatchOutcome::Stored { count, .. } if count == staged.len() as u64
+                    );
+                if stored {
+                    Ok(chunk
                         .iter()
                         .zip(&fresh)
-                        .map(|(id, k)| DataKey::from_bytes(*id, k).expect("32-byte key")),
-                );
-            } else {
-                let one_by_one: Vec<DataKey> = stream::iter(chunk.iter().copied())
-                    .map(|id| self.key_for_filing(id))
-                    .buffered(64)
-                    .try_collect()
-                    .await?;
-                keys.extend(one_by_one);
-            }
-        }
+                        .map(|(id, k)| DataKey::from_bytes(*id, k).expect("32-byte key"))
+                        .collect())
+                } else {
+                    stream::iter(chunk.iter().copied())
+                        .map(|id| self.key_for_filing(id))
+                        .buffered(64)
+                        .try_collect()
+                        .await
+                }
+            })
+            .buffered(4)
+            .try_collect()
+            .await?;
+        let keys = batches.into_iter().flatten().collect();
         Ok(keys)
     }
 

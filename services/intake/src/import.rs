@@ -762,27 +762,28 @@ async fn append_batches(
     batches: Vec<Vec<Built>>,
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
-    let results: Vec<(Vec<Built>, Result<u64, LogError>)> = stream::iter(batches)
+    let results: Vec<(Vec<Built>, Result<u64, LogError>, bool)> = stream::iter(batches)
         .map(|batch| async move {
             let chains: Vec<Vec<Envelope>> = batch.iter().map(|b| b.envelopes.clone()).collect();
-            let result = append_retrying(log, &chains).await;
-            (batch, result)
+            let (result, retried) = append_retrying(log, &chains).await;
+            (batch, result, retried)
         })
         .buffer_unordered(in_flight.max(1))
         .collect()
         .await;
-    for (batch, result) in results {
+    for (batch, result, retried) in results {
         match result {
             Ok(_) => count(&mut report, &batch),
             Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) if batch.len() > 1 => {
                 for built in batch {
-                    let result = append_retrying(log, std::slice::from_ref(&built.envelopes)).await;
-                    settle(log, source, &mut report, built, result).await?;
+                    let (result, again) =
+                        append_retrying(log, std::slice::from_ref(&built.envelopes)).await;
+                    settle(log, source, &mut report, built, result, retried || again).await?;
                 }
             }
             Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) => {
                 let built = batch.into_iter().next().expect("one case");
-                settle(log, source, &mut report, built, result).await?;
+                settle(log, source, &mut report, built, result, retried).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -797,7 +798,12 @@ fn count(report: &mut ImportReport, batch: &[Built]) {
 
 /// A lost answer may hide a stored batch: retrying is safe (the expectations refuse a
 /// second copy), and a refusal then means "look at what is there".
-async fn append_retrying(log: &EventLog, chains: &[Vec<Envelope>]) -> Result<u64, LogError> {
+/// Answers whether it retried: a refusal after a retry most likely means this run's
+/// first attempt was stored.
+async fn append_retrying(
+    log: &EventLog,
+    chains: &[Vec<Envelope>],
+) -> (Result<u64, LogError>, bool) {
     let mut attempt = 0;
     loop {
         match log.append_new_cases(chains).await {
@@ -806,19 +812,22 @@ async fn append_retrying(log: &EventLog, chains: &[Vec<Envelope>]) -> Result<u64
                 tracing::warn!(error = %e, attempt, "import batch: outcome unknown, retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
-            other => return other,
+            other => return (other, attempt > 0),
         }
     }
 }
 
 /// One case's append answered: stored, already there from an earlier run, or there
-/// with another history.
+/// with another history. `retried`: the answer came after a retry of an append whose
+/// outcome was unknown, so a case found with this import's history was stored by this
+/// run (the cases of earlier runs were left out before building).
 async fn settle(
     log: &EventLog,
     source: &str,
     report: &mut ImportReport,
     built: Built,
     result: Result<u64, LogError>,
+    retried: bool,
 ) -> anyhow::Result<()> {
     match result {
         Ok(_) => count(report, std::slice::from_ref(&built)),
@@ -829,7 +838,11 @@ async fn settle(
                 .first()
                 .is_some_and(|e: &StoredEvent| e.envelope.command_id == first)
             {
-                report.already += 1;
+                if retried {
+                    count(report, std::slice::from_ref(&built));
+                } else {
+                    report.already += 1;
+                }
             } else {
                 report.refused.push(Refused {
                     case_ref: built.case_ref,
