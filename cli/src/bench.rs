@@ -18,6 +18,7 @@
 
 mod generate;
 mod http;
+pub(crate) mod import;
 mod raw;
 mod twins;
 

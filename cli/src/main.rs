@@ -45,6 +45,8 @@ enum Cmd {
     Dev(dev::DevArgs),
     /// Measure filing, acting, lag and rebuild against raw JetStream in one run.
     Bench(bench::BenchArgs),
+    /// Measure `casegrid import` on a generated history (events/s, the second run's time).
+    BenchImport(bench::import::BenchImportArgs),
     /// Run one service against the NATS and database in the settings
     /// (defaults → file in CASEGRID_SETTINGS → CASEGRID__SECTION__KEY variables).
     Serve { service: Service },
@@ -189,6 +191,7 @@ fn main() -> ExitCode {
                 match command {
                     Cmd::Dev(args) => dev::run(args).await,
                     Cmd::Bench(args) => bench::run(args).await,
+                    Cmd::BenchImport(args) => bench::import::run(args).await,
                     Cmd::Init { nats, replicas } => tools::init(&admin(&nats)?, replicas).await,
                     Cmd::Rebuild {
                         nats,

@@ -426,6 +426,9 @@ async fn a_phone_in_a_description_or_a_note_is_sealed_masked_revealed_and_erased
     let api = &system.api;
     let mut body = sanitation(json!({"grid": "NH.HB.BJ.03"}));
     body["description"] = format!("楼下垃圾没人管，联系邻居{PHONE}，他说物业卡号{CARD}。").into();
+    // A title is a free text too.
+    const TITLE_PHONE: &str = "13698765432";
+    body["title"] = format!("垃圾堆放 邻居{TITLE_PHONE}").into();
     let filed = file(&system, "demo-operator", "pii-1", &body).await;
     assert_eq!(filed.status, 201, "{}", filed.body);
     let id = filed.body["id"].as_str().unwrap().to_owned();
@@ -450,7 +453,7 @@ async fn a_phone_in_a_description_or_a_note_is_sealed_masked_revealed_and_erased
     assert_eq!(smuggled.status, 422, "{}", smuggled.body);
 
     // Not in the raw stream in clear: every stored byte of every message.
-    let clear = [PHONE, ID, "6222021234567891233", CARD];
+    let clear = [PHONE, ID, "6222021234567891233", CARD, TITLE_PHONE];
     let raw_stream = || async {
         let events = system.events().await;
         serde_json::to_string(&events).unwrap()
@@ -492,6 +495,7 @@ async fn a_phone_in_a_description_or_a_note_is_sealed_masked_revealed_and_erased
         case["description"],
         "楼下垃圾没人管，联系邻居137****5678，他说物业卡号622************1233。"
     );
+    assert_eq!(case["title"], "垃圾堆放 邻居136****5432");
 
     // Revealed only by the audited reveal.
     let shown = api
@@ -506,6 +510,7 @@ async fn a_phone_in_a_description_or_a_note_is_sealed_masked_revealed_and_erased
     let revealed = &shown.body["personal_data"];
     assert_eq!(revealed["description#0"], PHONE, "{revealed}");
     assert_eq!(revealed["description#1"], CARD, "{revealed}");
+    assert_eq!(revealed["title#0"], TITLE_PHONE, "{revealed}");
     let note_field = revealed
         .as_object()
         .unwrap()
@@ -546,6 +551,7 @@ async fn a_phone_in_a_description_or_a_note_is_sealed_masked_revealed_and_erased
         case["description"],
         "楼下垃圾没人管，联系邻居[erased]，他说物业卡号[erased]。"
     );
+    assert_eq!(case["title"], "垃圾堆放 邻居[erased]");
     let (_, tl) = api
         .get(
             &format!("/api/v1/cases/{id}/timeline"),

@@ -87,12 +87,37 @@ async fn an_imported_history_verifies_and_a_second_run_appends_nothing() {
         &dir.path().join("events.jsonl"),
         &format!("{dispatched}\n{replied}\n"),
     );
+    // A row that cannot be read (three fields, the header has fifteen), and a later line
+    // of a good case that cannot be read: that case is left out whole, its filing too.
+    append(
+        &dir.path().join("cases.csv"),
+        "BAD-3,2026-03-01T08:00:00Z,hotline\n",
+    );
+    let broken = "OLD-0000004";
+    let broken_lines = std::fs::read_to_string(dir.path().join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!("\"{broken}\"")))
+        .count() as u64;
+    assert!(broken_lines > 0);
+    append(
+        &dir.path().join("events.jsonl"),
+        &format!(
+            "{}\n",
+            json!({"case_ref": broken, "type": "NoteAdded", "occurred_at": "yesterday",
+                   "actor": {"kind": "operator", "id": "op.zhang"}, "data": {"text": "x"}})
+        ),
+    );
 
     let (ok, stdout) = import(&system, dir.path(), &[]);
     assert!(!ok, "refused cases make the import exit 1:\n{stdout}");
-    assert_eq!(summary(&stdout, "cases"), 300, "{stdout}");
-    assert_eq!(summary(&stdout, "events"), 300 + later, "{stdout}");
-    assert_eq!(summary(&stdout, "refused"), 2, "{stdout}");
+    assert_eq!(summary(&stdout, "cases"), 299, "{stdout}");
+    assert_eq!(
+        summary(&stdout, "events"),
+        299 + later - broken_lines,
+        "{stdout}"
+    );
+    assert_eq!(summary(&stdout, "refused"), 4, "{stdout}");
     let report = std::fs::read_to_string(dir.path().join("refused.csv")).unwrap();
     let bad1 = report.lines().find(|l| l.starts_with("BAD-1,")).unwrap();
     assert!(
@@ -101,6 +126,19 @@ async fn an_imported_history_verifies_and_a_second_run_appends_nothing() {
     );
     let bad2 = report.lines().find(|l| l.starts_with("BAD-2,")).unwrap();
     assert!(bad2.contains("category"), "{report}");
+    let bad3 = report.lines().find(|l| l.starts_with("BAD-3,")).unwrap();
+    assert!(
+        bad3.contains("cases.csv:") && bad3.contains("fields"),
+        "{report}"
+    );
+    let half = report
+        .lines()
+        .find(|l| l.starts_with(&format!("{broken},")))
+        .unwrap();
+    assert!(
+        half.contains("events.jsonl:") && half.contains("unreadable line"),
+        "{report}"
+    );
     // Routing reacts to the imported open cases (their deadlines passed long ago), so
     // count what the import wrote: the events of its command ids.
     let imported = |events: &[Value]| {
@@ -110,16 +148,19 @@ async fn an_imported_history_verifies_and_a_second_run_appends_nothing() {
             .count() as u64
     };
     // Nothing of a refused case is in the log.
-    let bad = casegrid_intake::import::case_id_of("legacy", "BAD-1").to_string();
+    let left_out = ["BAD-1", broken].map(|r| casegrid_intake::import::case_id_of("legacy", r));
     let events = system.events().await;
-    assert_eq!(imported(&events), 300 + later);
-    assert!(events.iter().all(|e| e["case_id"] != bad.as_str()));
+    assert_eq!(imported(&events), 299 + later - broken_lines);
+    for bad in left_out {
+        let bad = bad.to_string();
+        assert!(events.iter().all(|e| e["case_id"] != bad.as_str()), "{bad}");
+    }
     // The reporter is sealed like a live filing's: no phone in clear in the log.
     let raw = serde_json::to_string(&events).unwrap();
     assert!(!raw.contains("13800130001"), "a clear phone in the log");
     let audit = system.audit_verify();
     assert!(
-        audit.contains("300 cases") && audit.contains("all chains verify"),
+        audit.contains("299 cases") && audit.contains("all chains verify"),
         "{audit}"
     );
 
@@ -127,8 +168,9 @@ async fn an_imported_history_verifies_and_a_second_run_appends_nothing() {
     let (_, again) = import(&system, dir.path(), &[]);
     assert_eq!(summary(&again, "cases"), 0, "{again}");
     assert_eq!(summary(&again, "events"), 0, "{again}");
-    assert_eq!(summary(&again, "already"), 300, "{again}");
-    assert_eq!(imported(&system.events().await), 300 + later);
+    assert_eq!(summary(&again, "already"), 299, "{again}");
+    assert_eq!(summary(&again, "refused"), 4, "{again}");
+    assert_eq!(imported(&system.events().await), 299 + later - broken_lines);
 
     // The projection reads imported cases like any other.
     system.wait_projection().await;

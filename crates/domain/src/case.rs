@@ -381,6 +381,7 @@ impl Case {
         }
         if let Some(f) = self.filed.as_mut().filter(|_| erased) {
             crate::personal::erase_in_text(&mut f.description, &f.personal);
+            crate::personal::erase_in_text(&mut f.title, &f.personal);
         }
         let texts = self.filed.iter_mut().flat_map(|f| f.personal.iter_mut());
         for s in texts.chain(self.noted.iter_mut()) {

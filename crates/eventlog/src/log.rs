@@ -691,6 +691,31 @@ impl EventLog {
         Ok(info.state.last_sequence)
     }
 
+    /// Every case that has at least one message in the stream, from one pass over the
+    /// stream's subjects (the server's subject details, paged), not a load per case:
+    /// how `casegrid import` finds what an earlier run appended.
+    pub async fn cases_present(&self) -> Result<std::collections::HashSet<CaseId>, LogError> {
+        use futures_util::TryStreamExt;
+        let prefix = format!("{}.", self.config.subject_prefix);
+        let stream = self.stream.clone();
+        let mut subjects = stream
+            .info_with_subjects(format!("{prefix}*"))
+            .await
+            .map_err(LogError::unavailable)?;
+        let mut present = std::collections::HashSet::new();
+        while let Some((subject, _count)) =
+            subjects.try_next().await.map_err(LogError::unavailable)?
+        {
+            if let Some(id) = subject
+                .strip_prefix(&prefix)
+                .and_then(|id| CaseId::parse(id).ok())
+            {
+                present.insert(id);
+            }
+        }
+        Ok(present)
+    }
+
     /// Number of messages in the stream.
     pub async fn message_count(&self) -> Result<u64, LogError> {
         let mut stream = self.stream.clone();

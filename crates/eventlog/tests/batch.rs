@@ -451,3 +451,55 @@ async fn data_keys_of_concurrent_filings_share_atomic_batches_and_a_retry_finds_
         assert_eq!(stored.open("phone", sealed).unwrap(), "13800000000");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_many_new_cases_go_in_atomic_batches_and_an_existing_key_is_kept() {
+    use casegrid_privacy::KeyVault;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let vault = KeyVault::create(client.clone(), 1).await.unwrap();
+    // Some keys exist already (an interrupted import created them): their batch is
+    // refused and done key by key, which answers the stored key.
+    let old: Vec<CaseId> = (0..5)
+        .map(|i| CaseId::for_filing("bulk", &format!("old{i}")))
+        .collect();
+    let mut sealed = Vec::new();
+    for c in &old {
+        let key = vault.key_for_filing(*c).await.unwrap();
+        sealed.push(key.seal("phone", "13800000000", "138****0000".into()));
+    }
+    let ids: Vec<CaseId> = (0..2_500)
+        .map(|i| CaseId::for_filing("bulk", &format!("c{i}")))
+        .chain(old.iter().copied())
+        .collect();
+    let keys = vault.keys_for_filings(&client, &ids).await.unwrap();
+    assert_eq!(keys.len(), ids.len());
+    for (i, (id, key)) in ids.iter().zip(&keys).enumerate() {
+        // Answered in order, each the key the vault stores.
+        let probe = key.seal("phone", "13800000001", "138****0001".into());
+        let stored = vault.key(*id).await.unwrap();
+        assert_eq!(stored.open("phone", &probe).unwrap(), "13800000001", "{i}");
+    }
+    for (key, s) in keys[2_500..].iter().zip(&sealed) {
+        assert_eq!(key.open("phone", s).unwrap(), "13800000000");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cases_present_are_the_subjects_of_the_stream() {
+    let nats = TestNats::start();
+    let log = EventLog::create(nats.client().await, LogConfig::default())
+        .await
+        .unwrap();
+    assert!(log.cases_present().await.unwrap().is_empty());
+    let ids: Vec<CaseId> = (0..3)
+        .map(|i| CaseId::for_filing("op.zhang", &format!("p{i}")))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        let first = envelope(*id, 1, GENESIS_HASH, &format!("p{i}"));
+        let second = envelope(*id, 2, &first.hash, &format!("q{i}"));
+        log.append_new_cases(&[vec![first, second]]).await.unwrap();
+    }
+    let present = log.cases_present().await.unwrap();
+    assert_eq!(present, ids.iter().copied().collect::<HashSet<_>>());
+}

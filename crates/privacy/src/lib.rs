@@ -245,6 +245,75 @@ impl KeyVault {
         }
     }
 
+    /// The keys of many new cases at once (`casegrid import`): created in JetStream
+    /// atomic batches of up to [`casegrid_runtime::batch::SERVER_MAX_BATCH`], each key
+    /// only where its subject holds nothing, so one fsync covers a thousand keys. A batch
+    /// the server refuses (a key exists already: an earlier run stopped between keys and
+    /// events) or whose outcome is unknown is done key by key by
+    /// [`Self::key_for_filing`], which finds a stored key. Four batches go at once; answers
+    /// in the order of `ids`.
+    pub async fn keys_for_filings(
+        &self,
+        client: &async_nats::Client,
+        ids: &[CaseId],
+    ) -> Result<Vec<DataKey>, PrivacyError> {
+        use casegrid_runtime::batch::{publish_atomic, BatchOutcome, Staged, SERVER_MAX_BATCH};
+        use futures_util::{stream, StreamExt, TryStreamExt};
+        let atomic = self.store.stream.cached_info().config.allow_atomic_publish;
+        let prefix = self.store.put_prefix.as_ref().unwrap_or(&self.store.prefix);
+        let batches: Vec<Vec<DataKey>> = stream::iter(ids.chunks(SERVER_MAX_BATCH))
+            .map(|chunk| async move {
+                let fresh: Vec<_> = chunk
+                    .iter()
+                    .map(|_| ChaCha20Poly1305::generate_key(&mut OsRng))
+                    .collect();
+                let messages: Vec<(String, bytes::Bytes, String)> = chunk
+                    .iter()
+                    .zip(&fresh)
+                    .map(|(id, k)| {
+                        (
+                            format!("{prefix}{}", Self::key_name(*id)),
+                            bytes::Bytes::copy_from_slice(k),
+                            format!("key:{id}:{}", key_tag(k)),
+                        )
+                    })
+                    .collect();
+                let staged: Vec<Staged<'_>> = messages
+                    .iter()
+                    .map(|(subject, payload, msg_id)| Staged {
+                        subject,
+                        payload,
+                        msg_id,
+                        expected: Some(0),
+                    })
+                    .collect();
+                let stored = atomic
+                    && staged.len() > 1
+                    && matches!(
+                        publish_atomic(client, &staged).await,
+                        BatchOutcome::Stored { count, .. } if count == staged.len() as u64
+                    );
+                if stored {
+                    Ok(chunk
+                        .iter()
+                        .zip(&fresh)
+                        .map(|(id, k)| DataKey::from_bytes(*id, k).expect("32-byte key"))
+                        .collect())
+                } else {
+                    stream::iter(chunk.iter().copied())
+                        .map(|id| self.key_for_filing(id))
+                        .buffered(64)
+                        .try_collect()
+                        .await
+                }
+            })
+            .buffered(4)
+            .try_collect()
+            .await?;
+        let keys = batches.into_iter().flatten().collect();
+        Ok(keys)
+    }
+
     /// The case's key; `Erased` when it was deleted.
     pub async fn key(&self, case_id: CaseId) -> Result<DataKey, PrivacyError> {
         match self.store.get(Self::key_name(case_id)).await {

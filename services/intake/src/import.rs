@@ -25,12 +25,13 @@ use casegrid_domain::history::command_for;
 use casegrid_domain::{Actor, ActorKind, Case, CaseId, Command, Event};
 use casegrid_eventlog::batch::SERVER_MAX_BATCH;
 use casegrid_eventlog::{Envelope, EventLog, LogError, StoredEvent};
-use casegrid_privacy::KeyVault;
+use casegrid_privacy::{DataKey, KeyVault};
 use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -179,9 +180,33 @@ fn command_id(source: &str, case_ref: &str, version: u64) -> String {
     format!("import:{source}:{case_ref}:{version}")
 }
 
+/// Cases decided and sealed a chunk at a time: the next chunk is built while the
+/// previous one is appended.
+const CHUNK_CASES: usize = 4_096;
+
+/// One accepted row waiting to be built.
+struct Job {
+    line: usize,
+    case_ref: String,
+    row: Row,
+    history: Vec<(usize, String)>,
+}
+
+/// What the building tasks share.
+struct Shared {
+    district: District,
+    mapping: Mapping,
+    source: String,
+}
+
 /// Imports `cases` (CSV) and `events` (JSON lines) into the log. Fails only when the
 /// files cannot be read or the log is unavailable; every problem with a case is in
 /// the report.
+///
+/// The cases already in the log are learnt once, from the stream's subjects, and
+/// skipped without being built. The others go a chunk at a time: decided on every
+/// core, their data keys created in atomic batches, sealed and chained on every core,
+/// then appended in atomic batches (`in_flight` at once) while the next chunk is built.
 pub async fn import(
     log: &EventLog,
     keys: &KeyVault,
@@ -191,21 +216,15 @@ pub async fn import(
     options: &ImportOptions,
     progress: impl Fn(Progress),
 ) -> anyhow::Result<ImportReport> {
-    let mapping = &options.mapping;
     let started = Instant::now();
     let mut report = ImportReport::default();
-    let (lines, mut refused_refs) = read_events(events)?;
+    let (mut lines, mut refused_refs) = read_events(events)?;
     let rows = read_cases(cases)?;
     let rows_total = rows.len() as u64;
-    let mut rows_done = 0u64;
-    let mut last_progress = Instant::now();
-    let mut pending: Vec<Built> = Vec::new();
-    let mut pending_events = 0usize;
-    let batch_events = options.batch_events.clamp(1, SERVER_MAX_BATCH);
-    let mut batches: Vec<Vec<Built>> = Vec::new();
+    let present = log.cases_present().await?;
     let mut seen = HashMap::new();
+    let mut jobs = Vec::new();
     for (line, row) in rows {
-        rows_done += 1;
         let case_ref = match &row {
             Ok(r) => r.get("case_ref").cloned().unwrap_or_default(),
             Err((case_ref, _)) => case_ref.clone(),
@@ -234,44 +253,117 @@ pub async fn import(
                 continue;
             }
         };
-        let history = lines.get(&case_ref).map(Vec::as_slice).unwrap_or(&[]);
-        match build(keys, district, mapping, options, &case_ref, &row, history).await {
-            Ok(built) => {
-                if built.envelopes.len() > batch_events {
-                    batches.push(vec![built]);
-                } else {
-                    if pending_events + built.envelopes.len() > batch_events {
-                        batches.push(std::mem::take(&mut pending));
-                        pending_events = 0;
-                    }
-                    pending_events += built.envelopes.len();
-                    pending.push(built);
-                }
+        let history = lines.remove(&case_ref).unwrap_or_default();
+        if present.contains(&case_id_of(&options.source, &case_ref)) {
+            report.already += 1;
+            continue;
+        }
+        jobs.push(Job {
+            line,
+            case_ref,
+            row,
+            history,
+        });
+    }
+    let mut rows_done = rows_total - jobs.len() as u64;
+    let shared = Arc::new(Shared {
+        district: district.clone(),
+        mapping: options.mapping.clone(),
+        source: options.source.clone(),
+    });
+    let batch_events = options.batch_events.clamp(1, SERVER_MAX_BATCH);
+    let mut appending: Option<tokio::task::JoinHandle<anyhow::Result<ImportReport>>> = None;
+    let mut jobs = jobs.into_iter().peekable();
+    while jobs.peek().is_some() {
+        let chunk: Vec<Job> = jobs.by_ref().take(CHUNK_CASES).collect();
+        rows_done += chunk.len() as u64;
+        let t0 = Instant::now();
+        let decided = on_every_core(&shared, chunk, decide).await?;
+        let t_decide = t0.elapsed();
+        let mut ready = Vec::new();
+        for d in decided {
+            match d {
+                Ok(d) => ready.push(d),
+                Err(r) => report.refused.push(r),
             }
-            Err(BuildError::Refused(at, reason)) => report.refused.push(Refused {
-                case_ref,
-                at: at.unwrap_or(format!("cases.csv:{line}")),
-                reason,
-            }),
-            Err(BuildError::Unavailable(e)) => return Err(e),
         }
-        if batches.len() >= options.in_flight.max(1) {
-            append_batches(log, options, std::mem::take(&mut batches), &mut report).await?;
+        let needing: Vec<CaseId> = ready
+            .iter()
+            .filter(|d| d.needs_key)
+            .map(|d| d.case_id)
+            .collect();
+        let mut new_keys: HashMap<CaseId, DataKey> = needing
+            .iter()
+            .copied()
+            .zip(
+                keys.keys_for_filings(log.client(), &needing)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the key store: {e}"))?,
+            )
+            .collect();
+        let t_keys = t0.elapsed();
+        let ready: Vec<(Decided, Option<DataKey>)> = ready
+            .into_iter()
+            .map(|d| {
+                let key = new_keys.remove(&d.case_id);
+                (d, key)
+            })
+            .collect();
+        let built = on_every_core(&shared, ready, |shared, (d, key)| {
+            seal_and_chain(shared, d, key.as_ref())
+        })
+        .await?;
+        let mut batches: Vec<Vec<Built>> = Vec::new();
+        let mut pending: Vec<Built> = Vec::new();
+        let mut pending_events = 0usize;
+        for b in built {
+            let b = match b {
+                Ok(b) => b,
+                Err(r) => {
+                    report.refused.push(r);
+                    continue;
+                }
+            };
+            if b.envelopes.len() > batch_events {
+                batches.push(vec![b]);
+                continue;
+            }
+            if pending_events + b.envelopes.len() > batch_events {
+                batches.push(std::mem::take(&mut pending));
+                pending_events = 0;
+            }
+            pending_events += b.envelopes.len();
+            pending.push(b);
         }
-        if last_progress.elapsed() >= Duration::from_millis(500) {
-            last_progress = Instant::now();
-            progress(Progress {
-                rows_done,
-                rows_total,
-                events: report.events,
-                elapsed: started.elapsed(),
-            });
+        if !pending.is_empty() {
+            batches.push(pending);
         }
+        let t_built = t0.elapsed();
+        if let Some(previous) = appending.take() {
+            merge(&mut report, previous.await??);
+        }
+        tracing::debug!(
+            cases = rows_done,
+            ?t_decide,
+            ?t_keys,
+            ?t_built,
+            appended = ?t0.elapsed(),
+            "import chunk"
+        );
+        let (log, source, in_flight) = (log.clone(), options.source.clone(), options.in_flight);
+        appending = Some(tokio::spawn(async move {
+            append_batches(&log, &source, in_flight, batches).await
+        }));
+        progress(Progress {
+            rows_done,
+            rows_total,
+            events: report.events,
+            elapsed: started.elapsed(),
+        });
     }
-    if !pending.is_empty() {
-        batches.push(pending);
+    if let Some(previous) = appending.take() {
+        merge(&mut report, previous.await??);
     }
-    append_batches(log, options, batches, &mut report).await?;
     // Events of cases that have no row.
     for (case_ref, history) in &lines {
         if !seen.contains_key(case_ref) {
@@ -292,6 +384,41 @@ pub async fn import(
         elapsed: report.elapsed,
     });
     Ok(report)
+}
+
+/// `f` over `items` on every core (blocking tasks), answers in the items' order.
+async fn on_every_core<T, R>(
+    shared: &Arc<Shared>,
+    items: Vec<T>,
+    f: fn(&Shared, T) -> R,
+) -> anyhow::Result<Vec<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_task = items.len().div_ceil(cores).max(1);
+    let mut items = items.into_iter().peekable();
+    let mut tasks = Vec::new();
+    while items.peek().is_some() {
+        let part: Vec<T> = items.by_ref().take(per_task).collect();
+        let shared = shared.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter().map(|t| f(&shared, t)).collect::<Vec<R>>()
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.extend(task.await?);
+    }
+    Ok(out)
+}
+
+fn merge(report: &mut ImportReport, part: ImportReport) {
+    report.cases += part.cases;
+    report.events += part.events;
+    report.already += part.already;
+    report.refused.extend(part.refused);
 }
 
 type Row = BTreeMap<String, String>;
@@ -396,14 +523,12 @@ fn read_events(
     Ok((lines, refused))
 }
 
-enum BuildError {
-    /// (where, why)
-    Refused(Option<String>, String),
-    Unavailable(anyhow::Error),
-}
-
-fn refuse(at: Option<String>, reason: impl Into<String>) -> BuildError {
-    BuildError::Refused(at, reason.into())
+fn refuse(case_ref: &str, at: Option<String>, line: usize, reason: impl Into<String>) -> Refused {
+    Refused {
+        case_ref: case_ref.to_owned(),
+        at: at.unwrap_or_else(|| format!("cases.csv:{line}")),
+        reason: reason.into(),
+    }
 }
 
 /// The filing actor of a row: by its channel, named by `filed_by`.
@@ -485,42 +610,54 @@ fn map_departments(value: &mut Value, mapping: &Mapping, in_field: bool) {
     }
 }
 
-/// Decides a case's filing and every later event at its instant, then seals the
-/// reporter with the case's key and chains the envelopes.
-async fn build(
-    keys: &KeyVault,
-    district: &District,
-    mapping: &Mapping,
-    options: &ImportOptions,
-    case_ref: &str,
-    row: &Row,
-    history: &[(usize, String)],
-) -> Result<Built, BuildError> {
-    let source = options.source.as_str();
-    let case_id = case_id_of(source, case_ref);
+/// A case decided at every instant of its history, its personal data not yet sealed.
+struct Decided {
+    case_ref: String,
+    line: usize,
+    case_id: CaseId,
+    actor: Actor,
+    filed_at: OffsetDateTime,
+    body: FileBody,
+    /// Whether the filing holds personal data (the case needs its data key).
+    needs_key: bool,
+    steps: Vec<(Actor, Event, OffsetDateTime)>,
+}
+
+/// Decides a case's filing and every later event at its instant.
+fn decide(shared: &Shared, job: Job) -> Result<Decided, Refused> {
+    let Job {
+        line,
+        case_ref,
+        row,
+        history,
+    } = job;
+    let (district, mapping, source) = (&shared.district, &shared.mapping, shared.source.as_str());
+    let refused = |at: Option<String>, reason: String| refuse(&case_ref, at, line, reason);
+    let case_id = case_id_of(source, &case_ref);
     let filed_at = row.get("filed_at").map(String::as_str).unwrap_or_default();
     let filed_at = OffsetDateTime::parse(filed_at, &Rfc3339)
-        .map_err(|e| refuse(None, format!("filed_at: {filed_at:?} is not RFC 3339: {e}")))?;
+        .map_err(|e| refused(None, format!("filed_at: {filed_at:?} is not RFC 3339: {e}")))?;
     let channel = row.get("channel").map(String::as_str).unwrap_or_default();
-    let actor = filer(row, channel).map_err(|e| refuse(None, e))?;
-    let body = body_of(row, mapping, source).map_err(|e| refuse(None, e))?;
-    let filing = filing_of(district, &body, masked_only).map_err(|p| refuse(None, p.detail))?;
+    let actor = filer(&row, channel).map_err(|e| refused(None, e))?;
+    let body = body_of(&row, mapping, source).map_err(|e| refused(None, e))?;
+    let filing = filing_of(district, &body, masked_only).map_err(|p| refused(None, p.detail))?;
+    let needs_key = filing.reporter.is_some() || !filing.personal.is_empty();
     let mut case = Case::new(case_id);
-    let mut steps: Vec<(Actor, Event, OffsetDateTime)> = Vec::new();
+    let mut steps: Vec<(Actor, Event, OffsetDateTime)> = Vec::with_capacity(history.len() + 1);
     let filed = case
         .decide(&actor, &Command::FileCase(filing), filed_at)
-        .map_err(|r| refuse(None, r.detail))?;
+        .map_err(|r| refused(None, r.detail))?;
     case.apply(&filed);
     steps.push((actor.clone(), filed, filed_at));
     let mut last = filed_at;
-    for (n, line) in history {
+    for (n, line) in &history {
         let at = Some(format!("events.jsonl:{n}"));
         let mut line: EventLine = serde_json::from_str(line)
-            .map_err(|e| refuse(at.clone(), format!("unreadable line: {e}")))?;
+            .map_err(|e| refused(at.clone(), format!("unreadable line: {e}")))?;
         if line.occurred_at < last {
-            return Err(refuse(
+            return Err(refused(
                 at,
-                "occurred_at: before the case's previous event (a case's lines are in the order they happened)",
+                "occurred_at: before the case's previous event (a case's lines are in the order they happened)".into(),
             ));
         }
         last = line.occurred_at;
@@ -534,29 +671,49 @@ async fn build(
             }
         }
         let event = Event::from_parts(&line.event_type, schema_of(&line.event_type), &line.data)
-            .map_err(|e| refuse(at.clone(), e.to_string()))?;
-        let command = command_for(&event, line.occurred_at).map_err(|e| refuse(at.clone(), e))?;
+            .map_err(|e| refused(at.clone(), e.to_string()))?;
+        let command = command_for(&event, line.occurred_at).map_err(|e| refused(at.clone(), e))?;
         let decided = case
             .decide(&line.actor, &command, line.occurred_at)
-            .map_err(|r| refuse(at.clone(), r.detail))?;
+            .map_err(|r| refused(at.clone(), r.detail))?;
         case.apply(&decided);
         steps.push((line.actor, decided, line.occurred_at));
     }
-    // Accepted whole: now the reporter is sealed with the case's own key.
-    if let Some(Event::CaseFiled(f)) = steps.first().map(|(_, e, _)| e) {
-        if f.reporter.is_some() {
-            let key = keys
-                .key_for_filing(case_id)
-                .await
-                .map_err(|e| BuildError::Unavailable(anyhow::anyhow!("the key store: {e}")))?;
-            let sealed = filing_of(district, &body, |field, clear, masked| {
-                key.seal(field, clear, masked)
-            })
-            .map_err(|p| refuse(None, p.detail))?;
-            steps[0].1 = Case::new(case_id)
-                .decide(&actor, &Command::FileCase(sealed), filed_at)
-                .map_err(|r| refuse(None, r.detail))?;
-        }
+    Ok(Decided {
+        case_ref,
+        line,
+        case_id,
+        actor,
+        filed_at,
+        body,
+        needs_key,
+        steps,
+    })
+}
+
+/// Seals the filing's personal data with the case's key (accepted whole, so now) and
+/// chains the envelopes.
+fn seal_and_chain(shared: &Shared, d: Decided, key: Option<&DataKey>) -> Result<Built, Refused> {
+    let Decided {
+        case_ref,
+        line,
+        case_id,
+        actor,
+        filed_at,
+        body,
+        mut steps,
+        ..
+    } = d;
+    let source = shared.source.as_str();
+    let refused = |reason: String| refuse(&case_ref, None, line, reason);
+    if let Some(key) = key {
+        let sealed = filing_of(&shared.district, &body, |field, clear, masked| {
+            key.seal(field, clear, masked)
+        })
+        .map_err(|p| refused(p.detail))?;
+        steps[0].1 = Case::new(case_id)
+            .decide(&actor, &Command::FileCase(sealed), filed_at)
+            .map_err(|r| refused(r.detail))?;
     }
     let correlation = format!("import:{source}:{case_ref}");
     let mut envelopes: Vec<Envelope> = Vec::with_capacity(steps.len());
@@ -576,7 +733,7 @@ async fn build(
             event.schema(),
             event.data(),
             actor,
-            command_id(source, case_ref, version),
+            command_id(source, &case_ref, version),
             correlation.clone(),
             None,
             at,
@@ -587,11 +744,11 @@ async fn build(
                 format!("v{version}").as_bytes(),
             ))
         })
-        .map_err(|e| BuildError::Unavailable(anyhow::anyhow!("sealing an envelope: {e}")))?;
+        .map_err(|e| refused(format!("sealing an envelope: {e}")))?;
         envelopes.push(envelope);
     }
     Ok(Built {
-        case_ref: case_ref.to_owned(),
+        case_ref,
         case_id,
         envelopes,
     })
@@ -600,36 +757,38 @@ async fn build(
 /// Appends batches, `in_flight` at once; a refused batch is appended case by case.
 async fn append_batches(
     log: &EventLog,
-    options: &ImportOptions,
+    source: &str,
+    in_flight: usize,
     batches: Vec<Vec<Built>>,
-    report: &mut ImportReport,
-) -> anyhow::Result<()> {
-    let results: Vec<(Vec<Built>, Result<u64, LogError>)> = stream::iter(batches)
+) -> anyhow::Result<ImportReport> {
+    let mut report = ImportReport::default();
+    let results: Vec<(Vec<Built>, Result<u64, LogError>, bool)> = stream::iter(batches)
         .map(|batch| async move {
             let chains: Vec<Vec<Envelope>> = batch.iter().map(|b| b.envelopes.clone()).collect();
-            let result = append_retrying(log, &chains).await;
-            (batch, result)
+            let (result, retried) = append_retrying(log, &chains).await;
+            (batch, result, retried)
         })
-        .buffer_unordered(options.in_flight.max(1))
+        .buffer_unordered(in_flight.max(1))
         .collect()
         .await;
-    for (batch, result) in results {
+    for (batch, result, retried) in results {
         match result {
-            Ok(_) => count(report, &batch),
+            Ok(_) => count(&mut report, &batch),
             Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) if batch.len() > 1 => {
                 for built in batch {
-                    let result = append_retrying(log, std::slice::from_ref(&built.envelopes)).await;
-                    settle(log, options, report, built, result).await?;
+                    let (result, again) =
+                        append_retrying(log, std::slice::from_ref(&built.envelopes)).await;
+                    settle(log, source, &mut report, built, result, retried || again).await?;
                 }
             }
             Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) => {
                 let built = batch.into_iter().next().expect("one case");
-                settle(log, options, report, built, result).await?;
+                settle(log, source, &mut report, built, result, retried).await?;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    Ok(report)
 }
 
 fn count(report: &mut ImportReport, batch: &[Built]) {
@@ -639,7 +798,12 @@ fn count(report: &mut ImportReport, batch: &[Built]) {
 
 /// A lost answer may hide a stored batch: retrying is safe (the expectations refuse a
 /// second copy), and a refusal then means "look at what is there".
-async fn append_retrying(log: &EventLog, chains: &[Vec<Envelope>]) -> Result<u64, LogError> {
+/// Answers whether it retried: a refusal after a retry most likely means this run's
+/// first attempt was stored.
+async fn append_retrying(
+    log: &EventLog,
+    chains: &[Vec<Envelope>],
+) -> (Result<u64, LogError>, bool) {
     let mut attempt = 0;
     loop {
         match log.append_new_cases(chains).await {
@@ -648,30 +812,37 @@ async fn append_retrying(log: &EventLog, chains: &[Vec<Envelope>]) -> Result<u64
                 tracing::warn!(error = %e, attempt, "import batch: outcome unknown, retrying");
                 tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
             }
-            other => return other,
+            other => return (other, attempt > 0),
         }
     }
 }
 
 /// One case's append answered: stored, already there from an earlier run, or there
-/// with another history.
+/// with another history. `retried`: the answer came after a retry of an append whose
+/// outcome was unknown, so a case found with this import's history was stored by this
+/// run (the cases of earlier runs were left out before building).
 async fn settle(
     log: &EventLog,
-    options: &ImportOptions,
+    source: &str,
     report: &mut ImportReport,
     built: Built,
     result: Result<u64, LogError>,
+    retried: bool,
 ) -> anyhow::Result<()> {
     match result {
         Ok(_) => count(report, std::slice::from_ref(&built)),
         Err(LogError::Conflict { .. } | LogError::Duplicate { .. }) => {
             let stored = log.load_case(built.case_id, 0).await?;
-            let first = command_id(&options.source, &built.case_ref, 1);
+            let first = command_id(source, &built.case_ref, 1);
             if stored
                 .first()
                 .is_some_and(|e: &StoredEvent| e.envelope.command_id == first)
             {
-                report.already += 1;
+                if retried {
+                    count(report, std::slice::from_ref(&built));
+                } else {
+                    report.already += 1;
+                }
             } else {
                 report.refused.push(Refused {
                     case_ref: built.case_ref,

@@ -495,6 +495,8 @@ pub fn state_as_of(
 
 /// The name personal data found in a description is sealed under (`description#0`, …).
 const DESCRIPTION: &str = "description";
+/// … and in the title (`title#0`, …).
+const TITLE: &str = "title";
 
 struct Validated {
     category: Category,
@@ -546,12 +548,15 @@ pub fn filing_of(
     let reporter = body.reporter.as_ref().filter(|r| !r.is_empty());
     // Numbers a citizen dictated into the description never enter the log in clear.
     let (description, found) = mask_text(&body.description);
+    let (title, title_found) = mask_text(&body.title);
+    let mut personal = seal_findings(DESCRIPTION, &body.description, &found, &seal);
+    personal.extend(seal_findings(TITLE, &body.title, &title_found, &seal));
     Ok(FileCase {
         channel: body.channel,
         kind: body.kind,
         category: checked.category,
         urgency: body.urgency,
-        title: body.title.clone(),
+        title,
         description,
         location: Location {
             address: body.location.address.clone(),
@@ -566,7 +571,7 @@ pub fn filing_of(
         reporter: reporter.map(|r| reporter_of(r, &checked.phone, &seal)),
         source: body.source.clone(),
         grid_found: checked.grid_found,
-        personal: seal_findings(DESCRIPTION, &body.description, &found, &seal),
+        personal,
     })
 }
 

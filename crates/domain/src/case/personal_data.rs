@@ -143,4 +143,48 @@ mod tests {
         assert!(case.personal_erased && case.pending_erasure.is_none());
         refused(&case, &supervisor(), erase, RejectionKind::InvalidState);
     }
+
+    #[test]
+    fn numbers_found_in_the_title_and_description_are_revealed_and_erased_with_the_key() {
+        use crate::personal::{Sealed, Spotted};
+        let spotted = |field: &str, masked: &str| Spotted {
+            field: field.into(),
+            value: Sealed {
+                masked: masked.into(),
+                sealed: "c2VhbGVk".into(),
+            },
+        };
+        let Command::FileCase(mut filing) = file_noise() else {
+            unreachable!()
+        };
+        filing.title = "噪音 邻居136****5432".into();
+        filing.description = "联系137****5678".into();
+        filing.personal = vec![
+            spotted("description#0", "137****5678"),
+            spotted("title#0", "136****5432"),
+        ];
+        let mut case = Case::new(CaseId::for_filing("op.zhang", "title-pii"));
+        accept(&mut case, &operator(), Command::FileCase(filing), NOW);
+        let fields: Vec<String> = case.sealed_fields().into_iter().map(|(f, _)| f).collect();
+        assert!(fields.contains(&"title#0".to_owned()), "{fields:?}");
+        assert!(fields.contains(&"description#0".to_owned()), "{fields:?}");
+        let reveal = Command::RevealPersonalData(reason("核实联系人"));
+        let event = case.decide(&operator(), &reveal, NOW).unwrap();
+        assert!(
+            matches!(&event, Event::PersonalDataRevealed(r) if r.fields.contains(&"title#0".to_owned())),
+            "{event:?}"
+        );
+        accept(
+            &mut case,
+            &supervisor(),
+            Command::ErasePersonalData(reason("依法删除")),
+            NOW,
+        );
+        // What a view keeps of the erased case (the read model's fold).
+        case.keep_masked_only();
+        let filed = case.filed.as_ref().unwrap();
+        assert_eq!(filed.title, "噪音 邻居[erased]");
+        assert_eq!(filed.description, "联系[erased]");
+        assert!(filed.personal.iter().all(|s| s.value.sealed.is_empty()));
+    }
 }
