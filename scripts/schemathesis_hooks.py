@@ -6,7 +6,7 @@ idempotency-key-header says. schemathesis draws keys from a small pool ("0", "00
 and would reuse one across operations and bodies, so a well-formed key is given a
 suffix from the request it goes with: the same request keeps the same key (replays are
 still tested), another request gets another key. A malformed key (empty, too long,
-spaces at an end) is sent as generated, so the negative checks still see it.
+spaces at an end), and every negative case, is sent as generated.
 """
 
 import hashlib
@@ -22,6 +22,10 @@ WELL_FORMED = re.compile(r"^[!-~]([ -~]*[!-~])?$")
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    # A negative case is sent as generated: changing it would make schemathesis take it
+    # for a positive one again (and send the header it meant to leave out).
+    if case.meta is not None and case.meta.generation.mode.is_negative:
+        return
     headers = case.headers
     if not headers or KEY not in headers:
         return

@@ -35,11 +35,11 @@ pub struct FileBody {
     #[serde(default)]
     #[schemars(length(max = 10000))]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "casegrid_domain::object::object")]
     pub location: LocationBody,
     /// The reporter's personal data, sealed before it enters the log. A hotline case
     /// needs a name or a phone.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "casegrid_domain::object::object")]
     pub reporter: Option<ReporterBody>,
     /// Where the case came from (a channel's own ids, attachments); kept as given.
     /// I-JSON like every body: no floats, integers within ±(2^53 − 1).
@@ -244,6 +244,16 @@ mod tests {
             "title": "噪音", "reporter": {"phone": "138 0000 1234"}});
         assert!(v.is_valid(&hotline));
         assert!(serde_json::from_value::<FileBody>(hotline.clone()).is_ok());
+        // serde alone reads a struct from an array: the body refuses it as the schema does.
+        for member in ["reporter", "location"] {
+            let mut listed = hotline.clone();
+            listed[member] = json!([null, null]);
+            assert!(!v.is_valid(&listed), "{member}");
+            assert!(
+                serde_json::from_value::<FileBody>(listed).is_err(),
+                "{member}"
+            );
+        }
         let mut with_source = hotline.clone();
         with_source["source"] = json!({"id": "A-1", "n": 3, "tags": [null, true, {"x": "y"}]});
         assert!(v.is_valid(&with_source), "I-JSON in source");

@@ -55,13 +55,37 @@ async fn write(
         correlation_id: crate::edge::request_id(headers),
         body: json_object(body?, false)?,
     };
-    bus::command(
+    let reply: KbReply = bus::command(
         state,
         Target::new(INTAKE_KB, INTAKE),
         &request,
         &request.correlation_id,
     )
-    .await
+    .await?;
+    readable(state, &reply).await;
+    Ok(reply)
+}
+
+/// How long a write waits for the read model to show it.
+const READ_BACK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (at most [`READ_BACK`]) until projection answers the entry at the written
+/// version, so the `Location` of a 201 and a read right after an edit find what was
+/// written (the read model follows the log a moment later). A read model that stays
+/// behind does not fail the write: it is appended.
+async fn readable(state: &AppState, reply: &KbReply) {
+    let until = tokio::time::Instant::now() + READ_BACK;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let q = KbEntryQuery { id: reply.id };
+        let seen: Result<KbEntryView, ApiError> =
+            bus::request(state, Target::new(PROJECTION_KB_ENTRY, PROJECTION), &q).await;
+        if seen.is_ok_and(|v| v.version >= reply.version) || tokio::time::Instant::now() >= until {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+    }
 }
 
 /// `POST /kb`: 201 with `Location` when this request created the entry, 200 when the
