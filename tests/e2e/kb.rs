@@ -60,6 +60,15 @@ async fn an_entry_is_created_edited_found_cited_and_flagged_when_expired() {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().unwrap().to_owned();
+    // The 201's Location reads back at once (the write waits for the read model).
+    let location = format!("/api/v1/kb/{id}/history");
+    let (status, history) = api.get(&location, Some("demo-supervisor")).await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(
+        history["versions"].as_array().map(Vec::len),
+        Some(1),
+        "{history}"
+    );
     let again = api
         .post(
             "/api/v1/kb",
@@ -87,6 +96,10 @@ async fn an_entry_is_created_edited_found_cited_and_flagged_when_expired() {
         "{}",
         edited.body
     );
+    let (_, read) = api
+        .get(&format!("/api/v1/kb/{id}"), Some("demo-supervisor"))
+        .await;
+    assert_eq!(read["version"], 2, "an edit reads back at once: {read}");
 
     // An inquiry answered at intake from the entry.
     let filed = api

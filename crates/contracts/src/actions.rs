@@ -190,6 +190,7 @@ impl WhistleRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MediationRequest {
+    #[serde(deserialize_with = "casegrid_domain::object::objects")]
     pub parties: Vec<PartyRequest>,
     /// The mediator the mediation is assigned to (a mediator principal, checked by
     /// the service); absent, the mediator who opens it.

@@ -243,6 +243,7 @@ pub struct BlowWhistle {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateReportIn {
+    #[serde(deserialize_with = "crate::object::objects")]
     pub ratings: Vec<Rating>,
 }
 

@@ -50,16 +50,23 @@ impl fmt::Display for KbEntryId {
 }
 
 /// What an editor writes: the whole entry, at creation and at every edit.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KbDraft {
+    /// Not blank.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub question: String,
+    /// Not blank.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub answer: String,
     pub category: Category,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date-time")))]
     pub valid_from: OffsetDateTime,
-    /// Absent: valid until edited.
+    /// Absent: valid until edited; after `valid_from`.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>", extend("format" = "date-time")))]
     pub valid_until: Option<OffsetDateTime>,
     /// The department that answers for the entry and is told when it expires.
     pub owner: DepartmentId,

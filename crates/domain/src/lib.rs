@@ -19,6 +19,7 @@ pub mod event;
 pub mod history;
 pub mod ids;
 pub mod kb;
+pub mod object;
 pub mod personal;
 pub mod point;
 #[cfg(feature = "schema")]

@@ -26,7 +26,7 @@
 
 use crate::auth::{Caller, Scope};
 use crate::error::ApiError;
-use crate::openapi::{string, Endpoint};
+use crate::openapi::Endpoint;
 use crate::startup::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
@@ -61,7 +61,23 @@ pub(crate) fn endpoint() -> Endpoint {
         "The last stream sequence received; `0` replays from the start.",
         serde_json::json!({ "type": "string", "pattern": "^[0-9]{1,19}$" }),
     )
-    .content(200, "An event stream.", "text/event-stream", string())
+    // OpenAPI 3.1 has no `itemSchema`: the schema of an event-stream describes one
+    // event as its fields (what schemathesis checks each event against).
+    .content(
+        200,
+        "An event stream.",
+        "text/event-stream",
+        serde_json::json!({
+            "type": "object",
+            "description": "One server-sent event.",
+            "properties": {
+                "id": { "type": "string", "pattern": "^[0-9]{1,19}$", "description": "The stream sequence." },
+                "event": { "type": "string", "minLength": 1, "description": "The event type (`CaseFiled`, …)." },
+                "data": { "type": "string", "description": "The envelope as JSON, without ciphertexts." },
+            },
+            "required": ["id", "event", "data"],
+        }),
+    )
     .problems(&[400, 503])
 }
 

@@ -4,6 +4,10 @@
 //! the log's canonical form (RFC 8785 has no single answer for them; DESIGN.md:
 //! "Payloads are I-JSON").
 //!
+//! A number whose fraction is all zeros (`2.0`, no exponent) is that integer: JSON
+//! Schema reads it so (schemathesis sends one for every `integer`), and
+//! [`whole_numbers_as_integers`] forwards it as `2`, so still no float reaches an event.
+//!
 //! [`check`] walks the raw bytes once (serde_json's `Value` would already have lost
 //! the number text, the duplicates and the escapes) and names the first offending
 //! member by its JSON pointer (RFC 6901: `/source/lat`, `/parties/1/name`). Bytes that
@@ -93,6 +97,24 @@ pub(crate) enum Outcome {
     /// I-JSON (or not JSON at all: serde_json reports that).
     Fine,
     Violation(Violation),
+}
+
+/// The numbers of a checked body that serde_json read as floats are whole (`2.0`,
+/// [`check`] let no other through): made the integers they are.
+pub(crate) fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                // Whole and within ±(2^53 − 1): exact as i64.
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(members) => {
+            members.values_mut().for_each(whole_numbers_as_integers)
+        }
+        _ => {}
+    }
 }
 
 /// Checks that `bytes`, if they are JSON, are I-JSON.
@@ -328,11 +350,13 @@ impl Scanner<'_> {
         if self.at == digits {
             return Err(Stop::Syntax);
         }
+        let whole = self.at;
         let mut float = false;
         if self.peek() == Some(b'.') {
-            float = true;
             self.at += 1;
             while matches!(self.peek(), Some(b'0'..=b'9')) {
+                // `2.0`, `2.000`: the integer 2.
+                float |= self.peek() != Some(b'0');
                 self.at += 1;
             }
         }
@@ -353,7 +377,7 @@ impl Scanner<'_> {
                 text,
             }));
         }
-        let magnitude = &self.bytes[digits..self.at];
+        let magnitude = &self.bytes[digits..whole];
         let too_large = magnitude.len() > 16
             || std::str::from_utf8(magnitude)
                 .ok()
@@ -406,7 +430,30 @@ mod tests {
             .to_string()
             .starts_with("/source/lat: 30.25 is not an integer"));
         assert_eq!(violation(r#"{"a": [0, 1e3]}"#).unwrap().pointer(), "/a/1");
-        assert_eq!(violation(r#"{"a": 1.0}"#).unwrap().pointer(), "/a");
+        assert_eq!(violation(r#"{"a": 1.05}"#).unwrap().pointer(), "/a");
+        assert_eq!(violation(r#"{"a": 2.0e0}"#).unwrap().pointer(), "/a");
+    }
+
+    /// JSON Schema's `integer` takes `2.0` (schemathesis sends it for every integer):
+    /// it is the integer 2, forwarded as `2`; beyond 2^53 − 1 it is still too large.
+    #[test]
+    fn whole_numbers_are_integers() {
+        let body = r#"{"score": 5.0, "source": {"n": [-3.000, 9007199254740991.0, 0.0]}}"#;
+        assert_eq!(violation(body), None);
+        let mut value: serde_json::Value = serde_json::from_str(body).unwrap();
+        whole_numbers_as_integers(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"score": 5, "source": {"n": [-3, 9007199254740991_i64, 0]}})
+        );
+        assert_eq!(
+            value.to_string(),
+            r#"{"score":5,"source":{"n":[-3,9007199254740991,0]}}"#
+        );
+        assert!(matches!(
+            violation(r#"{"n": 9007199254740992.0}"#),
+            Some(Violation::TooLarge { .. })
+        ));
     }
 
     #[test]

@@ -8,7 +8,10 @@
 use crate::auth::{Caller, Scope};
 use crate::bus::{self, Target};
 use crate::error::ApiError;
-use crate::openapi::{array, integer, nullable_string, object, reference, string, Endpoint};
+use crate::openapi::{
+    array, date_time, idempotency_key_schema, integer, nullable_string, object, reference, string,
+    uuid, Endpoint,
+};
 use crate::routes::{idempotency_key, json_object, path_problem};
 use crate::startup::AppState;
 use axum::body::Bytes;
@@ -25,7 +28,7 @@ use casegrid_contracts::subjects::{
     INTAKE_KB, PROJECTION_KB_ENTRY, PROJECTION_KB_EXPIRED, PROJECTION_KB_HISTORY,
     PROJECTION_KB_SEARCH,
 };
-use casegrid_domain::kb::KbEntryId;
+use casegrid_domain::kb::{KbDraft, KbEntryId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -52,13 +55,37 @@ async fn write(
         correlation_id: crate::edge::request_id(headers),
         body: json_object(body?, false)?,
     };
-    bus::command(
+    let reply: KbReply = bus::command(
         state,
         Target::new(INTAKE_KB, INTAKE),
         &request,
         &request.correlation_id,
     )
-    .await
+    .await?;
+    readable(state, &reply).await;
+    Ok(reply)
+}
+
+/// How long a write waits for the read model to show it.
+const READ_BACK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (at most [`READ_BACK`]) until projection answers the entry at the written
+/// version, so the `Location` of a 201 and a read right after an edit find what was
+/// written (the read model follows the log a moment later). A read model that stays
+/// behind does not fail the write: it is appended.
+async fn readable(state: &AppState, reply: &KbReply) {
+    let until = tokio::time::Instant::now() + READ_BACK;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let q = KbEntryQuery { id: reply.id };
+        let seen: Result<KbEntryView, ApiError> =
+            bus::request(state, Target::new(PROJECTION_KB_ENTRY, PROJECTION), &q).await;
+        if seen.is_ok_and(|v| v.version >= reply.version) || tokio::time::Instant::now() >= until {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+    }
 }
 
 /// `POST /kb`: 201 with `Location` when this request created the entry, 200 when the
@@ -180,21 +207,7 @@ pub(crate) async fn expired(
 }
 
 fn id_param(e: Endpoint) -> Endpoint {
-    e.path_param("id", "The entry id (a UUID).", string())
-}
-
-fn entry_body() -> Value {
-    object(
-        &[
-            ("question", string()),
-            ("answer", string()),
-            ("category", string()),
-            ("valid_from", string()),
-            ("valid_until", string()),
-            ("owner", string()),
-        ],
-        &["question", "answer", "category", "valid_from", "owner"],
-    )
+    e.path_param("id", "The entry id (a UUID).", uuid())
 }
 
 fn written() -> Value {
@@ -215,9 +228,9 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             .header(
                 "Idempotency-Key",
                 "The same key and body answer the same entry (200); another body answers 422.",
-                string(),
+                idempotency_key_schema(),
             )
-            .body(entry_body())
+            .body_of::<KbDraft>()
             .json(201, "Created by this request; `Location` names the entry.", written())
             .json(200, "Created before with the same Idempotency-Key.", written())
             .problems(&[400, 403, 409, 422, 503]),
@@ -229,8 +242,12 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             )
             .query("q", "The text searched.", string())
             .query("category", "Only this category.", string())
-            .query("valid_at", "An RFC 3339 instant: only entries valid then.", string())
-            .query("limit", "At most this many (default 20, at most 200).", integer())
+            .query("valid_at", "An RFC 3339 instant: only entries valid then.", date_time())
+            .query(
+                "limit",
+                "At most this many (default 20; more than 200 reads as 200, 0 as 1).",
+                json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
+            )
             .json(200, "The hits.", reference("KbPage"))
             .problems(&[400, 503]),
         Endpoint::new(
@@ -261,8 +278,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "Edit a knowledge-base entry",
         ))
         .describe("A new version of the whole entry; the earlier ones stay in its history.")
-        .header("Idempotency-Key", "Makes the edit retriable.", string())
-        .body(entry_body())
+        .header("Idempotency-Key", "Makes the edit retriable.", idempotency_key_schema())
+        .body_of::<KbDraft>()
         .json(200, "The entry's new version.", written())
         .problems(&[400, 403, 404, 422, 503]),
         id_param(Endpoint::new(

@@ -652,7 +652,11 @@ pub(crate) fn json_object(body: Bytes, allow_empty: bool) -> Result<Value, ApiEr
         return Err(Problem::new(422, "not-i-json", "Not I-JSON", v.to_string()).into());
     }
     match serde_json::from_slice(&body) {
-        Ok(Value::Object(map)) => Ok(Value::Object(map)),
+        Ok(Value::Object(map)) => {
+            let mut object = Value::Object(map);
+            crate::ijson::whole_numbers_as_integers(&mut object);
+            Ok(object)
+        }
         Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
         Err(e) => Err(ApiError::bad_request(format!(
             "the body is not valid JSON: {e}"
