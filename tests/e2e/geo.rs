@@ -570,3 +570,108 @@ async fn a_phone_in_a_description_or_a_note_is_sealed_masked_revealed_and_erased
         .await;
     assert_eq!(again.status, 409, "{}", again.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_in_a_reply_or_a_progress_report_is_sealed_masked_revealed_and_erased() {
+    const PHONE: &str = "13712345678";
+    const ID: &str = "11010119900307125X";
+    let system = System::start().await;
+    let api = &system.api;
+    let filed = file(
+        &system,
+        "demo-operator",
+        "pii-reply",
+        &sanitation(json!({"grid": "NH.HB.BJ.03"})),
+    )
+    .await;
+    assert_eq!(filed.status, 201, "{}", filed.body);
+    let id = filed.body["id"].as_str().unwrap().to_owned();
+    wait_status(api, &id, "demo-operator", "dispatched").await;
+    let act = |action: &str, token: &'static str, body: Value| {
+        let path = format!("/api/v1/cases/{id}/actions/{action}");
+        async move { api.post(&path, token, &body, &[]).await }
+    };
+    // The territorial street leads (属地): it signs, reports progress, replies.
+    let r = act("sign", "demo-hubin", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = format!("已约谈物业负责人，身份证{ID}");
+    let r = act("record_progress", "demo-hubin", json!({ "text": text })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = format!("垃圾已清运，物业联系人电话{PHONE}");
+    let reply = json!({"result": "resolved", "text": text});
+    let r = act("reply", "demo-hubin", reply).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let smuggled = act(
+        "record_progress",
+        "demo-hubin",
+        json!({"text": "x", "personal": []}),
+    )
+    .await;
+    assert_eq!(smuggled.status, 422, "{}", smuggled.body);
+
+    // Not in the raw stream in clear.
+    let raw = serde_json::to_string(&system.events().await).unwrap();
+    for c in [PHONE, ID] {
+        assert!(!raw.contains(c), "{c} in the stream: {raw}");
+    }
+    assert!(raw.contains("137****5678"), "masked in the reply: {raw}");
+
+    // Masked in the case view and the timeline.
+    let tl_path = format!("/api/v1/cases/{id}/timeline");
+    let tl = eventually_json(api, &tl_path, "demo-supervisor", |tl| {
+        tl.to_string().contains("137****5678")
+    })
+    .await;
+    let tl = tl.to_string();
+    assert!(tl.contains("110***********125X"), "{tl}");
+    assert!(!tl.contains("\"sealed\""), "{tl}");
+    for path in [format!("/api/v1/cases/{id}"), tl_path.clone()] {
+        let (code, view) = api.get(&path, Some("demo-supervisor")).await;
+        assert_eq!(code, 200, "{path}: {view}");
+        for c in [PHONE, ID] {
+            assert!(!view.to_string().contains(c), "{c} in {path}: {view}");
+        }
+    }
+
+    // Revealed by the audited reveal.
+    let shown = act("reveal", "demo-supervisor", json!({"reason": "核实联系人"})).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let revealed = shown.body["personal_data"].as_object().unwrap().clone();
+    let find = |prefix: &str| {
+        revealed
+            .iter()
+            .find(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(find("reply.v"), Some(json!(PHONE)), "{revealed:?}");
+    assert_eq!(find("progress.v"), Some(json!(ID)), "{revealed:?}");
+    let audit = serde_json::to_string(&system.events().await).unwrap();
+    assert!(
+        audit.contains("PersonalDataRevealed"),
+        "the reveal is an event"
+    );
+
+    // Gone after erasure: the masked forms leave the timeline too.
+    let asked = act(
+        "request_erasure",
+        "demo-operator",
+        json!({"reason": "申请删除"}),
+    )
+    .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let erased = act("erase", "demo-supervisor", json!({"reason": "申请删除"})).await;
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    let tl = eventually_json(api, &tl_path, "demo-supervisor", |tl| {
+        !tl.to_string().contains("137****5678")
+    })
+    .await
+    .to_string();
+    assert!(!tl.contains("125X"), "{tl}");
+    assert!(tl.contains("物业联系人电话[erased]"), "{tl}");
+    let (_, case) = api
+        .get(&format!("/api/v1/cases/{id}"), Some("demo-supervisor"))
+        .await;
+    for masked in ["137****5678", "125X"] {
+        assert!(!case.to_string().contains(masked), "{case}");
+    }
+}

@@ -10,7 +10,8 @@
 //!   filing load, and the soak (every process killed in cycles); nothing lost or doubled.
 //! - `config`: `casegrid config check`, refusal at startup, reload without restart.
 //! - `correlation`: `X-Request-Id` becomes the events' `correlation_id`; hostile ids are replaced.
-//! - `geo`: field data (issue 14): a point finds its grid, free-text personal data is sealed,
+//! - `geo`: field data (issue 14): a point finds its grid, free-text personal data (descriptions,
+//!   notes, replies, progress reports) is sealed,
 //!   lists and figures export as CSV and XLSX.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.

@@ -370,6 +370,7 @@ impl District0 {
                         result: ReplyResult::Resolved,
                         text: "已处理完毕".into(),
                         summary_for_citizen: None,
+                        personal: Vec::new(),
                     });
                     self.act(id, &lead_actor, command, &key("reply")).await;
                     did(s, "reply");

@@ -175,7 +175,8 @@ pub struct Case {
     /// The last callback, whom it counted against, and its appeal (申诉).
     #[serde(default)]
     pub rated: Option<RatedCallback>,
-    /// Personal data found in the notes (`NoteAdded.personal`), for the audited reveal.
+    /// Personal data found in the notes, progress reports and replies (their events'
+    /// `personal`), for the audited reveal.
     #[serde(default)]
     pub noted: Vec<crate::personal::Spotted>,
     /// Number of events applied: the version of the last one.
@@ -383,8 +384,21 @@ impl Case {
             crate::personal::erase_in_text(&mut f.description, &f.personal);
             crate::personal::erase_in_text(&mut f.title, &f.personal);
         }
+        if let Some(r) = self.reply.as_mut().filter(|_| erased) {
+            crate::personal::erase_in_text(&mut r.text, &r.personal);
+            crate::personal::erase_in_text(&mut r.summary_for_citizen, &r.personal);
+        }
+        if let Some(r) = self.intake_reply.as_mut().filter(|_| erased) {
+            crate::personal::erase_in_text(&mut r.text, &r.personal);
+        }
         let texts = self.filed.iter_mut().flat_map(|f| f.personal.iter_mut());
-        for s in texts.chain(self.noted.iter_mut()) {
+        let replies = self.reply.iter_mut().flat_map(|r| r.personal.iter_mut());
+        let replies = replies.chain(
+            self.intake_reply
+                .iter_mut()
+                .flat_map(|r| r.personal.iter_mut()),
+        );
+        for s in texts.chain(replies).chain(self.noted.iter_mut()) {
             s.value.sealed.clear();
             if erased {
                 crate::personal::ERASED.clone_into(&mut s.value.masked);
@@ -427,6 +441,7 @@ impl Case {
                 self.status = Status::Received;
             }
             Event::RepliedAtIntake(r) => {
+                self.noted.extend(r.personal.iter().cloned());
                 self.intake_reply = Some(r.clone());
                 self.status = Status::Replied;
             }
@@ -461,7 +476,8 @@ impl Case {
                 }
             }
             Event::NoteAdded(n) => self.noted.extend(n.personal.iter().cloned()),
-            Event::ProgressRecorded(_) | Event::PersonalDataRevealed(_) => {}
+            Event::ProgressRecorded(p) => self.noted.extend(p.personal.iter().cloned()),
+            Event::PersonalDataRevealed(_) => {}
             Event::AttachmentAdded(a) => self.attachments.push(a.clone()),
             Event::SuspensionRequested(r) => self.pending_suspension = Some(r.clone()),
             Event::CaseSuspended(s) => {
@@ -475,6 +491,7 @@ impl Case {
                 self.status = Status::InProgress;
             }
             Event::CaseReplied(r) => {
+                self.noted.extend(r.personal.iter().cloned());
                 self.reply = Some(r.clone());
                 self.pending_extension = None;
                 self.pending_suspension = None;

@@ -133,6 +133,10 @@ pub struct ReplyAtIntake {
     /// The knowledge-base entry the answer comes from (the service checks it exists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kb_entry: Option<crate::kb::KbEntryId>,
+    /// Personal data the service found in the texts (already masked there), sealed;
+    /// never from a request body.
+    #[serde(skip)]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 不予受理: `text` is required when `reason` is `other`.
@@ -197,6 +201,10 @@ pub struct DecideExtension {
 pub struct RecordProgress {
     #[cfg_attr(feature = "schema", schemars(regex(pattern = crate::schema::NOT_BLANK)))]
     pub text: String,
+    /// Personal data the service found in the texts (already masked there), sealed;
+    /// never from a request body.
+    #[serde(skip)]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 中止, by a supervisor: approving the lead department's pending request
@@ -228,6 +236,10 @@ pub struct Reply {
     pub text: String,
     #[serde(default)]
     pub summary_for_citizen: Option<String>,
+    /// Personal data the service found in the texts (already masked there), sealed;
+    /// never from a request body.
+    #[serde(skip)]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 吹哨. `report_due` comes from configuration (minutes to hours after now).

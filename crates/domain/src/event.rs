@@ -310,6 +310,10 @@ pub struct CaseReplied {
     /// The department's full answer (办结情况).
     pub text: String,
     pub summary_for_citizen: String,
+    /// Phones, ID and card numbers found in the texts (masked there), sealed; absent
+    /// in events written before free texts were sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -424,6 +428,10 @@ pub struct RepliedAtIntake {
     /// for answers from no entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kb_entry: Option<crate::kb::KbEntryId>,
+    /// Phones, ID and card numbers found in the texts (masked there), sealed; absent
+    /// in events written before free texts were sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -489,6 +497,10 @@ pub struct ExtensionDecided {
 pub struct ProgressRecorded {
     pub department: DepartmentId,
     pub text: String,
+    /// Phones, ID and card numbers found in the texts (masked there), sealed; absent
+    /// in events written before free texts were sealed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub personal: Vec<crate::personal::Spotted>,
 }
 
 /// 中止申请: the lead department asks a supervisor to suspend; the clock keeps running.

@@ -26,6 +26,7 @@ pub fn command_for(event: &Event, at: OffsetDateTime) -> Result<Command, String>
         Event::RepliedAtIntake(e) => Command::ReplyAtIntake(ReplyAtIntake {
             text: e.text.clone(),
             kb_entry: e.kb_entry,
+            personal: e.personal.clone(),
         }),
         Event::CaseDeclined(e) => Command::Decline(Decline {
             reason: e.reason,
@@ -57,6 +58,7 @@ pub fn command_for(event: &Event, at: OffsetDateTime) -> Result<Command, String>
         }),
         Event::ProgressRecorded(e) => Command::RecordProgress(RecordProgress {
             text: e.text.clone(),
+            personal: e.personal.clone(),
         }),
         Event::SuspensionRequested(e) => Command::RequestSuspension(reason(&e.reason)),
         Event::CaseSuspended(e) => Command::Suspend(Suspend {
@@ -69,6 +71,7 @@ pub fn command_for(event: &Event, at: OffsetDateTime) -> Result<Command, String>
             result: e.result,
             text: e.text.clone(),
             summary_for_citizen: Some(e.summary_for_citizen.clone()),
+            personal: e.personal.clone(),
         }),
         Event::WhistleBlown(e) => Command::BlowWhistle(BlowWhistle {
             departments: e.departments.clone(),
@@ -204,6 +207,7 @@ mod tests {
                     result: ReplyResult::Resolved,
                     text: "已处理".into(),
                     summary_for_citizen: None,
+                    personal: Vec::new(),
                 }),
                 at(20),
             ),

@@ -256,6 +256,58 @@ pub fn seal_findings(
         .collect()
 }
 
+/// The free texts of a command a phone or ID number may be typed into, each with the
+/// name its findings are sealed under, and the command's place for them sealed: a
+/// note, a progress report, a reply (and its summary for the citizen), an answer at
+/// intake. `None` for every other command.
+#[allow(clippy::type_complexity)]
+pub fn free_texts_of(
+    command: &mut crate::Command,
+) -> Option<(Vec<(&'static str, &mut String)>, &mut Vec<Spotted>)> {
+    use crate::Command as C;
+    match command {
+        C::Annotate(c) => Some((vec![("note", &mut c.text)], &mut c.personal)),
+        C::RecordProgress(c) => Some((vec![("progress", &mut c.text)], &mut c.personal)),
+        C::ReplyAtIntake(c) => Some((vec![("intake_reply", &mut c.text)], &mut c.personal)),
+        C::Reply(c) => {
+            let mut texts = vec![("reply", &mut c.text)];
+            texts.extend(c.summary_for_citizen.as_mut().map(|s| ("summary", s)));
+            Some((texts, &mut c.personal))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a free text of `command` holds a phone, ID or card number to seal.
+pub fn holds_personal_text(command: &crate::Command) -> bool {
+    let mut command = command.clone();
+    free_texts_of(&mut command)
+        .is_some_and(|(texts, _)| texts.iter().any(|(_, t)| !find_personal(t).is_empty()))
+}
+
+/// Masks the free texts of `command` in place and puts their findings, sealed by
+/// `seal(field, clear, masked)`, beside them under `<name>.v<version>#<i>`
+/// (`note.v7#0`, `reply.v9#1`: `version` is the one the event will likely get, a label).
+/// The edge of the service that owns the action calls it, before the domain decides.
+pub fn seal_free_texts(
+    command: &mut crate::Command,
+    version: u64,
+    seal: impl Fn(&str, &str, String) -> Sealed,
+) {
+    let Some((texts, personal)) = free_texts_of(command) else {
+        return;
+    };
+    for (name, text) in texts {
+        let (masked, found) = mask_text(text);
+        if found.is_empty() {
+            continue;
+        }
+        let name = format!("{name}.v{version}");
+        personal.extend(seal_findings(&name, text, &found, &seal));
+        *text = masked;
+    }
+}
+
 /// `text` with each masked value of `spotted` read as [`ERASED`] (the case's key is gone).
 pub fn erase_in_text(text: &mut String, spotted: &[Spotted]) {
     for s in spotted {

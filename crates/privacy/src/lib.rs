@@ -210,6 +210,26 @@ impl KeyVault {
         format!("case.{case_id}")
     }
 
+    /// Masks the phones, ID and card numbers in the free texts of `command` (a note, a
+    /// reply, a progress report, an answer at intake) and seals them under the case's key
+    /// (created when absent), named with `version`, the one the event will likely get.
+    /// Touches no key when the texts hold none.
+    pub async fn seal_free_texts(
+        &self,
+        case_id: CaseId,
+        version: u64,
+        command: &mut casegrid_domain::Command,
+    ) -> Result<(), PrivacyError> {
+        if !casegrid_domain::personal::holds_personal_text(command) {
+            return Ok(());
+        }
+        let key = self.key_for_filing(case_id).await?;
+        casegrid_domain::personal::seal_free_texts(command, version, |field, clear, masked| {
+            key.seal(field, clear, masked)
+        });
+        Ok(())
+    }
+
     /// The case's key, created when absent (a retried filing finds the first one).
     pub async fn key_for_filing(&self, case_id: CaseId) -> Result<DataKey, PrivacyError> {
         let fresh = ChaCha20Poly1305::generate_key(&mut OsRng);

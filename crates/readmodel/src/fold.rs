@@ -843,7 +843,8 @@ fn inbox_of(f: &Folded) -> Vec<InboxRow> {
 async fn erase_masked_in_timeline(conn: &mut AnyConnection, case_id: &str) -> Result<()> {
     let rows = sqlx::query(
         "SELECT version, summary, data FROM timeline
-         WHERE case_id = $1 AND type IN ('CaseFiled', 'MediationOpened', 'NoteAdded')",
+         WHERE case_id = $1 AND type IN ('CaseFiled', 'MediationOpened', 'NoteAdded',
+             'CaseReplied', 'RepliedAtIntake', 'ProgressRecorded')",
     )
     .bind(case_id)
     .fetch_all(&mut *conn)

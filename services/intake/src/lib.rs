@@ -200,8 +200,8 @@ impl Intake {
     pub async fn act(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
         let (request, parsed) = casegrid_commandbus::prepare(Owner::Intake, payload)?;
         let mut command = casegrid_commandbus::complete(&request.action, parsed)?;
-        if let Command::Annotate(note) = &mut command {
-            self.seal_note(request.case_id, note).await?;
+        if casegrid_domain::personal::holds_personal_text(&command) {
+            self.seal_free_texts(request.case_id, &mut command).await?;
         }
         if let Command::Merge(merge) = &command {
             self.check_merge_target(merge.into).await?;
@@ -286,17 +286,10 @@ impl Intake {
         Ok(())
     }
 
-    /// Masks the phones, ID and card numbers of a note and seals them under the case's
-    /// key, as `note.v<version>#<i>` (the version the note will likely get: a label).
-    async fn seal_note(
-        &self,
-        case_id: CaseId,
-        note: &mut casegrid_domain::command::Annotate,
-    ) -> Result<(), Problem> {
-        let (masked, found) = mask_text(&note.text);
-        if found.is_empty() {
-            return Ok(());
-        }
+    /// Masks the phones, ID and card numbers of a note or an answer at intake and seals
+    /// them under the case's key, as `note.v<version>#<i>` (the version the event will
+    /// likely get: a label).
+    async fn seal_free_texts(&self, case_id: CaseId, command: &mut Command) -> Result<(), Problem> {
         let snapshot = self
             .store
             .snapshot(case_id)
@@ -305,17 +298,10 @@ impl Intake {
         if !snapshot.case.exists() {
             return Err(Problem::case_not_found(case_id));
         }
-        let key = self
-            .keys
-            .key_for_filing(case_id)
+        self.keys
+            .seal_free_texts(case_id, snapshot.case.version + 1, command)
             .await
-            .map_err(key_problem)?;
-        let name = format!("note.v{}", snapshot.case.version + 1);
-        note.personal = seal_findings(&name, &note.text, &found, |field, clear, m| {
-            key.seal(field, clear, m)
-        });
-        note.text = masked;
-        Ok(())
+            .map_err(key_problem)
     }
 
     /// A merge target must exist, be open and not itself merged.

@@ -106,6 +106,7 @@ async fn lifecycle(store: &CaseStore, key: &str) -> CaseId {
                 result: ReplyResult::Resolved,
                 text: "已责令施工方夜间停工".into(),
                 summary_for_citizen: Some("已责令施工方夜间停工".into()),
+                personal: Vec::new(),
             }),
         ),
         (

@@ -15,6 +15,7 @@ impl Decision<'_> {
         Ok(Event::RepliedAtIntake(RepliedAtIntake {
             text: r.text.trim().to_owned(),
             kb_entry: r.kb_entry,
+            personal: r.personal.clone(),
         }))
     }
 
@@ -58,6 +59,7 @@ mod tests {
         let answer = Command::ReplyAtIntake(ReplyAtIntake {
             text: "携带身份证到社保窗口办理".into(),
             kb_entry: Some(entry),
+            personal: Vec::new(),
         });
         let event = case.decide(&operator(), &answer, NOW).unwrap();
         let Event::RepliedAtIntake(r) = &event else {
@@ -80,6 +82,7 @@ mod tests {
         let answer = Command::ReplyAtIntake(ReplyAtIntake {
             text: "施工许可至22点".into(),
             kb_entry: None,
+            personal: Vec::new(),
         });
         refused(&case, &housing(), answer.clone(), RejectionKind::Forbidden);
         accept(&mut case, &operator(), answer, NOW);
@@ -107,5 +110,29 @@ mod tests {
         let case = given(&replied()[..3]);
         let detail = refused(&case, &operator(), decline, RejectionKind::InvalidState);
         assert!(detail.ends_with("it is in_progress"), "{detail}");
+    }
+
+    #[test]
+    fn a_card_number_in_an_answer_at_intake_is_masked_sealed_revealed_and_erased_with_the_key() {
+        let mut case = given(&replied()[..1]);
+        let version = case.version + 1;
+        let answer = sealed_at_the_edge(
+            Command::ReplyAtIntake(ReplyAtIntake {
+                text: "退款将退回卡号6222 0212 3456 7891 233".into(),
+                kb_entry: None,
+                personal: Vec::new(),
+            }),
+            version,
+        );
+        let event = accept(&mut case, &operator(), answer, NOW);
+        let Event::RepliedAtIntake(r) = &event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(r.text, "退款将退回卡号622************1233");
+        revealed_then_erased(&mut case, &format!("intake_reply.v{version}#0"));
+        assert_eq!(
+            case.intake_reply.as_ref().unwrap().text,
+            "退款将退回卡号[erased]"
+        );
     }
 }

@@ -142,6 +142,7 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
         0 => Command::ReplyAtIntake(ReplyAtIntake {
             text: text(s),
             kb_entry: None,
+            personal: Vec::new(),
         }),
         1 => Command::Decline(Decline {
             reason: [
@@ -180,7 +181,10 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
             handle_due: (s.pick == 6).then(|| at(s.hours + 100)),
             comment: None,
         }),
-        7 => Command::RecordProgress(RecordProgress { text: text(s) }),
+        7 => Command::RecordProgress(RecordProgress {
+            text: text(s),
+            personal: Vec::new(),
+        }),
         8 => {
             if s.pick == 0 {
                 Command::RequestSuspension(reason())
@@ -201,6 +205,7 @@ fn command(s: &Step, case_id: CaseId, now: OffsetDateTime) -> Command {
             result: ReplyResult::Resolved,
             text: text(s),
             summary_for_citizen: s.flag.then(|| "已解决".into()),
+            personal: Vec::new(),
         }),
         11 => Command::BlowWhistle(BlowWhistle {
             departments: if s.flag {

@@ -31,6 +31,7 @@ impl Decision<'_> {
             result: r.result,
             text: r.text.clone(),
             summary_for_citizen: summary.to_owned(),
+            personal: r.personal.clone(),
         }))
     }
 }
@@ -56,6 +57,7 @@ mod tests {
                     result: ReplyResult::Resolved,
                     text: "x".into(),
                     summary_for_citizen: None,
+                    personal: Vec::new(),
                 }),
                 NOW,
             )
@@ -74,6 +76,7 @@ mod tests {
                     result: ReplyResult::Resolved,
                     text: "done".into(),
                     summary_for_citizen: None,
+                    personal: Vec::new(),
                 }),
                 NOW,
             )
@@ -113,5 +116,48 @@ mod tests {
             panic!("not a dispatch")
         };
         assert_eq!(d.return_due, None);
+    }
+
+    #[test]
+    fn a_phone_in_a_reply_is_masked_sealed_revealed_and_erased_with_the_key() {
+        let mut case = given(&signed());
+        let version = case.version + 1;
+        let reply = sealed_at_the_edge(
+            Command::Reply(Reply {
+                result: ReplyResult::Resolved,
+                text: "已停工，联系施工方13800001234".into(),
+                summary_for_citizen: Some("已停工，回电0573-82345678".into()),
+                personal: Vec::new(),
+            }),
+            version,
+        );
+        let event = accept(&mut case, &housing(), reply, NOW);
+        let Event::CaseReplied(r) = &event else {
+            panic!("{event:?}")
+        };
+        assert_eq!(r.text, "已停工，联系施工方138****1234");
+        assert_eq!(r.summary_for_citizen, "已停工，回电057*****5678");
+        let fields: Vec<&str> = r.personal.iter().map(|s| s.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                format!("reply.v{version}#0"),
+                format!("summary.v{version}#0")
+            ]
+        );
+        assert!(!event.data().to_string().contains("13800001234"));
+        revealed_then_erased(&mut case, &format!("reply.v{version}#0"));
+        let r = case.reply.as_ref().unwrap();
+        assert_eq!(
+            (r.text.as_str(), r.summary_for_citizen.as_str()),
+            ("已停工，联系施工方[erased]", "已停工，回电[erased]")
+        );
+        // A reply written before free texts were sealed still reads.
+        let old = serde_json::json!({"department": "dept.housing", "result": "resolved",
+            "text": "t", "summary_for_citizen": "t"});
+        let Ok(Event::CaseReplied(old)) = Event::from_parts("CaseReplied", 2, &old) else {
+            panic!("an old reply reads")
+        };
+        assert!(old.personal.is_empty());
     }
 }

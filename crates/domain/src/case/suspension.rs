@@ -139,6 +139,7 @@ mod tests {
             result: ReplyResult::Resolved,
             text: "x".into(),
             summary_for_citizen: None,
+            personal: Vec::new(),
         });
         refused(&case, &housing(), reply, RejectionKind::InvalidState);
 

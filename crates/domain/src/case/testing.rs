@@ -85,6 +85,7 @@ pub(super) fn replied() -> Vec<(Actor, Command)> {
                 result: ReplyResult::Resolved,
                 text: "已责令工地夜间停工".into(),
                 summary_for_citizen: None,
+                personal: Vec::new(),
             }),
         ),
     ]
@@ -178,4 +179,39 @@ pub(super) fn assigned_to(mediator: &str) -> Command {
     };
     open.mediator = Some(mediator.to_owned());
     Command::OpenMediation(open)
+}
+
+/// `command` as the owning service's edge hands it on: its free texts masked, their
+/// phones and ID numbers sealed (by a stand-in for the case's key) as at `version`.
+pub(super) fn sealed_at_the_edge(mut command: Command, version: u64) -> Command {
+    crate::personal::seal_free_texts(&mut command, version, |_, _, masked| Sealed {
+        masked,
+        sealed: "c2VhbGVk".into(),
+    });
+    command
+}
+
+/// The case holds `field` sealed, an audited reveal names it, and once the key is
+/// erased the view (`keep_masked_only`) keeps neither the sealed nor the masked form.
+pub(super) fn revealed_then_erased(case: &mut Case, field: &str) {
+    let fields = case.personal_fields();
+    assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
+    let reveal = Command::RevealPersonalData(reason("核实联系人"));
+    let event = accept(case, &operator(), reveal, NOW);
+    assert!(
+        matches!(&event, Event::PersonalDataRevealed(r) if r.fields.iter().any(|f| f == field)),
+        "{event:?}"
+    );
+    let erase = Command::ErasePersonalData(reason("依法删除"));
+    accept(case, &supervisor(), erase, NOW);
+    case.keep_masked_only();
+    let (_, sealed) = case
+        .sealed_fields()
+        .into_iter()
+        .find(|(f, _)| f == field)
+        .expect("the field stays, erased");
+    assert_eq!(
+        (sealed.masked.as_str(), sealed.sealed.as_str()),
+        (crate::personal::ERASED, "")
+    );
 }

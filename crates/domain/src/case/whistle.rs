@@ -189,6 +189,7 @@ mod tests {
             &police(),
             Command::RecordProgress(RecordProgress {
                 text: "已出警".into(),
+                personal: Vec::new(),
             }),
             NOW,
         );
