@@ -265,7 +265,7 @@ pub(crate) fn upload_endpoint() -> Endpoint {
          nothing is stored or appended. The event `AttachmentAdded` records the SHA-256, type, \
          size and who added it.",
     )
-    .multipart_body(object(
+    .multipart_body(only_these(object(
         &[
             (
                 "file",
@@ -275,7 +275,7 @@ pub(crate) fn upload_endpoint() -> Endpoint {
             ("description", string()),
         ],
         &["file"],
-    ))
+    )))
     .json(
         201,
         "Recorded; `Location` is the download.",
@@ -414,4 +414,10 @@ pub(crate) const UPLOAD_PATH: &str = "/api/v1/cases/{id}/attachments";
 /// The upload route's body limit layer.
 pub(crate) fn limit_layer(state: &AppState) -> DefaultBodyLimit {
     DefaultBodyLimit::max(body_limit(state))
+}
+
+/// The parts are these and no others: any other part is refused (422 names it).
+fn only_these(mut schema: Value) -> Value {
+    schema["additionalProperties"] = json!(false);
+    schema
 }
