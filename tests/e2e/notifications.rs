@@ -215,11 +215,13 @@ async fn wait_calls(
     at_least: usize,
 ) -> Vec<Call> {
     let what = format!("{at_least} calls to {prefix}");
-    let waiting = eventually(Duration::from_secs(40), &what, || async {
+    // A replica killed while it held a send lease leaves that notification to the other
+    // replica once the lease (60 s of wall time) runs out: wait past it.
+    let waiting = eventually(Duration::from_secs(120), &what, || async {
         let got = calls_to(calls, prefix);
         (got.len() >= at_least).then_some(got)
     });
-    match tokio::time::timeout(Duration::from_secs(45), waiting).await {
+    match tokio::time::timeout(Duration::from_secs(125), waiting).await {
         Ok(got) => got,
         Err(_) => panic!(
             "{what}: got {:?}; logs:\n{}",

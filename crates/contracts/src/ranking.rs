@@ -206,6 +206,11 @@ pub fn rank(
 /// The month before `YYYY-MM`, and the local instants (RFC 3339 with `offset`, e.g.
 /// `+08:00`) that bound both months: `(previous, [previous start, start, end])`.
 /// `None` when `month` is not `YYYY-MM`.
+/// The months [`month_bounds`] takes, as a pattern for the API document: `YYYY-MM`,
+/// year 0001 to 9999.
+pub const MONTH_PATTERN: &str =
+    "^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(0[1-9]|1[0-2])$";
+
 pub fn month_bounds(month: &str, offset: &str) -> Option<(String, [String; 3])> {
     let (y, m) = month.split_once('-')?;
     if y.len() != 4 || m.len() != 2 {

@@ -11,7 +11,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::openapi::{integer, one_of, string, Endpoint};
+use crate::openapi::{date_time, one_of, page_size, string, Endpoint};
 use crate::startup::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -422,7 +422,7 @@ pub(crate) fn cases_endpoint() -> Endpoint {
         .query(
             "limit",
             "At most this many cases (default and most 50000).",
-            integer(),
+            page_size(50_000),
         )
         .content(200, "The cases as CSV.", CSV, string())
         .content(200, "The cases as XLSX.", XLSX, string())
@@ -487,8 +487,12 @@ pub(crate) fn stats_endpoint() -> Endpoint {
         "day, month or all (default).",
         one_of(&["day", "month", "all"]),
     )
-    .query("from", "From this instant (RFC 3339, inclusive).", string())
-    .query("to", "To this instant (RFC 3339, exclusive).", string())
+    .query(
+        "from",
+        "From this instant (RFC 3339, inclusive).",
+        date_time(),
+    )
+    .query("to", "To this instant (RFC 3339, exclusive).", date_time())
     .content(200, "The figures as CSV.", CSV, string())
     .content(200, "The figures as XLSX.", XLSX, string())
     .problems(&[400, 403, 503])

@@ -135,6 +135,11 @@ impl Endpoint {
         self.parameter(name, "query", false, doc, schema)
     }
 
+    /// A query parameter the handler refuses to go without (400 names it).
+    pub(crate) fn required_query(self, name: &str, doc: &str, schema: Value) -> Self {
+        self.parameter(name, "query", true, doc, schema)
+    }
+
     pub(crate) fn header(self, name: &str, doc: &str, schema: Value) -> Self {
         self.parameter(name, "header", false, doc, schema)
     }

@@ -6,7 +6,7 @@
 use crate::auth::{Caller, Scope};
 use crate::bus::{self, Target};
 use crate::error::ApiError;
-use crate::openapi::{reference, string, Endpoint};
+use crate::openapi::{reference, Endpoint};
 use crate::startup::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -17,6 +17,7 @@ use casegrid_contracts::ranking::{month_bounds, rank, RankingView};
 use casegrid_contracts::subjects::PROJECTION_STATS;
 use casegrid_domain::ActorKind;
 use serde::Deserialize;
+use serde_json::json;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,7 +98,11 @@ pub(crate) fn endpoint() -> Endpoint {
          Escalated cases never count against the unit that escalated them; callbacks taken \
          out by an accepted appeal do not count.",
     )
-    .query("month", "The month, YYYY-MM (required).", string())
+    .required_query(
+        "month",
+        "The month, YYYY-MM.",
+        json!({ "type": "string", "pattern": casegrid_contracts::ranking::MONTH_PATTERN }),
+    )
     .json(200, "The ranking.", reference("RankingView"))
     .problems(&[400, 403, 503])
 }

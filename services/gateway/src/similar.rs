@@ -162,19 +162,23 @@ pub(crate) fn of_draft_endpoint() -> Endpoint {
         "What `GET /cases/{id}/similar` answers for a case, for a draft: the operator's console \
          asks while the call is taken, before filing.",
     )
-    .query("category", "The draft's category (required).", string())
+    .required_query(
+        "category",
+        "The draft's category.",
+        json!({ "type": "string", "minLength": 1 }),
+    )
     .query("grid", "The draft's grid code.", string())
     .query("title", "The draft's title.", string())
     .query("description", "The draft's description.", string())
     .query(
         "lat",
         "Latitude in decimal degrees (with `long`).",
-        string(),
+        json!({ "type": "string", "pattern": casegrid_contracts::filing::LAT_PATTERN }),
     )
     .query(
         "long",
         "Longitude in decimal degrees (with `lat`).",
-        string(),
+        json!({ "type": "string", "pattern": casegrid_contracts::filing::LONG_PATTERN }),
     )
     .json(200, "The candidates.", view_schema())
     .problems(&[400, 503])
