@@ -470,34 +470,78 @@ impl Heads {
         log: &EventLog,
         message: &RawMessage,
     ) -> Result<Classified, LogError> {
+        let mut classified = self
+            .classify_all(log, std::slice::from_ref(message))
+            .await?;
+        Ok(classified.pop().expect("one message, one judgement"))
+    }
+
+    /// Classifies a batch of messages in stream order, as [`Self::classify`] would one
+    /// by one. The heads of the cases the batch meets for the first time are read from
+    /// `log` first, concurrently (a new case costs one round trip for the whole batch,
+    /// not one each in turn).
+    pub async fn classify_all(
+        &mut self,
+        log: &EventLog,
+        messages: &[RawMessage],
+    ) -> Result<Vec<Classified>, LogError> {
+        use futures_util::{StreamExt as _, TryStreamExt as _};
         let prefix = &log.config().subject_prefix;
-        // Entries and cases share the map: their ids are UUIDv5s of distinct namespaces.
-        let case_id = case_of_subject(prefix, &message.subject).or_else(|| {
-            kb_of_subject(prefix, &message.subject).map(|k| CaseId::from_uuid(k.as_uuid()))
-        });
-        if let Some(id) = case_id {
-            if !self.complete && !self.heads.contains_key(&id) {
-                if self.heads.len() >= MAX_HEADS {
-                    self.heads.clear();
+        if !self.complete {
+            if self.heads.len() >= MAX_HEADS {
+                self.heads.clear();
+            }
+            // The first message of each unknown case: its head is what precedes it.
+            let mut unknown: Vec<(CaseId, &RawMessage)> = Vec::new();
+            for message in messages {
+                if let Some(id) = subject_id(prefix, &message.subject) {
+                    if !self.heads.contains_key(&id) && !unknown.iter().any(|(u, _)| *u == id) {
+                        unknown.push((id, message));
+                    }
                 }
-                if let Some(head) = log.head_before_on(&message.subject, message.seq).await? {
+            }
+            let found: Vec<(CaseId, Option<Head>)> = futures_util::stream::iter(unknown)
+                .map(|(id, message)| async move {
+                    let head = log.head_before_on(&message.subject, message.seq).await?;
+                    Ok::<_, LogError>((id, head))
+                })
+                .buffer_unordered(HEAD_LOOKUPS)
+                .try_collect()
+                .await?;
+            for (id, head) in found {
+                if let Some(head) = head {
                     self.heads.insert(id, head);
                 }
             }
         }
-        let head = case_id.and_then(|id| self.heads.get(&id));
-        let classified = classify(prefix, message, head);
-        if let Some(e) = classified.stored() {
-            self.heads.insert(
-                e.envelope.case_id,
-                Head {
-                    version: e.envelope.version,
-                    hash: e.envelope.hash.clone(),
-                },
-            );
-        }
-        Ok(classified)
+        Ok(messages
+            .iter()
+            .map(|message| {
+                let id = subject_id(prefix, &message.subject);
+                let classified = classify(prefix, message, id.and_then(|id| self.heads.get(&id)));
+                if let Some(e) = classified.stored() {
+                    self.heads.insert(
+                        e.envelope.case_id,
+                        Head {
+                            version: e.envelope.version,
+                            hash: e.envelope.hash.clone(),
+                        },
+                    );
+                }
+                classified
+            })
+            .collect())
     }
+}
+
+/// Heads looked up at once by [`Heads::classify_all`].
+const HEAD_LOOKUPS: usize = 64;
+
+/// The aggregate a subject belongs to: a case, or a knowledge-base entry (they share
+/// [`Heads`]' map: their ids are UUIDv5s of distinct namespaces).
+fn subject_id(prefix: &str, subject: &str) -> Option<CaseId> {
+    case_of_subject(prefix, subject)
+        .or_else(|| kb_of_subject(prefix, subject).map(|k| CaseId::from_uuid(k.as_uuid())))
 }
 
 #[cfg(test)]

@@ -361,6 +361,11 @@ impl CaseStore {
         snapshot: Arc<Snapshot>,
         seq: u64,
     ) -> Result<Arc<Snapshot>, LogError> {
+        // The cache folds a case's messages in order: one that holds `seq` holds all
+        // before it.
+        if snapshot.last_seq >= seq {
+            return Ok(snapshot);
+        }
         let snapshot = self.refresh(snapshot).await?;
         if snapshot.last_seq >= seq {
             return Ok(snapshot);
@@ -388,9 +393,15 @@ impl CaseStore {
 
     /// Folds an event this service observed on its consumer into the cache, if the
     /// cache holds the case just before it (otherwise the next conflict catches up).
+    /// A case's first event, classified valid against an empty history (as
+    /// [`crate::Heads`] does), starts its cached state: a new case costs no load.
     pub fn observe(&self, stored: &StoredEvent) {
-        let Some(current) = self.cached(stored.envelope.case_id) else {
-            return;
+        let current = match self.cached(stored.envelope.case_id) {
+            Some(current) => current,
+            None if stored.envelope.version == 1 => {
+                Arc::new(Snapshot::empty(stored.envelope.case_id))
+            }
+            None => return,
         };
         if current.last_seq >= stored.seq || current.case.version + 1 != stored.envelope.version {
             return;

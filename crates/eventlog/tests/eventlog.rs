@@ -551,3 +551,151 @@ async fn a_service_given_a_cluster_list_connects_past_a_dead_node() {
     let live: u16 = nats.url().rsplit(':').next().unwrap().parse().unwrap();
     assert_eq!(client.server_info().port, live);
 }
+
+/// What each message of `messages` is judged: `None` for a valid event, else the reason.
+fn judgements(
+    classified: &[casegrid_eventlog::Classified],
+) -> Vec<Option<casegrid_eventlog::classify::Reason>> {
+    use casegrid_eventlog::Classified;
+    classified
+        .iter()
+        .map(|c| match c {
+            Classified::Valid(_) | Classified::Kb(_) => None,
+            Classified::Quarantined(q) => Some(q.reason),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn heads_judge_a_batch_as_they_judge_its_messages_one_by_one() {
+    use casegrid_eventlog::classify::Reason;
+    use casegrid_eventlog::Heads;
+    use futures_util::{StreamExt as _, TryStreamExt as _};
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let store = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let js = async_nats::jetstream::new(nats.client().await);
+    let publish = |subject: String, payload: Vec<u8>| {
+        let js = js.clone();
+        async move {
+            js.publish(subject, payload.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+        }
+    };
+    // History before the consumer starts: case a at version 2.
+    let a = filed(&store, "a").await;
+    let now = OffsetDateTime::now_utc();
+    store
+        .execute(a, &operator(), &note("a2".into()), &meta("a2"), now)
+        .await
+        .unwrap();
+    let from = log.last_sequence().await.unwrap() + 1;
+    // The batch: a's version 3, a new case b with a copy of its filing, garbage on a
+    // case never filed, then b's version 2 and a's filing again.
+    store
+        .execute(a, &operator(), &note("a3".into()), &meta("a3"), now)
+        .await
+        .unwrap();
+    let b = filed(&store, "b").await;
+    let b1 = log.load_case(b, 0).await.unwrap().remove(0);
+    publish(log.subject(b), serde_json::to_vec(&b1.raw).unwrap()).await;
+    publish(
+        log.subject(CaseId::for_filing("op.zhang", "none")),
+        b"{".to_vec(),
+    )
+    .await;
+    store
+        .execute(b, &operator(), &note("b2".into()), &meta("b2"), now)
+        .await
+        .unwrap();
+    let a1 = log.load_case(a, 0).await.unwrap().remove(0);
+    publish(log.subject(a), serde_json::to_vec(&a1.raw).unwrap()).await;
+    let last = log.last_sequence().await.unwrap();
+    let messages: Vec<_> = log
+        .read_raw_from(from)
+        .await
+        .unwrap()
+        .take((last + 1 - from) as usize)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 6);
+    let expected = vec![
+        None,
+        None,
+        Some(Reason::DuplicateVersion),
+        Some(Reason::Unreadable),
+        None,
+        Some(Reason::DuplicateVersion),
+    ];
+    let mut batched = Heads::new(from);
+    let at_once = batched.classify_all(&log, &messages).await.unwrap();
+    assert_eq!(judgements(&at_once), expected);
+    let mut single = Heads::new(from);
+    let mut one_by_one = Vec::new();
+    for m in &messages {
+        one_by_one.push(single.classify(&log, m).await.unwrap());
+    }
+    assert_eq!(judgements(&one_by_one), expected);
+    // The heads move on as they would have: a's next version is judged valid by both.
+    store
+        .execute(a, &operator(), &note("a4".into()), &meta("a4"), now)
+        .await
+        .unwrap();
+    let a4 = log.load_case_raw(a, last).await.unwrap();
+    assert_eq!(a4.len(), 1);
+    for heads in [&mut batched, &mut single] {
+        assert_eq!(
+            judgements(&[heads.classify(&log, &a4[0]).await.unwrap()]),
+            vec![None]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_observed_a_filing_acts_on_the_case_without_loading_it() {
+    let nats = TestNats::start();
+    let log = open(&nats).await;
+    let intake = CaseStore::new(log.clone(), Numbering::default(), 100);
+    let id = filed(&intake, "a").await;
+    let filing = log.load_case(id, 0).await.unwrap().remove(0);
+    // Routing's store meets the case on its consumer.
+    let routing = CaseStore::new(log.clone(), Numbering::default(), 100);
+    routing.observe(&filing);
+    let snapshot = routing.snapshot(id).await.unwrap();
+    let snapshot = routing.refresh_to(snapshot, filing.seq).await.unwrap();
+    assert_eq!((snapshot.case.version, snapshot.last_seq), (1, filing.seq));
+    assert!(snapshot.case.number.is_some(), "numbered from the filing");
+    let done = routing
+        .execute(
+            id,
+            &operator(),
+            &note("n".into()),
+            &meta("n"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.version, 2);
+    assert_eq!(routing.counters()["reloads"], 0, "nothing was read back");
+    // A later event of a case it never held is not guessed at: that one is loaded.
+    let other = filed(&intake, "b").await;
+    intake
+        .execute(
+            other,
+            &operator(),
+            &note("b2".into()),
+            &meta("b2"),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    let b2 = log.load_case(other, 0).await.unwrap().remove(1);
+    routing.observe(&b2);
+    let snapshot = routing.snapshot(other).await.unwrap();
+    assert_eq!(snapshot.case.version, 2);
+    assert_eq!(routing.counters()["reloads"], 1);
+}

@@ -420,23 +420,26 @@ async fn consume_in_order(
                 _ => break,
             }
         }
-        let mut events = Vec::with_capacity(batch.len());
+        let mut raws = Vec::with_capacity(batch.len());
         for message in &batch {
             let seq = message
                 .info()
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .stream_sequence;
-            let raw = RawMessage {
+            raws.push(RawMessage {
                 seq,
                 subject: message.subject.to_string(),
                 payload: message.payload.clone(),
-            };
-            match heads.classify(log, &raw).await? {
+            });
+        }
+        let mut events = Vec::with_capacity(batch.len());
+        for classified in heads.classify_all(log, &raws).await? {
+            match classified {
                 Classified::Valid(stored) => events.push(stored),
                 // Knowledge-base entries route nowhere.
                 Classified::Kb(_) => {}
                 Classified::Quarantined(q) => tracing::warn!(
-                    seq,
+                    seq = q.seq,
                     subject = %q.subject,
                     reason = %q.reason,
                     detail = %q.detail,
