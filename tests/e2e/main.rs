@@ -18,7 +18,8 @@
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
 //! - `nats_permissions`: the shipped NATS permissions, user by user, as an attacker would try them.
 //! - `notifications`: signed webhooks once per id across kill -9 and two replicas, retries
-//!   and dead letters, the citizen's text with the phone nowhere else (issue 14).
+//!   and dead letters, the citizen's text with the phone nowhere else; the shipped rules'
+//!   sign reminders, summons and escalations, each once (issue 14).
 //! - `observability`: `/metrics` of four services read by a Prometheus parser.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `idempotency`: keys are the caller's own; routing's command ids cannot be taken over HTTP.
