@@ -28,7 +28,7 @@
 //! - `scenarios`: realistic cases of the demo district through the whole lifecycle.
 //! - `quarantine`: poison in the stream is quarantined; nothing stops, a forged case answers 409.
 //! - `stream`: a stream deleted and re-created empty is refused by name, running or at start.
-//! - `restore`: a restored key backup is erased again by `casegrid privacy reconcile`.
+//! - `restore`: restored key and attachment backups are erased again by `casegrid privacy reconcile`.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod assessment;
