@@ -147,8 +147,9 @@ enum PrivacyCmd {
         #[arg(long, default_value = "deploy/config")]
         config: PathBuf,
     },
-    /// Re-apply every PersonalDataErased of the log: delete those cases' keys again.
-    /// Run after every restore of the CASEGRID_KEYS bucket. Prints how many.
+    /// Re-apply every PersonalDataErased of the log: delete those cases' keys and the
+    /// objects of their personal attachments again. Run after every restore of the
+    /// CASEGRID_KEYS or CASEGRID_ATTACHMENTS bucket. Prints what it erased again.
     Reconcile {
         #[arg(long, default_value = DEV_NATS)]
         nats: String,

@@ -196,10 +196,12 @@ pub(crate) async fn erase(
 }
 
 /// `casegrid privacy reconcile`: re-applies every `PersonalDataErased` of the log by
-/// deleting those cases' keys from `CASEGRID_KEYS`. A restored backup of the bucket
-/// holds the keys of people erased since; run this after every restore. Reads the
-/// log from sequence 1 (valid envelopes only, as every consumer does); deleting a key
-/// already gone changes nothing, so a second run re-erases 0.
+/// deleting those cases' keys from `CASEGRID_KEYS` and the objects of their personal
+/// attachments (the `AttachmentAdded` events marked personal) from
+/// `CASEGRID_ATTACHMENTS`. A restored backup of either bucket holds what people erased
+/// since had; run this after every restore. Reads the log from sequence 1 (valid
+/// envelopes only, as every consumer does); deleting a key or an object already gone
+/// changes nothing, so a second run re-erases 0.
 pub(crate) async fn reconcile(nats: &NatsSettings) -> anyhow::Result<ExitCode> {
     use futures_util::StreamExt;
     let log = open_log(nats).await?;
@@ -235,11 +237,51 @@ pub(crate) async fn reconcile(nats: &NatsSettings) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
+    let (recorded, deleted) = reconcile_attachments(&log, &erased).await?;
     println!(
-        "{} erasure(s) in the log up to sequence {last}; {restored} key(s) erased again",
+        "{} erasure(s) in the log up to sequence {last}; {restored} key(s) erased again; \
+         {deleted} of {recorded} personal attachment(s) deleted again",
         erased.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Deletes the objects of the personal attachments of the `erased` cases that are back
+/// in the attachment bucket; answers how many such attachments the cases record and how
+/// many objects were deleted. The cases are folded by the domain, so "personal" means
+/// what intake's erasure deletes.
+async fn reconcile_attachments(
+    log: &EventLog,
+    erased: &[CaseId],
+) -> anyhow::Result<(usize, usize)> {
+    let cases = casegrid_eventlog::CaseStore::new(log.clone(), Default::default(), 16);
+    let mut personal: Vec<(CaseId, String)> = Vec::new();
+    for case_id in erased {
+        let snapshot = cases
+            .snapshot(*case_id)
+            .await
+            .with_context(|| format!("loading case {case_id}"))?;
+        for name in snapshot.case.personal_attachments() {
+            personal.push((*case_id, name.to_owned()));
+        }
+    }
+    if personal.is_empty() {
+        return Ok((0, 0));
+    }
+    let store = casegrid_eventlog::AttachmentStore::attach(log.client().clone())
+        .await
+        .context("opening the attachment bucket")?;
+    let mut deleted = 0;
+    for (case_id, name) in &personal {
+        if store.stored(name).await?.is_some() {
+            store.delete(name).await?;
+            deleted += 1;
+            println!(
+                "  case {case_id}: its personal attachment {name} was back (a restored backup); deleted again"
+            );
+        }
+    }
+    Ok((personal.len(), deleted))
 }
 
 fn uuid_like() -> String {

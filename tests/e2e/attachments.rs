@@ -14,7 +14,7 @@ use std::time::Duration;
 const BOUNDARY: &str = "casegrid-e2e-boundary";
 
 /// A small PNG (its signature and an IHDR chunk, then filler that makes it unique).
-fn png(tag: &str) -> Vec<u8> {
+pub(crate) fn png(tag: &str) -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0".to_vec();
     bytes.extend_from_slice(tag.as_bytes());
     bytes
@@ -42,19 +42,25 @@ fn multipart(file: &[u8], personal: Option<bool>) -> Vec<u8> {
     body
 }
 
-struct Answer {
-    status: u16,
-    content_type: String,
-    bytes: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
     }
 }
 
-async fn upload(system: &System, id: &str, token: &str, file: &[u8], personal: bool) -> Answer {
+pub(crate) async fn upload(
+    system: &System,
+    id: &str,
+    token: &str,
+    file: &[u8],
+    personal: bool,
+) -> Answer {
     let response = reqwest::Client::new()
         .post(format!(
             "{}/api/v1/cases/{id}/attachments",
@@ -72,7 +78,7 @@ async fn upload(system: &System, id: &str, token: &str, file: &[u8], personal: b
     answer(response).await
 }
 
-async fn download(system: &System, id: &str, sha256: &str, token: &str) -> Answer {
+pub(crate) async fn download(system: &System, id: &str, sha256: &str, token: &str) -> Answer {
     let response = reqwest::Client::new()
         .get(format!(
             "{}/api/v1/cases/{id}/attachments/{sha256}",
@@ -101,7 +107,7 @@ async fn answer(response: reqwest::Response) -> Answer {
     }
 }
 
-fn assert_problem(a: &Answer, status: u16, mentions: &str) {
+pub(crate) fn assert_problem(a: &Answer, status: u16, mentions: &str) {
     assert_eq!(a.status, status, "{}", String::from_utf8_lossy(&a.bytes));
     assert_eq!(a.content_type, "application/problem+json");
     let detail = a.json()["detail"].as_str().unwrap_or_default().to_owned();

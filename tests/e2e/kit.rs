@@ -210,6 +210,29 @@ impl System {
         wait_projection_at(&self.nats.client().await, last).await;
     }
 
+    /// Waits until routing (the consumer `routing-1`) has applied and acknowledged
+    /// everything in the stream: its deadline table then holds every signature so far,
+    /// so moving the clock after this races nothing.
+    pub(crate) async fn wait_routing(&self) {
+        use async_nats::jetstream::consumer::PullConsumer;
+        let last = self.stream_messages().await;
+        let js = async_nats::jetstream::new(self.nats.client().await);
+        eventually(
+            Duration::from_secs(20),
+            &format!("routing to apply the stream up to {last}"),
+            || {
+                let js = js.clone();
+                async move {
+                    let stream = js.get_stream("CASEGRID_EVENTS").await.ok()?;
+                    let mut consumer: PullConsumer = stream.get_consumer("routing-1").await.ok()?;
+                    let info = consumer.info().await.ok()?;
+                    (info.ack_floor.stream_sequence >= last).then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
     /// `casegrid rebuild` into a fresh SQLite file `<name>.db`, compared with the live
     /// read models: asserts they are identical; answers the URL and what it printed.
     pub(crate) async fn rebuild_and_compare(&self, name: &str) -> (String, String) {
@@ -250,6 +273,27 @@ impl System {
         }
         out
     }
+}
+
+/// Files `body` as `token`: asserts 201, answers the case id.
+pub(crate) async fn file(api: &Api, token: &str, body: Value) -> String {
+    let r = api.post("/api/v1/cases", token, &body, &[]).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// `POST /api/v1/cases/{id}/actions/{action}` as `token`: asserts 200, answers the body.
+pub(crate) async fn act(api: &Api, id: &str, action: &str, token: &str, body: Value) -> Value {
+    let r = api
+        .post(
+            &format!("/api/v1/cases/{id}/actions/{action}"),
+            token,
+            &body,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{action} by {token}: {}", r.body);
+    r.body
 }
 
 /// Waits until the gateway is ready and every service answers its `$SRV.PING`.

@@ -18,7 +18,8 @@
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.
 //! - `nats_permissions`: the shipped NATS permissions, user by user, as an attacker would try them.
 //! - `notifications`: signed webhooks once per id across kill -9 and two replicas, retries
-//!   and dead letters, the citizen's text with the phone nowhere else (issue 14).
+//!   and dead letters, the citizen's text with the phone nowhere else; the shipped rules'
+//!   sign reminders, summons and escalations, each once (issue 14).
 //! - `observability`: `/metrics` of four services read by a Prometheus parser.
 //! - `bad_input`: every kind of bad request answers problem+json and appends nothing.
 //! - `idempotency`: keys are the caller's own; routing's command ids cannot be taken over HTTP.
@@ -27,7 +28,7 @@
 //! - `scenarios`: realistic cases of the demo district through the whole lifecycle.
 //! - `quarantine`: poison in the stream is quarantined; nothing stops, a forged case answers 409.
 //! - `stream`: a stream deleted and re-created empty is refused by name, running or at start.
-//! - `restore`: a restored key backup is erased again by `casegrid privacy reconcile`.
+//! - `restore`: restored key and attachment backups are erased again by `casegrid privacy reconcile`.
 //! - `rebuild`: `casegrid rebuild` reproduces the live read models; `audit verify` passes.
 
 mod assessment;

@@ -4,15 +4,17 @@
 //! on `GET /api/v1/notifications`; the citizen's reply text reaches the SMS file
 //! adapter with the clear phone, which appears nowhere else (stream, KV, logs).
 
-use crate::kit::{admin_client, config_dir, System};
+use crate::kit::{act, admin_client, config_dir, file, System};
+use crate::lifecycle::wait_status;
 use casegrid_testkit::eventually;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -130,15 +132,21 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
     )
 }
 
-/// The demo configuration with this test's notifications: the territorial office and
-/// the district leaders answer, the supervision desk's webhook fails.
-fn config(dir: &Path, port: u16) -> std::path::PathBuf {
+/// A copy of the demo district's configuration in `dir/config`.
+fn copy_config(dir: &Path) -> PathBuf {
     let out = dir.join("config");
     std::fs::create_dir_all(&out).unwrap();
     for entry in std::fs::read_dir(config_dir()).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, out.join(path.file_name().unwrap())).unwrap();
     }
+    out
+}
+
+/// The demo configuration with this test's notifications: the territorial office and
+/// the district leaders answer, the supervision desk's webhook fails.
+fn config(dir: &Path, port: u16) -> PathBuf {
+    let out = copy_config(dir);
     let base = format!("http://127.0.0.1:{port}");
     std::fs::write(
         out.join("notifications.toml"),
@@ -440,4 +448,289 @@ async fn deadlines_and_replies_notify_each_recipient_once_and_the_phone_only_the
             assert!(!text.contains(PHONE), "in {}", path.display());
         }
     }
+}
+
+/// The shipped rules of `deploy/config/notifications.toml` as they are, every webhook
+/// pointed at this test's receiver (`/hooks/<target>`), the calls signed.
+struct Shipped {
+    system: System,
+    calls: Arc<Mutex<Vec<Call>>>,
+    env: Vec<(&'static str, String)>,
+    _scratch: tempfile::TempDir,
+}
+
+impl Shipped {
+    async fn start(at: time::OffsetDateTime) -> Self {
+        let (port, calls) = receiver().await;
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = copy_config(scratch.path());
+        let shipped = std::fs::read_to_string(dir.join("notifications.toml")).unwrap();
+        let placeholder = "http://127.0.0.1:9/hooks/";
+        assert!(shipped.contains(placeholder), "the shipped webhooks moved");
+        std::fs::write(
+            dir.join("notifications.toml"),
+            shipped.replace(placeholder, &format!("http://127.0.0.1:{port}/hooks/")),
+        )
+        .unwrap();
+        let env = vec![
+            ("CASEGRID__DISTRICT__CONFIG_DIR", dir.display().to_string()),
+            ("CASEGRID__NOTIFY__WEBHOOK_SECRET", SECRET.to_owned()),
+        ];
+        let system = System::start_with_env(Some(at), &env).await;
+        Self {
+            system,
+            calls,
+            env,
+            _scratch: scratch,
+        }
+    }
+
+    /// The calls of `rule` about `case` so far, as (path, body); each checked signed.
+    fn of(&self, rule: &str, case: &str) -> Vec<(String, Value)> {
+        calls_to(&self.calls, "/hooks/")
+            .into_iter()
+            .map(|c| {
+                assert_eq!(
+                    c.signature,
+                    hmac_sha256(SECRET.as_bytes(), &c.body),
+                    "signed body"
+                );
+                let body: Value = serde_json::from_slice(&c.body).unwrap();
+                assert_eq!(body["id"], c.id.as_str(), "the header names the body's id");
+                (c.path, body)
+            })
+            .filter(|(_, b)| b["rule"] == rule && b["case_id"] == case)
+            .collect()
+    }
+
+    /// Waits for `n` calls of `rule` about `case`, then a few more ticks, and asserts
+    /// no further one came; answers them sorted by path.
+    async fn settled(&self, rule: &str, case: &str, n: usize) -> Vec<(String, Value)> {
+        let what = format!("{n} {rule} calls about {case}");
+        // The timeout fires first, so a failure shows what came and the logs.
+        let waiting = eventually(Duration::from_secs(60), &what, || async {
+            (self.of(rule, case).len() >= n).then_some(())
+        });
+        if tokio::time::timeout(Duration::from_secs(30), waiting)
+            .await
+            .is_err()
+        {
+            panic!(
+                "{what}: got {:?}; logs:\n{}",
+                self.of(rule, case),
+                self.system.logs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let mut got = self.of(rule, case);
+        assert_eq!(got.len(), n, "{what}, no more: {got:?}");
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        got
+    }
+
+    /// The case's number, once routing dispatched it.
+    async fn dispatched(&self, id: &str) -> String {
+        let case = wait_status(&self.system.api, id, "demo-supervisor", "dispatched").await;
+        case["number"].as_str().unwrap().to_owned()
+    }
+
+    /// `data` of the case's first event of type `kind`.
+    async fn data_of(&self, id: &str, kind: &str) -> Value {
+        self.system
+            .events()
+            .await
+            .into_iter()
+            .find(|e| e["case_id"] == id && e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} of {id}"))["data"]
+            .clone()
+    }
+}
+
+fn paths(calls: &[(String, Value)]) -> Vec<&str> {
+    calls.iter().map(|(p, _)| p.as_str()).collect()
+}
+
+fn texts(calls: &[(String, Value)]) -> Vec<&str> {
+    calls
+        .iter()
+        .map(|(_, b)| b["text"].as_str().unwrap())
+        .collect()
+}
+
+fn construction(title: &str) -> Value {
+    json!({
+        "channel": "hotline", "kind": "complaint", "category": "illegal_construction",
+        "title": title,
+        "location": {"address": "湖滨街道滨江路8号", "grid": "NH.HB.BJ.03"},
+        "reporter": {"phone": PHONE}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_reminder_goes_once_to_each_unit_yet_to_sign_before_the_deadline() {
+    // Tuesday 09:00: illegal construction is led by 城管 and assisted by 住建, signed
+    // within two working hours.
+    let mut n = Shipped::start(datetime!(2026-11-24 09:00 +08:00)).await;
+    let api = &n.system.api;
+    let titles = [
+        "楼顶违法加盖阳光房",
+        "一楼住户私拆承重墙",
+        "小区绿地上搭建板房",
+    ];
+    let mut ids = Vec::new();
+    for title in titles {
+        ids.push(file(api, "demo-operator", construction(title)).await);
+    }
+    let (reminded, signed, half) = (&ids[0], &ids[1], &ids[2]);
+    let number = n.dispatched(reminded).await;
+    for id in &ids[1..] {
+        n.dispatched(id).await;
+    }
+    let dispatch = n.data_of(reminded, "CaseDispatched").await;
+    assert_eq!(
+        (dispatch["lead"].as_str(), dispatch["assisting"].clone()),
+        (Some("dept.urban"), json!(["dept.housing"]))
+    );
+    let due_text = dispatch["sign_due"].as_str().unwrap().to_owned();
+    let due = time::OffsetDateTime::parse(&due_text, &Rfc3339).unwrap();
+    for id in &ids[1..] {
+        assert_eq!(n.data_of(id, "CaseDispatched").await["sign_due"], due_text);
+    }
+    // Before the window: one case signed by both units, one by its lead alone.
+    act(api, signed, "sign", "demo-urban", json!({})).await;
+    act(api, signed, "sign", "demo-housing", json!({})).await;
+    act(api, half, "sign", "demo-urban", json!({})).await;
+    n.system.wait_routing().await;
+    n.system.set_clock(due - time::Duration::minutes(31));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(n.of("sign_reminder", reminded).is_empty(), "not yet");
+
+    // 20 minutes before the deadline, inside the rule's 30.
+    n.system.set_clock(due - time::Duration::minutes(20));
+    let calls = n.settled("sign_reminder", reminded, 2).await;
+    assert_eq!(paths(&calls), ["/hooks/dept.housing", "/hooks/dept.urban"]);
+    let text = format!("请于 {due_text} 前签收工单 {number}「{}」", titles[0]);
+    assert_eq!(texts(&calls), [text.as_str(), text.as_str()]);
+    for (path, body) in &calls {
+        assert_eq!(body["trigger"], "deadline_ahead");
+        assert_eq!(
+            format!("/hooks/{}", body["recipient"].as_str().unwrap()),
+            *path
+        );
+    }
+    let half_calls = n.settled("sign_reminder", half, 1).await;
+    assert_eq!(
+        paths(&half_calls),
+        ["/hooks/dept.housing"],
+        "only the unit yet to sign"
+    );
+    assert!(
+        n.of("sign_reminder", signed).is_empty(),
+        "signed before the window"
+    );
+
+    // Later in the window, and after a restart of routing: never again.
+    n.system.set_clock(due - time::Duration::minutes(5));
+    n.system.kill("routing");
+    n.system.spawn("routing", "routing", &n.env);
+    n.system.wait_ready().await;
+    n.settled("sign_reminder", reminded, 2).await;
+    n.settled("sign_reminder", half, 1).await;
+    assert!(n.of("sign_reminder", signed).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whistle_summons_each_summoned_department_once_with_its_report_in_due() {
+    let n = Shipped::start(datetime!(2026-11-24 09:30 +08:00)).await;
+    let api = &n.system.api;
+    let title = "桃溪村农田内违法搭建厂房";
+    let id = file(
+        api,
+        "demo-grid",
+        json!({"channel": "grid_patrol", "kind": "report", "category": "illegal_construction",
+               "title": title, "location": {"grid": "NH.NS.TX.01"}}),
+    )
+    .await;
+    let number = n.dispatched(&id).await;
+    act(api, &id, "sign", "demo-nanshan", json!({})).await;
+    // 生态环境 has no webhook in the shipped recipients: it is skipped.
+    act(
+        api,
+        &id,
+        "whistle",
+        "demo-nanshan",
+        json!({"departments": ["dept.housing", "dept.water", "dept.ecology"],
+               "reason": "违建涉及规划、环保和河道管理，需多部门联合执法"}),
+    )
+    .await;
+    let whistle = n.data_of(&id, "WhistleBlown").await;
+    let report_due = whistle["report_due"].as_str().unwrap();
+    let calls = n.settled("summons", &id, 2).await;
+    assert_eq!(paths(&calls), ["/hooks/dept.housing", "/hooks/dept.water"]);
+    let text = format!("吹哨报到：请于 {report_due} 前就工单 {number}「{title}」报到");
+    assert_eq!(texts(&calls), [text.as_str(), text.as_str()]);
+    for (_, body) in &calls {
+        assert_eq!(body["trigger"], "WhistleBlown");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_tells_the_notify_list_of_the_level_it_reached() {
+    // Tuesday 10:00: water leaks are signed within one working hour.
+    let n = Shipped::start(datetime!(2026-11-24 10:00 +08:00)).await;
+    let api = &n.system.api;
+    let (missed, raised) = (
+        file(api, "demo-operator", leak(0)).await,
+        file(api, "demo-operator", leak(1)).await,
+    );
+    let missed_number = n.dispatched(&missed).await;
+    let raised_number = n.dispatched(&raised).await;
+
+    // A supervisor escalates a signed case by hand to the department level (部门助战):
+    // its lead, the territorial office and the supervision desk are told.
+    act(api, &raised, "sign", "demo-water", json!({})).await;
+    act(
+        api,
+        &raised,
+        "escalate",
+        "demo-supervisor",
+        json!({"level": "department", "reason": "主管线破裂，需跨部门协调抢修"}),
+    )
+    .await;
+    let calls = n.settled("escalated", &raised, 3).await;
+    assert_eq!(
+        paths(&calls),
+        [
+            "/hooks/dept.water",
+            "/hooks/street.chengdong",
+            "/hooks/supervision"
+        ]
+    );
+    let text = format!("工单 {raised_number}「楼道水管漏水 #1」升级至 department");
+    assert!(texts(&calls).iter().all(|t| *t == text), "{calls:?}");
+
+    // 14:00: the other case missed its sign deadline; routing escalates it one level up
+    // (镇街会战): the territorial office, the community and the desk are told.
+    n.system.wait_routing().await;
+    n.system.set_clock(datetime!(2026-11-24 14:00 +08:00));
+    let calls = n.settled("escalated", &missed, 3).await;
+    assert_eq!(
+        paths(&calls),
+        [
+            "/hooks/community",
+            "/hooks/street.chengdong",
+            "/hooks/supervision"
+        ]
+    );
+    let text = format!("工单 {missed_number}「楼道水管漏水 #0」升级至 street");
+    assert!(texts(&calls).iter().all(|t| *t == text), "{calls:?}");
+    assert_eq!(
+        n.data_of(&missed, "CaseEscalated").await["level_id"],
+        "street"
+    );
+    assert_eq!(
+        n.of("escalated", &raised).len(),
+        3,
+        "nothing more for the other"
+    );
 }

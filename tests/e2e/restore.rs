@@ -1,15 +1,20 @@
-//! The restore procedure of docs/OPERATIONS.md: a backup of `CASEGRID_KEYS` taken
-//! before an erasure brings the erased person's key back when restored;
-//! `casegrid privacy reconcile` erases it again from the log's `PersonalDataErased`.
+//! The restore procedure of docs/OPERATIONS.md: backups of `CASEGRID_KEYS` and
+//! `CASEGRID_ATTACHMENTS` taken before an erasure bring the erased person's key and
+//! personal files back when restored; `casegrid privacy reconcile` erases them again
+//! from the log's `PersonalDataErased` (and the case's `AttachmentAdded`), leaving the
+//! case's other files alone.
 
+use crate::attachments::{assert_problem, download, png, upload};
 use crate::kit::{bin, System};
 use crate::lifecycle::wait_status;
 use casegrid_domain::personal::Sealed;
 use casegrid_domain::CaseId;
+use casegrid_eventlog::attachments::sha256_hex;
 use casegrid_testkit::eventually;
 use futures_util::StreamExt;
 use serde_json::json;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 
 const PHONE: &str = "13912340000";
 
@@ -30,7 +35,7 @@ fn reconcile(system: &System) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restored_key_backup_is_erased_again_by_reconcile() {
+async fn restored_key_and_attachment_backups_are_erased_again_by_reconcile() {
     let system = System::start().await;
     let api = &system.api;
     let filed = api
@@ -71,6 +76,34 @@ async fn a_restored_key_backup_is_erased_again_by_reconcile() {
         "the case's key is in the backup"
     );
 
+    // Two photos: the caller's ID card (personal) and the building site (not); the
+    // attachment bucket backed up, object by object.
+    let (portrait, site) = (png("来电人身份证照片"), png("施工现场照片"));
+    for (bytes, personal) in [(&portrait, true), (&site, false)] {
+        let added = upload(&system, &id, "demo-operator", bytes, personal).await;
+        assert_eq!(
+            added.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&added.bytes)
+        );
+    }
+    let (portrait_sha, site_sha) = (sha256_hex(&portrait), sha256_hex(&site));
+    let objects = async_nats::jetstream::new(system.nats.client().await)
+        .get_object_store("CASEGRID_ATTACHMENTS")
+        .await
+        .unwrap();
+    let mut files = Vec::new();
+    let mut listed = objects.list().await.unwrap();
+    while let Some(info) = listed.next().await {
+        let name = info.unwrap().name;
+        let mut bytes = Vec::new();
+        let mut object = objects.get(&name).await.unwrap();
+        object.read_to_end(&mut bytes).await.unwrap();
+        files.push((name, bytes));
+    }
+    assert_eq!(files.len(), 2, "both files in the backup");
+
     // The person is erased: asked by the operator, done by a supervisor.
     let reason = json!({"reason": "来电人依法申请删除个人信息"});
     let asked = api
@@ -95,8 +128,14 @@ async fn a_restored_key_backup_is_erased_again_by_reconcile() {
         .await
         .unwrap();
     assert!(vault.key(case_id).await.is_err(), "the key is gone");
+    assert_problem(
+        &download(&system, &id, &portrait_sha, "demo-operator").await,
+        410,
+        "erased",
+    );
 
-    // The backup restored: the erased person is back (the key opens the phone).
+    // The backups restored: the erased person is back (the key opens the phone, the
+    // ID card downloads again).
     for (key, value) in &backup {
         kv.put(key, value.clone()).await.unwrap();
     }
@@ -105,12 +144,38 @@ async fn a_restored_key_backup_is_erased_again_by_reconcile() {
         .await
         .expect("the restore brought the key back");
     assert_eq!(back.open("reporter.phone", &sealed_phone).unwrap(), PHONE);
+    for (name, bytes) in &files {
+        objects
+            .put(name.as_str(), &mut bytes.as_slice())
+            .await
+            .unwrap();
+    }
+    let leaked = download(&system, &id, &portrait_sha, "demo-operator").await;
+    assert_eq!(
+        (leaked.status, &leaked.bytes),
+        (200, &portrait),
+        "the restore brought the file back"
+    );
 
     // Reconcile re-applies the erasure from the log, once.
     let out = reconcile(&system);
     assert!(
-        out.contains("1 erasure(s) in the log") && out.contains("1 key(s) erased again"),
+        out.contains("1 erasure(s) in the log")
+            && out.contains("1 key(s) erased again")
+            && out.contains("1 of 1 personal attachment(s) deleted again")
+            && out.contains(&format!("{id}/{portrait_sha}")),
         "{out}"
+    );
+    assert_problem(
+        &download(&system, &id, &portrait_sha, "demo-operator").await,
+        410,
+        "erased",
+    );
+    let kept = download(&system, &id, &site_sha, "demo-operator").await;
+    assert_eq!(
+        (kept.status, &kept.bytes),
+        (200, &site),
+        "the other file stays"
     );
     assert!(
         matches!(
@@ -142,7 +207,8 @@ async fn a_restored_key_backup_is_erased_again_by_reconcile() {
     .await;
     let again = reconcile(&system);
     assert!(
-        again.contains("0 key(s) erased again"),
+        again.contains("0 key(s) erased again")
+            && again.contains("0 of 1 personal attachment(s) deleted again"),
         "idempotent: {again}"
     );
     println!("{out}{again}");

@@ -19,8 +19,8 @@ use crate::channels::{hex, SmsGateway, Webhook};
 use crate::Routing;
 use async_nats::jetstream::kv;
 use casegrid_config::notifications::{Channel, NotifyRule, Target, Trigger};
-use casegrid_config::{District, Notify, Role};
-use casegrid_domain::event::Deadline;
+use casegrid_config::{District, EscalationLevel, Notify, Role};
+use casegrid_domain::event::{CaseEscalated, Deadline};
 use casegrid_domain::{Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::StoredEvent;
 use serde::{Deserialize, Serialize};
@@ -202,6 +202,17 @@ fn fill(text: &str, cx: &Context<'_>) -> String {
         .replace("{department}", cx.unit.map(|d| d.as_str()).unwrap_or(""))
         .replace("{level}", cx.level.as_deref().unwrap_or(""))
         .replace("{result}", &result)
+}
+
+/// The configured level an escalation reached: the one it names, else the one of its
+/// rank. Routing's escalations name their level; a supervisor's or the lead's name a
+/// grid level only (`level_id` never comes from a request), whose rank is the ladder's.
+fn ladder_level<'a>(district: &'a District, e: &CaseEscalated) -> Option<&'a EscalationLevel> {
+    let ladder = &district.escalation;
+    e.level_id
+        .as_deref()
+        .and_then(|id| ladder.iter().find(|l| l.id == id))
+        .or_else(|| ladder.iter().find(|l| l.rank as u32 == e.rank()))
 }
 
 /// The recipient keys (department ids, role names, `reporter`) a rule's targets name
@@ -392,7 +403,13 @@ impl Routing {
                     None,
                     &[][..],
                 ),
-                Event::CaseEscalated(x) => (None, None, None, x.level_id.clone(), &[][..]),
+                Event::CaseEscalated(x) => (
+                    None,
+                    None,
+                    None,
+                    ladder_level(&district, x).map(|l| l.id.clone()),
+                    &[][..],
+                ),
                 Event::WhistleBlown(w) => (
                     Some(Deadline::Report),
                     Some(w.report_due),
@@ -650,6 +667,42 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casegrid_domain::event::EscalationLevel as GridLevel;
+
+    fn escalated(level_id: Option<&str>, level: GridLevel) -> CaseEscalated {
+        CaseEscalated {
+            level,
+            by: casegrid_domain::Actor::routing(),
+            reason: "签收超期".into(),
+            level_id: level_id.map(str::to_owned),
+            rank: None,
+        }
+    }
+
+    #[test]
+    fn an_escalation_reaches_the_level_it_names_else_the_one_of_its_rank() {
+        let district = District::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config"),
+        )
+        .unwrap();
+        let reached = |e: CaseEscalated| ladder_level(&district, &e).map(|l| l.id.as_str());
+        // Routing's: the configured level it names.
+        assert_eq!(
+            reached(escalated(Some("leader"), GridLevel::Leadership)),
+            Some("leader")
+        );
+        // A supervisor's by hand: the grid level's rank on the ladder.
+        assert_eq!(
+            reached(escalated(None, GridLevel::Department)),
+            Some("department")
+        );
+        assert_eq!(reached(escalated(None, GridLevel::Street)), Some("street"));
+        // A level since removed from the ladder: by rank.
+        assert_eq!(
+            reached(escalated(Some("gone"), GridLevel::Street)),
+            Some("street")
+        );
+    }
 
     #[test]
     fn ids_are_deterministic_and_name_rule_trigger_and_recipient() {
