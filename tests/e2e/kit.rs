@@ -490,6 +490,20 @@ impl Dev {
     }
 }
 
+/// `POST /api/v1/cases/{id}/actions/{action}` as `token`; expects 200 and answers the body.
+pub(crate) async fn act(api: &Api, id: &str, action: &str, token: &str, body: Value) -> Value {
+    let r = api
+        .post(
+            &format!("/api/v1/cases/{id}/actions/{action}"),
+            token,
+            &body,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{action} by {token}: {}", r.body);
+    r.body
+}
+
 /// A small HTTP client for the API: answers (status, headers, JSON body). Every JSON
 /// answer is checked against the gateway's own `/openapi.json`.
 #[derive(Clone)]

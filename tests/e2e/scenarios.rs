@@ -5,7 +5,7 @@
 //! (The construction-noise complaint and the returned, re-dispatched case are in
 //! `lifecycle` and `routing`.)
 
-use crate::kit::{Api, System};
+use crate::kit::{act, Api, System};
 use crate::lifecycle::wait_status;
 use casegrid_testkit::eventually;
 use serde_json::{json, Value};
@@ -16,19 +16,6 @@ async fn file(api: &Api, token: &str, body: Value) -> String {
     let r = api.post("/api/v1/cases", token, &body, &[]).await;
     assert_eq!(r.status, 201, "{}", r.body);
     r.body["id"].as_str().unwrap().to_owned()
-}
-
-async fn act(api: &Api, id: &str, action: &str, token: &str, body: Value) -> Value {
-    let r = api
-        .post(
-            &format!("/api/v1/cases/{id}/actions/{action}"),
-            token,
-            &body,
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{action} by {token}: {}", r.body);
-    r.body
 }
 
 /// The timeline as a supervisor reads it, once it holds `n` events.
