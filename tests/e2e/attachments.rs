@@ -1,9 +1,10 @@
 //! Files added to cases (issue 14): uploaded as multipart into the attachment bucket,
 //! recorded with their SHA-256, served only to principals who may see the case, type
 //! and size refused with problems (nothing stored, nothing appended), and a personal
-//! file deleted with the case's personal data.
+//! file deleted with the case's personal data; Open311 filings with a picture in
+//! `media`, a citizen's (public api_key) recorded as personal.
 
-use crate::kit::System;
+use crate::kit::{act, System};
 use crate::lifecycle::wait_status;
 use casegrid_eventlog::attachments::{object_key, sha256_hex};
 use casegrid_eventlog::AttachmentStore;
@@ -161,24 +162,7 @@ async fn an_attachment_round_trip_within_scope_and_erased_when_personal() {
         String::from_utf8_lossy(&personal.bytes)
     );
 
-    let entry = eventually(
-        Duration::from_secs(10),
-        "the attachment on the timeline",
-        || async {
-            let (_, tl) = api
-                .get(
-                    &format!("/api/v1/cases/{id}/timeline"),
-                    Some("demo-supervisor"),
-                )
-                .await;
-            tl["events"]
-                .as_array()?
-                .iter()
-                .find(|e| e["type"] == "AttachmentAdded" && e["data"]["sha256"] == sha.as_str())
-                .cloned()
-        },
-    )
-    .await;
+    let entry = attachment_on_timeline(&system, &id, &sha).await;
     assert!(entry["summary"].as_str().unwrap().contains(&sha), "{entry}");
     assert_eq!(entry["actor"]["kind"], "department");
     assert_eq!(entry["data"]["size"], photo.len());
@@ -268,11 +252,8 @@ async fn an_attachment_round_trip_within_scope_and_erased_when_personal() {
     assert!(bucket.stored(&personal_key).await.unwrap().is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_open311_filing_with_media_records_the_picture_on_its_case() {
-    let system = System::start().await;
-    let photo = png("open311 media");
-    let sha = sha256_hex(&photo);
+/// An Open311 filing (multipart) by `api_key` with `file` in `media`.
+async fn open311_filing(system: &System, api_key: &str, key: &str, file: &[u8]) -> Answer {
     let part = |name: &str, value: &str| {
         format!(
             "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
@@ -280,7 +261,7 @@ async fn an_open311_filing_with_media_records_the_picture_on_its_case() {
         .into_bytes()
     };
     let mut body = [
-        part("api_key", "demo-operator"),
+        part("api_key", api_key),
         part("service_code", "noise"),
         part("description", "夜间施工噪音"),
         part("address_string", "湖滨街道滨江社区3号楼"),
@@ -295,7 +276,7 @@ async fn an_open311_filing_with_media_records_the_picture_on_its_case() {
         )
         .as_bytes(),
     );
-    body.extend_from_slice(&photo);
+    body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
     let response = reqwest::Client::new()
         .post(format!("{}/open311/v2/requests.json", system.base_url()))
@@ -303,23 +284,141 @@ async fn an_open311_filing_with_media_records_the_picture_on_its_case() {
             "content-type",
             format!("multipart/form-data; boundary={BOUNDARY}"),
         )
-        .header("Idempotency-Key", "open311-media-1")
+        .header("Idempotency-Key", key)
         .body(body)
         .send()
         .await
         .unwrap();
-    let filed = answer(response).await;
+    answer(response).await
+}
+
+/// The `service_request_id` of an Open311 filing answered 201.
+fn request_id(filed: &Answer) -> String {
     assert_eq!(
         filed.status,
         201,
         "{}",
         String::from_utf8_lossy(&filed.bytes)
     );
-    let id = filed.json()[0]["service_request_id"]
+    filed.json()[0]["service_request_id"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+/// The `AttachmentAdded` of case `id` with this hash, once the timeline shows it.
+async fn attachment_on_timeline(system: &System, id: &str, sha: &str) -> Value {
+    eventually(
+        Duration::from_secs(10),
+        "the attachment on the timeline",
+        || async {
+            let (_, tl) = system
+                .api
+                .get(
+                    &format!("/api/v1/cases/{id}/timeline"),
+                    Some("demo-supervisor"),
+                )
+                .await;
+            tl["events"]
+                .as_array()?
+                .iter()
+                .find(|e| e["type"] == "AttachmentAdded" && e["data"]["sha256"] == sha)
+                .cloned()
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open311_filing_with_media_records_the_picture_on_its_case() {
+    let system = System::start().await;
+    // A staff filing: the picture recorded, not personal.
+    let photo = png("open311 media");
+    let sha = sha256_hex(&photo);
+    let filed = open311_filing(&system, "demo-operator", "open311-media-1", &photo).await;
+    let id = request_id(&filed);
     let got = download(&system, &id, &sha, "demo-operator").await;
     assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.bytes));
     assert_eq!(got.bytes, photo);
+    let entry = attachment_on_timeline(&system, &id, &sha).await;
+    assert_eq!(entry["data"]["personal"], false, "{entry}");
+
+    // A citizen's app with the public key: its photo round-trips to staff who see the
+    // case, recorded as the citizen's and as personal.
+    let citizens = png("市民拍摄的现场照片");
+    let citizens_sha = sha256_hex(&citizens);
+    let filed = open311_filing(&system, "open311-public", "citizen-photo-1", &citizens).await;
+    let public_id = request_id(&filed);
+    for token in ["demo-operator", "demo-supervisor"] {
+        let got = download(&system, &public_id, &citizens_sha, token).await;
+        assert_eq!(
+            got.status,
+            200,
+            "{token}: {}",
+            String::from_utf8_lossy(&got.bytes)
+        );
+        assert_eq!(got.content_type, "image/png");
+        assert_eq!(got.bytes, citizens, "{token}");
+    }
+    let entry = attachment_on_timeline(&system, &public_id, &citizens_sha).await;
+    assert_eq!(entry["actor"]["kind"], "public", "{entry}");
+    assert_eq!(entry["data"]["personal"], true, "{entry}");
+    assert_eq!(entry["data"]["size"], citizens.len(), "{entry}");
+    // The same filing again: the same case, the photo recorded once.
+    let again = open311_filing(&system, "open311-public", "citizen-photo-1", &citizens).await;
+    assert_eq!(
+        again.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&again.bytes)
+    );
+    assert_eq!(again.json()[0]["service_request_id"], public_id.as_str());
+    let log = system.events().await;
+    let recorded = log
+        .iter()
+        .filter(|e| e["case_id"] == public_id.as_str() && e["type"] == "AttachmentAdded")
+        .count();
+    assert_eq!(recorded, 1);
+
+    // A refused type from the public files nothing and stores nothing.
+    for case in [&id, &public_id] {
+        wait_status(&system.api, case, "demo-operator", "dispatched").await;
+    }
+    system.wait_projection().await;
+    let before = system.stream_messages().await;
+    let html = b"<html><script>alert(1)</script></html>".to_vec();
+    let refused = open311_filing(&system, "open311-public", "citizen-photo-2", &html).await;
+    assert_eq!(
+        refused.status,
+        415,
+        "{}",
+        String::from_utf8_lossy(&refused.bytes)
+    );
+    let said = refused.json()[0]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(said.contains("not an accepted type"), "{said}");
+    assert_eq!(system.stream_messages().await, before, "nothing filed");
+
+    // Erased with the case's personal data.
+    let case_id = casegrid_domain::CaseId::parse(&public_id).unwrap();
+    let admin = crate::kit::admin_client(&system.nats.url()).await;
+    let bucket = AttachmentStore::attach(admin).await.unwrap();
+    let key = object_key(case_id, &citizens_sha);
+    assert!(bucket.stored(&key).await.unwrap().is_some());
+    let asked = json!({"reason": "市民申请删除个人信息"});
+    act(
+        &system.api,
+        &public_id,
+        "request_erasure",
+        "demo-operator",
+        asked,
+    )
+    .await;
+    let erase = json!({"reason": "依法删除"});
+    act(&system.api, &public_id, "erase", "demo-supervisor", erase).await;
+    assert!(bucket.stored(&key).await.unwrap().is_none(), "photo erased");
+    let gone = download(&system, &public_id, &citizens_sha, "demo-operator").await;
+    assert_problem(&gone, 410, "erased");
 }

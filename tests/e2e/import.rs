@@ -1,8 +1,9 @@
 //! `casegrid import`: a history from another system, each case whole or not at all,
 //! decided again by casegrid's rules; a second run appends nothing; the figures of an
-//! imported history equal those of the same history filed through the API.
+//! imported history equal those of the same history filed through the API; phones and ID
+//! numbers in imported replies and progress reports are sealed as in live ones.
 
-use crate::kit::{bin, System};
+use crate::kit::{act, bin, System};
 use crate::lifecycle::wait_status;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -177,6 +178,139 @@ async fn an_imported_history_verifies_and_a_second_run_appends_nothing() {
     let first = casegrid_intake::import::case_id_of("legacy", "OLD-0000001").to_string();
     let case = wait_status(&system.api, &first, "demo-supervisor", "closed").await;
     assert_eq!(case["reporter_phone"], "138****0001", "{case}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_in_imported_replies_and_progress_reports_are_sealed_masked_and_revealed() {
+    const PHONE: &str = "13712345678";
+    const ID: &str = "11010119900307125X";
+    let system = System::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases = csv_header();
+    cases.push_str(
+        "PII-1,2026-03-01T08:00:00Z,hotline,complaint,noise,normal,夜间施工噪音,,,NH.HB.BJ.03,李四,13800007777,,,op.zhang\n",
+    );
+    std::fs::write(dir.path().join("cases.csv"), cases).unwrap();
+    let line = |at: &str, event_type: &str, actor: Value, data: Value| {
+        json!({"case_ref": "PII-1", "type": event_type, "occurred_at": at, "actor": actor,
+               "data": data})
+        .to_string()
+    };
+    let urban = json!({"kind": "department", "id": "dept.urban"});
+    let lines = [
+        line(
+            "2026-03-01T08:01:00Z",
+            "CaseDispatched",
+            json!({"kind": "system", "id": "routing"}),
+            json!({"lead": "dept.urban", "assisting": [], "sign_due": "2026-03-01T10:00:00Z",
+                   "handle_due": "2026-03-05T10:00:00Z", "rule": "old", "return_due": null}),
+        ),
+        line(
+            "2026-03-01T09:00:00Z",
+            "DispatchSigned",
+            urban.clone(),
+            json!({"department": "dept.urban", "on_time": true, "whistle": false}),
+        ),
+        line(
+            "2026-03-02T09:00:00Z",
+            "ProgressRecorded",
+            urban.clone(),
+            json!({"department": "dept.urban", "text": format!("已约谈施工方负责人，身份证{ID}")}),
+        ),
+        line(
+            "2026-03-03T09:00:00Z",
+            "CaseReplied",
+            urban.clone(),
+            json!({"department": "dept.urban", "result": "resolved",
+                   "text": format!("已责令停工，施工方联系人电话{PHONE}"),
+                   "summary_for_citizen": format!("已处理，可致电{PHONE}")}),
+        ),
+    ];
+    std::fs::write(
+        dir.path().join("events.jsonl"),
+        format!("{}\n", lines.join("\n")),
+    )
+    .unwrap();
+    let (ok, stdout) = import(&system, dir.path(), &[]);
+    let report = std::fs::read_to_string(dir.path().join("refused.csv")).unwrap_or_default();
+    assert!(ok, "{stdout}\n{report}");
+    assert_eq!(summary(&stdout, "cases"), 1, "{stdout}");
+    assert_eq!(summary(&stdout, "events"), 5, "{stdout}");
+
+    // Not in the raw stream in clear; masked where they were typed.
+    let raw = serde_json::to_string(&system.events().await).unwrap();
+    for clear in [PHONE, ID] {
+        assert!(!raw.contains(clear), "{clear} in the stream: {raw}");
+    }
+    assert!(
+        raw.contains("已责令停工，施工方联系人电话137****5678"),
+        "{raw}"
+    );
+    assert!(raw.contains("110***********125X"), "{raw}");
+    system.audit_verify();
+
+    // Masked in the case view and the timeline.
+    let id = casegrid_intake::import::case_id_of("legacy", "PII-1").to_string();
+    let api = &system.api;
+    wait_status(api, &id, "demo-supervisor", "replied").await;
+    let timeline = format!("/api/v1/cases/{id}/timeline");
+    for path in [format!("/api/v1/cases/{id}"), timeline.clone()] {
+        let (code, view) = api.get(&path, Some("demo-supervisor")).await;
+        assert_eq!(code, 200, "{path}: {view}");
+        let view = view.to_string();
+        for clear in [PHONE, ID] {
+            assert!(!view.contains(clear), "{clear} in {path}: {view}");
+        }
+        assert!(!view.contains("\"sealed\""), "{path}: {view}");
+    }
+    let (_, tl) = api.get(&timeline, Some("demo-supervisor")).await;
+    let tl = tl.to_string();
+    assert!(
+        tl.contains("137****5678") && tl.contains("110***********125X"),
+        "{tl}"
+    );
+
+    // Shown by an audited reveal, under the names a live action gives them.
+    let shown = act(
+        api,
+        &id,
+        "reveal",
+        "demo-supervisor",
+        json!({"reason": "核实联系人"}),
+    )
+    .await;
+    let revealed = &shown["personal_data"];
+    assert_eq!(revealed["progress.v4#0"], ID, "{revealed}");
+    assert_eq!(revealed["reply.v5#0"], PHONE, "{revealed}");
+    assert_eq!(revealed["summary.v5#0"], PHONE, "{revealed}");
+    assert_eq!(revealed["reporter.phone"], "13800007777", "{revealed}");
+    let events = system.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["case_id"] == id.as_str() && e["type"] == "PersonalDataRevealed"),
+        "the reveal is an event"
+    );
+
+    // Sealed values brought from elsewhere are refused, naming the line.
+    let mut cases = csv_header();
+    cases.push_str(
+        "PII-2,2026-03-01T08:00:00Z,hotline,complaint,noise,normal,噪音,,,NH.HB.BJ.03,李四,,,,op.zhang\n",
+    );
+    std::fs::write(dir.path().join("cases.csv"), cases).unwrap();
+    let smuggled = json!({"case_ref": "PII-2", "type": "NoteAdded",
+        "occurred_at": "2026-03-01T08:30:00Z", "actor": {"kind": "operator", "id": "op.zhang"},
+        "data": {"text": "电话137****5678",
+                 "personal": [{"field": "note.v2#0", "masked": "137****5678", "sealed": "AAAA"}]}});
+    std::fs::write(dir.path().join("events.jsonl"), format!("{smuggled}\n")).unwrap();
+    let (ok, stdout) = import(&system, dir.path(), &[]);
+    assert!(!ok, "{stdout}");
+    let report = std::fs::read_to_string(dir.path().join("refused.csv")).unwrap();
+    let refused = report.lines().find(|l| l.starts_with("PII-2,")).unwrap();
+    assert!(
+        refused.contains("events.jsonl:1") && refused.contains("personal: sealed values"),
+        "{report}"
+    );
 }
 
 /// One step of the live history: at `at`, `token` does `action` on case `i`.

@@ -3,7 +3,8 @@
 //! `scripts/test` builds the binaries before running these.
 //!
 //! - `attachments`: files added to cases (issue 14): upload, the hash on the timeline, download
-//!   only within scope and hash-checked, type and size refused, personal files erased.
+//!   only within scope and hash-checked, type and size refused, personal files erased; Open311
+//!   `media` from staff and from citizens' apps (a public key: recorded as personal).
 //! - `assessment`: appeals (申诉/甄别) ruled over HTTP; the figures and the 红黑榜 honour them.
 //! - `kit`: starting the system (separate processes, or `casegrid dev`), an HTTP client.
 //! - `cluster`: a 3-node NATS cluster at R3: the stream leader and a follower killed under
@@ -13,6 +14,8 @@
 //! - `geo`: field data (issue 14): a point finds its grid, free-text personal data (descriptions,
 //!   notes, replies, progress reports) is sealed,
 //!   lists and figures export as CSV and XLSX.
+//! - `import`: `casegrid import` of a history: whole cases or none, a second run appends nothing,
+//!   the same figures as the history filed live, numbers in imported free texts sealed.
 //! - `jcs`: this test's own RFC 8785 canonicalization, to re-check the hash chain.
 //! - `lifecycle`: a hotline case from filing to closed, over separate processes and `casegrid dev`.
 //! - `manifests`: compose, Kubernetes and the image set only known settings, mount only existing files.

@@ -3,7 +3,8 @@
 //! [`CommandReply`] or a [`Problem`].
 //!
 //! - [`act`]: one `ActRequest` for the actions a service owns.
-//! - [`problem_of`]: how execution errors read to a person.
+//! - [`problem_of`]: how execution errors read to a person ([`seal_problem`]: failed
+//!   sealings of free texts).
 //! - [`answer`]: the JSON bytes of an `Answer`.
 //! - [`http_command_id`], [`fingerprint`]: an API request's command id, namespaced by
 //!   the principal that sent it, and what it asked for.
@@ -19,7 +20,7 @@ use casegrid_contracts::actions::{self, Owner, Parsed};
 use casegrid_contracts::{ActRequest, Answer, CommandReply, Problem};
 use casegrid_domain::{Actor, Command};
 use casegrid_eventlog::{
-    CaseStore, CommandMeta, ExecuteError, LogError, Outcome, RequestFingerprint,
+    CaseStore, CommandMeta, ExecuteError, LogError, Outcome, RequestFingerprint, SealError,
 };
 use casegrid_runtime::clock::Clock;
 use serde::Serialize;
@@ -58,6 +59,21 @@ pub fn problem_of(e: ExecuteError) -> Problem {
             command_id,
             first,
         } => key_reused(&command_id, &case, &first),
+    }
+}
+
+/// How a failed sealing of free texts ([`CaseStore::seal_free_texts`]) reads to a
+/// person: a missing case as one, the log as [`problem_of`], the key store as 503.
+pub fn seal_problem(e: SealError) -> Problem {
+    match e {
+        SealError::CaseNotFound(id) => Problem::case_not_found(id),
+        SealError::Log(e) => problem_of(e.into()),
+        SealError::Key(e) => {
+            tracing::warn!(error = %e, "key store");
+            Problem::unavailable(
+                "the key store is unavailable; retry with the same Idempotency-Key",
+            )
+        }
     }
 }
 

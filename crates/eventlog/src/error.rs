@@ -45,3 +45,17 @@ impl LogError {
         Self::Unavailable(e.to_string())
     }
 }
+
+/// Why the free texts of a command could not be sealed ([`crate::CaseStore::seal_free_texts`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The case has no events: answer as for a missing case (404).
+    #[error("case {0} not found")]
+    CaseNotFound(CaseId),
+    /// The case could not be read: as any other log error.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The key store did not answer: retry with the same command id.
+    #[error(transparent)]
+    Key(#[from] casegrid_privacy::PrivacyError),
+}

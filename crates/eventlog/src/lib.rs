@@ -14,7 +14,7 @@
 //!   chain, optimistic appends and idempotency.
 //! - [`attachments`]: [`AttachmentStore`] — the Object Store bucket of files added to
 //!   cases, under `<case id>/<sha256>`.
-//! - [`error`]: [`LogError`], classified so callers know how to react.
+//! - [`error`]: [`LogError`] (and [`SealError`]), classified so callers know how to react.
 
 pub mod attachments;
 pub mod audit;
@@ -32,7 +32,7 @@ pub use batch::BatchConfig;
 pub use casegrid_runtime::batch;
 pub use classify::{Classified, Head, Heads, Quarantined, RawMessage, Reason};
 pub use envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent};
-pub use error::LogError;
+pub use error::{LogError, SealError};
 pub use kb::{KbOutcome, KbStore};
 pub use log::{EventLog, LogConfig, StreamIdentity};
 pub use store::{Applied, CaseStore, CommandMeta, ExecuteError, Outcome, Snapshot};

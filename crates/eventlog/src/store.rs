@@ -4,9 +4,10 @@
 
 use crate::classify::{classify_parsed, Head, RawMessage};
 use crate::envelope::{ChainBreak, Envelope, RequestFingerprint, StoredEvent, GENESIS_HASH};
-use crate::error::LogError;
+use crate::error::{LogError, SealError};
 use crate::log::EventLog;
 use casegrid_domain::{Actor, Case, CaseId, Command, Rejection};
+use casegrid_privacy::KeyVault;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -378,6 +379,30 @@ impl CaseStore {
     pub async fn snapshot_confirmed(&self, case_id: CaseId) -> Result<Arc<Snapshot>, LogError> {
         let snapshot = self.snapshot(case_id).await?;
         self.refresh_confirmed(snapshot).await
+    }
+
+    /// Masks the phones, ID and card numbers in the free texts of `command` (a note, a
+    /// reply and its summary, a progress report, an answer at intake) and seals them
+    /// under the case's key ([`KeyVault::seal_free_texts`]), named with the version the
+    /// event will likely get (the cached case's next one: a label). What the service
+    /// that owns the action calls before the domain decides; reads neither the case
+    /// nor the key when the texts hold nothing to seal.
+    pub async fn seal_free_texts(
+        &self,
+        keys: &KeyVault,
+        case_id: CaseId,
+        command: &mut Command,
+    ) -> Result<(), SealError> {
+        if !casegrid_domain::personal::holds_personal_text(command) {
+            return Ok(());
+        }
+        let snapshot = self.snapshot(case_id).await?;
+        if !snapshot.case.exists() {
+            return Err(SealError::CaseNotFound(case_id));
+        }
+        keys.seal_free_texts(case_id, snapshot.case.version + 1, command)
+            .await?;
+        Ok(())
     }
 
     fn fold(&self, snapshot: Arc<Snapshot>, messages: &[RawMessage]) -> Arc<Snapshot> {

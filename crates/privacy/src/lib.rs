@@ -7,7 +7,8 @@
 //! hash chain, which covers only ciphertext, still verifies.
 //!
 //! - [`KeyVault`]: create, fetch and erase case keys.
-//! - [`DataKey::seal`] / [`DataKey::open`]: the AEAD on one field.
+//! - [`DataKey::seal`] / [`DataKey::open`]: the AEAD on one field;
+//!   [`DataKey::seal_free_texts`]: the numbers typed in a command's free texts.
 
 use async_nats::jetstream::{self, kv};
 use base64::Engine;
@@ -79,6 +80,16 @@ impl DataKey {
             masked,
             sealed: base64::engine::general_purpose::STANDARD.encode(out),
         }
+    }
+
+    /// Masks the phones, ID and card numbers in the free texts of `command` and seals
+    /// them with this key under `<text>.v<version>#<i>`
+    /// ([`casegrid_domain::personal::seal_free_texts`]): the one sealing of free texts,
+    /// for live actions ([`KeyVault::seal_free_texts`]) and imported histories alike.
+    pub fn seal_free_texts(&self, version: u64, command: &mut casegrid_domain::Command) {
+        casegrid_domain::personal::seal_free_texts(command, version, |field, clear, masked| {
+            self.seal(field, clear, masked)
+        });
     }
 
     /// Opens a sealed field of this case.
@@ -224,9 +235,7 @@ impl KeyVault {
             return Ok(());
         }
         let key = self.key_for_filing(case_id).await?;
-        casegrid_domain::personal::seal_free_texts(command, version, |field, clear, masked| {
-            key.seal(field, clear, masked)
-        });
+        key.seal_free_texts(version, command);
         Ok(())
     }
 

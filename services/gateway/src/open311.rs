@@ -41,9 +41,12 @@
 //!   `first_name`, `last_name` and `phone` become the reporter (sealed by intake);
 //!   `email` is not kept (intake has no sealed field for it, and the log never holds
 //!   personal data in clear). `description` holds at most 4,000 characters. A
-//!   multipart request may carry the picture in `media` (staff api_keys only): judged
-//!   by `[attachments]` before anything is filed (413, 415), stored and recorded on the
-//!   new case like `POST /api/v1/cases/{id}/attachments`. The answer carries `service_request_id` only
+//!   multipart request may carry one picture in `media`, from any api_key that may file
+//!   (within the same rate limits): judged by `[attachments]` before anything is filed
+//!   (413, 415), stored and recorded on the new case like
+//!   `POST /api/v1/cases/{id}/attachments`; a citizen's (a public api_key's) is recorded
+//!   as personal (it may show people) and erased with the case's personal data, a staff
+//!   one is not. The answer carries `service_request_id` only
 //!   (the spec: the id or a token; casegrid knows the id at once). `Idempotency-Key`
 //!   makes a filing retriable.
 //! - `requests/{id}`, `tokens/{token}` (a filing's idempotency key → the request id).
@@ -1081,7 +1084,7 @@ fn filing_body(
     Ok(body)
 }
 
-/// `POST requests.json|xml`: form-encoded, or multipart with the picture in `media`.
+/// `POST requests.json|xml`: form-encoded, or multipart with one picture in `media`.
 async fn create_request(
     state: AppState,
     format: Format,
@@ -1113,6 +1116,14 @@ async fn create_request(
             let name = field.name().unwrap_or_default().to_owned();
             let bytes = field.bytes().await.map_err(problem)?;
             if name == "media" {
+                if media.is_some() {
+                    return Err(Open311Error::new(
+                        400,
+                        "media: one file a filing; staff add more with \
+                         POST /api/v1/cases/{id}/attachments",
+                        format,
+                    ));
+                }
                 media = Some(bytes.to_vec());
             } else {
                 form.push((name, String::from_utf8_lossy(&bytes).into_owned()));
@@ -1146,14 +1157,6 @@ async fn create_request(
     let body = filing_body(&state, &form, &actor, channel, format)?;
     // The file is judged before anything is filed: a refused one files nothing.
     if let Some(bytes) = &media {
-        if actor.kind == ActorKind::Public {
-            return Err(Open311Error::new(
-                403,
-                "media: uploads need a staff api_key (operator or grid worker); a public \
-                 filing sends the picture's public address as media_url",
-                format,
-            ));
-        }
         state
             .attachment_settings
             .admit(bytes)
@@ -1176,7 +1179,8 @@ async fn create_request(
     if let Some(bytes) = media {
         let upload = crate::attachments::Upload {
             bytes,
-            personal: false,
+            // A citizen's photo may show people: it goes with the case's personal data.
+            personal: request.actor.kind == ActorKind::Public,
             description: None,
         };
         // Keyed by the filing, so a retried filing records the file once.
@@ -1234,9 +1238,9 @@ fn create_request_endpoint(format: Format) -> Endpoint {
          `first_name`, `last_name` and `phone` become the sealed reporter; `email` is not kept. \
          `media_url` is kept as the case's attachment reference; other `attribute[…]` under \
          the case's source. `description` at most 4,000 characters. Multipart/form-data \
-         carries the same fields and the picture in `media` (an operator's or grid worker's \
-         api_key; a public one answers 403): refused by type (415) or size (413) before \
-         anything is filed, else stored and recorded on the case as an attachment. \
+         carries the same fields and one picture in `media`: refused by type (415) or size \
+         (413) before anything is filed, else stored and recorded on the case as an \
+         attachment (a public api_key's as personal: erased with the case's personal data). \
          `Idempotency-Key` makes it retriable.",
     )
     .header(

@@ -9,7 +9,9 @@
 //!   `data`), in the event schemas of DESIGN.md. Each is turned back into the command
 //!   that records it ([`casegrid_domain::history::command_for`]) and decided again by the
 //!   domain at its original instant: a history casegrid's rules would not have recorded
-//!   is refused, naming the line and the rule.
+//!   is refused, naming the line and the rule. Phones, ID and card numbers in their free
+//!   texts (replies, answers at intake, progress reports, notes) are masked and sealed
+//!   with the case's key by the live actions' sealing ([`DataKey::seal_free_texts`]).
 //!
 //! Old category and department codes are mapped through a mapping file. Each case is
 //! imported whole or not at all: its chain is built from version 1 and appended with
@@ -618,9 +620,22 @@ struct Decided {
     actor: Actor,
     filed_at: OffsetDateTime,
     body: FileBody,
-    /// Whether the filing holds personal data (the case needs its data key).
+    /// Whether the filing or a later free text holds personal data (the case needs
+    /// its data key).
     needs_key: bool,
-    steps: Vec<(Actor, Event, OffsetDateTime)>,
+    /// Whether a later free text (a reply, a progress report, a note…) holds a phone,
+    /// ID or card number: its events are decided again once sealed.
+    texts_to_seal: bool,
+    steps: Vec<Step>,
+}
+
+/// One decided step of a case's history: who did what, what it recorded, when.
+struct Step {
+    actor: Actor,
+    /// As the line gave it, its free texts in clear (the filing's step: unused).
+    command: Command,
+    event: Event,
+    at: OffsetDateTime,
 }
 
 /// Decides a case's filing and every later event at its instant.
@@ -641,14 +656,21 @@ fn decide(shared: &Shared, job: Job) -> Result<Decided, Refused> {
     let actor = filer(&row, channel).map_err(|e| refused(None, e))?;
     let body = body_of(&row, mapping, source).map_err(|e| refused(None, e))?;
     let filing = filing_of(district, &body, masked_only).map_err(|p| refused(None, p.detail))?;
-    let needs_key = filing.reporter.is_some() || !filing.personal.is_empty();
+    let mut needs_key = filing.reporter.is_some() || !filing.personal.is_empty();
+    let mut texts_to_seal = false;
     let mut case = Case::new(case_id);
-    let mut steps: Vec<(Actor, Event, OffsetDateTime)> = Vec::with_capacity(history.len() + 1);
+    let mut steps: Vec<Step> = Vec::with_capacity(history.len() + 1);
+    let filing = Command::FileCase(filing);
     let filed = case
-        .decide(&actor, &Command::FileCase(filing), filed_at)
+        .decide(&actor, &filing, filed_at)
         .map_err(|r| refused(None, r.detail))?;
     case.apply(&filed);
-    steps.push((actor.clone(), filed, filed_at));
+    steps.push(Step {
+        actor: actor.clone(),
+        command: filing,
+        event: filed,
+        at: filed_at,
+    });
     let mut last = filed_at;
     for (n, line) in &history {
         let at = Some(format!("events.jsonl:{n}"));
@@ -672,12 +694,31 @@ fn decide(shared: &Shared, job: Job) -> Result<Decided, Refused> {
         }
         let event = Event::from_parts(&line.event_type, schema_of(&line.event_type), &line.data)
             .map_err(|e| refused(at.clone(), e.to_string()))?;
-        let command = command_for(&event, line.occurred_at).map_err(|e| refused(at.clone(), e))?;
+        let mut command =
+            command_for(&event, line.occurred_at).map_err(|e| refused(at.clone(), e))?;
+        let (brings_sealed, to_seal) = free_texts(&mut command);
+        if brings_sealed {
+            return Err(refused(
+                at,
+                "personal: sealed values are not imported (another system's keys do not \
+                 open them here); give the texts in clear and the import seals them"
+                    .into(),
+            ));
+        }
+        if to_seal {
+            needs_key = true;
+            texts_to_seal = true;
+        }
         let decided = case
             .decide(&line.actor, &command, line.occurred_at)
             .map_err(|r| refused(at.clone(), r.detail))?;
         case.apply(&decided);
-        steps.push((line.actor, decided, line.occurred_at));
+        steps.push(Step {
+            actor: line.actor,
+            command,
+            event: decided,
+            at: line.occurred_at,
+        });
     }
     Ok(Decided {
         case_ref,
@@ -687,12 +728,25 @@ fn decide(shared: &Shared, job: Job) -> Result<Decided, Refused> {
         filed_at,
         body,
         needs_key,
+        texts_to_seal,
         steps,
     })
 }
 
-/// Seals the filing's personal data with the case's key (accepted whole, so now) and
-/// chains the envelopes.
+/// What the free texts of an imported command hold: sealed values of their own (a
+/// `personal` member in the line's data), and phones, ID or card numbers to seal.
+fn free_texts(command: &mut Command) -> (bool, bool) {
+    use casegrid_domain::personal::{find_personal, free_texts_of};
+    free_texts_of(command).map_or((false, false), |(texts, personal)| {
+        let to_seal = texts.iter().any(|(_, t)| !find_personal(t).is_empty());
+        (!personal.is_empty(), to_seal)
+    })
+}
+
+/// Seals the case's personal data with its key (accepted whole, so now) and chains the
+/// envelopes: the filing's fields as a live filing's, and the phones, ID and card
+/// numbers of later free texts as a live action's ([`DataKey::seal_free_texts`], named
+/// with the event's version), those events decided again with their texts masked.
 fn seal_and_chain(shared: &Shared, d: Decided, key: Option<&DataKey>) -> Result<Built, Refused> {
     let Decided {
         case_ref,
@@ -701,6 +755,7 @@ fn seal_and_chain(shared: &Shared, d: Decided, key: Option<&DataKey>) -> Result<
         actor,
         filed_at,
         body,
+        texts_to_seal,
         mut steps,
         ..
     } = d;
@@ -711,13 +766,30 @@ fn seal_and_chain(shared: &Shared, d: Decided, key: Option<&DataKey>) -> Result<
             key.seal(field, clear, masked)
         })
         .map_err(|p| refused(p.detail))?;
-        steps[0].1 = Case::new(case_id)
+        let mut case = Case::new(case_id);
+        steps[0].event = case
             .decide(&actor, &Command::FileCase(sealed), filed_at)
             .map_err(|r| refused(r.detail))?;
+        if texts_to_seal {
+            case.apply(&steps[0].event);
+            for (i, step) in steps.iter_mut().enumerate().skip(1) {
+                key.seal_free_texts(i as u64 + 1, &mut step.command);
+                step.event = case
+                    .decide(&step.actor, &step.command, step.at)
+                    .map_err(|r| refused(r.detail))?;
+                case.apply(&step.event);
+            }
+        }
     }
     let correlation = format!("import:{source}:{case_ref}");
     let mut envelopes: Vec<Envelope> = Vec::with_capacity(steps.len());
-    for (i, (actor, event, at)) in steps.into_iter().enumerate() {
+    for (
+        i,
+        Step {
+            actor, event, at, ..
+        },
+    ) in steps.into_iter().enumerate()
+    {
         let version = i as u64 + 1;
         let prev = envelopes
             .last()

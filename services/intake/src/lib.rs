@@ -200,9 +200,10 @@ impl Intake {
     pub async fn act(&self, payload: &[u8]) -> Result<CommandReply, Problem> {
         let (request, parsed) = casegrid_commandbus::prepare(Owner::Intake, payload)?;
         let mut command = casegrid_commandbus::complete(&request.action, parsed)?;
-        if casegrid_domain::personal::holds_personal_text(&command) {
-            self.seal_free_texts(request.case_id, &mut command).await?;
-        }
+        self.store
+            .seal_free_texts(&self.keys, request.case_id, &mut command)
+            .await
+            .map_err(casegrid_commandbus::seal_problem)?;
         if let Command::Merge(merge) = &command {
             self.check_merge_target(merge.into).await?;
         }
@@ -284,24 +285,6 @@ impl Intake {
             store.delete(key).await.map_err(attachment_problem)?;
         }
         Ok(())
-    }
-
-    /// Masks the phones, ID and card numbers of a note or an answer at intake and seals
-    /// them under the case's key, as `note.v<version>#<i>` (the version the event will
-    /// likely get: a label).
-    async fn seal_free_texts(&self, case_id: CaseId, command: &mut Command) -> Result<(), Problem> {
-        let snapshot = self
-            .store
-            .snapshot(case_id)
-            .await
-            .map_err(|e| problem_of(e.into()))?;
-        if !snapshot.case.exists() {
-            return Err(Problem::case_not_found(case_id));
-        }
-        self.keys
-            .seal_free_texts(case_id, snapshot.case.version + 1, command)
-            .await
-            .map_err(key_problem)
     }
 
     /// A merge target must exist, be open and not itself merged.

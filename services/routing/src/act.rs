@@ -7,7 +7,7 @@ use casegrid_commandbus::{execute, prepare, problem_of, reply_of};
 use casegrid_contracts::actions::{DispatchDeadlines, Incomplete, Owner, Parsed};
 use casegrid_contracts::{CommandReply, Problem};
 use casegrid_domain::ids::{mask_name, mask_phone};
-use casegrid_domain::{ActorKind, Case, CaseId, Command};
+use casegrid_domain::{ActorKind, Case, Command};
 use casegrid_privacy::PrivacyError;
 use time::OffsetDateTime;
 
@@ -32,28 +32,12 @@ impl Routing {
                 self.complete(incomplete, &snapshot.case, now).await?
             }
         };
-        if casegrid_domain::personal::holds_personal_text(&command) {
-            self.seal_free_texts(request.case_id, &mut command).await?;
-        }
+        self.store
+            .seal_free_texts(&self.keys, request.case_id, &mut command)
+            .await
+            .map_err(casegrid_commandbus::seal_problem)?;
         let outcome = execute(&self.store, self.clock.as_ref(), request, &command).await?;
         Ok(reply_of(&outcome))
-    }
-
-    /// Masks the phones, ID and card numbers of a reply or a progress report and seals
-    /// them under the case's key (`reply.v<version>#<i>`, `summary.v…`, `progress.v…`).
-    async fn seal_free_texts(&self, case_id: CaseId, command: &mut Command) -> Result<(), Problem> {
-        let snapshot = self
-            .store
-            .snapshot(case_id)
-            .await
-            .map_err(|e| problem_of(e.into()))?;
-        if !snapshot.case.exists() {
-            return Err(Problem::case_not_found(case_id));
-        }
-        self.keys
-            .seal_free_texts(case_id, snapshot.case.version + 1, command)
-            .await
-            .map_err(key_problem)
     }
 
     /// Fills in what only routing knows: deadlines from the rules and the calendar,

@@ -1,12 +1,15 @@
 //! Attachments: staff who may act on a case record a file already stored in the
 //! attachment bucket (the gateway writes it; intake checks it is there with this
-//! size and hash before appending). Allowed in any status, like a note.
+//! size and hash before appending). Allowed in any status, like a note. A citizen's
+//! filing (Open311 `media` with a public api_key) carries one photo: the public may
+//! record the first file of a suggestion-box case, and only as personal (a photo may
+//! show people; it goes with the case's personal data).
 
 use super::decision::Decision;
 use super::{Rejection, RejectionKind};
 use crate::actor::ActorKind;
 use crate::command::AddAttachment;
-use crate::event::{AttachmentAdded, Event};
+use crate::event::{AttachmentAdded, Channel, Event};
 
 /// Longest object key accepted.
 const MAX_NAME: usize = 200;
@@ -14,7 +17,23 @@ const MAX_NAME: usize = 200;
 impl Decision<'_> {
     pub(super) fn add_attachment(&self, a: &AddAttachment) -> Result<Event, Rejection> {
         if matches!(self.actor.kind, ActorKind::Public) {
-            return Err(self.refuse(RejectionKind::Forbidden, "only staff may add attachments"));
+            let public_filing = self
+                .case
+                .filed
+                .as_ref()
+                .is_some_and(|f| f.channel == Channel::SuggestionBox);
+            if !public_filing || !self.case.attachments.is_empty() {
+                return Err(self.refuse(
+                    RejectionKind::Forbidden,
+                    "the public adds only the one file of its own filing (the first of a \
+                     suggestion-box case); staff add the others",
+                ));
+            }
+            if !a.personal {
+                return Err(self.invalid(
+                    "personal: a citizen's file is recorded as personal (it may show people)",
+                ));
+            }
         }
         if a.name.is_empty()
             || a.name.len() > MAX_NAME
@@ -78,7 +97,7 @@ mod tests {
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
     #[test]
-    fn staff_attach_a_stored_file_once_the_public_never() {
+    fn staff_attach_a_stored_file_once_the_public_not_to_a_hotline_case() {
         let mut case = given(&replied()[..1]);
         let event = accept(&mut case, &housing(), attach("c1/a1.png", HASH, 42), NOW);
         match event {
@@ -101,6 +120,39 @@ mod tests {
             &case,
             &public,
             attach("c1/a2.png", HASH, 42),
+            RejectionKind::Forbidden,
+        );
+    }
+
+    #[test]
+    fn a_citizen_records_one_personal_photo_with_its_own_filing() {
+        let citizen = Actor::new(ActorKind::Public, "public.open311");
+        let Command::FileCase(mut filing) = file_noise() else {
+            unreachable!()
+        };
+        filing.channel = crate::event::Channel::SuggestionBox;
+        let mut case = given(&[(citizen.clone(), Command::FileCase(filing))]);
+        let mut not_personal = attach("c1/street.png", HASH, 9);
+        if let Command::AddAttachment(a) = &mut not_personal {
+            a.personal = false;
+        }
+        refused(&case, &citizen, not_personal, RejectionKind::Invalid);
+        accept(&mut case, &citizen, attach("c1/street.png", HASH, 9), NOW);
+        assert_eq!(case.personal_attachments(), vec!["c1/street.png"]);
+        // One file: a second is staff's to add.
+        refused(
+            &case,
+            &citizen,
+            attach("c1/more.png", HASH, 9),
+            RejectionKind::Forbidden,
+        );
+        accept(&mut case, &operator(), attach("c1/more.png", HASH, 9), NOW);
+        // Never on a case the hotline filed.
+        let hotline = given(&replied()[..1]);
+        refused(
+            &hotline,
+            &citizen,
+            attach("c1/a.png", HASH, 9),
             RejectionKind::Forbidden,
         );
     }

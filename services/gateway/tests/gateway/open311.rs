@@ -728,7 +728,11 @@ async fn a_filing_needs_a_location_and_keeps_coordinates_media_and_extra_attribu
 
 #[tokio::test]
 async fn a_multipart_upload_is_judged_before_anything_is_filed() {
-    let app = spawn_app(std::time::Duration::from_secs(5)).await;
+    let app = spawn_app_with(|s| {
+        s.with_request_timeout(std::time::Duration::from_secs(5))
+            .with_address_rate_limit(Some(casegrid_gateway::RateLimit::PUBLIC))
+    })
+    .await;
     let filed = stand_ins(&app).await;
     let part = |name: &str, value: &str| {
         format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
@@ -743,38 +747,50 @@ async fn a_multipart_upload_is_judged_before_anything_is_filed() {
         ]
         .concat()
     };
-    let media = |bytes: &str| {
+    let file = |bytes: &str| {
         format!(
             "--b\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.jpg\"\r\n\
-             Content-Type: image/jpeg\r\n\r\n{bytes}\r\n--b--\r\n"
+             Content-Type: image/jpeg\r\n\r\n{bytes}\r\n"
         )
     };
-    // A public key may not upload: it sends media_url. Staff bytes of another type: 415.
+    let media = |bytes: &str| format!("{}--b--\r\n", file(bytes));
+    // Public and staff keys alike: bytes of another type answer 415; a filing carries
+    // one file.
     let cases = [
         (
-            format!("{}{}", fields("open311-public"), media("\u{FF}JPEG")),
-            403,
-            "media_url",
+            format!("{}{}", fields("open311-public"), media("<html>")),
+            415,
+            "not an accepted type",
         ),
         (
             format!("{}{}", fields("demo-operator"), media("<html>")),
             415,
             "not an accepted type",
         ),
+        (
+            format!(
+                "{}{}{}",
+                fields("open311-public"),
+                file("\u{FF}JPEG"),
+                media("\u{FF}JPEG")
+            ),
+            400,
+            "one file",
+        ),
     ];
+    let send = |body: String, path: &'static str| {
+        app.http
+            .post(app.url(path))
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(body)
+            .send()
+    };
     for (body, status, says) in cases {
         for (path, xml) in [
             ("/open311/v2/requests.json", false),
             ("/open311/v2/requests.xml", true),
         ] {
-            let r = app
-                .http
-                .post(app.url(path))
-                .header("content-type", "multipart/form-data; boundary=b")
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap();
+            let r = send(body.clone(), path).await.unwrap();
             assert_eq!(r.status().as_u16(), status, "{path}");
             let text = r.text().await.unwrap();
             assert!(text.contains(says), "{text}");
@@ -785,6 +801,20 @@ async fn a_multipart_upload_is_judged_before_anything_is_filed() {
             );
         }
     }
+    // Public uploads are rate limited like any public request: a flood from one
+    // address is answered 429.
+    let body = format!("{}{}", fields("open311-public"), media("<html>"));
+    let flood = (0..30).map(|_| send(body.clone(), "/open311/v2/requests.json"));
+    let statuses: Vec<u16> = futures_util::future::join_all(flood)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [415, 429].contains(s)),
+        "{statuses:?}"
+    );
     assert!(filed.lock().unwrap().is_empty());
     app.stop().await;
 }
