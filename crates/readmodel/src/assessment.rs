@@ -15,7 +15,7 @@
 //! the other figures.
 
 use crate::rows::{self, Val};
-use crate::{ReadModel, Result};
+use crate::{Backend, ReadModel, Result};
 use casegrid_contracts::query::{Rate, WorkingTime};
 use casegrid_domain::event::Deadline;
 use casegrid_domain::{ActorKind, Case, CaseId, Event};
@@ -180,17 +180,31 @@ impl Changes {
         }
     }
 
-    /// Writes the batch's rows (before the batch's excuses are applied to the tables).
-    pub(crate) async fn write(&self, conn: &mut AnyConnection, model: &ReadModel) -> Result<()> {
-        let handlings: Vec<Vec<Val>> = self
+    /// The handling of a dispatch (case, version) kept from an earlier batch.
+    pub(crate) fn put(&mut self, key: (CaseId, i64), handling: Handling) {
+        self.handlings.insert(key, handling);
+    }
+
+    /// The handling of a dispatch, taken out: it is not written with this batch.
+    pub(crate) fn take(&mut self, key: &(CaseId, i64)) -> Option<Handling> {
+        self.handlings.remove(key)
+    }
+
+    pub(crate) fn get(&self, key: &(CaseId, i64)) -> Option<&Handling> {
+        self.handlings.get(key)
+    }
+
+    /// The batch's rows: `handlings` and `appeals`, for [`write`].
+    pub(crate) fn rows(self) -> (Vec<Vec<Val>>, Vec<Vec<Val>>) {
+        let handlings = self
             .handlings
-            .iter()
+            .into_iter()
             .map(|((id, version), h)| {
                 vec![
                     Val::text(id.to_string()),
-                    Val::int(*version),
-                    Val::text(h.department.clone()),
-                    Val::text(h.day.clone()),
+                    Val::int(version),
+                    Val::text(h.department),
+                    Val::text(h.day),
                     Val::int(h.dispatched_ms),
                     Val::int(h.sign_due_ms),
                     Val::opt_int(h.signed_ms),
@@ -205,53 +219,64 @@ impl Changes {
                 ]
             })
             .collect();
-        let set: Vec<String> = HANDLING_COLUMNS[2..]
-            .iter()
-            .map(|c| match *c {
-                // An excuse, once given, stays.
-                "excused" => {
-                    "excused = CASE WHEN excluded.excused = 1 THEN 1 ELSE handlings.excused END"
-                        .to_owned()
-                }
-                c => format!("{c} = excluded.{c}"),
-            })
-            .collect();
-        rows::insert(
-            conn,
-            model.backend(),
-            "handlings",
-            HANDLING_COLUMNS,
-            &format!(
-                "ON CONFLICT (case_id, version) DO UPDATE SET {}",
-                set.join(", ")
-            ),
-            &handlings,
-        )
-        .await?;
-        let appeals: Vec<Vec<Val>> = self
+        let appeals = self
             .appeals
-            .iter()
+            .into_iter()
             .map(|((id, version), (department, accepted))| {
                 vec![
                     Val::text(id.to_string()),
-                    Val::int(*version),
-                    Val::text(department.clone()),
+                    Val::int(version),
+                    Val::text(department),
                     Val::opt_int(accepted.map(i64::from)),
                 ]
             })
             .collect();
-        rows::insert(
-            conn,
-            model.backend(),
-            "appeals",
-            &["case_id", "callback_version", "department", "accepted"],
-            "ON CONFLICT (case_id, callback_version) DO UPDATE SET
-              accepted = COALESCE(excluded.accepted, appeals.accepted)",
-            &appeals,
-        )
-        .await?;
-        Ok(())
+        (handlings, appeals)
     }
+}
+
+/// Writes a batch's [`Changes::rows`] (before the batch's excuses are applied to the
+/// tables).
+pub(crate) async fn write(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    handlings: Vec<Vec<Val>>,
+    appeals: Vec<Vec<Val>>,
+) -> Result<()> {
+    let set: Vec<String> = HANDLING_COLUMNS[2..]
+        .iter()
+        .map(|c| match *c {
+            // An excuse, once given, stays.
+            "excused" => {
+                "excused = CASE WHEN excluded.excused = 1 THEN 1 ELSE handlings.excused END"
+                    .to_owned()
+            }
+            c => format!("{c} = excluded.{c}"),
+        })
+        .collect();
+    rows::insert(
+        conn,
+        backend,
+        "handlings",
+        HANDLING_COLUMNS,
+        &format!(
+            "ON CONFLICT (case_id, version) DO UPDATE SET {}",
+            set.join(", ")
+        ),
+        handlings,
+    )
+    .await?;
+    rows::insert(
+        conn,
+        backend,
+        "appeals",
+        &["case_id", "callback_version", "department", "accepted"],
+        "ON CONFLICT (case_id, callback_version) DO UPDATE SET
+          accepted = COALESCE(excluded.accepted, appeals.accepted)",
+        appeals,
+    )
+    .await?;
+    Ok(())
 }
 
 const HANDLING_COLUMNS: &[&str] = &[

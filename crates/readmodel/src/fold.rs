@@ -7,6 +7,7 @@
 //! loaded once, all its events of the batch applied, and its row written once; timeline
 //! rows, work orders and callbacks go out as multi-row statements.
 
+use crate::assessment::Handling;
 use crate::rows::{self, Val};
 use crate::summary::{self, enum_str, rfc3339};
 use crate::{ReadModel, ReadModelError, Result};
@@ -17,7 +18,7 @@ use casegrid_eventlog::classify::{
 };
 use casegrid_eventlog::StoredEvent;
 use sqlx::{AnyConnection, Row};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use time::{OffsetDateTime, UtcOffset};
 
 /// One case as the projection holds it: the domain's state plus what only the read
@@ -62,13 +63,56 @@ struct WorkOrder {
 /// Cases in a final state are dropped (they seldom change again and are reloaded if so).
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    cases: HashMap<CaseId, Folded>,
+    cases: HashMap<CaseId, Cached>,
+    /// A rebuild into an empty database: a case neither here nor in `dropped` has no
+    /// row, and the rows of a case kept here (`cases`, `inbox`, its current handling)
+    /// are written only once it is final, or at the end ([`Cache::flush`]): a case's
+    /// row is written once, not once per batch that touches it.
+    fresh: bool,
+    /// Cases written and dropped from memory (fresh rebuilds only).
+    dropped: HashSet<CaseId>,
 }
 
-/// Everything one batch changes, gathered in memory and written at the end.
-struct Batch<'a> {
+/// One case kept between batches: its state, the inbox rows the database holds for
+/// it, and the handling of its current dispatch (so neither is read back).
+#[derive(Debug)]
+struct Cached {
+    folded: Folded,
+    inbox: Vec<InboxRow>,
+    handling: Option<Handling>,
+}
+
+impl Cache {
+    /// The cache of a rebuild into an empty database (see its `fresh` field).
+    pub(crate) fn fresh() -> Self {
+        Self {
+            fresh: true,
+            ..Self::default()
+        }
+    }
+
+    /// The rows of every case still kept, as [`Writes`] (a fresh rebuild's end).
+    pub(crate) fn flush(&mut self, model: &ReadModel) -> Result<Writes> {
+        let mut kept: Vec<Cached> = self.cases.drain().map(|(_, c)| c).collect();
+        kept.sort_by_key(|c| c.folded.filed_seq);
+        let mut writes = Writes::new(model);
+        let mut handlings = crate::assessment::Changes::default();
+        for c in kept {
+            let id = c.folded.case.id;
+            writes.case(&c.folded, &c.inbox)?;
+            if let (Some(version), Some(h)) = (c.folded.dispatch_version, c.handling) {
+                handlings.put((id, version), h);
+            }
+        }
+        (writes.handlings, writes.appeals) = handlings.rows();
+        Ok(writes)
+    }
+}
+
+/// Everything one batch changes, gathered in memory, then turned into [`Writes`].
+pub(crate) struct Batch<'a> {
     model: &'a ReadModel,
-    /// Touched cases: their state, and the inbox rows they had before the batch.
+    /// Touched cases: their state, and the inbox rows the database holds for them.
     cases: HashMap<CaseId, (Folded, Vec<InboxRow>)>,
     /// Cases in the order they were first touched (deterministic writes).
     order: Vec<CaseId>,
@@ -82,6 +126,31 @@ struct Batch<'a> {
     assessment: crate::assessment::Changes,
     /// Messages of the batch that are not applied.
     quarantined: Vec<Quarantined>,
+    /// The batch's knowledge-base messages and citations ([`crate::kb::fold`] folds
+    /// them when the batch is written: it reads the entries' heads there).
+    kb_messages: Vec<RawMessage>,
+    citations: Vec<crate::kb::Citation>,
+}
+
+/// The rows one batch writes, owned, so they can be written on another task while
+/// the next batch is folded; [`Writes::write`] writes them in one go.
+pub(crate) struct Writes {
+    backend: crate::Backend,
+    prefix: String,
+    quarantined: Vec<Quarantined>,
+    timeline: Vec<Vec<Val>>,
+    erased: Vec<String>,
+    cases: Vec<Vec<Val>>,
+    /// Cases whose inbox rows go before `inbox` is written.
+    inbox_gone: Vec<String>,
+    inbox: Vec<Vec<Val>>,
+    orders: Vec<Vec<Val>>,
+    callbacks: Vec<Vec<Val>>,
+    handlings: Vec<Vec<Val>>,
+    appeals: Vec<Vec<Val>>,
+    excuse: Vec<(String, String)>,
+    kb_messages: Vec<RawMessage>,
+    citations: Vec<crate::kb::Citation>,
 }
 
 impl ReadModel {
@@ -127,66 +196,15 @@ impl ReadModel {
             .fetch_one(&mut *conn)
             .await?;
         let before = before as u64;
-        let fresh: Vec<&RawMessage> = events.iter().filter(|e| e.seq > before).collect();
-        let Some(last) = fresh.iter().map(|e| e.seq).max() else {
+        let Some(last) = events.iter().map(|e| e.seq).filter(|&s| s > before).max() else {
             return Ok(before);
         };
-        let mut batch = Batch::new(self);
         let mut cache = cache;
-        let touched: Vec<CaseId> = fresh
-            .iter()
-            .filter_map(|m| case_of_subject(&self.subject_prefix, &m.subject))
-            .collect();
-        batch.load(conn, &touched, cache.as_deref_mut()).await?;
-        let mut kb_messages = Vec::new();
-        let mut citations = Vec::new();
-        let mut prepared = prepared.map(Vec::into_iter);
-        for message in events {
-            let ready = prepared.as_mut().and_then(Iterator::next).flatten();
-            if message.seq <= before {
-                continue;
-            }
-            if is_kb_subject(&self.subject_prefix, &message.subject) {
-                kb_messages.push(message);
-                continue;
-            }
-            let head = case_of_subject(&self.subject_prefix, &message.subject)
-                .and_then(|id| batch.cases.get(&id))
-                .map(|(folded, _)| Head {
-                    version: folded.case.version,
-                    hash: folded.last_hash.clone(),
-                });
-            // The classifier parses the event once; the fold takes it as parsed.
-            let ready = ready.unwrap_or_else(|| prepare(&self.subject_prefix, message));
-            match judge(message, ready, head.as_ref()) {
-                Ok((stored, event)) => {
-                    if let Event::RepliedAtIntake(r) = &event {
-                        if let Some(entry) = r.kb_entry {
-                            let e = &stored.envelope;
-                            citations.push((e.case_id, e.version, entry, millis(e.occurred_at)));
-                        }
-                    }
-                    batch.fold(&stored, Some(event))
-                }
-                Err(q) => {
-                    tracing::warn!(seq = q.seq, subject = %q.subject, reason = %q.reason, detail = %q.detail, "quarantined");
-                    batch.quarantined.push(*q);
-                }
-            }
-        }
-        let kb_quarantined =
-            crate::kb::fold(conn, &self.subject_prefix, &kb_messages, &citations).await?;
-        batch.quarantined.extend(kb_quarantined);
-        batch.write(conn).await?;
-        if let Some(cache) = cache {
-            for (id, (folded, _)) in batch.cases {
-                if folded.case.status.is_final() {
-                    cache.cases.remove(&id);
-                } else {
-                    cache.cases.insert(id, folded);
-                }
-            }
-        }
+        let mut batch = Batch::new(self);
+        let missing = batch.take_cached(events, before, cache.as_deref_mut());
+        batch.load(conn, &missing).await?;
+        batch.fold_all(events, before, prepared);
+        batch.finish(cache)?.write(conn, None).await?;
         sqlx::query("UPDATE checkpoint SET seq = $1 WHERE id = 1")
             .bind(last as i64)
             .execute(&mut *conn)
@@ -196,7 +214,7 @@ impl ReadModel {
 }
 
 impl<'a> Batch<'a> {
-    fn new(model: &'a ReadModel) -> Self {
+    pub(crate) fn new(model: &'a ReadModel) -> Self {
         Self {
             model,
             cases: HashMap::new(),
@@ -208,6 +226,8 @@ impl<'a> Batch<'a> {
             erased: Vec::new(),
             assessment: Default::default(),
             quarantined: Vec::new(),
+            kb_messages: Vec::new(),
+            citations: Vec::new(),
         }
     }
 
@@ -215,30 +235,53 @@ impl<'a> Batch<'a> {
         self.model.numbering.offset
     }
 
-    /// Loads every touched case once: from the cache, else from the database.
-    async fn load(
+    /// Takes the cases the messages after `before` touch out of `cache` (they go back
+    /// in [`Self::finish`]; a failed batch fails the whole rebuild) and answers those
+    /// the database may hold, for [`Self::load`]: all but the cached ones, and on a
+    /// fresh rebuild only those written and dropped before.
+    pub(crate) fn take_cached(
         &mut self,
-        conn: &mut AnyConnection,
-        touched: &[CaseId],
+        events: &[RawMessage],
+        before: u64,
         mut cache: Option<&mut Cache>,
-    ) -> Result<()> {
+    ) -> Vec<CaseId> {
+        let prefix = &self.model.subject_prefix;
         let mut missing = Vec::new();
-        for &id in touched {
-            if self.cases.contains_key(&id) || missing.contains(&id) {
+        let mut seen = HashSet::new();
+        for m in events.iter().filter(|m| m.seq > before) {
+            let Some(id) = case_of_subject(prefix, &m.subject) else {
+                continue;
+            };
+            if !seen.insert(id) {
                 continue;
             }
-            // Taken out of the cache: the batch gives it back when written (a failed
-            // batch fails the whole rebuild).
             match cache.as_mut().and_then(|c| c.cases.remove(&id)) {
-                Some(folded) => {
-                    let inbox = inbox_of(&folded);
-                    self.cases.insert(id, (folded, inbox));
+                Some(cached) => {
+                    if let (Some(version), Some(h)) =
+                        (cached.folded.dispatch_version, cached.handling)
+                    {
+                        self.assessment.put((id, version), h);
+                    }
+                    self.cases.insert(id, (cached.folded, cached.inbox));
                     self.order.push(id);
                 }
+                None if cache
+                    .as_ref()
+                    .is_some_and(|c| c.fresh && !c.dropped.contains(&id)) => {}
                 None => missing.push(id),
             }
         }
-        for chunk in rows::chunks(&missing) {
+        missing
+    }
+
+    /// Loads the cases `missing` from the database (those it holds), with the handlings
+    /// of their current dispatches.
+    pub(crate) async fn load(
+        &mut self,
+        conn: &mut AnyConnection,
+        missing: &[CaseId],
+    ) -> Result<()> {
+        for chunk in rows::chunks(missing) {
             let sql = format!(
                 "SELECT id, state, filed_seq, filed_at, filed_ms, filed_day, updated_at,
                         dispatch_version, dispatched_ms, escalated_by, filed_by,
@@ -273,19 +316,67 @@ impl<'a> Batch<'a> {
                 self.cases.insert(folded.case.id, (folded, inbox));
             }
         }
-        // Keep the order of first touch for those loaded from the database too.
-        for id in missing {
-            if self.cases.contains_key(&id) {
+        let mut dispatches = Vec::new();
+        for &id in missing {
+            if let Some((folded, _)) = self.cases.get(&id) {
                 self.order.push(id);
+                dispatches.extend(folded.dispatch_version.map(|v| (id, v)));
             }
         }
-        let dispatches: Vec<(CaseId, i64)> = self
-            .cases
-            .values()
-            .filter_map(|(f, _)| f.dispatch_version.map(|v| (f.case.id, v)))
-            .collect();
-        self.assessment.load(conn, self.model, &dispatches).await?;
+        self.assessment
+            .load(&mut *conn, self.model, &dispatches)
+            .await?;
         Ok(())
+    }
+
+    /// Judges and folds the messages after `before`, in stream order; `prepared` as
+    /// in [`ReadModel::apply_in`].
+    pub(crate) fn fold_all(
+        &mut self,
+        events: &[RawMessage],
+        before: u64,
+        prepared: Option<Vec<Option<Prepared<Event>>>>,
+    ) {
+        let prefix = self.model.subject_prefix.clone();
+        let mut prepared = prepared.map(Vec::into_iter);
+        for message in events {
+            let ready = prepared.as_mut().and_then(Iterator::next).flatten();
+            if message.seq <= before {
+                continue;
+            }
+            if is_kb_subject(&prefix, &message.subject) {
+                self.kb_messages.push(message.clone());
+                continue;
+            }
+            let head = case_of_subject(&prefix, &message.subject)
+                .and_then(|id| self.cases.get(&id))
+                .map(|(folded, _)| Head {
+                    version: folded.case.version,
+                    hash: folded.last_hash.clone(),
+                });
+            // The classifier parses the event once; the fold takes it as parsed.
+            let ready = ready.unwrap_or_else(|| prepare(&prefix, message));
+            match judge(message, ready, head.as_ref()) {
+                Ok((stored, event)) => {
+                    if let Event::RepliedAtIntake(r) = &event {
+                        if let Some(entry) = r.kb_entry {
+                            let e = &stored.envelope;
+                            self.citations.push((
+                                e.case_id,
+                                e.version,
+                                entry,
+                                millis(e.occurred_at),
+                            ));
+                        }
+                    }
+                    self.fold(&stored, Some(event))
+                }
+                Err(q) => {
+                    tracing::warn!(seq = q.seq, subject = %q.subject, reason = %q.reason, detail = %q.detail, "quarantined");
+                    self.quarantined.push(*q);
+                }
+            }
+        }
     }
 
     /// Folds one event: its timeline row, the case's state, the figures' rows.
@@ -444,102 +535,221 @@ impl<'a> Batch<'a> {
         folded.case.keep_masked_only();
     }
 
-    /// Writes everything the batch changed.
-    async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
+    /// The batch's rows, owned ([`Writes`]); the touched cases go back into `cache`
+    /// (a final case is dropped). On a fresh rebuild a case that is not final keeps
+    /// its rows in the cache, written once it is final or at the end.
+    pub(crate) fn finish(mut self, mut cache: Option<&mut Cache>) -> Result<Writes> {
+        let mut writes = Writes::new(self.model);
+        let defer = cache.as_ref().is_some_and(|c| c.fresh);
+        for id in std::mem::take(&mut self.order) {
+            let Some((folded, before)) = self.cases.remove(&id) else {
+                continue;
+            };
+            let done = folded.case.status.is_final();
+            let inbox = if defer && !done {
+                before
+            } else {
+                writes.case(&folded, &before)?
+            };
+            let Some(cache) = cache.as_deref_mut() else {
+                continue;
+            };
+            if done {
+                if cache.fresh {
+                    cache.dropped.insert(id);
+                }
+                continue;
+            }
+            let key = folded.dispatch_version.map(|v| (id, v));
+            let handling = key.and_then(|key| {
+                if defer {
+                    self.assessment.take(&key)
+                } else {
+                    self.assessment.get(&key).cloned()
+                }
+            });
+            cache.cases.insert(
+                id,
+                Cached {
+                    folded,
+                    inbox,
+                    handling,
+                },
+            );
+        }
+        writes.quarantined = self.quarantined;
+        writes.timeline = match dedup(&self.timeline, 2) {
+            Some(deduped) => deduped,
+            None => self.timeline,
+        };
+        writes.erased = self.erased.iter().map(ToString::to_string).collect();
+        writes.orders = self
+            .orders
+            .into_iter()
+            .map(|((id, version, department), o)| {
+                vec![
+                    Val::text(id.to_string()),
+                    Val::int(version),
+                    Val::text(department),
+                    Val::text(o.role),
+                    Val::int(o.dispatched_ms),
+                    Val::text(o.day),
+                    Val::text(o.sign_due),
+                    Val::opt_text(o.signed_at),
+                    Val::opt_int(o.on_time.map(i64::from)),
+                    Val::int(i64::from(o.excused)),
+                ]
+            })
+            .collect();
+        writes.callbacks = self.callbacks;
+        (writes.handlings, writes.appeals) = self.assessment.rows();
+        writes.excuse = self
+            .excuse
+            .into_iter()
+            .map(|(id, unit)| (id.to_string(), unit))
+            .collect();
+        writes.kb_messages = self.kb_messages;
+        writes.citations = self.citations;
+        Ok(writes)
+    }
+}
+
+impl Writes {
+    fn new(model: &ReadModel) -> Self {
+        Self {
+            backend: model.backend(),
+            prefix: model.subject_prefix.clone(),
+            quarantined: Vec::new(),
+            timeline: Vec::new(),
+            erased: Vec::new(),
+            cases: Vec::new(),
+            inbox_gone: Vec::new(),
+            inbox: Vec::new(),
+            orders: Vec::new(),
+            callbacks: Vec::new(),
+            handlings: Vec::new(),
+            appeals: Vec::new(),
+            excuse: Vec::new(),
+            kb_messages: Vec::new(),
+            citations: Vec::new(),
+        }
+    }
+
+    /// Adds the case's row and, when they changed from `before` (what the database
+    /// holds), its inbox rows; answers the inbox rows as written.
+    fn case(&mut self, folded: &Folded, before: &[InboxRow]) -> Result<Vec<InboxRow>> {
+        let id = folded.case.id.to_string();
+        self.cases.push(case_row(folded)?);
+        let after = inbox_of(folded);
+        if after != before {
+            if !before.is_empty() {
+                self.inbox_gone.push(id.clone());
+            }
+            for (department, role, signed) in &after {
+                self.inbox.push(vec![
+                    Val::text(department.clone()),
+                    Val::text(id.clone()),
+                    Val::text(*role),
+                    Val::int(i64::from(*signed)),
+                ]);
+            }
+        }
+        Ok(after)
+    }
+
+    /// Writes the rows in the open transaction on `conn`: the knowledge base's messages
+    /// first (their quarantine goes with the batch's), then every table; the timeline
+    /// and case rows through `copier` when given (a fresh rebuild into PostgreSQL,
+    /// committed on its own connection before the rest).
+    pub(crate) async fn write(
+        self,
+        conn: &mut AnyConnection,
+        mut copier: Option<&mut crate::copy::Copier>,
+    ) -> Result<()> {
+        let kb_messages: Vec<&RawMessage> = self.kb_messages.iter().collect();
+        let kb_quarantined =
+            crate::kb::fold(conn, &self.prefix, &kb_messages, &self.citations).await?;
+        let backend = self.backend;
         let quarantined: Vec<Vec<Val>> = self
             .quarantined
-            .iter()
+            .into_iter()
+            .chain(kb_quarantined)
             .map(|q| {
                 vec![
                     Val::int(q.seq as i64),
-                    Val::text(q.subject.clone()),
+                    Val::text(q.subject),
                     Val::opt_text(q.case_id.map(|id| id.to_string())),
                     Val::opt_int(q.version.map(|v| v as i64)),
                     Val::text(q.reason.as_str()),
-                    Val::text(q.detail.clone()),
-                    Val::text(q.head.clone()),
+                    Val::text(q.detail),
+                    Val::text(q.head),
                 ]
             })
             .collect();
         rows::insert(
             conn,
-            self.model.backend(),
+            backend,
             "quarantine",
             &[
                 "seq", "subject", "case_id", "version", "reason", "detail", "head",
             ],
             "ON CONFLICT (seq) DO NOTHING",
-            &quarantined,
+            quarantined,
         )
         .await?;
-        let deduped = dedup(&self.timeline, 2);
-        rows::insert(
-            conn,
-            self.model.backend(),
-            "timeline",
-            &[
-                "case_id",
-                "version",
-                "seq",
-                "type",
-                "occurred_at",
-                "actor_kind",
-                "actor_id",
-                "summary",
-                "data",
-                "prev_hash",
-                "hash",
-            ],
-            "ON CONFLICT (case_id, version) DO UPDATE SET
+        let timeline_tail = "ON CONFLICT (case_id, version) DO UPDATE SET
               seq = excluded.seq, type = excluded.type, occurred_at = excluded.occurred_at,
               actor_kind = excluded.actor_kind, actor_id = excluded.actor_id,
               summary = excluded.summary, data = excluded.data,
-              prev_hash = excluded.prev_hash, hash = excluded.hash",
-            deduped.as_deref().unwrap_or(&self.timeline),
-        )
-        .await?;
-        for id in &self.erased {
-            erase_masked_in_timeline(conn, &id.to_string()).await?;
-        }
-
-        let mut cases = Vec::with_capacity(self.order.len());
-        let mut inbox_gone = Vec::new();
-        let mut inbox_rows = Vec::new();
-        for id in &self.order {
-            let (folded, before) = &self.cases[id];
-            cases.push(self.case_row(folded)?);
-            let after = inbox_of(folded);
-            if after != *before {
-                if !before.is_empty() {
-                    inbox_gone.push(id.to_string());
-                }
-                for (department, role, signed) in after {
-                    inbox_rows.push(vec![
-                        Val::text(department),
-                        Val::text(id.to_string()),
-                        Val::text(role),
-                        Val::int(i64::from(signed)),
-                    ]);
-                }
+              prev_hash = excluded.prev_hash, hash = excluded.hash";
+        match copier.as_deref_mut() {
+            Some(copier) => {
+                copier
+                    .upsert("timeline", TIMELINE_COLUMNS, timeline_tail, &self.timeline)
+                    .await?
             }
+            None => {
+                rows::insert(
+                    conn,
+                    backend,
+                    "timeline",
+                    TIMELINE_COLUMNS,
+                    timeline_tail,
+                    self.timeline,
+                )
+                .await?
+            }
+        }
+        for id in &self.erased {
+            erase_masked_in_timeline(conn, id).await?;
         }
         let set: Vec<String> = CASE_COLUMNS[1..]
             .iter()
             .map(|c| format!("{c} = excluded.{c}"))
             .collect();
-        rows::insert(
-            conn,
-            self.model.backend(),
-            "cases",
-            CASE_COLUMNS,
-            &format!("ON CONFLICT (id) DO UPDATE SET {}", set.join(", ")),
-            &cases,
-        )
-        .await?;
-        for chunk in rows::chunks(&inbox_gone) {
+        let cases_tail = format!("ON CONFLICT (id) DO UPDATE SET {}", set.join(", "));
+        match copier {
+            Some(copier) => {
+                copier
+                    .upsert("cases", CASE_COLUMNS, &cases_tail, &self.cases)
+                    .await?
+            }
+            None => {
+                rows::insert(
+                    conn,
+                    backend,
+                    "cases",
+                    CASE_COLUMNS,
+                    &cases_tail,
+                    self.cases,
+                )
+                .await?
+            }
+        }
+        for chunk in rows::chunks(&self.inbox_gone) {
             let sql = format!(
                 "DELETE FROM inbox WHERE case_id IN ({})",
-                rows::placeholders(self.model.backend(), 1, chunk.len())
+                rows::placeholders(backend, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -549,37 +759,18 @@ impl<'a> Batch<'a> {
         }
         rows::insert(
             conn,
-            self.model.backend(),
+            backend,
             "inbox",
             &["department", "case_id", "role", "signed"],
             "ON CONFLICT (department, case_id) DO UPDATE SET
               role = excluded.role, signed = excluded.signed",
-            &inbox_rows,
+            self.inbox,
         )
         .await?;
-
-        let orders: Vec<Vec<Val>> = self
-            .orders
-            .iter()
-            .map(|((id, version, department), o)| {
-                vec![
-                    Val::text(id.to_string()),
-                    Val::int(*version),
-                    Val::text(department.clone()),
-                    Val::text(o.role),
-                    Val::int(o.dispatched_ms),
-                    Val::text(o.day.clone()),
-                    Val::text(o.sign_due.clone()),
-                    Val::opt_text(o.signed_at.clone()),
-                    Val::opt_int(o.on_time.map(i64::from)),
-                    Val::int(i64::from(o.excused)),
-                ]
-            })
-            .collect();
         // The first signature counts; an excuse, once given, stays.
         rows::insert(
             conn,
-            self.model.backend(),
+            backend,
             "dispatches",
             &[
                 "case_id",
@@ -597,12 +788,12 @@ impl<'a> Batch<'a> {
               signed_at = COALESCE(dispatches.signed_at, excluded.signed_at),
               on_time = COALESCE(dispatches.on_time, excluded.on_time),
               excused = CASE WHEN excluded.excused = 1 THEN 1 ELSE dispatches.excused END",
-            &orders,
+            self.orders,
         )
         .await?;
         rows::insert(
             conn,
-            self.model.backend(),
+            backend,
             "callbacks",
             &[
                 "case_id",
@@ -615,16 +806,16 @@ impl<'a> Batch<'a> {
                 "excused",
             ],
             "ON CONFLICT (case_id, version) DO NOTHING",
-            &self.callbacks,
+            self.callbacks,
         )
         .await?;
-        self.assessment.write(conn, self.model).await?;
+        crate::assessment::write(conn, backend, self.handlings, self.appeals).await?;
         for (id, unit) in &self.excuse {
             for table in ["dispatches", "callbacks", "handlings"] {
                 sqlx::query(&format!(
                     "UPDATE {table} SET excused = 1 WHERE case_id = $1 AND department = $2"
                 ))
-                .bind(id.to_string())
+                .bind(id.as_str())
                 .bind(unit.as_str())
                 .execute(&mut *conn)
                 .await?;
@@ -632,95 +823,109 @@ impl<'a> Batch<'a> {
         }
         Ok(())
     }
-
-    /// The `cases` row of a folded case, in [`CASE_COLUMNS`] order.
-    fn case_row(&self, f: &Folded) -> Result<Vec<Val>> {
-        let c = &f.case;
-        let filed = c.filed.as_ref();
-        let dispatch = c.dispatch.as_ref();
-        let personal = |s: Option<&Sealed>| {
-            s.map(|s| {
-                if c.personal_erased {
-                    ERASED.to_owned()
-                } else {
-                    s.masked.clone()
-                }
-            })
-        };
-        let reporter = filed.and_then(|f| f.reporter.as_ref());
-        let grid = filed.and_then(|f| f.location.grid.as_ref().map(ToString::to_string));
-        let list = |items: Vec<String>| serde_json::to_string(&items).expect("strings serialize");
-        let summoned: Vec<String> = c.summoned.keys().map(ToString::to_string).collect();
-        let mut whistled_by: Vec<String> =
-            c.summoned.values().map(|s| s.street.to_string()).collect();
-        whistled_by.sort();
-        whistled_by.dedup();
-        let lead = c.lead().map(ToString::to_string);
-        let lead_excused = lead.as_ref().is_some_and(|l| f.escalated_by.contains(l));
-        let state = serde_json::to_string(c)
-            .map_err(|e| ReadModelError::Corrupt(format!("case state: {e}")))?;
-        Ok(vec![
-            Val::text(c.id.to_string()),
-            Val::text(c.label()),
-            Val::text(c.status.as_str()),
-            Val::int(c.version as i64),
-            Val::text(filed.map(|f| enum_str(&f.channel)).unwrap_or_default()),
-            Val::text(filed.map(|f| enum_str(&f.kind)).unwrap_or_default()),
-            Val::text(filed.map(|f| f.category.to_string()).unwrap_or_default()),
-            Val::text(filed.map(|f| enum_str(&f.urgency)).unwrap_or_default()),
-            Val::text(filed.map(|f| f.title.clone()).unwrap_or_default()),
-            Val::text(filed.map(|f| f.description.clone()).unwrap_or_default()),
-            Val::opt_text(filed.and_then(|f| f.location.address.clone())),
-            Val::opt_text(grid.clone()),
-            Val::opt_text(personal(reporter.and_then(|r| r.name.as_ref()))),
-            Val::opt_text(personal(reporter.and_then(|r| r.phone.as_ref()))),
-            Val::opt_text(lead),
-            Val::text(list(
-                dispatch
-                    .map(|d| d.assisting.iter().map(ToString::to_string).collect())
-                    .unwrap_or_default(),
-            )),
-            // In the dispatch's order (lead first), as the departments read it.
-            Val::text(list(
-                c.departments()
-                    .filter(|d| c.signed.contains(*d))
-                    .map(ToString::to_string)
-                    .collect(),
-            )),
-            Val::opt_text(dispatch.map(|d| rfc3339(d.sign_due))),
-            Val::opt_text(dispatch.map(|d| rfc3339(d.handle_due))),
-            Val::opt_text(dispatch.map(|d| d.rule.clone())),
-            Val::opt_text(c.reply.as_ref().map(|r| enum_str(&r.result))),
-            Val::opt_text(c.callback.as_ref().map(|b| enum_str(&b.satisfaction))),
-            Val::text(f.filed_at.clone()),
-            Val::text(f.updated_at.clone()),
-            Val::int(f.filed_seq),
-            Val::opt_text(grid.as_deref().and_then(street_of)),
-            Val::int(f.filed_ms),
-            Val::text(f.filed_day.clone()),
-            // The handling deadline while its clock runs (the domain's rule): the
-            // overdue list and the inbox order read it; suspended or mediated cases
-            // have none.
-            Val::opt_int(c.running_handle_due().map(millis)),
-            Val::text(state),
-            Val::opt_text(c.level.as_ref().map(enum_str)),
-            Val::text(list(f.escalated_by.iter().cloned().collect())),
-            Val::int(i64::from(lead_excused)),
-            Val::text(list(whistled_by)),
-            Val::text(list(summoned)),
-            Val::opt_int(f.dispatch_version),
-            Val::opt_int(f.dispatched_ms),
-            Val::opt_text(f.filed_by.clone()),
-            Val::opt_text(c.mediation.as_ref().map(|m| m.mediator.clone())),
-            Val::text(
-                serde_json::to_string(&casegrid_contracts::views::DeadlineView::of(c))
-                    .expect("deadlines serialize"),
-            ),
-        ])
-    }
 }
 
-/// The columns of `cases`, in the order [`Batch::case_row`] gives them.
+/// The columns of `timeline`, in the order [`Batch::fold`] gives them.
+const TIMELINE_COLUMNS: &[&str] = &[
+    "case_id",
+    "version",
+    "seq",
+    "type",
+    "occurred_at",
+    "actor_kind",
+    "actor_id",
+    "summary",
+    "data",
+    "prev_hash",
+    "hash",
+];
+
+/// The `cases` row of a folded case, in [`CASE_COLUMNS`] order.
+fn case_row(f: &Folded) -> Result<Vec<Val>> {
+    let c = &f.case;
+    let filed = c.filed.as_ref();
+    let dispatch = c.dispatch.as_ref();
+    let personal = |s: Option<&Sealed>| {
+        s.map(|s| {
+            if c.personal_erased {
+                ERASED.to_owned()
+            } else {
+                s.masked.clone()
+            }
+        })
+    };
+    let reporter = filed.and_then(|f| f.reporter.as_ref());
+    let grid = filed.and_then(|f| f.location.grid.as_ref().map(ToString::to_string));
+    let list = |items: Vec<String>| serde_json::to_string(&items).expect("strings serialize");
+    let summoned: Vec<String> = c.summoned.keys().map(ToString::to_string).collect();
+    let mut whistled_by: Vec<String> = c.summoned.values().map(|s| s.street.to_string()).collect();
+    whistled_by.sort();
+    whistled_by.dedup();
+    let lead = c.lead().map(ToString::to_string);
+    let lead_excused = lead.as_ref().is_some_and(|l| f.escalated_by.contains(l));
+    let state = serde_json::to_string(c)
+        .map_err(|e| ReadModelError::Corrupt(format!("case state: {e}")))?;
+    Ok(vec![
+        Val::text(c.id.to_string()),
+        Val::text(c.label()),
+        Val::text(c.status.as_str()),
+        Val::int(c.version as i64),
+        Val::text(filed.map(|f| enum_str(&f.channel)).unwrap_or_default()),
+        Val::text(filed.map(|f| enum_str(&f.kind)).unwrap_or_default()),
+        Val::text(filed.map(|f| f.category.to_string()).unwrap_or_default()),
+        Val::text(filed.map(|f| enum_str(&f.urgency)).unwrap_or_default()),
+        Val::text(filed.map(|f| f.title.clone()).unwrap_or_default()),
+        Val::text(filed.map(|f| f.description.clone()).unwrap_or_default()),
+        Val::opt_text(filed.and_then(|f| f.location.address.clone())),
+        Val::opt_text(grid.clone()),
+        Val::opt_text(personal(reporter.and_then(|r| r.name.as_ref()))),
+        Val::opt_text(personal(reporter.and_then(|r| r.phone.as_ref()))),
+        Val::opt_text(lead),
+        Val::text(list(
+            dispatch
+                .map(|d| d.assisting.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+        )),
+        // In the dispatch's order (lead first), as the departments read it.
+        Val::text(list(
+            c.departments()
+                .filter(|d| c.signed.contains(*d))
+                .map(ToString::to_string)
+                .collect(),
+        )),
+        Val::opt_text(dispatch.map(|d| rfc3339(d.sign_due))),
+        Val::opt_text(dispatch.map(|d| rfc3339(d.handle_due))),
+        Val::opt_text(dispatch.map(|d| d.rule.clone())),
+        Val::opt_text(c.reply.as_ref().map(|r| enum_str(&r.result))),
+        Val::opt_text(c.callback.as_ref().map(|b| enum_str(&b.satisfaction))),
+        Val::text(f.filed_at.clone()),
+        Val::text(f.updated_at.clone()),
+        Val::int(f.filed_seq),
+        Val::opt_text(grid.as_deref().and_then(street_of)),
+        Val::int(f.filed_ms),
+        Val::text(f.filed_day.clone()),
+        // The handling deadline while its clock runs (the domain's rule): the
+        // overdue list and the inbox order read it; suspended or mediated cases
+        // have none.
+        Val::opt_int(c.running_handle_due().map(millis)),
+        Val::text(state),
+        Val::opt_text(c.level.as_ref().map(enum_str)),
+        Val::text(list(f.escalated_by.iter().cloned().collect())),
+        Val::int(i64::from(lead_excused)),
+        Val::text(list(whistled_by)),
+        Val::text(list(summoned)),
+        Val::opt_int(f.dispatch_version),
+        Val::opt_int(f.dispatched_ms),
+        Val::opt_text(f.filed_by.clone()),
+        Val::opt_text(c.mediation.as_ref().map(|m| m.mediator.clone())),
+        Val::text(
+            serde_json::to_string(&casegrid_contracts::views::DeadlineView::of(c))
+                .expect("deadlines serialize"),
+        ),
+    ])
+}
+
+/// The columns of `cases`, in the order [`case_row`] gives them.
 const CASE_COLUMNS: &[&str] = &[
     "id",
     "number",

@@ -8,7 +8,9 @@
 //!   [`query`] types ([`ReadModel::list`], [`ReadModel::overdue`], [`ReadModel::stats`],
 //!   and [`ReadModel::public`], the Open311 list with its public notes in one query).
 //! - [`rebuild`]: replays the log from sequence 1 into a fresh read model, fast (see
-//!   its module: large batches, states kept in memory, no fsync until done).
+//!   its module: large batches, states kept in memory, each case's row written once,
+//!   folding and writing on different cores, `COPY` into PostgreSQL, no fsync until
+//!   done).
 //! - [`ReadModel::diff`]: compares two read models row by row (rebuild must equal live).
 //! - [`summary`]: the one-line, bilingual summary of each event for supervisors.
 //! - [`ReadModelError`]: what went wrong, and how a caller should react.
@@ -89,6 +91,7 @@
 //! before anything is written.
 
 mod assessment;
+mod copy;
 mod error;
 mod fold;
 pub mod kb;

@@ -39,6 +39,9 @@ pub const INBOX_MAX: u32 = 1000;
 pub struct ReadModel {
     pool: AnyPool,
     backend: Backend,
+    /// The URL it was opened with (a rebuild into PostgreSQL opens a `COPY`
+    /// connection of its own); never printed, it may carry credentials.
+    url: Arc<str>,
     pub(crate) numbering: Numbering,
     /// Events of case `X` are on `<subject_prefix>.X` (the log's configuration).
     pub(crate) subject_prefix: String,
@@ -89,6 +92,7 @@ impl ReadModel {
         Ok(Self {
             pool,
             backend,
+            url: url.into(),
             numbering: Numbering::default(),
             subject_prefix: casegrid_eventlog::LogConfig::default().subject_prefix,
             names: Arc::new(HashMap::new()),
@@ -106,6 +110,10 @@ impl ReadModel {
     pub fn with_names(mut self, names: HashMap<String, String>) -> Self {
         self.names = Arc::new(names);
         self
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -1,11 +1,13 @@
 //! A rebuild from a real stream on both backends, in small batches (each prepared on
 //! every core while the previous one is folded, case states kept between batches):
 //! it equals applying the same messages in one batch, quarantines what it must without
-//! stopping, and leaves every index of the schema in place.
+//! stopping, and leaves every index of the schema in place. A fresh rebuild writes a
+//! case's rows once it is final or at the end, reads back a case it dropped, and starts
+//! again from nothing after stopping half-way.
 
 use crate::rebuild::rebuild_in_batches;
 use crate::schema::secondary_indexes;
-use crate::tests::{fixture, Db};
+use crate::tests::{fixture, lifecycle, operator, winding, Chain, Db};
 use crate::{Backend, ReadModel};
 use casegrid_eventlog::{EventLog, LogConfig, RawMessage};
 use casegrid_testkit::TestNats;
@@ -113,7 +115,71 @@ async fn a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index(db
     }
 }
 
+/// A winding case (return, re-dispatch, whistle, suspension, escalation by its lead,
+/// reopen, mediation) beside a case noted after it was closed, rebuilt fresh in batches
+/// of 2 (rows kept until final; the closed case dropped, then read back), then again
+/// over what a rebuild that stopped half-way leaves (rows, checkpoint 0).
+async fn a_fresh_rebuild_equals_one_batch_and_starts_again_after_stopping(db: Db) {
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let log = EventLog::create(client.clone(), LogConfig::default())
+        .await
+        .expect("event log");
+    let js = async_nats::jetstream::new(client);
+    let prefix = log.config().subject_prefix.clone();
+    let winding = winding(&mut Chain::new("winding"));
+    let mut closed = Chain::new("closed");
+    let mut noted = lifecycle(&mut closed);
+    noted.push(closed.event(
+        7,
+        "NoteAdded",
+        serde_json::json!({"text": "结案后补记"}),
+        operator(),
+    ));
+    let mut stored = Vec::new();
+    for i in 0..winding.len().max(noted.len()) {
+        for event in [winding.get(i), noted.get(i)].into_iter().flatten() {
+            let m = RawMessage::of(&prefix, event);
+            stored.push(publish(&js, m.subject, m.payload.to_vec()).await);
+        }
+    }
+    let last = stored.last().expect("messages").seq;
+    let one_batch = db.model().await;
+    assert_eq!(one_batch.apply_raw(&stored).await.unwrap(), last);
+
+    let rebuilt = db.model().await;
+    let quiet = |_: u64, _: u64| {};
+    let rebuild = || rebuild_in_batches(&log, &rebuilt, 2, &quiet);
+    assert_eq!(rebuild().await.unwrap(), last);
+    assert_eq!(
+        rebuilt.diff(&one_batch).await.unwrap(),
+        Vec::<String>::new()
+    );
+
+    // Stopped half-way: some rows written, the checkpoint still 0.
+    for sql in [
+        "UPDATE checkpoint SET seq = 0 WHERE id = 1",
+        "DELETE FROM timeline WHERE version > 3",
+        "UPDATE cases SET status = 'received'",
+    ] {
+        sqlx::query(sql).execute(rebuilt.pool()).await.unwrap();
+    }
+    assert_eq!(rebuild().await.unwrap(), last);
+    assert_eq!(
+        rebuilt.diff(&one_batch).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
 mod sqlite {
+    #[tokio::test]
+    async fn a_fresh_rebuild_equals_one_batch_and_starts_again_after_stopping() {
+        super::a_fresh_rebuild_equals_one_batch_and_starts_again_after_stopping(
+            crate::tests::Db::Sqlite,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index() {
         super::a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index(
@@ -124,6 +190,14 @@ mod sqlite {
 }
 
 mod postgres {
+    #[tokio::test]
+    async fn a_fresh_rebuild_equals_one_batch_and_starts_again_after_stopping() {
+        super::a_fresh_rebuild_equals_one_batch_and_starts_again_after_stopping(
+            crate::tests::Db::Postgres,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index() {
         super::a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index(

@@ -39,14 +39,25 @@ impl Val {
 pub(crate) fn chunks<T>(items: &[T]) -> Vec<&[T]> {
     let mut out = Vec::new();
     let mut rest = items;
-    let mut size = CHUNK;
-    while !rest.is_empty() {
-        while size > rest.len() {
-            size /= 2;
-        }
+    for size in chunk_sizes(items.len()) {
         let (head, tail) = rest.split_at(size);
         out.push(head);
         rest = tail;
+    }
+    out
+}
+
+/// The sizes of [`chunks`] of `n` items.
+fn chunk_sizes(n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut rest = n;
+    let mut size = CHUNK;
+    while rest > 0 {
+        while size > rest {
+            size /= 2;
+        }
+        out.push(size);
+        rest -= size;
     }
     out
 }
@@ -72,18 +83,21 @@ pub(crate) fn placeholders(backend: Backend, first: usize, n: usize) -> String {
     s
 }
 
-/// `INSERT INTO table (columns) VALUES (…), (…) tail` for every row, chunked.
+/// `INSERT INTO table (columns) VALUES (…), (…) tail` for every row, chunked; the
+/// values are moved into the statements, not copied.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     backend: Backend,
     table: &str,
     columns: &[&str],
     tail: &str,
-    rows: &[Vec<Val>],
+    rows: Vec<Vec<Val>>,
 ) -> Result<()> {
     let width = columns.len();
-    for chunk in chunks(rows) {
-        let values: Vec<String> = (0..chunk.len())
+    let sizes = chunk_sizes(rows.len());
+    let mut rows = rows.into_iter();
+    for size in sizes {
+        let values: Vec<String> = (0..size)
             .map(|r| format!("({})", placeholders(backend, r * width + 1, width)))
             .collect();
         let sql = format!(
@@ -92,12 +106,12 @@ pub(crate) async fn insert(
             values.join(", ")
         );
         let mut q = sqlx::query(&sql);
-        for row in chunk {
+        for row in rows.by_ref().take(size) {
             debug_assert_eq!(row.len(), width, "a row of {table} has {width} values");
             for v in row {
                 q = match v {
-                    Val::Int(i) => q.bind(*i),
-                    Val::Text(t) => q.bind(t.clone()),
+                    Val::Int(i) => q.bind(i),
+                    Val::Text(t) => q.bind(t),
                 };
             }
         }

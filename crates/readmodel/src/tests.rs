@@ -84,7 +84,7 @@ fn filed() -> Value {
 }
 
 /// File → dispatch → sign (lead, assisting) → reply → callback (closes), seq 1..=6.
-fn lifecycle(chain: &mut Chain) -> Vec<StoredEvent> {
+pub(crate) fn lifecycle(chain: &mut Chain) -> Vec<StoredEvent> {
     vec![
         chain.event(1, "CaseFiled", filed(), operator()),
         chain.event(
@@ -871,7 +871,7 @@ async fn connecting_again_keeps_the_data(db: Db) {
 
 /// A case through return, re-dispatch, whistle, suspension, escalation, an unsatisfied
 /// callback, reopen and mediation: seq 1..=16.
-fn winding(chain: &mut Chain) -> Vec<StoredEvent> {
+pub(crate) fn winding(chain: &mut Chain) -> Vec<StoredEvent> {
     let housing = dept("dept.housing");
     let street = Actor::new(ActorKind::Street, "street.hubin");
     let supervisor = Actor::new(ActorKind::Supervisor, "sup.li");
