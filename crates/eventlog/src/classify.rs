@@ -485,7 +485,6 @@ impl Heads {
         log: &EventLog,
         messages: &[RawMessage],
     ) -> Result<Vec<Classified>, LogError> {
-        use futures_util::{StreamExt as _, TryStreamExt as _};
         let prefix = &log.config().subject_prefix;
         if !self.complete {
             if self.heads.len() >= MAX_HEADS {
@@ -500,14 +499,22 @@ impl Heads {
                     }
                 }
             }
-            let found: Vec<(CaseId, Option<Head>)> = futures_util::stream::iter(unknown)
-                .map(|(id, message)| async move {
-                    let head = log.head_before_on(&message.subject, message.seq).await?;
-                    Ok::<_, LogError>((id, head))
-                })
-                .buffer_unordered(HEAD_LOOKUPS)
-                .try_collect()
-                .await?;
+            // Futures collected first, not a stream of a closure: services spawn this
+            // on a multi-threaded runtime, and `Send` must be provable for any lifetime.
+            let mut found: Vec<(CaseId, Option<Head>)> = Vec::with_capacity(unknown.len());
+            for chunk in unknown.chunks(HEAD_LOOKUPS) {
+                let lookups: Vec<_> =
+                    chunk
+                        .iter()
+                        .map(|&(id, message)| {
+                            let (subject, seq) = (message.subject.clone(), message.seq);
+                            async move {
+                                Ok::<_, LogError>((id, log.head_before_on(&subject, seq).await?))
+                            }
+                        })
+                        .collect();
+                found.extend(futures_util::future::try_join_all(lookups).await?);
+            }
             for (id, head) in found {
                 if let Some(head) = head {
                     self.heads.insert(id, head);
