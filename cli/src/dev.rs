@@ -9,6 +9,7 @@
 use anyhow::Context;
 use casegrid_runtime::natsauth::{Credentials, User};
 use casegrid_runtime::natsserver::{NatsServer, Options};
+use casegrid_runtime::restart::supervise;
 use casegrid_runtime::Settings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -134,11 +135,20 @@ pub(crate) async fn start_system(options: SystemOptions) -> anyhow::Result<Syste
         s
     };
     let (s, t) = (as_user(User::Intake), shutdown.clone());
-    services.spawn(async move { ("intake", casegrid_intake::serve(&s, t).await) });
+    services.spawn(async move {
+        let serve = || casegrid_intake::serve(&s, t.clone());
+        ("intake", supervise("intake", &t, serve).await)
+    });
     let (s, t) = (as_user(User::Routing), shutdown.clone());
-    services.spawn(async move { ("routing", casegrid_routing::serve(&s, t).await) });
+    services.spawn(async move {
+        let serve = || casegrid_routing::serve(&s, t.clone());
+        ("routing", supervise("routing", &t, serve).await)
+    });
     let (s, t) = (as_user(User::Projection), shutdown.clone());
-    services.spawn(async move { ("projection", casegrid_projection::serve(&s, t).await) });
+    services.spawn(async move {
+        let serve = || casegrid_projection::serve(&s, t.clone());
+        ("projection", supervise("projection", &t, serve).await)
+    });
     let (s, t) = (as_user(User::Gateway), shutdown.clone());
     services.spawn(async move { ("gateway", casegrid_gateway::serve_on(listener, &s, t).await) });
     Ok(System {

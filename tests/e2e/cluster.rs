@@ -12,7 +12,7 @@
 //! Both print how long filing was unavailable after each kill.
 
 use crate::kit::{
-    rebuild_and_compare_at, serve_command, try_events_at, wait_projection_within, wait_services,
+    projection_checkpoint, rebuild_and_compare_at, serve_command, try_events_at, wait_services,
     Api, Procs,
 };
 use casegrid_eventlog::{EventLog, LogConfig};
@@ -450,7 +450,21 @@ async fn check(system: &ClusterSystem, answers: &[Answer], what: &str) -> Tally 
     assert_eq!(report.events, events.len() as u64);
 
     // The projection was killed and restarted in every cycle: give it time to catch up.
-    wait_projection_within(&admin, events.len() as u64, Duration::from_secs(120)).await;
+    let last = events.len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut answered = None;
+    while answered.is_none_or(|seq| seq < last) {
+        if Instant::now() > deadline {
+            panic!(
+                "the projection did not reach {last} within 120 s: its checkpoint {answered:?}\n{}\n{}\n{}",
+                consumers(&admin).await,
+                logs(system),
+                node_logs(system)
+            );
+        }
+        answered = projection_checkpoint(&admin).await.or(answered);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let (_, printed) = rebuild_and_compare_at(
         &system.cluster.nodes.urls(),
         3,
@@ -669,6 +683,13 @@ async fn soak_kills_every_process() {
                     node_logs(&system)
                 );
             };
+            // A service started again after a passing failure; none may have given up.
+            let exited = system.procs.exited();
+            assert!(
+                exited.is_empty(),
+                "cycle {cycle}, after killing {target}: exited {exited:?}\n{}",
+                logs(&system)
+            );
             let entry = worst.entry(target.clone()).or_default();
             *entry = (*entry).max(gap);
             if target.starts_with("nats-") {

@@ -68,6 +68,19 @@ fn user_of(service: &str) -> User {
 /// Child processes killed on drop.
 pub(crate) struct Procs(pub(crate) Vec<(String, Child)>);
 
+impl Procs {
+    /// The processes that have exited, with how (a service stops only on failure).
+    pub(crate) fn exited(&mut self) -> Vec<String> {
+        self.0
+            .iter_mut()
+            .filter_map(|(name, child)| {
+                let status = child.try_wait().ok()??;
+                Some(format!("{name} ({status})"))
+            })
+            .collect()
+    }
+}
+
 impl Drop for Procs {
     fn drop(&mut self) {
         for (_, child) in &mut self.0 {
@@ -329,28 +342,22 @@ pub(crate) async fn wait_services(client: &async_nats::Client, api: &Api) {
 
 /// Waits until the projection has applied the stream up to sequence `last`.
 pub(crate) async fn wait_projection_at(client: &async_nats::Client, last: u64) {
-    wait_projection_within(client, last, Duration::from_secs(20)).await;
+    eventually(
+        Duration::from_secs(20),
+        "the projection to catch up",
+        || async move { (projection_checkpoint(client).await? >= last).then_some(()) },
+    )
+    .await;
 }
 
-/// [`wait_projection_at`] for at most `within` (a projection killed and restarted many
-/// times catches up on a busy machine in more than 20 s).
-pub(crate) async fn wait_projection_within(
-    client: &async_nats::Client,
-    last: u64,
-    within: Duration,
-) {
-    eventually(within, "the projection to catch up", || {
-        let client = client.clone();
-        async move {
-            let reply = client
-                .request("casegrid.projection.checkpoint", "{}".into())
-                .await
-                .ok()?;
-            let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
-            (answer["ok"].as_u64()? >= last).then_some(())
-        }
-    })
-    .await;
+/// The projection's checkpoint as it answers it, `None` when it does not answer.
+pub(crate) async fn projection_checkpoint(client: &async_nats::Client) -> Option<u64> {
+    let reply = client
+        .request("casegrid.projection.checkpoint", "{}".into())
+        .await
+        .ok()?;
+    let answer: Value = serde_json::from_slice(&reply.payload).ok()?;
+    answer["ok"].as_u64()
 }
 
 /// `casegrid rebuild` into a fresh SQLite file `<name>.db`, compared with the live

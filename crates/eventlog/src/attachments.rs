@@ -18,9 +18,12 @@ pub const BUCKET: &str = casegrid_runtime::natsauth::ATTACHMENTS_BUCKET;
 /// Why the bucket could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
-    /// The bucket is missing or NATS is unreachable: answer 503, retry later.
+    /// NATS is unreachable or did not answer: answer 503, retry later.
     #[error("the attachment bucket {BUCKET} is unavailable: {0}")]
     Unavailable(String),
+    /// The bucket does not exist: the NATS admin creates it.
+    #[error("the attachment bucket {BUCKET} does not exist; the NATS admin creates it (`casegrid dev` does at start; on a deployment run the init tool as the admin user)")]
+    Missing,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AttachmentError {
@@ -81,10 +84,11 @@ impl AttachmentStore {
     pub async fn attach(client: async_nats::Client) -> Result<Self, AttachmentError> {
         let js = jetstream::new(client);
         let store = js.get_object_store(BUCKET).await.map_err(|e| {
-            AttachmentError::Unavailable(format!(
-                "{e}; the NATS admin creates it (`casegrid dev` does at start; on a \
-                 deployment run the init tool as the admin user)"
-            ))
+            if casegrid_runtime::nats::is_stream_not_found(&e) {
+                AttachmentError::Missing
+            } else {
+                unavailable(e)
+            }
         })?;
         Ok(Self { store })
     }

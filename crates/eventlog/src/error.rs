@@ -59,3 +59,27 @@ pub enum SealError {
     #[error(transparent)]
     Key(#[from] casegrid_privacy::PrivacyError),
 }
+
+/// `e` marked [`casegrid_runtime::restart::Transient`] when somewhere in its chain NATS
+/// did not answer (the event log, the key bucket or the attachment bucket): what a
+/// service's `serve` answers with, so that its process starts it again. A missing
+/// stream or bucket, or a stream that is not the recorded one, is not marked.
+pub fn transient_when_unavailable(e: anyhow::Error) -> anyhow::Error {
+    use casegrid_runtime::restart::{is_transient, transient};
+    let unavailable = e.chain().any(|cause| {
+        matches!(cause.downcast_ref(), Some(LogError::Unavailable(_)))
+            || matches!(
+                cause.downcast_ref(),
+                Some(casegrid_privacy::PrivacyError::Unavailable(_))
+            )
+            || matches!(
+                cause.downcast_ref(),
+                Some(crate::attachments::AttachmentError::Unavailable(_))
+            )
+    });
+    if unavailable && !is_transient(&e) {
+        transient(e)
+    } else {
+        e
+    }
+}

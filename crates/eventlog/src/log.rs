@@ -53,6 +53,8 @@ pub struct EventLog {
 
 /// How often running consumers check that the stream is still the one they read.
 pub const IDENTITY_CHECK: Duration = Duration::from_secs(1);
+/// How many identity checks in a row must find no stream before a watcher says so.
+pub const MISSING_CHECKS: u32 = 3;
 
 /// Which stream a consumer read: what its state records, so it never continues
 /// against an empty or different stream (deleted and re-created, or another server).
@@ -76,8 +78,7 @@ impl std::fmt::Display for StreamIdentity {
 }
 
 fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
-    matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(ref j)
-        if j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
+    casegrid_runtime::nats::is_stream_not_found(e)
 }
 
 /// How many events one batched direct get asks for.
@@ -256,8 +257,11 @@ impl EventLog {
     }
 
     /// Returns only when the stream stops being `recorded` (deleted, or re-created):
-    /// checked every [`IDENTITY_CHECK`]; a server that does not answer is not a mismatch.
+    /// checked every [`IDENTITY_CHECK`]; a server that does not answer is not a mismatch,
+    /// and a missing stream counts only when [`MISSING_CHECKS`] checks in a row say so
+    /// (a cluster node just restarted may answer "not found" before it has caught up).
     pub async fn watch_identity(&self, recorded: &StreamIdentity) -> LogError {
+        let mut missing = 0;
         loop {
             tokio::time::sleep(IDENTITY_CHECK).await;
             match self.identity().await {
@@ -268,8 +272,13 @@ impl EventLog {
                         why: "the stream was deleted and re-created".into(),
                     }
                 }
-                Err(e @ LogError::Missing { .. }) => return e,
-                _ => {}
+                Err(e @ LogError::Missing { .. }) => {
+                    missing += 1;
+                    if missing >= MISSING_CHECKS {
+                        return e;
+                    }
+                }
+                _ => missing = 0,
             }
         }
     }

@@ -699,3 +699,70 @@ async fn a_store_that_observed_a_filing_acts_on_the_case_without_loading_it() {
     assert_eq!(snapshot.case.version, 2);
     assert_eq!(routing.counters()["reloads"], 1);
 }
+
+/// What a service's process does with an error: a missing stream or bucket ends it, a
+/// server that did not answer makes it start the service again.
+#[tokio::test]
+async fn a_missing_stream_or_bucket_ends_a_service_and_a_silent_server_restarts_it() {
+    use casegrid_eventlog::attachments::{AttachmentError, AttachmentStore};
+    use casegrid_eventlog::error::transient_when_unavailable;
+    use casegrid_privacy::{KeyVault, PrivacyError};
+    use casegrid_runtime::restart::is_transient;
+    let nats = TestNats::start();
+    let client = async_nats::ConnectOptions::new()
+        .request_timeout(Some(Duration::from_millis(500)))
+        .connect(nats.url())
+        .await
+        .unwrap();
+    let as_service = |e: anyhow::Error| is_transient(&transient_when_unavailable(e));
+
+    let log = EventLog::open(client.clone(), LogConfig::default()).await;
+    let log = log.err().expect("no stream");
+    assert!(matches!(log, LogError::Missing { .. }), "{log}");
+    let keys = KeyVault::attach(client.clone())
+        .await
+        .err()
+        .expect("no bucket");
+    assert!(matches!(keys, PrivacyError::Missing(_)), "{keys}");
+    assert!(
+        keys.to_string().contains("the NATS admin creates it"),
+        "{keys}"
+    );
+    let files = AttachmentStore::attach(client.clone())
+        .await
+        .err()
+        .expect("no bucket");
+    assert!(matches!(files, AttachmentError::Missing), "{files}");
+    assert!(!as_service(
+        anyhow::Error::new(log).context("opening the event log")
+    ));
+    assert!(!as_service(
+        anyhow::Error::new(keys).context("opening the key vault")
+    ));
+    assert!(!as_service(anyhow::Error::new(files)));
+
+    drop(nats);
+    let log = EventLog::open(client.clone(), LogConfig::default()).await;
+    let log = log.err().expect("no server");
+    assert!(matches!(log, LogError::Unavailable(_)), "{log}");
+    let keys = KeyVault::attach(client.clone())
+        .await
+        .err()
+        .expect("no server");
+    assert!(matches!(keys, PrivacyError::Unavailable(_)), "{keys}");
+    let files = AttachmentStore::attach(client.clone())
+        .await
+        .err()
+        .expect("no server");
+    assert!(matches!(files, AttachmentError::Unavailable(_)), "{files}");
+    assert!(as_service(
+        anyhow::Error::new(log).context("opening the event log")
+    ));
+    assert!(as_service(
+        anyhow::Error::new(keys).context("opening the key vault")
+    ));
+    assert!(as_service(anyhow::Error::new(files)));
+    assert!(!as_service(anyhow::anyhow!(
+        "loading the district configuration"
+    )));
+}

@@ -27,6 +27,9 @@ pub enum PrivacyError {
     /// The key store did not answer: retry later.
     #[error("key store unavailable: {0}")]
     Unavailable(String),
+    /// The key bucket does not exist: the NATS admin creates it.
+    #[error("{0}")]
+    Missing(String),
     /// The case's key was erased (or never existed): its personal data is gone.
     #[error("the data key of case {0} is erased")]
     Erased(CaseId),
@@ -183,9 +186,14 @@ impl KeyVault {
                 store,
                 batcher: None,
             }),
+            Err(e) if casegrid_runtime::nats::is_stream_not_found(&e) => {
+                Err(PrivacyError::Missing(format!(
+                    "the key bucket {BUCKET} does not exist; the NATS admin creates it \
+                     (`casegrid dev` does at start; on a deployment run the init tool as the admin user)"
+                )))
+            }
             Err(e) => Err(PrivacyError::Unavailable(format!(
-                "the key bucket {BUCKET} cannot be opened ({e}); the NATS admin creates it \
-                 (`casegrid dev` does at start; on a deployment run the init tool as the admin user)"
+                "the key bucket {BUCKET} cannot be opened ({e})"
             ))),
         }
     }

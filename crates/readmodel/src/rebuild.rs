@@ -135,7 +135,7 @@ pub(crate) async fn rebuild_in_batches(
     if fresh {
         // Checkpoint 0 with rows: an earlier fresh rebuild that stopped half-way (its
         // checkpoint moves only at the end). Every row comes from the log: start again.
-        for table in FOLDED_TABLES {
+        for table in crate::schema::folded_tables() {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut *conn)
                 .await?;
@@ -264,21 +264,6 @@ pub(crate) async fn rebuild_in_batches(
     );
     Ok(checkpoint)
 }
-
-/// The tables a fold writes (all but the checkpoint and the stream's identity).
-const FOLDED_TABLES: &[&str] = &[
-    "cases",
-    "timeline",
-    "inbox",
-    "dispatches",
-    "callbacks",
-    "quarantine",
-    "handlings",
-    "appeals",
-    "kb_entries",
-    "kb_versions",
-    "kb_citations",
-];
 
 /// Where a rebuild's time goes, summed over its batches: waiting for a prepared
 /// batch, preparing (on other threads, overlapping), loading cases written before,

@@ -242,6 +242,18 @@ const ALL_TABLES: &[&str] = &[
     "kb_citations",
 ];
 
+/// The tables that say where the read models stand (not folded from events).
+const BOOKKEEPING_TABLES: &[&str] = &["checkpoint", "stream_identity"];
+
+/// The tables folded from events: every table but the bookkeeping ones, emptied when
+/// a rebuild starts again at 0.
+pub(crate) fn folded_tables() -> impl Iterator<Item = &'static str> {
+    ALL_TABLES
+        .iter()
+        .copied()
+        .filter(|table| !BOOKKEEPING_TABLES.contains(table))
+}
+
 /// Which database a URL names; the SQL is the same, only locking differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -380,4 +392,36 @@ pub(crate) async fn migrate(pool: &AnyPool, backend: Backend) -> Result<()> {
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table added to the schema but not to [`ALL_TABLES`] would survive a version
+    /// change and, folded, keep its rows when a rebuild starts again at 0.
+    #[test]
+    fn every_created_table_is_dropped_on_a_new_version_and_emptied_by_a_rebuild() {
+        let created: Vec<&str> = SCHEMA
+            .iter()
+            .filter_map(|s| s.trim().strip_prefix("CREATE TABLE IF NOT EXISTS "))
+            .filter_map(|rest| {
+                rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .next()
+            })
+            .collect();
+        assert!(created.len() > 10, "{created:?}");
+        for table in &created {
+            assert!(
+                ALL_TABLES.contains(table),
+                "{table} is missing from ALL_TABLES"
+            );
+        }
+        for table in ALL_TABLES {
+            assert!(created.contains(table), "{table} is not created by SCHEMA");
+        }
+        let folded: Vec<&str> = folded_tables().collect();
+        assert!(folded.contains(&"cases") && folded.contains(&"kb_citations"));
+        assert!(!folded.contains(&"checkpoint") && !folded.contains(&"stream_identity"));
+    }
 }

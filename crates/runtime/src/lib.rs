@@ -11,6 +11,7 @@
 //! - [`natsserver`]: finding, version-checking and running `nats-server` as a child.
 //! - `postgres` (feature `postgres`): a throw-away PostgreSQL server, for tests and
 //!   `casegrid bench`.
+//! - [`restart`]: a service started again after a passing failure ([`restart::Transient`]).
 //! - [`service`]: serving request endpoints registered with the NATS service API.
 //! - [`metrics`]: a service's own `/metrics` (`[metrics] listen`).
 //! - [`shutdown`]: one future for Ctrl-C and SIGTERM.
@@ -25,6 +26,7 @@ pub mod natsauth;
 pub mod natsserver;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod restart;
 pub mod service;
 pub mod settings;
 pub mod shutdown;
@@ -34,10 +36,11 @@ pub use settings::{Secret, Settings};
 
 /// The whole `main` of a service binary: settings (defaults → file named by
 /// `CASEGRID_SETTINGS` → environment), telemetry as `[log]` says, a shutdown token
-/// cancelled on Ctrl-C or SIGTERM, then `serve`; the error chain is printed on failure.
-pub fn service_main<F, Fut>(name: &str, serve: F) -> std::process::ExitCode
+/// cancelled on Ctrl-C or SIGTERM, then `serve`, run again after a failure marked
+/// [`restart::Transient`] ([`restart::supervise`]); the error chain is printed on failure.
+pub fn service_main<F, Fut>(name: &str, mut serve: F) -> std::process::ExitCode
 where
-    F: FnOnce(Settings, tokio_util::sync::CancellationToken) -> Fut,
+    F: FnMut(Settings, tokio_util::sync::CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     let file = std::env::var_os("CASEGRID_SETTINGS").map(std::path::PathBuf::from);
@@ -73,7 +76,8 @@ where
             metrics::serve(&listen, token.clone()).await
         };
         let serving = async {
-            let done = serve(settings, token.clone()).await;
+            let done =
+                restart::supervise(name, &token, || serve(settings.clone(), token.clone())).await;
             token.cancel();
             done
         };

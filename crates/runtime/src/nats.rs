@@ -186,6 +186,25 @@ pub async fn connect_with(
     Ok(client)
 }
 
+/// Whether `e`, or an error it wraps, is JetStream's "stream not found": a stream or
+/// bucket that does not exist, as opposed to a server that did not answer in time.
+pub fn is_stream_not_found(e: &(dyn std::error::Error + 'static)) -> bool {
+    use async_nats::jetstream::context::{GetStreamError, GetStreamErrorKind};
+    use async_nats::jetstream::ErrorCode;
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(get) = e.downcast_ref::<GetStreamError>() {
+            if matches!(get.kind(), GetStreamErrorKind::JetStream(j)
+                if j.error_code() == ErrorCode::STREAM_NOT_FOUND)
+            {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,7 @@ pub async fn register_with_stats(
         .stats_handler(move |_endpoint, _stats| data())
         .start(name, version)
         .await
-        .map_err(|e| anyhow::anyhow!("registering service {name}: {e}"))
+        .map_err(|e| crate::restart::transient(anyhow::anyhow!("registering service {name}: {e}")))
 }
 
 /// Answers every request on `subject` with `handler(payload)` until `shutdown`;

@@ -307,7 +307,11 @@ pub async fn serve_on(
     state.attachment_settings = settings.attachments.clone();
     match casegrid_eventlog::AttachmentStore::attach(client.clone()).await {
         Ok(store) => state.attachments = Some(store),
-        Err(e) => tracing::warn!(error = %e, "no attachment bucket: attachments answer 503"),
+        Err(e @ casegrid_eventlog::attachments::AttachmentError::Missing) => {
+            tracing::warn!(error = %e, "no attachment bucket: attachments answer 503")
+        }
+        // NATS did not answer: the process starts the gateway again.
+        Err(e) => return Err(casegrid_runtime::restart::transient(e)),
     }
     if let Some(jwt) = jwt {
         tracing::info!(?jwt, "JWT bearer tokens enabled");

@@ -699,6 +699,12 @@ pub async fn run(
 
 /// Connects, opens the log and the key vault from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    serve_once(settings, shutdown)
+        .await
+        .map_err(casegrid_eventlog::error::transient_when_unavailable)
+}
+
+async fn serve_once(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     use anyhow::Context;
     let (client, log) = EventLog::connect(settings, services::INTAKE).await?;
     let keys = KeyVault::attach(client.clone())
@@ -726,10 +732,11 @@ pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::
     .with_kb_editors(editors_of(&settings.kb.editors)?);
     let intake = match AttachmentStore::attach(client.clone()).await {
         Ok(store) => intake.with_attachments(store),
-        Err(e) => {
+        Err(e @ AttachmentError::Missing) => {
             tracing::warn!(error = %e, "no attachment bucket: attachments answer 503");
             intake
         }
+        Err(e) => return Err(e.into()),
     };
     tracing::info!("intake serving");
     run(client.clone(), intake, shutdown).await?;

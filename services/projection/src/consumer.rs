@@ -22,6 +22,7 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsum
 use async_nats::jetstream::{AckKind, Message};
 use casegrid_eventlog::{EventLog, RawMessage};
 use casegrid_readmodel::ReadModel;
+use casegrid_runtime::restart::transient;
 use futures_util::{FutureExt, StreamExt};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -41,14 +42,18 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// Consumes the log into `model` until `shutdown` is cancelled. No stored message
 /// stops it: the read model classifies each and quarantines what it cannot apply.
-/// Fails only when the consumer cannot be set up.
+/// Fails only when the consumer cannot be set up (marked transient).
 pub async fn consume(
     log: &EventLog,
     model: &ReadModel,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer = durable(log, model.checkpoint().await?).await?;
-    let mut messages = pull_stream(&consumer).await?;
+    // A consumer that cannot be set up or pulled from is NATS not answering (a node
+    // down): the process starts the projection again.
+    let consumer = durable(log, model.checkpoint().await?)
+        .await
+        .map_err(transient)?;
+    let mut messages = pull_stream(&consumer).await.map_err(transient)?;
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -62,7 +67,7 @@ pub async fn consume(
                 continue;
             }
             None => {
-                messages = pull_stream(&consumer).await?;
+                messages = pull_stream(&consumer).await.map_err(transient)?;
                 continue;
             }
         };

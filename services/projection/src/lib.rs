@@ -69,6 +69,12 @@ pub async fn run(
 
 /// Connects, opens the log and the read models from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, token: CancellationToken) -> anyhow::Result<()> {
+    serve_once(settings, token)
+        .await
+        .map_err(casegrid_eventlog::error::transient_when_unavailable)
+}
+
+async fn serve_once(settings: &Settings, token: CancellationToken) -> anyhow::Result<()> {
     let (client, log) = EventLog::connect(settings, "casegrid-projection").await?;
     let model = ReadModel::connect(settings.database.url.expose())
         .await

@@ -513,6 +513,12 @@ async fn notifier(
 
 /// Connects, opens the log, key vault and state from `settings`, and runs until `shutdown`.
 pub async fn serve(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    serve_once(settings, shutdown)
+        .await
+        .map_err(casegrid_eventlog::error::transient_when_unavailable)
+}
+
+async fn serve_once(settings: &Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (client, log) = EventLog::connect(settings, services::ROUTING).await?;
     let district = District::load(&settings.district.config_dir)
         .context("loading the district configuration")?;

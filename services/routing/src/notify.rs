@@ -23,6 +23,7 @@ use casegrid_config::{District, EscalationLevel, Notify, Role};
 use casegrid_domain::event::{CaseEscalated, Deadline};
 use casegrid_domain::{Case, CaseId, DepartmentId, Event};
 use casegrid_eventlog::StoredEvent;
+use casegrid_runtime::restart::transient;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
@@ -141,10 +142,15 @@ impl Notifier {
             .get_key_value(bucket)
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
-                    "the notification bucket {bucket} cannot be opened ({e}); the NATS admin \
-                     creates it (`casegrid init`, `casegrid dev`)"
-                )
+                if casegrid_runtime::nats::is_stream_not_found(&e) {
+                    anyhow::anyhow!(
+                        "the notification bucket {bucket} does not exist; the NATS admin \
+                         creates it (`casegrid init`, `casegrid dev`)"
+                    )
+                } else {
+                    transient(e)
+                        .context(format!("the notification bucket {bucket} cannot be opened"))
+                }
             })?;
         Ok(Self {
             kv,
