@@ -308,8 +308,12 @@ struct Tally {
     doubled: usize,
     /// Acknowledged requests not in the stream.
     lost: usize,
-    /// Filed cases without exactly one dispatch.
+    /// Filed cases without a dispatch.
     undispatched: usize,
+    /// Filed cases dispatched more than once (each by another command).
+    dispatched_twice: usize,
+    /// A few of the cases without exactly one dispatch, for the failure message.
+    examples: Vec<String>,
     longest_wait: Duration,
 }
 
@@ -338,8 +342,15 @@ impl Tally {
                 + commands.values().filter(|n| **n > 1).count(),
             undispatched: filed
                 .keys()
-                .filter(|c| dispatched.get(*c) != Some(&1))
+                .filter(|c| !dispatched.contains_key(*c))
                 .count(),
+            dispatched_twice: dispatched.values().filter(|n| **n > 1).count(),
+            examples: filed
+                .keys()
+                .filter(|c| dispatched.get(*c) != Some(&1))
+                .take(3)
+                .map(|c| c.to_string())
+                .collect(),
             ..Self::default()
         };
         let mut keys: BTreeMap<(&str, bool), &str> = BTreeMap::new();
@@ -370,7 +381,8 @@ impl Tally {
         );
         println!(
             "{what}: filings acknowledged {} stored {}; actions acknowledged {} stored {}; \
-             doubled {}; lost {}; undispatched {}; longest wait for an answer {} ms",
+             doubled {}; lost {}; undispatched {}; dispatched twice {}; longest wait for an \
+             answer {} ms",
             self.filings_acknowledged,
             self.filings_stored,
             self.actions_acknowledged,
@@ -378,6 +390,7 @@ impl Tally {
             self.doubled,
             self.lost,
             self.undispatched,
+            self.dispatched_twice,
             self.longest_wait.as_millis()
         );
     }
@@ -388,8 +401,14 @@ impl Tally {
             && self.doubled == 0
             && self.lost == 0
             && self.undispatched == 0
+            && self.dispatched_twice == 0
             && STALE_NOT_FOUND.load(Ordering::Relaxed) == 0;
-        assert!(ok, "{self:?}\n{}", logs(system));
+        assert!(
+            ok,
+            "{self:?}\n{}\n{}",
+            mentions(system, &self.examples),
+            logs(system)
+        );
     }
 }
 
@@ -422,8 +441,9 @@ async fn check(system: &ClusterSystem, answers: &[Answer], what: &str) -> Tally 
         if Instant::now() > deadline {
             let tally = Tally::of(answers, &events);
             panic!(
-                "routing dispatched nothing more for 60 s: {tally:?}\n{}\n{}",
+                "routing dispatched nothing more for 60 s: {tally:?}\n{}\n{}\n{}",
                 consumers(&admin).await,
+                mentions(system, &tally.examples),
                 logs(system)
             );
         }
@@ -550,6 +570,22 @@ fn node_logs(system: &ClusterSystem) -> String {
         }
     }
     out
+}
+
+/// Every line of every service's log that names one of `cases`.
+fn mentions(system: &ClusterSystem, cases: &[String]) -> String {
+    let mut out = String::new();
+    for name in SERVICES {
+        let path = system.cluster.dir().join(format!("{name}.log"));
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for line in text
+            .lines()
+            .filter(|l| cases.iter().any(|c| l.contains(c.as_str())))
+        {
+            out.push_str(&format!("{name}: {line}\n"));
+        }
+    }
+    format!("--- lines naming {cases:?}\n{out}")
 }
 
 fn logs(system: &ClusterSystem) -> String {

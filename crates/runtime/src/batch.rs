@@ -404,16 +404,26 @@ pub async fn publish_one(
         .payload(payload)
         .message_id(msg_id)
         .expected_last_subject_sequence(expected);
-    let map = |kind: PublishErrorKind, e: &dyn std::fmt::Display| match kind {
-        PublishErrorKind::WrongLastSequence => PublishFailure::WrongLastSequence,
-        _ => PublishFailure::Other(e.to_string()),
+    // 10164 is the leader's "wrong last sequence" while an earlier append on the subject
+    // is still being replicated: as much a conflict as 10071, which async-nats names.
+    let map = |e: jetstream::context::PublishError| {
+        let code = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<jetstream::Error>())
+            .map(jetstream::Error::error_code);
+        match e.kind() {
+            PublishErrorKind::WrongLastSequence => PublishFailure::WrongLastSequence,
+            _ if code == Some(jetstream::ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT) => {
+                PublishFailure::WrongLastSequence
+            }
+            _ => PublishFailure::Other(e.to_string()),
+        }
     };
     let ack = js
         .send_publish(subject, publish)
         .await
-        .map_err(|e| map(e.kind(), &e))?
+        .map_err(map)?
         .await
-        .map_err(|e| map(e.kind(), &e))?;
+        .map_err(map)?;
     Ok(Answer {
         seq: ack.sequence,
         duplicate: ack.duplicate,

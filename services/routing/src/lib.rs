@@ -318,7 +318,8 @@ async fn consume(
             }
         };
         let mut heads = Heads::new(from);
-        if let Err(e) = consume_in_order(&log, &consumer, &mut heads, &routing, &shutdown).await {
+        let consumed = consume_in_order(&log, &consumer, from, &mut heads, &routing, &shutdown);
+        if let Err(e) = consumed.await {
             // Start again from the state's checkpoint: strict stream order matters more
             // than the events in flight, which are simply delivered again.
             tracing::warn!(error = %e, "routing consumer restarts from its checkpoint");
@@ -388,9 +389,16 @@ async fn open_consumer(
 /// last message (ack-all). Each message is classified first ([`Heads`]): only valid
 /// envelopes are reacted to and folded; the others are logged and passed over, so
 /// no stored message (garbage, a duplicate version, a forged chain) holds routing up.
+///
+/// Ack-all acknowledges every earlier delivery too, so a message lost on its way (its
+/// connection died with a NATS node) would never come back, and its case would never be
+/// dispatched. The consumer takes the whole stream, whose sequences are contiguous (an
+/// append-only stream of event subjects), so each message must be the one after the
+/// last (`from` first): a jump ends this consumer, to start again from the checkpoint.
 async fn consume_in_order(
     log: &EventLog,
     consumer: &consumer::Consumer<pull::Config>,
+    from: u64,
     heads: &mut Heads,
     routing: &Routing,
     shutdown: &CancellationToken,
@@ -403,6 +411,7 @@ async fn consume_in_order(
         .messages()
         .await
         .context("consuming the event stream")?;
+    let mut next = from;
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -426,6 +435,9 @@ async fn consume_in_order(
                 .info()
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .stream_sequence;
+            if !next_in_order(&mut next, seq)? {
+                continue;
+            }
             raws.push(RawMessage {
                 seq,
                 subject: message.subject.to_string(),
@@ -457,6 +469,19 @@ async fn consume_in_order(
                 .map_err(|e| anyhow::anyhow!("acknowledging: {e}"))?;
         }
     }
+}
+
+/// Whether the message at stream sequence `seq` is the one due (`next`, then moved
+/// on) or one delivered again (handled already); a later one means a delivery was lost.
+fn next_in_order(next: &mut u64, seq: u64) -> anyhow::Result<bool> {
+    if seq < *next {
+        return Ok(false);
+    }
+    if seq > *next {
+        anyhow::bail!("stream sequence {seq} arrived where {next} was due: a delivery was lost");
+    }
+    *next += 1;
+    Ok(true)
 }
 
 /// Reacts to a batch: different cases at once, each case's events in stream order.
@@ -557,4 +582,21 @@ async fn serve_once(settings: &Settings, shutdown: CancellationToken) -> anyhow:
     .await?;
     client.drain().await.ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_in_order;
+
+    #[test]
+    fn a_delivery_again_is_passed_over_and_a_lost_one_stops_the_consumer() {
+        let mut next = 5;
+        assert!(!next_in_order(&mut next, 3).unwrap(), "delivered again");
+        assert!(next_in_order(&mut next, 5).unwrap());
+        assert!(next_in_order(&mut next, 6).unwrap());
+        assert_eq!(next, 7);
+        let lost = next_in_order(&mut next, 9).unwrap_err().to_string();
+        assert!(lost.contains("9 arrived where 7 was due"), "{lost}");
+        assert_eq!(next, 7, "nothing past the gap is taken");
+    }
 }
