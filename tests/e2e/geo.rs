@@ -1,7 +1,7 @@
 //! Field data (issue 14): a point finds its grid (API, Open311, patrols), free-text
 //! personal data is sealed, and lists and figures export as CSV and XLSX.
 
-use crate::kit::{act, System};
+use crate::kit::{reveal, System};
 use crate::lifecycle::wait_status;
 use casegrid_domain::point::{gcj02_to_bd09, wgs84_to_gcj02, Wgs84};
 use serde_json::{json, Value};
@@ -498,15 +498,7 @@ async fn a_phone_in_a_description_or_a_note_is_sealed_masked_revealed_and_erased
     assert_eq!(case["title"], "垃圾堆放 邻居136****5432");
 
     // Revealed only by the audited reveal.
-    let shown = act(
-        api,
-        &id,
-        "reveal",
-        "demo-supervisor",
-        json!({"reason": "核实联系人"}),
-    )
-    .await;
-    let revealed = &shown["personal_data"];
+    let revealed = &reveal(api, &id).await;
     assert_eq!(revealed["description#0"], PHONE, "{revealed}");
     assert_eq!(revealed["description#1"], CARD, "{revealed}");
     assert_eq!(revealed["title#0"], TITLE_PHONE, "{revealed}");

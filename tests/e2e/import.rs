@@ -3,7 +3,7 @@
 //! imported history equal those of the same history filed through the API; phones and ID
 //! numbers in imported replies and progress reports are sealed as in live ones.
 
-use crate::kit::{act, bin, System};
+use crate::kit::{bin, reveal, System};
 use crate::lifecycle::wait_status;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -271,15 +271,7 @@ async fn numbers_in_imported_replies_and_progress_reports_are_sealed_masked_and_
     );
 
     // Shown by an audited reveal, under the names a live action gives them.
-    let shown = act(
-        api,
-        &id,
-        "reveal",
-        "demo-supervisor",
-        json!({"reason": "核实联系人"}),
-    )
-    .await;
-    let revealed = &shown["personal_data"];
+    let revealed = &reveal(api, &id).await;
     assert_eq!(revealed["progress.v4#0"], ID, "{revealed}");
     assert_eq!(revealed["reply.v5#0"], PHONE, "{revealed}");
     assert_eq!(revealed["summary.v5#0"], PHONE, "{revealed}");

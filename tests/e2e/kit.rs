@@ -309,6 +309,28 @@ pub(crate) async fn act(api: &Api, id: &str, action: &str, token: &str, body: Va
     r.body
 }
 
+/// The grid worker's report of a factory built on farmland in 桃溪村 (led by 南山镇).
+pub(crate) async fn file_illegal_construction(api: &Api) -> String {
+    let body = json!({"channel": "grid_patrol", "kind": "report",
+        "category": "illegal_construction", "title": "桃溪村农田内违法搭建厂房",
+        "location": {"grid": "NH.NS.TX.01"}});
+    file(api, "demo-grid", body).await
+}
+
+/// 南山镇 signs case `id` and whistles `departments` (吹哨) to report in.
+pub(crate) async fn sign_and_whistle(api: &Api, id: &str, departments: &[&str]) {
+    act(api, id, "sign", "demo-nanshan", json!({})).await;
+    let body = json!({"departments": departments,
+        "reason": "违建涉及规划、环保和河道管理，需多部门联合执法"});
+    act(api, id, "whistle", "demo-nanshan", body).await;
+}
+
+/// The supervisor's audited reveal of case `id`: its `personal_data`, by field name.
+pub(crate) async fn reveal(api: &Api, id: &str) -> Value {
+    let body = json!({"reason": "核实联系人"});
+    act(api, id, "reveal", "demo-supervisor", body).await["personal_data"].clone()
+}
+
 /// Waits until the gateway is ready and every service answers its `$SRV.PING`.
 pub(crate) async fn wait_services(client: &async_nats::Client, api: &Api) {
     eventually(

@@ -4,7 +4,9 @@
 //! on `GET /api/v1/notifications`; the citizen's reply text reaches the SMS file
 //! adapter with the clear phone, which appears nowhere else (stream, KV, logs).
 
-use crate::kit::{act, admin_client, config_dir, file, System};
+use crate::kit::{
+    act, admin_client, config_dir, file, file_illegal_construction, sign_and_whistle, System,
+};
 use crate::lifecycle::wait_status;
 use casegrid_testkit::eventually;
 use futures_util::StreamExt;
@@ -644,25 +646,10 @@ async fn a_whistle_summons_each_summoned_department_once_with_its_report_in_due(
     let n = Shipped::start(datetime!(2026-11-24 09:30 +08:00)).await;
     let api = &n.system.api;
     let title = "桃溪村农田内违法搭建厂房";
-    let id = file(
-        api,
-        "demo-grid",
-        json!({"channel": "grid_patrol", "kind": "report", "category": "illegal_construction",
-               "title": title, "location": {"grid": "NH.NS.TX.01"}}),
-    )
-    .await;
+    let id = file_illegal_construction(api).await;
     let number = n.dispatched(&id).await;
-    act(api, &id, "sign", "demo-nanshan", json!({})).await;
     // 生态环境 has no webhook in the shipped recipients: it is skipped.
-    act(
-        api,
-        &id,
-        "whistle",
-        "demo-nanshan",
-        json!({"departments": ["dept.housing", "dept.water", "dept.ecology"],
-               "reason": "违建涉及规划、环保和河道管理，需多部门联合执法"}),
-    )
-    .await;
+    sign_and_whistle(api, &id, &["dept.housing", "dept.water", "dept.ecology"]).await;
     let whistle = n.data_of(&id, "WhistleBlown").await;
     let report_due = whistle["report_due"].as_str().unwrap();
     let calls = n.settled("summons", &id, 2).await;

@@ -5,7 +5,7 @@
 //! (The construction-noise complaint and the returned, re-dispatched case are in
 //! `lifecycle` and `routing`.)
 
-use crate::kit::{act, file, Api, System};
+use crate::kit::{act, file, file_illegal_construction, sign_and_whistle, Api, System};
 use crate::lifecycle::wait_status;
 use casegrid_testkit::eventually;
 use serde_json::{json, Value};
@@ -244,25 +244,10 @@ async fn an_unsatisfied_callback_is_reopened_and_resolved_the_second_time() {
 async fn the_township_whistles_three_departments_and_rates_their_report_ins() {
     let system = System::start_with_clock(Some(datetime!(2026-11-24 09:30 +08:00))).await;
     let api = &system.api;
-    let id = file(
-        api,
-        "demo-grid",
-        json!({"channel": "grid_patrol", "kind": "report", "category": "illegal_construction",
-               "title": "桃溪村农田内违法搭建厂房", "location": {"grid": "NH.NS.TX.01"}}),
-    )
-    .await;
+    let id = file_illegal_construction(api).await;
     let case = wait_status(api, &id, "demo-nanshan", "dispatched").await;
     assert_eq!(case["lead"], "town.nanshan");
-    act(api, &id, "sign", "demo-nanshan", json!({})).await;
-    act(
-        api,
-        &id,
-        "whistle",
-        "demo-nanshan",
-        json!({"departments": ["dept.housing", "dept.ecology", "dept.water"],
-               "reason": "违建涉及规划、环保和河道管理，需多部门联合执法"}),
-    )
-    .await;
+    sign_and_whistle(api, &id, &["dept.housing", "dept.ecology", "dept.water"]).await;
     // The summoned departments see the case once the whistle reaches the read models.
     for token in ["demo-housing", "demo-ecology", "demo-water"] {
         eventually(

@@ -46,7 +46,9 @@ async fn indexes(model: &ReadModel) -> Vec<String> {
         .unwrap()
 }
 
-async fn a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index(db: Db) {
+/// A fresh server with an empty event log: its log, a JetStream context to publish
+/// with, and the subject prefix.
+async fn empty_log() -> (TestNats, EventLog, async_nats::jetstream::Context, String) {
     let nats = TestNats::start();
     let client = nats.client().await;
     let log = EventLog::create(client.clone(), LogConfig::default())
@@ -54,6 +56,11 @@ async fn a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index(db
         .expect("event log");
     let js = async_nats::jetstream::new(client);
     let prefix = log.config().subject_prefix.clone();
+    (nats, log, js, prefix)
+}
+
+async fn a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index(db: Db) {
+    let (_nats, log, js, prefix) = empty_log().await;
     let mut stored = Vec::new();
     for (i, event) in fixture().events.iter().enumerate() {
         let m = RawMessage::of(&prefix, event);
@@ -120,13 +127,7 @@ async fn a_rebuild_in_prepared_batches_equals_one_batch_and_keeps_every_index(db
 /// of 2 (rows kept until final; the closed case dropped, then read back), then again
 /// over what a rebuild that stopped half-way leaves (rows, checkpoint 0).
 async fn a_fresh_rebuild_equals_one_batch_and_starts_again_after_stopping(db: Db) {
-    let nats = TestNats::start();
-    let client = nats.client().await;
-    let log = EventLog::create(client.clone(), LogConfig::default())
-        .await
-        .expect("event log");
-    let js = async_nats::jetstream::new(client);
-    let prefix = log.config().subject_prefix.clone();
+    let (_nats, log, js, prefix) = empty_log().await;
     let winding = winding(&mut Chain::new("winding"));
     let mut closed = Chain::new("closed");
     let mut noted = lifecycle(&mut closed);

@@ -86,22 +86,27 @@ async fn intake_losing_the_first(
                 lose();
                 continue;
             }
-            let request: FileRequest = serde_json::from_slice(&msg.payload).unwrap();
-            let reply = CommandReply {
-                id: CaseId::for_filing(&request.actor.id, &request.idempotency_key),
-                number: Some("NH-20261123-000001".into()),
-                version: 1,
-                status: Status::Received,
-                created: true,
-                revealed: None,
-            };
-            let answer = serde_json::to_vec(&Answer::Ok(reply)).unwrap();
+            let answer = filed(&msg.payload);
             if let Some(to) = msg.reply {
                 nats.publish(to, answer.into()).await.unwrap();
             }
         }
     });
     seen
+}
+
+/// Intake's answer to filing request `payload`: the case filed, as new.
+fn filed(payload: &[u8]) -> Vec<u8> {
+    let request: FileRequest = serde_json::from_slice(payload).unwrap();
+    let reply = CommandReply {
+        id: CaseId::for_filing(&request.actor.id, &request.idempotency_key),
+        number: Some("NH-20261123-000001".into()),
+        version: 1,
+        status: Status::Received,
+        created: true,
+        revealed: None,
+    };
+    serde_json::to_vec(&Answer::Ok(reply)).unwrap()
 }
 
 async fn file(app: &crate::helpers::App, key: &str) -> reqwest::Response {
@@ -199,16 +204,7 @@ async fn a_copys_503_waits_for_the_copy_still_in_flight() {
         nats.flush().await.unwrap();
         // A third copy shows the gateway kept waiting after the 503.
         let _third = sub.next().await.unwrap();
-        let request: FileRequest = serde_json::from_slice(&first.payload).unwrap();
-        let reply = CommandReply {
-            id: CaseId::for_filing(&request.actor.id, &request.idempotency_key),
-            number: Some("NH-20261123-000001".into()),
-            version: 1,
-            status: Status::Received,
-            created: true,
-            revealed: None,
-        };
-        let answer = serde_json::to_vec(&Answer::Ok(reply)).unwrap();
+        let answer = filed(&first.payload);
         nats.publish(first.reply.unwrap(), answer.into())
             .await
             .unwrap();
