@@ -9,6 +9,7 @@ use crate::envelope::{Envelope, StoredEvent};
 use crate::error::LogError;
 use async_nats::jetstream::{self, consumer, stream};
 use casegrid_domain::CaseId;
+use casegrid_runtime::nats::is_stream_not_found;
 use futures_util::{Stream, StreamExt};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -77,10 +78,6 @@ impl std::fmt::Display for StreamIdentity {
     }
 }
 
-fn is_not_found(e: &jetstream::context::GetStreamError) -> bool {
-    casegrid_runtime::nats::is_stream_not_found(e)
-}
-
 /// How many events one batched direct get asks for.
 const LOAD_BATCH: usize = 256;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,7 +94,7 @@ impl EventLog {
                 check_replicas(&config, &existing.cached_info().config)?;
                 allow_atomic(&js, existing.cached_info().config.clone()).await?
             }
-            Err(e) if is_not_found(&e) => {
+            Err(e) if is_stream_not_found(&e) => {
                 if let Err(e) = js.create_stream(stream_config(&config)).await {
                     // Another creator may have won the race; anything else is an error.
                     if js.get_stream(&config.stream).await.is_err() {
@@ -169,7 +166,7 @@ impl EventLog {
         let js = jetstream::new(client.clone());
         let stream = match js.get_stream(&config.stream).await {
             Ok(s) => s,
-            Err(e) if is_not_found(&e) => {
+            Err(e) if is_stream_not_found(&e) => {
                 return Err(LogError::Missing {
                     stream: config.stream.clone(),
                 })
@@ -191,7 +188,7 @@ impl EventLog {
         // Asked by name each time: a re-created stream answers with its own info.
         let info = match self.js.get_stream(&self.config.stream).await {
             Ok(stream) => stream.cached_info().clone(),
-            Err(e) if is_not_found(&e) => {
+            Err(e) if is_stream_not_found(&e) => {
                 return Err(LogError::Missing {
                     stream: self.config.stream.clone(),
                 })
