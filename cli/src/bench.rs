@@ -742,8 +742,8 @@ fn report_lag(report: &mut Report, lag: &http::Lag, per_second: f64) -> Duration
     report.row(
         "lag",
         &format!(
-            "{} cases offered at {per_second:.0}/s (achieved cases/s)",
-            lag.filed
+            "{} cases offered at {per_second:.0}/s, {} filed (achieved cases/s)",
+            lag.offered, lag.filed
         ),
         format!("{:.0}", lag.achieved_rate),
     );
@@ -767,9 +767,15 @@ fn report_lag(report: &mut Report, lag: &http::Lag, per_second: f64) -> Duration
         "  filing latency at this load p50 / p99 (ms)",
         lag.filing.p50_p99(),
     );
+    if lag.refused > 0 {
+        report.check(format!(
+            "FAILED: {} of {} lag filings were not answered 201 (the system refused the load)",
+            lag.refused, lag.offered
+        ));
+    }
     if lag.missing > 0 {
         report.check(format!(
-            "FAILED: {} lag cases never reached an inbox",
+            "FAILED: {} filed lag cases never reached an inbox",
             lag.missing
         ));
     } else {

@@ -448,7 +448,10 @@ pub(super) async fn act(
 
 /// What the lag group saw.
 pub(super) struct Lag {
+    pub(super) offered: usize,
     pub(super) filed: usize,
+    /// Filings answered other than 201 (or not at all): the load was refused.
+    pub(super) refused: usize,
     pub(super) achieved_rate: f64,
     pub(super) from_answer: Latencies,
     pub(super) from_request: Latencies,
@@ -575,7 +578,7 @@ pub(super) async fn lag(
     let observations = observations.lock().expect("not poisoned").clone();
     let (mut from_answer, mut from_request, mut filing) = (Vec::new(), Vec::new(), Vec::new());
     let mut to_dispatch = Vec::new();
-    let mut missing = failed;
+    let mut missing = 0;
     for (id, sent, answered) in &filed {
         filing.push(answered.duration_since(*sent));
         let Some((seq, dispatched)) = dispatches.get(id) else {
@@ -615,7 +618,9 @@ pub(super) async fn lag(
         }
     }
     Ok(Lag {
+        offered: count,
         filed: filed.len(),
+        refused: failed,
         achieved_rate,
         from_answer: Latencies::new(from_answer),
         from_request: Latencies::new(from_request),

@@ -288,7 +288,7 @@ async fn watch_sighup(config: Config, shutdown: CancellationToken) -> anyhow::Re
 }
 
 /// Events handled per state transaction.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 
 async fn consume(
     log: EventLog,
@@ -444,6 +444,7 @@ async fn consume_in_order(
                 payload: message.payload.clone(),
             });
         }
+        let started = std::time::Instant::now();
         let mut events = Vec::with_capacity(batch.len());
         for classified in heads.classify_all(log, &raws).await? {
             match classified {
@@ -459,15 +460,28 @@ async fn consume_in_order(
                 ),
             }
         }
+        let classified = started.elapsed();
         react_all(routing, &events).await?;
+        let reacted = started.elapsed();
         // The outbox: claimed before the checkpoint moves, so a crash claims again (a no-op).
         routing.notify_events(&events).await?;
+        let notified = started.elapsed();
         routing.apply(&events).await?;
+        let applied = started.elapsed();
         if let Some(last) = batch.last() {
             last.ack()
                 .await
                 .map_err(|e| anyhow::anyhow!("acknowledging: {e}"))?;
         }
+        tracing::debug!(
+            messages = batch.len(),
+            classify_us = classified.as_micros() as u64,
+            react_us = (reacted - classified).as_micros() as u64,
+            notify_us = (notified - reacted).as_micros() as u64,
+            apply_us = (applied - notified).as_micros() as u64,
+            ack_us = (started.elapsed() - applied).as_micros() as u64,
+            "routing batch"
+        );
     }
 }
 

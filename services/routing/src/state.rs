@@ -106,6 +106,14 @@ impl RoutingState {
         Ok(Self { pool })
     }
 
+    /// A write transaction that holds SQLite's write lock from its start (`BEGIN
+    /// IMMEDIATE`): a deferred one that reads first fails at once with "database is
+    /// locked" when another connection wrote in between (the busy timeout does not
+    /// apply to that upgrade), and routing's consumer, timers and notifier write at once.
+    async fn write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Checks that `log` is the stream this state was built from (refusing an empty or
     /// different one once past checkpoint 0) and records its identity; answers it.
     pub async fn check_stream(
@@ -154,7 +162,7 @@ impl RoutingState {
         events: &[StoredEvent],
         cases: &HashMap<CaseId, Case>,
     ) -> anyhow::Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut checkpoint: i64 = sqlx::query_scalar("SELECT seq FROM checkpoint WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?;
@@ -169,11 +177,8 @@ impl RoutingState {
             }
             checkpoint = stored.seq as i64;
         }
-        for id in touched {
-            if let Some(case) = cases.get(&id) {
-                write_case(&mut tx, case).await?;
-            }
-        }
+        let touched: Vec<&Case> = touched.iter().filter_map(|id| cases.get(id)).collect();
+        write_cases(&mut tx, &touched).await?;
         sqlx::query("UPDATE checkpoint SET seq = ? WHERE id = 1")
             .bind(checkpoint)
             .execute(&mut *tx)
@@ -185,8 +190,8 @@ impl RoutingState {
     /// Rewrites one case's deadline rows from its state (after the timer fired or was
     /// refused), unless rows of a newer version are already there.
     pub async fn rewrite(&self, case: &Case) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        write_case(&mut tx, case).await?;
+        let mut tx = self.write().await?;
+        write_cases(&mut tx, &[case]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -363,42 +368,89 @@ impl RoutingState {
 }
 
 /// Makes the case's rows exactly its open deadlines, unless a newer version wrote them.
-async fn write_case(tx: &mut Transaction<'_, Sqlite>, case: &Case) -> anyhow::Result<()> {
-    let id = case.id.to_string();
-    let written: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM deadline_cases WHERE case_id = ?")
-            .bind(&id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if written.is_some_and(|v| v > case.version as i64) {
-        return Ok(());
-    }
-    sqlx::query("DELETE FROM deadlines WHERE case_id = ?")
-        .bind(&id)
-        .execute(&mut **tx)
-        .await?;
-    for open in case.open_deadlines() {
-        sqlx::query(
-            "INSERT INTO deadlines (case_id, kind, department, due_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(kind_str(open.kind))
-        .bind(open.unit.as_str())
-        .bind(secs(open.due))
-        .execute(&mut **tx)
-        .await?;
-    }
-    sqlx::query("INSERT OR REPLACE INTO deadline_cases (case_id, version) VALUES (?, ?)")
-        .bind(&id)
-        .bind(case.version as i64)
-        .execute(&mut **tx)
-        .await?;
-    // Only a received case waits for a human dispatcher.
-    if case.status != Status::Received {
-        sqlx::query("DELETE FROM queue WHERE case_id = ?")
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
+/// Cases per statement of [`write_cases`] (SQLite binds at most 32,766 values; a case
+/// has at most a handful of open deadlines, four values each).
+const CASES_PER_STATEMENT: usize = 200;
+
+/// Rewrites the deadline rows of `cases` from their states, skipping each case whose
+/// rows were computed from a newer version: a few statements per batch of cases, not
+/// per case (each statement is a round trip to SQLite's worker thread).
+async fn write_cases(tx: &mut Transaction<'_, Sqlite>, cases: &[&Case]) -> anyhow::Result<()> {
+    for chunk in cases.chunks(CASES_PER_STATEMENT) {
+        let ids: Vec<String> = chunk.iter().map(|c| c.id.to_string()).collect();
+        let mut newer = sqlx::QueryBuilder::<Sqlite>::new(
+            "SELECT case_id, version FROM deadline_cases WHERE case_id IN (",
+        );
+        let mut list = newer.separated(", ");
+        for id in &ids {
+            list.push_bind(id);
+        }
+        newer.push(")");
+        let written: HashMap<String, i64> = newer
+            .build_query_as::<(String, i64)>()
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+        let due: Vec<(&String, &&Case)> = ids
+            .iter()
+            .zip(chunk)
+            .filter(|(id, case)| written.get(*id).is_none_or(|v| *v <= case.version as i64))
+            .collect();
+        if due.is_empty() {
+            continue;
+        }
+        let mut delete =
+            sqlx::QueryBuilder::<Sqlite>::new("DELETE FROM deadlines WHERE case_id IN (");
+        let mut list = delete.separated(", ");
+        for (id, _) in &due {
+            list.push_bind(*id);
+        }
+        delete.push(")");
+        delete.build().execute(&mut **tx).await?;
+        let rows: Vec<(&String, casegrid_domain::OpenDeadline)> = due
+            .iter()
+            .flat_map(|(id, case)| {
+                case.open_deadlines()
+                    .into_iter()
+                    .map(move |open| (*id, open))
+            })
+            .collect();
+        if !rows.is_empty() {
+            let mut insert = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO deadlines (case_id, kind, department, due_at) ",
+            );
+            insert.push_values(&rows, |mut row, (id, open)| {
+                row.push_bind(*id)
+                    .push_bind(kind_str(open.kind))
+                    .push_bind(open.unit.as_str())
+                    .push_bind(secs(open.due));
+            });
+            insert.build().execute(&mut **tx).await?;
+        }
+        let mut versions = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO deadline_cases (case_id, version) ",
+        );
+        versions.push_values(&due, |mut row, (id, case)| {
+            row.push_bind(*id).push_bind(case.version as i64);
+        });
+        versions.build().execute(&mut **tx).await?;
+        // Only a received case waits for a human dispatcher.
+        let left: Vec<&String> = due
+            .iter()
+            .filter(|(_, case)| case.status != Status::Received)
+            .map(|(id, _)| *id)
+            .collect();
+        if !left.is_empty() {
+            let mut dequeue =
+                sqlx::QueryBuilder::<Sqlite>::new("DELETE FROM queue WHERE case_id IN (");
+            let mut list = dequeue.separated(", ");
+            for id in left {
+                list.push_bind(id);
+            }
+            dequeue.push(")");
+            dequeue.build().execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }
@@ -439,5 +491,140 @@ impl crate::Routing {
             cases.insert(id, snapshot.case.clone());
         }
         self.state.apply(events, &cases).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use casegrid_domain::command::{Dispatch, FileCase};
+    use casegrid_domain::event::{CaseKind, Channel, Location, Urgency};
+    use casegrid_domain::ids::Category;
+    use casegrid_domain::{Actor, ActorKind, Command};
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+
+    fn filed(key: &str) -> Case {
+        let mut case = Case::new(CaseId::for_filing("op.zhang", key));
+        let file = Command::FileCase(FileCase {
+            channel: Channel::SuggestionBox,
+            kind: CaseKind::Complaint,
+            category: Category::parse("noise").unwrap(),
+            urgency: Urgency::Normal,
+            title: "夜间施工噪音".into(),
+            description: "工地每晚仍在施工".into(),
+            location: Location::default(),
+            reporter: None,
+            source: Default::default(),
+            grid_found: None,
+            personal: Vec::new(),
+        });
+        let operator = Actor::new(ActorKind::Operator, "op.zhang");
+        let event = case.decide(&operator, &file, NOW).unwrap();
+        case.apply(&event);
+        case
+    }
+
+    fn dispatched(key: &str, lead: &str) -> Case {
+        let mut case = filed(key);
+        let dispatch = Command::Dispatch(Dispatch {
+            lead: DepartmentId::parse(lead).unwrap(),
+            assisting: vec![],
+            sign_due: datetime!(2026-11-23 12:00 UTC),
+            handle_due: datetime!(2026-11-30 18:00 UTC),
+            rule: "noise".into(),
+            return_due: None,
+        });
+        let event = case.decide(&Actor::routing(), &dispatch, NOW).unwrap();
+        case.apply(&event);
+        case
+    }
+
+    async fn rows(state: &RoutingState) -> Vec<(CaseId, Deadline, String)> {
+        let mut rows: Vec<_> = state
+            .all_deadlines()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.case_id, d.deadline, d.department.to_string()))
+            .collect();
+        rows.sort_by_key(|r| r.0.to_string());
+        rows
+    }
+
+    #[tokio::test]
+    async fn one_rewrite_of_many_cases_keeps_each_case_at_its_newest_version() {
+        let state = RoutingState::connect("sqlite::memory:").await.unwrap();
+        let (a, b, c) = (
+            dispatched("a", "dept.housing"),
+            filed("b"),
+            dispatched("c", "dept.water"),
+        );
+        state.enqueue(b.id, "no rule", NOW).await.unwrap();
+        state.enqueue(c.id, "no rule", NOW).await.unwrap();
+        let mut tx = state.write().await.unwrap();
+        write_cases(&mut tx, &[&a, &b, &c]).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut want = vec![
+            (a.id, Deadline::Sign, "dept.housing".to_owned()),
+            (a.id, Deadline::Handle, "dept.housing".to_owned()),
+            (c.id, Deadline::Sign, "dept.water".to_owned()),
+            (c.id, Deadline::Handle, "dept.water".to_owned()),
+        ];
+        want.sort_by_key(|r| r.0.to_string());
+        let mut got = rows(&state).await;
+        got.sort_by_key(|r| format!("{}{:?}", r.0, r.1));
+        want.sort_by_key(|r| format!("{}{:?}", r.0, r.1));
+        assert_eq!(
+            got, want,
+            "a filed case has no deadline; dispatched ones have theirs"
+        );
+        let queued: Vec<CaseId> = state
+            .queue()
+            .await
+            .unwrap()
+            .iter()
+            .map(|q| q.case_id)
+            .collect();
+        assert_eq!(
+            queued,
+            vec![b.id],
+            "a dispatched case leaves the queue, a received one stays"
+        );
+
+        // An older state of `a` (filed only) beside a newer one of `b`: `a` keeps its rows.
+        let (old_a, new_b) = (filed("a"), dispatched("b", "dept.housing"));
+        let mut tx = state.write().await.unwrap();
+        write_cases(&mut tx, &[&old_a, &new_b]).await.unwrap();
+        tx.commit().await.unwrap();
+        let got = rows(&state).await;
+        assert_eq!(got.iter().filter(|r| r.0 == a.id).count(), 2, "{got:?}");
+        assert_eq!(got.iter().filter(|r| r.0 == new_b.id).count(), 2, "{got:?}");
+        assert!(state.queue().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_rewrites_wait_for_each_other_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("routing.db").display());
+        let state = RoutingState::connect(&url).await.unwrap();
+        let cases: Vec<Case> = (0..8)
+            .map(|i| dispatched(&format!("k{i}"), "dept.housing"))
+            .collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for case in cases {
+            let state = state.clone();
+            tasks.spawn(async move {
+                for _ in 0..40 {
+                    state.rewrite(&case).await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().expect("a rewrite beside others");
+        }
+        assert_eq!(state.open_deadlines().await.unwrap(), 16);
     }
 }
